@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// The main job on the embedded default: write a small realistic set of gzipped ALB access logs into a local
+// folder laid out like S3, preview the backfill, run it into a local DuckDB file, and run it again to show
+// that nothing is loaded twice. Needs `npm run build` first (npm run demo does it).
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdirSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {generateAlbFiles} from '../dist/lib/demo/alb-generator.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const dataDir = path.join(root, 'demo-data', 's3')
+const db = path.join(root, 'demo-data', 'seneka.duckdb')
+const prefix = path.join(dataDir, 'AWSLogs/123456789012/elasticloadbalancing/eu-west-1')
+
+let written = 0
+let lines = 0
+for (const f of generateAlbFiles({start: new Date('2024-05-01T00:00:00Z'), days: 2, intervalMinutes: 30, nodes: 2, linesPerFile: 250, malformedRate: 0.001, seed: 7})) {
+  const file = path.join(dataDir, f.key)
+  lines += f.lines
+  if (existsSync(file)) continue // keep files (and their ETags) stable across demo runs
+  mkdirSync(path.dirname(file), {recursive: true})
+  writeFileSync(file, f.body)
+  written++
+}
+console.log(`Demo data: ${lines} ALB log lines in gzipped files under ${path.relative(root, dataDir)}/ (${written} new files).\n`)
+
+const seneka = (args) => {
+  console.log(`$ seneka ${args.join(' ')}`)
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), ...args], {stdio: 'inherit', cwd: root})
+  console.log('')
+  return r.status ?? 1
+}
+
+const base = [path.relative(root, prefix) + '/', '--format', 'alb', '--table', 'alb_logs', '--warehouse', `duckdb:${path.relative(root, db)}`]
+seneka(['backfill', ...base, '--since', '2024-05-01', '--until', '2024-05-02', '--dry-run'])
+seneka(['backfill', ...base, '--since', '2024-05-01', '--until', '2024-05-02'])
+const status = seneka(['backfill', ...base])
+
+console.log(`What to try next:
+  - run \`npm run demo\` again: every object is skipped, nothing is loaded twice
+  - look at the rows:  node bin/run.js backfill --help ; duckdb ${path.relative(root, db)} "select elb_status_code, count(*) from alb_logs group by 1"
+  - see rejected lines: select object_uri, line, reason from _seneka_rejects
+  - add --json to any command for one JSON document on stdout`)
+process.exit(status === 3 || status === 4 ? 0 : status)

@@ -1,0 +1,58 @@
+import {formatDuration} from '../time.js'
+import {renderTable} from '../output/table.js'
+import {formatBytes, formatCount} from '../output/units.js'
+import type {BackfillPlan} from './plan.js'
+import type {BackfillResult} from './run.js'
+
+/** The dry-run view: what would be loaded, day by day, and what it costs in requests. */
+export function renderPlan(plan: BackfillPlan): string {
+  const rows = plan.days.map((d) => ({
+    day: d.day,
+    objects: formatCount(d.objects),
+    bytes: formatBytes(d.bytes),
+    load: formatCount(d.load),
+    replace: formatCount(d.replace),
+    skip: formatCount(d.skip),
+  }))
+  const t = plan.totals
+  rows.push({day: 'total', objects: formatCount(t.objects), bytes: formatBytes(t.bytes), load: formatCount(t.load), replace: formatCount(t.replace), skip: formatCount(t.skip)})
+  const table = renderTable(rows, [
+    {key: 'day', name: 'Day (UTC)'},
+    {key: 'objects', name: 'Objects', align: 'right'},
+    {key: 'bytes', name: 'Bytes', align: 'right'},
+    {key: 'load', name: 'Load', align: 'right'},
+    {key: 'replace', name: 'Replace (ETag changed)', align: 'right'},
+    {key: 'skip', name: 'Skip (loaded)', align: 'right'},
+  ])
+  return [
+    table,
+    `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plan.requests.listedPrefixes.length} prefixes), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
+  ].join('\n')
+}
+
+export function renderSummary(r: BackfillResult): string {
+  const lines: string[] = []
+  if (r.dryRun) {
+    lines.push(renderPlan(r.plan), '', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${formatCount(r.plan.totals.load + r.plan.totals.replace)} objects into ${r.table}.`)
+    return lines.join('\n')
+  }
+  const o = r.objects
+  lines.push(
+    `Backfill ${r.loadId} into ${r.table} (${r.warehouse})`,
+    `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} skipped (already loaded), ${formatCount(o.failed)} failed`,
+    `  rows      ${formatCount(r.rows)} loaded, ${formatCount(r.rejected)} rejected lines`,
+    `  bytes     ${formatBytes(r.bytesRead)} read, ${formatBytes(r.bytesUncompressed)} uncompressed`,
+    `  time      ${formatDuration(r.durationMs)}, ${formatCount(r.rowsPerSecond)} rows/s, ${r.mbPerSecond} MB/s`,
+  )
+  if (r.failures.length > 0) {
+    lines.push('', `Failed objects (nothing from them was loaded; re-run the same command to retry only these):`)
+    for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.uri}: ${f.error}`)
+    if (r.failures.length > 20) lines.push(`  ... and ${r.failures.length - 20} more (see --json)`)
+  }
+  if (r.rejected > 0) {
+    lines.push('', `Rejected lines (kept in table _seneka_rejects with object, line number and reason):`)
+    for (const s of r.rejectSamples.slice(0, 5)) lines.push(`  ${s.uri}:${s.line}: ${s.reason}`)
+    lines.push(`  query them: SELECT object_uri, line, reason, raw FROM _seneka_rejects WHERE load_id = '${r.loadId}'`)
+  }
+  return lines.join('\n')
+}

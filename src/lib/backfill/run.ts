@@ -1,0 +1,234 @@
+import {randomBytes} from 'node:crypto'
+import pLimit from 'p-limit'
+import {errorMessage} from '../errors.js'
+import type {LogFormat} from '../formats/types.js'
+import {type ReadCounters, readBatches} from '../loader/read-object.js'
+import {isTransient, withRetry} from '../retry.js'
+import type {StoreFactories, StoreOptions} from '../store/index.js'
+import {checkRange, type TimeRange} from '../time.js'
+import {openWarehouse} from '../warehouse/index.js'
+import type {ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
+import {type BackfillPlan, planBackfill} from './plan.js'
+import type {Shard} from './shard.js'
+
+export interface BackfillOptions {
+  sources: string[]
+  format: LogFormat
+  warehouse: string
+  table: string
+  range: TimeRange
+  include?: string[]
+  exclude?: string[]
+  shard?: Shard
+  concurrency: number
+  dryRun: boolean
+  retries?: number
+  storeOptions?: StoreOptions
+  storeFactories?: StoreFactories
+  /** id recorded on every row and ledger entry; generated when absent */
+  loadId?: string
+}
+
+export interface ObjectFailure {
+  uri: string
+  error: string
+}
+
+export interface RejectSample {
+  uri: string
+  line: number
+  reason: string
+}
+
+export interface BackfillProgress {
+  objectsDone: number
+  objectsTotal: number
+  bytesDone: number
+  bytesTotal: number
+  rows: number
+}
+
+export interface BackfillResult {
+  loadId: string
+  dryRun: boolean
+  warehouse: string
+  table: string
+  format: string
+  sources: string[]
+  since: string | null
+  until: string | null
+  shard: string | null
+  plan: BackfillPlan
+  objects: {loaded: number; replaced: number; skipped: number; failed: number}
+  rows: number
+  rejected: number
+  /** bytes read from the store as stored (compressed) */
+  bytesRead: number
+  /** bytes after decompression */
+  bytesUncompressed: number
+  durationMs: number
+  rowsPerSecond: number
+  mbPerSecond: number
+  failures: ObjectFailure[]
+  rejectSamples: RejectSample[]
+}
+
+export interface BackfillHooks {
+  onPlan?: (plan: BackfillPlan) => void
+  onProgress?: (p: BackfillProgress) => void
+  onRetry?: (uri: string, err: unknown, attempt: number) => void
+}
+
+export function newLoadId(prefix: string): string {
+  const ts = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z')
+  return `${prefix}-${ts}-${randomBytes(3).toString('hex')}`
+}
+
+const MAX_REJECT_SAMPLES = 20
+
+/**
+ * Replays source prefixes into a warehouse table exactly once: plans (listing only what the range needs),
+ * skips what the ledger says is loaded, loads the rest with bounded concurrency, each object atomically.
+ */
+export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = {}): Promise<BackfillResult> {
+  const started = performance.now()
+  checkRange(opts.range)
+  const loadId = opts.loadId ?? newLoadId('bf')
+  const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun})
+  try {
+    const ledger = await warehouse.readLedger(opts.table)
+    const {sources, plan} = await planBackfill(
+      {
+        sources: opts.sources,
+        range: opts.range,
+        include: opts.include,
+        exclude: opts.exclude,
+        shard: opts.shard,
+        storeOptions: opts.storeOptions,
+        storeFactories: opts.storeFactories,
+        listConcurrency: Math.max(4, opts.concurrency),
+      },
+      ledger,
+    )
+    hooks.onPlan?.(plan)
+    const result: BackfillResult = {
+      loadId,
+      dryRun: opts.dryRun,
+      warehouse: warehouse.description,
+      table: opts.table,
+      format: opts.format.name,
+      sources: opts.sources,
+      since: opts.range.since?.toISOString() ?? null,
+      until: opts.range.until?.toISOString() ?? null,
+      shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null,
+      plan,
+      objects: {loaded: 0, replaced: 0, skipped: plan.totals.skip, failed: 0},
+      rows: 0,
+      rejected: 0,
+      bytesRead: 0,
+      bytesUncompressed: 0,
+      durationMs: 0,
+      rowsPerSecond: 0,
+      mbPerSecond: 0,
+      failures: [],
+      rejectSamples: [],
+    }
+    if (!opts.dryRun) {
+      await load(warehouse, opts, loadId, sources, plan, result, hooks)
+      for (const s of sources) await s.store.close()
+    }
+    result.durationMs = Math.round(performance.now() - started)
+    const secs = Math.max(result.durationMs, 1) / 1000
+    result.rowsPerSecond = Math.round(result.rows / secs)
+    result.mbPerSecond = Number((result.bytesUncompressed / 1e6 / secs).toFixed(2))
+    return result
+  } finally {
+    await warehouse.close()
+  }
+}
+
+async function load(
+  warehouse: Warehouse,
+  opts: BackfillOptions,
+  loadId: string,
+  sources: Awaited<ReturnType<typeof planBackfill>>['sources'],
+  plan: BackfillPlan,
+  result: BackfillResult,
+  hooks: BackfillHooks,
+): Promise<void> {
+  await warehouse.ensureTable(opts.table, opts.format)
+  const loader = await warehouse.openLoader({concurrency: opts.concurrency})
+  const limit = pLimit(opts.concurrency)
+  const progress: BackfillProgress = {objectsDone: 0, objectsTotal: plan.totals.load + plan.totals.replace, bytesDone: 0, bytesTotal: plan.totals.bytesToRead, rows: 0}
+  hooks.onProgress?.(progress)
+  const tasks: Array<Promise<void>> = []
+  for (const {store, objects} of sources) {
+    for (const obj of objects) {
+      if (obj.action === 'skip') continue
+      tasks.push(
+        limit(async () => {
+          const counters: ReadCounters = {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+          const samples: RejectSample[] = []
+          try {
+            const outcome: ObjectLoadOutcome = await withRetry(
+              () => {
+                counters.storedBytes = 0
+                counters.bytes = 0
+                samples.length = 0
+                return loader.load({
+                  table: opts.table,
+                  format: opts.format,
+                  object: obj,
+                  loadId,
+                  path: 'backfill',
+                  batches: async function* () {
+                    for await (const b of readBatches(await store.read(obj.key), opts.format, counters)) {
+                      for (const r of b.rejects) if (samples.length < MAX_REJECT_SAMPLES) samples.push({uri: obj.uri, line: r.line, reason: r.reason})
+                      yield b
+                    }
+                  },
+                })
+              },
+              {retries: opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n)},
+            )
+            record(result, outcome, samples)
+            result.bytesRead += counters.storedBytes
+            result.bytesUncompressed += counters.bytes
+          } catch (err) {
+            result.objects.failed++
+            result.failures.push({uri: obj.uri, error: describeLoadError(err, counters)})
+          }
+          progress.objectsDone++
+          progress.bytesDone += obj.size
+          progress.rows = result.rows
+          hooks.onProgress?.(progress)
+        }),
+      )
+    }
+  }
+  try {
+    await Promise.all(tasks)
+  } finally {
+    await loader.close()
+  }
+}
+
+function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: RejectSample[]): void {
+  if (outcome.status === 'skipped') {
+    // loaded meanwhile by another run (e.g. the stream worker): nothing to do
+    result.objects.skipped++
+    return
+  }
+  result.objects[outcome.status]++
+  result.rows += outcome.rows
+  result.rejected += outcome.rejected
+  for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
+}
+
+function describeLoadError(err: unknown, counters: ReadCounters): string {
+  const code = (err as {code?: string}).code
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
+    return `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`
+  }
+  return `${errorMessage(err)}; nothing from this object was loaded`
+}

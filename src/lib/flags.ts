@@ -1,0 +1,33 @@
+import {Flags} from '@oclif/core'
+import {parseShard, type Shard} from './backfill/shard.js'
+import {errorMessage} from './errors.js'
+import {parseDuration, parseInstant} from './time.js'
+
+/** Shared flag definitions with parse-time validation: a bad value fails before anything runs. */
+function wrap<T>(parse: (input: string) => T): (input: string) => Promise<T> {
+  return async (input) => {
+    try {
+      return parse(input)
+    } catch (err) {
+      throw new Error(errorMessage(err) + ((err as {suggestion?: string}).suggestion ? ` ${(err as {suggestion?: string}).suggestion}` : ''))
+    }
+  }
+}
+
+export const instantFlag = Flags.custom<Date>({
+  parse: (input, _ctx, opts) => wrap((v) => parseInstant(v, `--${opts.name}`))(input),
+})
+
+export const durationFlag = Flags.custom<number>({
+  parse: (input, _ctx, opts) => wrap((v) => parseDuration(v, `--${opts.name}`))(input),
+})
+
+export const shardFlag = Flags.custom<Shard>({
+  parse: wrap(parseShard),
+})
+
+export const concurrencyFlag = Flags.integer({
+  min: 1,
+  max: 256,
+  summary: 'Objects loaded at once.',
+})

@@ -1,0 +1,111 @@
+import {createReadStream} from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type {Readable} from 'node:stream'
+import {UserError} from '../errors.js'
+import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats} from './types.js'
+
+/** A local folder laid out like a bucket: keys are paths relative to the root, with "/" separators. */
+export class LocalStore implements ObjectStore {
+  readonly scheme = 'file' as const
+  readonly stats: RequestStats = emptyStats()
+
+  constructor(readonly bucket: string) {}
+
+  uri(key: string): string {
+    return `file://${path.posix.join(this.bucket.split(path.sep).join('/'), key)}`
+  }
+
+  private abs(key: string): string {
+    return path.join(this.bucket, ...key.split('/'))
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    this.stats.list++
+    this.stats.listedPrefixes.push(prefix)
+    // the folder part of the prefix is walked; the rest filters names
+    const slash = prefix.lastIndexOf('/')
+    const dirKey = slash >= 0 ? prefix.slice(0, slash + 1) : ''
+    yield* this.walk(dirKey, prefix)
+  }
+
+  private async *walk(dirKey: string, prefix: string): AsyncIterable<ObjectInfo> {
+    let entries
+    try {
+      entries = await fs.readdir(this.abs(dirKey), {withFileTypes: true})
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (dirKey === '' ) throw new UserError(`The folder ${this.bucket} does not exist.`, {suggestion: 'Check the source path.'})
+        return
+      }
+      throw err
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    for (const e of entries) {
+      const key = dirKey + e.name
+      if (e.isDirectory()) {
+        const sub = `${key}/`
+        if (sub.startsWith(prefix) || prefix.startsWith(sub)) yield* this.walk(sub, prefix)
+      } else if (e.isFile() && key.startsWith(prefix)) {
+        const info = await this.stat(key)
+        if (info) yield info
+      }
+    }
+  }
+
+  private async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await fs.stat(this.abs(key), {bigint: true})
+      return {
+        uri: this.uri(key),
+        key,
+        size: Number(st.size),
+        etag: `${st.size}-${st.mtimeNs}`,
+        lastModified: new Date(Number(st.mtimeMs)),
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+
+  async listPrefixes(prefix: string): Promise<string[]> {
+    this.stats.list++
+    this.stats.listedPrefixes.push(prefix)
+    const dirKey = prefix.endsWith('/') || prefix === '' ? prefix : prefix.slice(0, prefix.lastIndexOf('/') + 1)
+    try {
+      const entries = await fs.readdir(this.abs(dirKey), {withFileTypes: true})
+      return entries
+        .filter((e) => e.isDirectory() && (dirKey + e.name).startsWith(prefix))
+        .map((e) => `${dirKey}${e.name}/`)
+        .sort()
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    this.stats.head++
+    return this.stat(key)
+  }
+
+  async read(key: string): Promise<Readable> {
+    this.stats.get++
+    const file = this.abs(key)
+    await fs.access(file)
+    return createReadStream(file, {highWaterMark: 256 * 1024})
+  }
+
+  async write(key: string, body: Buffer | string): Promise<ObjectInfo> {
+    this.stats.put++
+    const file = this.abs(key)
+    await fs.mkdir(path.dirname(file), {recursive: true})
+    const tmp = `${file}.tmp-${process.pid}-${Date.now()}`
+    await fs.writeFile(tmp, body)
+    await fs.rename(tmp, file)
+    return (await this.stat(key))!
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,355 @@
+import {
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBTimestampValue,
+  type DuckDBType,
+  type DuckDBValue,
+  BIGINT,
+  DOUBLE,
+  INTEGER,
+  TIMESTAMP,
+  VARCHAR,
+  timestampValue,
+} from '@duckdb/node-api'
+import {existsSync} from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import {UserError} from '../errors.js'
+import {type Column, type ColumnType, type LogFormat, tableColumns, type Value} from '../formats/types.js'
+import {
+  type Dialect,
+  LEDGER_TABLE,
+  type LedgerEntry,
+  type ObjectLoader,
+  type ObjectLoadOutcome,
+  type ObjectLoadRequest,
+  type QueryParams,
+  REJECTS_TABLE,
+  type Row,
+  type Warehouse,
+} from './types.js'
+import {checkTableName} from './identifiers.js'
+
+const SQL_TYPES: Record<ColumnType, string> = {
+  string: 'VARCHAR',
+  int: 'INTEGER',
+  bigint: 'BIGINT',
+  double: 'DOUBLE',
+  timestamp: 'TIMESTAMP',
+  json: 'VARCHAR',
+}
+const CHUNK_TYPES: Record<ColumnType, DuckDBType> = {
+  string: VARCHAR,
+  int: INTEGER,
+  bigint: BIGINT,
+  double: DOUBLE,
+  timestamp: TIMESTAMP,
+  json: VARCHAR,
+}
+const FROM_SQL: Array<[RegExp, ColumnType]> = [
+  [/^(VARCHAR|TEXT|STRING|JSON)/i, 'string'],
+  [/^(INTEGER|INT|SMALLINT|TINYINT)$/i, 'int'],
+  [/^(BIGINT|HUGEINT|UBIGINT|UINTEGER)/i, 'bigint'],
+  [/^(DOUBLE|FLOAT|REAL|DECIMAL)/i, 'double'],
+  [/^TIMESTAMP/i, 'timestamp'],
+]
+
+export const duckdbDialect: Dialect = {
+  quoteIdent: (name) => `"${name.replaceAll('"', '""')}"`,
+  table: (name) =>
+    checkTableName(name)
+      .split('.')
+      .map((p) => `"${p}"`)
+      .join('.'),
+  param: (name) => `$${name}`,
+  timeBucket: (expr, unit) => `date_trunc('${unit}', ${expr})`,
+  epochSeconds: (expr) => `(epoch_us(${expr}) / 1e6)`,
+  timestampParam: (name) => `CAST($${name} AS TIMESTAMP)`,
+}
+
+const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
+  target_table VARCHAR NOT NULL, object_uri VARCHAR NOT NULL, etag VARCHAR NOT NULL, size BIGINT,
+  last_modified TIMESTAMP, rows BIGINT, rejected BIGINT, load_id VARCHAR, path VARCHAR,
+  loaded_at TIMESTAMP, sequencer VARCHAR)`
+const REJECTS_DDL = `CREATE TABLE IF NOT EXISTS ${REJECTS_TABLE} (
+  target_table VARCHAR NOT NULL, object_uri VARCHAR NOT NULL, line BIGINT, reason VARCHAR, raw VARCHAR,
+  load_id VARCHAR, rejected_at TIMESTAMP)`
+
+function micros(d: Date): DuckDBTimestampValue {
+  return timestampValue(BigInt(d.getTime()) * 1000n)
+}
+
+function toParam(v: QueryParams[string]): DuckDBValue {
+  if (v instanceof Date) return micros(v)
+  return v as DuckDBValue
+}
+
+function fromDuck(v: unknown): Row[string] {
+  if (typeof v === 'bigint') return Number(v)
+  if (v === undefined) return null
+  return v as Row[string]
+}
+
+function convertColumn(values: Value[], type: ColumnType): DuckDBValue[] {
+  switch (type) {
+    case 'timestamp':
+      return values.map((v) => (v === null ? null : new DuckDBTimestampValue(BigInt(v as number))))
+    case 'bigint':
+      return values.map((v) => (v === null ? null : BigInt(v as number)))
+    default:
+      return values as DuckDBValue[]
+  }
+}
+
+/** A DuckDB file (or :memory:) as the warehouse. */
+export class DuckDBWarehouse implements Warehouse {
+  readonly kind = 'duckdb' as const
+  readonly dialect = duckdbDialect
+  private conn!: DuckDBConnection
+  private instance!: DuckDBInstance
+  private metaReady = false
+
+  private constructor(
+    readonly file: string,
+    readonly readOnly: boolean,
+  ) {}
+
+  get description(): string {
+    return `duckdb:${this.file}`
+  }
+
+  /**
+   * Opens the file. Read-only opens never create anything: a missing file reads as an empty warehouse.
+   */
+  static async open(file: string, opts: {readOnly?: boolean} = {}): Promise<DuckDBWarehouse> {
+    const wh = new DuckDBWarehouse(file, opts.readOnly ?? false)
+    const memory = file === ':memory:' || (wh.readOnly && !existsSync(file))
+    try {
+      if (!memory) await fs.mkdir(path.dirname(path.resolve(file)), {recursive: true})
+      wh.instance = await DuckDBInstance.create(memory ? ':memory:' : file, wh.readOnly && !memory ? {access_mode: 'READ_ONLY'} : {})
+    } catch (err) {
+      const msg = (err as Error).message ?? ''
+      if (/lock/i.test(msg)) {
+        throw new UserError(`The DuckDB file ${file} is in use by another process.`, {
+          suggestion: 'Wait for the other seneka run to finish (only one process may write a DuckDB file at a time).',
+          cause: err,
+        })
+      }
+      throw new UserError(`Cannot open the DuckDB file ${file}: ${msg}`, {cause: err})
+    }
+    wh.conn = await wh.instance.connect()
+    return wh
+  }
+
+  private async ensureMeta(): Promise<void> {
+    if (this.metaReady || this.readOnly) return
+    await this.conn.run(LEDGER_DDL)
+    await this.conn.run(REJECTS_DDL)
+    this.metaReady = true
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    return (await this.tableColumns(table)) !== undefined
+  }
+
+  async tableColumns(table: string): Promise<Column[] | undefined> {
+    const parts = checkTableName(table).split('.')
+    const name = parts.at(-1)!
+    const schema = parts.length > 1 ? parts[0] : 'main'
+    const rows = await this.query(
+      `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+       WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position`,
+      {schema, name},
+    )
+    if (rows.length === 0) return undefined
+    return rows.map((r) => ({
+      name: String(r.name),
+      type: FROM_SQL.find(([re]) => re.test(String(r.type)))?.[1] ?? 'string',
+    }))
+  }
+
+  async ensureTable(table: string, format: LogFormat): Promise<void> {
+    await this.ensureMeta()
+    const want = tableColumns(format)
+    const have = await this.tableColumns(table)
+    const t = this.dialect.table(table)
+    if (!have) {
+      const cols = want.map((c) => `${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`).join(', ')
+      await this.conn.run(`CREATE TABLE IF NOT EXISTS ${t} (${cols})`)
+      return
+    }
+    const names = new Set(have.map((c) => c.name))
+    const missing = want.filter((c) => !names.has(c.name))
+    // the appender writes every column in order, so only a table that matches the format's layout can be loaded
+    const order = have.map((c) => c.name).join(',')
+    const expected = want.filter((c) => names.has(c.name)).map((c) => c.name)
+    if (missing.length === want.length || !order.startsWith(expected.slice(0, have.length).join(','))) {
+      throw new UserError(`The table ${table} exists but does not have the ${format.name} layout.`, {
+        suggestion: 'Load into a new table (--table) or drop the existing one.',
+      })
+    }
+    for (const c of missing) {
+      await this.conn.run(`ALTER TABLE ${t} ADD COLUMN ${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`)
+    }
+  }
+
+  async readLedger(table: string, uriPrefix = ''): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>()
+    if (!(await this.tableExists(LEDGER_TABLE))) return out
+    const rows = await this.query(
+      `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND starts_with(object_uri, $prefix)`,
+      {table, prefix: uriPrefix},
+    )
+    for (const r of rows) out.set(String(r.object_uri), ledgerFromRow(r))
+    return out
+  }
+
+  async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
+    if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
+    await this.ensureMeta()
+    const pool: DuckDBConnection[] = []
+    for (let i = 0; i < Math.max(1, opts.concurrency); i++) pool.push(await this.instance.connect())
+    const free = [...pool]
+    const waiting: Array<(c: DuckDBConnection) => void> = []
+    const acquire = (): Promise<DuckDBConnection> =>
+      free.length > 0 ? Promise.resolve(free.pop()!) : new Promise((resolve) => waiting.push(resolve))
+    const release = (c: DuckDBConnection): void => {
+      const next = waiting.shift()
+      if (next) next(c)
+      else free.push(c)
+    }
+    return {
+      load: async (req) => {
+        const c = await acquire()
+        try {
+          return await loadOne(c, this.dialect, req)
+        } finally {
+          release(c)
+        }
+      },
+      close: async () => {
+        for (const c of pool) c.closeSync()
+      },
+    }
+  }
+
+  async query(sql: string, params?: QueryParams): Promise<Row[]> {
+    return runQuery(this.conn, sql, params)
+  }
+
+  async close(): Promise<void> {
+    this.conn?.closeSync()
+    this.instance?.closeSync()
+  }
+}
+
+async function runQuery(conn: DuckDBConnection, sql: string, params?: QueryParams): Promise<Row[]> {
+  const p = params ? Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toParam(v)])) : undefined
+  const reader = await conn.runAndReadAll(sql, p)
+  return reader.getRowObjectsJS().map((r) => {
+    const o: Row = {}
+    for (const [k, v] of Object.entries(r)) o[k] = fromDuck(v)
+    return o
+  })
+}
+
+function ledgerFromRow(r: Row): LedgerEntry {
+  return {
+    table: String(r.target_table),
+    objectUri: String(r.object_uri),
+    etag: String(r.etag),
+    size: Number(r.size),
+    lastModified: r.last_modified as Date,
+    rows: Number(r.rows),
+    rejected: Number(r.rejected),
+    loadId: String(r.load_id),
+    path: r.path as LedgerEntry['path'],
+    loadedAt: r.loaded_at as Date,
+    sequencer: r.sequencer === null ? null : String(r.sequencer),
+  }
+}
+
+/** Loads one object in one transaction: rows + rejects + ledger entry, or nothing. */
+async function loadOne(c: DuckDBConnection, dialect: Dialect, req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+  const {object, table} = req
+  const t = dialect.table(table)
+  await c.run('BEGIN TRANSACTION')
+  try {
+    const existing = await runQuery(c, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {
+      table,
+      uri: object.uri,
+    })
+    const entry = existing[0] ? ledgerFromRow(existing[0]) : undefined
+    if (entry && (req.isCurrent ?? ((e: LedgerEntry) => e.etag === object.etag))(entry)) {
+      await c.run('ROLLBACK')
+      return {status: 'skipped', entry}
+    }
+    if (entry) {
+      // a new version of the object replaces the old one's rows, never adds to them
+      await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: object.uri})
+      await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+      await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+    }
+    const now = new Date()
+    const types = req.format.columns.map((col) => CHUNK_TYPES[col.type])
+    const allTypes = [...types, VARCHAR, BIGINT, VARCHAR, TIMESTAMP, TIMESTAMP, VARCHAR]
+    const constants: DuckDBValue[] = [object.uri, null, req.loadId, micros(now), micros(object.lastModified), req.path]
+    const appender = await c.createAppender(table.includes('.') ? table.split('.')[1] : table, table.includes('.') ? table.split('.')[0] : null)
+    const rejAppender = await c.createAppender(REJECTS_TABLE)
+    let rows = 0
+    let rejected = 0
+    try {
+      for await (const batch of req.batches()) {
+        if (batch.count > 0) {
+          const chunk = DuckDBDataChunk.create(allTypes, batch.count)
+          const cols: DuckDBValue[][] = req.format.columns.map((col, i) => convertColumn(batch.columns[i], col.type))
+          for (let k = 0; k < constants.length; k++) {
+            cols.push(k === 1 ? batch.lines.map((l) => BigInt(l)) : new Array(batch.count).fill(constants[k]))
+          }
+          chunk.setColumns(cols)
+          appender.appendDataChunk(chunk)
+          rows += batch.count
+        }
+        for (const r of batch.rejects) {
+          rejAppender.appendVarchar(table)
+          rejAppender.appendVarchar(object.uri)
+          rejAppender.appendBigInt(BigInt(r.line))
+          rejAppender.appendVarchar(r.reason)
+          rejAppender.appendVarchar(r.raw)
+          rejAppender.appendVarchar(req.loadId)
+          rejAppender.appendTimestamp(micros(now))
+          rejAppender.endRow()
+          rejected++
+        }
+      }
+      appender.closeSync()
+      rejAppender.closeSync()
+    } catch (err) {
+      appender.clear()
+      rejAppender.clear()
+      throw err
+    }
+    await c.run(
+      `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
+      {
+        table,
+        uri: object.uri,
+        etag: object.etag,
+        size: object.size,
+        lm: micros(object.lastModified),
+        rows,
+        rejected,
+        load_id: req.loadId,
+        path: req.path,
+        loaded_at: micros(new Date()),
+        seq: req.sequencer ?? null,
+      },
+    )
+    await c.run('COMMIT')
+    return {status: entry ? 'replaced' : 'loaded', rows, rejected}
+  } catch (err) {
+    await c.run('ROLLBACK').catch(() => {})
+    throw err
+  }
+}

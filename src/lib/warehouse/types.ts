@@ -1,0 +1,89 @@
+import type {Column, LogFormat} from '../formats/types.js'
+import type {Batch} from '../loader/read-object.js'
+import type {ObjectInfo} from '../store/types.js'
+
+export type LoadPath = 'backfill' | 'stream'
+
+/** One row of the load ledger: what was loaded, from which version of which object, by which run. */
+export interface LedgerEntry {
+  table: string
+  objectUri: string
+  etag: string
+  size: number
+  lastModified: Date
+  rows: number
+  rejected: number
+  loadId: string
+  path: LoadPath
+  loadedAt: Date
+  /** S3 event sequencer of the version loaded (stream), when known */
+  sequencer: string | null
+}
+
+export interface ObjectLoadRequest {
+  table: string
+  format: LogFormat
+  object: ObjectInfo
+  loadId: string
+  path: LoadPath
+  sequencer?: string
+  /** Called only when the object must be loaded: returns its parsed batches. */
+  batches: () => AsyncIterable<Batch>
+  /**
+   * Decides whether an existing ledger entry makes this load unnecessary. Default: same ETag means
+   * already loaded.
+   */
+  isCurrent?: (entry: LedgerEntry) => boolean
+}
+
+export type ObjectLoadOutcome =
+  | {status: 'loaded' | 'replaced'; rows: number; rejected: number}
+  | {status: 'skipped'; entry: LedgerEntry}
+
+/**
+ * Loads objects into one table, each object atomically: its rows, its rejected lines and its ledger entry
+ * are committed together or not at all.
+ */
+export interface ObjectLoader {
+  load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome>
+  close(): Promise<void>
+}
+
+export type QueryParams = Record<string, string | number | boolean | Date | null>
+export type Row = Record<string, string | number | boolean | Date | null>
+
+/** Engine-specific SQL fragments, so libraries above can build portable queries. */
+export interface Dialect {
+  quoteIdent(name: string): string
+  /** a fully qualified, quoted table reference */
+  table(name: string): string
+  /** named parameter placeholder */
+  param(name: string): string
+  /** truncates a timestamp expression to minute|hour|day */
+  timeBucket(expr: string, unit: 'minute' | 'hour' | 'day'): string
+  /** seconds since the epoch (double) of a timestamp expression */
+  epochSeconds(expr: string): string
+  /** a timestamp literal parameter cast */
+  timestampParam(name: string): string
+}
+
+export interface Warehouse {
+  readonly kind: 'duckdb' | 'bigquery'
+  /** what to print for the user: never contains secrets */
+  readonly description: string
+  readonly dialect: Dialect
+  readonly readOnly: boolean
+  tableExists(table: string): Promise<boolean>
+  /** column names and logical types of a table, undefined when it does not exist */
+  tableColumns(table: string): Promise<Column[] | undefined>
+  /** creates the table for a format if missing; adds columns a newer format version has */
+  ensureTable(table: string, format: LogFormat): Promise<void>
+  /** ledger entries of a table (optionally only URIs starting with a prefix) */
+  readLedger(table: string, uriPrefix?: string): Promise<Map<string, LedgerEntry>>
+  openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
+  query(sql: string, params?: QueryParams): Promise<Row[]>
+  close(): Promise<void>
+}
+
+export const LEDGER_TABLE = '_seneka_ledger'
+export const REJECTS_TABLE = '_seneka_rejects'

@@ -1,0 +1,38 @@
+import {spawn} from 'node:child_process'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs the built CLI (bin/run.js over dist/, as users run it) in a child process. `npm test` builds first.
+ */
+export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string) => void} = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: {...process.env, ...opts.env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => {
+      stderr += d
+      opts.onStderr?.(String(d))
+    })
+    const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer)
+      resolve({code, signal, stdout, stderr})
+    })
+  })
+}
