@@ -66,6 +66,8 @@ export const duckdbDialect: Dialect = {
   timeBucket: (expr, unit) => `date_trunc('${unit}', ${expr})`,
   epochSeconds: (expr) => `(epoch_us(${expr}) / 1e6)`,
   timestampParam: (name) => `CAST($${name} AS TIMESTAMP)`,
+  quantile: (expr, q, opts) => `${opts?.approximate ? 'approx_quantile' : 'quantile_cont'}(${expr}, ${Number(q)})`,
+  quantilesExact: true,
 }
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (

@@ -65,6 +65,14 @@ export interface Dialect {
   epochSeconds(expr: string): string
   /** a timestamp literal parameter cast */
   timestampParam(name: string): string
+  /**
+   * An aggregate expression for the q-quantile (0..1) of a numeric expression, ignoring NULLs (latency-report).
+   * `approximate` asks for the engine's sketch-based function; engines without an exact one always approximate
+   * and say so in `quantilesExact`. Optional: without it the quantiles are computed client-side.
+   */
+  quantile?(expr: string, q: number, opts?: {approximate?: boolean}): string
+  /** whether quantile() without `approximate` is exact (DuckDB quantile_cont: yes; BigQuery APPROX_QUANTILES: no) */
+  readonly quantilesExact?: boolean
 }
 
 export interface Warehouse {
