@@ -13,7 +13,8 @@ export async function startAws(): Promise<{server: Fauxqs; endpoint: string; s3:
   const endpoint = server.address
   const credentials = {accessKeyId: 'test', secretAccessKey: 'test'}
   const saved = {...process.env}
-  Object.assign(process.env, {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1'})
+  const vars = {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_S3: endpoint, AWS_ENDPOINT_URL_SQS: endpoint}
+  Object.assign(process.env, vars)
   const s3 = new S3Client({endpoint, region: 'us-east-1', forcePathStyle: true, credentials})
   const sqs = new SQSClient({endpoint, region: 'us-east-1', credentials})
   return {
@@ -25,7 +26,7 @@ export async function startAws(): Promise<{server: Fauxqs; endpoint: string; s3:
       s3.destroy()
       sqs.destroy()
       await server.stop()
-      for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) {
+      for (const k of Object.keys(vars)) {
         if (saved[k] === undefined) delete process.env[k]
         else process.env[k] = saved[k]
       }

@@ -2,8 +2,8 @@ import {randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
 import {errorMessage} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
-import {type ReadCounters, readBatches} from '../loader/read-object.js'
-import {isTransient, withRetry} from '../retry.js'
+import {loadObject, newCounters} from '../loader/load-object.js'
+import type {ReadCounters} from '../loader/read-object.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {openWarehouse} from '../warehouse/index.js'
@@ -167,30 +167,22 @@ async function load(
       if (obj.action === 'skip') continue
       tasks.push(
         limit(async () => {
-          const counters: ReadCounters = {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
-          const samples: RejectSample[] = []
+          const counters: ReadCounters = newCounters()
           try {
-            const outcome: ObjectLoadOutcome = await withRetry(
-              () => {
-                counters.storedBytes = 0
-                counters.bytes = 0
-                samples.length = 0
-                return loader.load({
-                  table: opts.table,
-                  format: opts.format,
-                  object: obj,
-                  loadId,
-                  path: 'backfill',
-                  batches: async function* () {
-                    for await (const b of readBatches(await store.read(obj.key), opts.format, counters)) {
-                      for (const r of b.rejects) if (samples.length < MAX_REJECT_SAMPLES) samples.push({uri: obj.uri, line: r.line, reason: r.reason})
-                      yield b
-                    }
-                  },
-                })
-              },
-              {retries: opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n)},
-            )
+            const {outcome, rejectSamples} = await loadObject({
+              loader,
+              store,
+              table: opts.table,
+              format: opts.format,
+              object: obj,
+              loadId,
+              path: 'backfill',
+              counters,
+              retries: opts.retries ?? 4,
+              maxRejectSamples: MAX_REJECT_SAMPLES,
+              onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n),
+            })
+            const samples: RejectSample[] = rejectSamples.map((r) => ({uri: obj.uri, line: r.line, reason: r.reason}))
             record(result, outcome, samples)
             result.bytesRead += counters.storedBytes
             result.bytesUncompressed += counters.bytes

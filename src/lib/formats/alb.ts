@@ -92,7 +92,7 @@ export const alb: LogFormat = {
         int(f[20], 'matched_rule_priority'),
         isoMicros(f[21], 'request_creation_time'),
       ]
-      for (let i = 22; i < 34; i++) values.push(str(f[i]))
+      for (let i = 22; values.length < COLUMNS.length; i++) values.push(str(f[i]))
       if (values[1] === null) return {ok: false, reason: 'time is missing'}
       return {ok: true, values}
     } catch (err) {

@@ -95,13 +95,11 @@ export function hostPort(v: string | undefined, name: string): [string | null, n
   return [s.slice(0, c).replace(/^\[(.*)\]$/, '$1'), port]
 }
 
-/** Splits the quoted request field "VERB URL PROTO" into its three parts. */
+/** Splits the quoted request field "VERB URL PROTO" into its three parts ("- - - " for TCP listeners). */
 export function request(v: string | undefined): [string | null, string | null, string | null] {
   const s = str(v)
   if (s === null) return [null, null, null]
-  const a = s.indexOf(' ')
-  const b = s.lastIndexOf(' ')
-  if (a < 0) return [str(s), null, null]
-  if (a === b) return [str(s.slice(0, a)), str(s.slice(a + 1)), null]
-  return [str(s.slice(0, a)), str(s.slice(a + 1, b)), str(s.slice(b + 1))]
+  const parts = s.trim().split(' ')
+  if (parts.length < 3) return [str(parts[0]), str(parts[1]), null]
+  return [str(parts[0]), str(parts.slice(1, -1).join(' ')), str(parts.at(-1))]
 }

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// Backfill throughput and memory: seneka backfill into DuckDB vs DuckDB's own read_csv over the same gzipped ALB
+// files (the engine's ceiling) and plain gunzip of the files (the floor). Each phase runs in its own process so
+// peak RSS is its own. Sizes: BACKFILL_BENCH_FILES (default 40) files of BACKFILL_BENCH_LINES (default 10000)
+// lines; the memory check repeats seneka on 10x the files unless BACKFILL_BENCH_SKIP_10X=1.
+import {spawnSync} from 'node:child_process'
+import {createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {pipeline} from 'node:stream/promises'
+import {createGunzip} from 'node:zlib'
+import {Writable} from 'node:stream'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const FILES = Number(process.env.BACKFILL_BENCH_FILES ?? 40)
+const LINES = Number(process.env.BACKFILL_BENCH_LINES ?? 10000)
+const CONCURRENCY = Number(process.env.BACKFILL_BENCH_CONCURRENCY ?? 4)
+
+function walk(dir) {
+  return readdirSync(dir, {withFileTypes: true}).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]))
+}
+
+async function generate(dir, files) {
+  if (existsSync(path.join(dir, '.complete'))) return
+  rmSync(dir, {recursive: true, force: true})
+  const {generateAlbFiles} = await import('../dist/lib/demo/alb-generator.js')
+  let n = 0
+  // one node, 5-minute files: `files` files over as many days as needed
+  for (const f of generateAlbFiles({start: new Date('2024-05-01T00:00:00Z'), days: Math.ceil(files / 288), nodes: 1, linesPerFile: LINES, seed: 11})) {
+    if (n++ >= files) break
+    const p = path.join(dir, f.key)
+    mkdirSync(path.dirname(p), {recursive: true})
+    writeFileSync(p, f.body)
+  }
+  writeFileSync(path.join(dir, '.complete'), '')
+}
+
+// ---- phases (run in child processes) -------------------------------------------------------------
+async function phaseGunzip(dir) {
+  let bytes = 0
+  for (const f of walk(dir).filter((f) => f.endsWith('.gz'))) {
+    await pipeline(createReadStream(f), createGunzip(), new Writable({write(c, _e, cb) { bytes += c.length; cb() }}))
+  }
+  return {bytes}
+}
+
+const RAW_COLUMNS = {
+  type: 'VARCHAR', time: 'TIMESTAMP', elb: 'VARCHAR', client_port: 'VARCHAR', target_port: 'VARCHAR',
+  request_processing_time: 'DOUBLE', target_processing_time: 'DOUBLE', response_processing_time: 'DOUBLE',
+  elb_status_code: 'INTEGER', target_status_code: 'INTEGER', received_bytes: 'BIGINT', sent_bytes: 'BIGINT',
+  request: 'VARCHAR', user_agent: 'VARCHAR', ssl_cipher: 'VARCHAR', ssl_protocol: 'VARCHAR', target_group_arn: 'VARCHAR',
+  trace_id: 'VARCHAR', domain_name: 'VARCHAR', chosen_cert_arn: 'VARCHAR', matched_rule_priority: 'INTEGER',
+  request_creation_time: 'TIMESTAMP', actions_executed: 'VARCHAR', redirect_url: 'VARCHAR', error_reason: 'VARCHAR',
+  target_port_list: 'VARCHAR', target_status_code_list: 'VARCHAR', classification: 'VARCHAR',
+  classification_reason: 'VARCHAR', conn_trace_id: 'VARCHAR', transformed_host: 'VARCHAR', transformed_uri: 'VARCHAR',
+  request_transform_status: 'VARCHAR',
+}
+
+async function phaseDuckdb(dir, db) {
+  const {DuckDBInstance} = await import('@duckdb/node-api')
+  const inst = await DuckDBInstance.create(db)
+  const c = await inst.connect()
+  const cols = Object.entries(RAW_COLUMNS).map(([k, v]) => `'${k}': '${v}'`).join(', ')
+  const r = await c.runAndReadAll(
+    `CREATE TABLE native AS SELECT * FROM read_csv('${dir}/**/*.log.gz', delim=' ', quote='"', escape='\\', header=false, nullstr='-', null_padding=true, columns={${cols}})`,
+  )
+  const rows = Number((await c.runAndReadAll('SELECT count(*) AS n FROM native')).getRowObjects()[0].n)
+  void r
+  c.closeSync()
+  inst.closeSync()
+  return {rows}
+}
+
+async function phaseSeneka(dir, db) {
+  const {runBackfill} = await import('../dist/lib/backfill/run.js')
+  const {getFormat} = await import('../dist/lib/formats/index.js')
+  const r = await runBackfill({sources: [dir], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 'alb_logs', range: {}, concurrency: CONCURRENCY, dryRun: false})
+  if (r.objects.failed > 0) throw new Error(`${r.objects.failed} objects failed`)
+  return {rows: r.rows, bytes: r.bytesUncompressed}
+}
+
+if (process.argv[2] === '--phase') {
+  const [, , , phase, dir, db] = process.argv
+  const t0 = performance.now()
+  const out = phase === 'gunzip' ? await phaseGunzip(dir) : phase === 'duckdb' ? await phaseDuckdb(dir, db) : await phaseSeneka(dir, db)
+  const ms = performance.now() - t0
+  process.stdout.write(JSON.stringify({...out, ms, maxRssMiB: process.resourceUsage().maxRSS / 1024}))
+  process.exit(0)
+}
+
+// ---- orchestration -----------------------------------------------------------------------------
+function run(phase, dir, db) {
+  if (db) rmSync(db, {force: true})
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--phase', phase, dir, db ?? ''], {encoding: 'utf8', maxBuffer: 1e7})
+  if (r.status !== 0) throw new Error(`${phase} failed: ${r.stderr}`)
+  return JSON.parse(r.stdout)
+}
+
+const dataRoot = path.join(here, '.data')
+const small = path.join(dataRoot, `alb-${FILES}x${LINES}`)
+await generate(small, FILES)
+const compressed = walk(small).filter((f) => f.endsWith('.gz')).reduce((s, f) => s + statSync(f).size, 0)
+const db = path.join(dataRoot, 'bench.duckdb')
+
+const gz = run('gunzip', small)
+const duck = run('duckdb', small, db)
+const sen = run('seneka', small, db)
+const mb = gz.bytes / 1e6
+const fmt = (x) => x.toFixed(2)
+const line = (name, r) => `${name.padEnd(28)} ${fmt(mb / (r.ms / 1000)).padStart(8)} MB/s ${String(Math.round((sen.rows) / (r.ms / 1000))).padStart(10)} rows/s ${fmt(r.maxRssMiB).padStart(8)} MiB peak RSS`
+console.log(`${FILES} files x ${LINES} lines: ${fmt(compressed / 1e6)} MB gzipped, ${fmt(mb)} MB uncompressed, ${sen.rows} rows; seneka concurrency ${CONCURRENCY}`)
+console.log(line('gunzip only (floor)', gz))
+console.log(line('duckdb read_csv (ceiling)', duck))
+console.log(line('seneka backfill', sen))
+console.log(`ratio seneka / duckdb read_csv: ${fmt(duck.ms / sen.ms)}x (target >= 0.7x)`)
+console.log(`ratio seneka / gunzip:          ${fmt(gz.ms / sen.ms)}x`)
+if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
+
+if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
+  const big = path.join(dataRoot, `alb-${FILES * 10}x${LINES}`)
+  await generate(big, FILES * 10)
+  const sen10 = run('seneka', big, db)
+  console.log(`memory: seneka peak RSS ${fmt(sen.maxRssMiB)} MiB at ${FILES} files, ${fmt(sen10.maxRssMiB)} MiB at ${FILES * 10} files: ratio ${fmt(sen10.maxRssMiB / sen.maxRssMiB)}x (target flat, ~1x)`)
+  console.log(`throughput at 10x: ${fmt(sen10.rows / (sen10.ms / 1000))} rows/s`)
+}
+rmSync(db, {force: true})
