@@ -28,6 +28,7 @@ import {
   REJECTS_TABLE,
   type Row,
   type Warehouse,
+  type WarehouseTransaction,
 } from './types.js'
 import {checkTableName} from './identifiers.js'
 
@@ -68,6 +69,9 @@ export const duckdbDialect: Dialect = {
   timestampParam: (name) => `CAST($${name} AS TIMESTAMP)`,
   quantile: (expr, q, opts) => `${opts?.approximate ? 'approx_quantile' : 'quantile_cont'}(${expr}, ${Number(q)})`,
   quantilesExact: true,
+  // rowids are stable inside one transaction, so ranking and deleting in one statement is safe
+  deleteRanked: (table, {partitionBy, orderBy, where}) =>
+    `DELETE FROM ${duckdbDialect.table(table)} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) AS seneka_rn FROM ${duckdbDialect.table(table)} WHERE ${where}) AS seneka_ranked WHERE seneka_rn > 1)`,
 }
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
@@ -238,6 +242,24 @@ export class DuckDBWarehouse implements Warehouse {
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
     return runQuery(this.conn, sql, params)
+  }
+
+  async transaction<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T> {
+    if (this.readOnly) throw new Error('cannot write to a read-only warehouse')
+    const c = await this.instance.connect()
+    try {
+      await c.run('BEGIN TRANSACTION')
+      try {
+        const out = await fn({query: (sql, params) => runQuery(c, sql, params)})
+        await c.run('COMMIT')
+        return out
+      } catch (err) {
+        await c.run('ROLLBACK').catch(() => {})
+        throw err
+      }
+    } finally {
+      c.closeSync()
+    }
   }
 
   async close(): Promise<void> {

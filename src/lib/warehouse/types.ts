@@ -73,6 +73,13 @@ export interface Dialect {
   quantile?(expr: string, q: number, opts?: {approximate?: boolean}): string
   /** whether quantile() without `approximate` is exact (DuckDB quantile_cont: yes; BigQuery APPROX_QUANTILES: no) */
   readonly quantilesExact?: boolean
+  /**
+   * A DELETE statement that keeps, in each group of rows of `table` matching `where` that share the values of
+   * `partitionBy`, only the first row by `orderBy` (a complete, deterministic ORDER BY list) and removes the others
+   * (dedupe --apply). `where` is a boolean SQL expression; callers exclude rows with NULL key parts in it.
+   * Optional: engines without it cannot run dedupe --apply.
+   */
+  deleteRanked?(table: string, opts: {partitionBy: string[]; orderBy: string; where: string}): string
 }
 
 export interface Warehouse {
@@ -90,7 +97,17 @@ export interface Warehouse {
   readLedger(table: string, uriPrefix?: string): Promise<Map<string, LedgerEntry>>
   openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
   query(sql: string, params?: QueryParams): Promise<Row[]>
+  /**
+   * Runs fn in one transaction on a dedicated connection: committed when fn resolves, rolled back when it throws
+   * (or when the process dies before the commit). Optional: engines without multi-statement transactions omit it.
+   */
+  transaction?<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T>
   close(): Promise<void>
+}
+
+/** The statements of one open transaction (Warehouse.transaction). */
+export interface WarehouseTransaction {
+  query(sql: string, params?: QueryParams): Promise<Row[]>
 }
 
 export const LEDGER_TABLE = '_seneka_ledger'
