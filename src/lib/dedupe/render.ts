@@ -1,0 +1,131 @@
+import {renderTable} from '../output/table.js'
+import {formatCount} from '../output/units.js'
+import {formatDuration} from '../time.js'
+import type {ObjectDedupeResult} from './objects.js'
+import type {DedupeResult, RowDedupeResult} from './run.js'
+
+const MAX_LISTED = 20
+
+export function renderDedupe(r: DedupeResult): string {
+  return r.mode === 'rows' ? renderRows(r) : renderObjects(r)
+}
+
+function renderRows(r: RowDedupeResult): string {
+  const s = r.report
+  const scope = s.range.column ? ` where ${s.range.column} in [${s.range.since ?? '-inf'}, ${s.range.until ?? '+inf'})` : ''
+  const lines: string[] = [
+    `Duplicates in ${s.table} (${r.warehouse}) by key (${s.keys.join(', ')})${scope}`,
+    `  rows             ${formatCount(s.rows)}`,
+    `  distinct keys    ${formatCount(s.distinctKeys)}`,
+    `  duplicate rows   ${formatCount(s.duplicateRows)} (extra copies of ${formatCount(s.duplicatedKeys)} keys, up to ${formatCount(s.maxCopies)} copies of one key)`,
+    `  NULL-key rows    ${formatCount(s.nullKeyRows)}${s.nullKeyRows > 0 ? ` (never treated as duplicates; by column: ${Object.entries(s.nullKeyRowsByColumn).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')})` : ''}`,
+    `  keeps            the ${s.keep} copy: ORDER BY ${s.keepOrder}`,
+  ]
+  const days = s.perDay.filter((d) => d.duplicateRows > 0)
+  if (days.length > 0) {
+    lines.push(
+      '',
+      renderTable(
+        days.slice(0, 31).map((d) => ({day: d.day, rows: formatCount(d.rows), dup: formatCount(d.duplicateRows), keys: formatCount(d.duplicatedKeys)})),
+        [
+          {key: 'day', name: 'Day (UTC)'},
+          {key: 'rows', name: 'Rows', align: 'right'},
+          {key: 'dup', name: 'Duplicate rows', align: 'right'},
+          {key: 'keys', name: 'Keys duplicated', align: 'right'},
+        ],
+      ),
+    )
+    if (days.length > 31) lines.push(`  ... and ${days.length - 31} more days with duplicates (see --json)`)
+  }
+  if (s.perSource.length > 0) {
+    lines.push('', `Sources holding the copies that would be removed (${formatCount(s.sourcesWithDuplicates)} in all):`)
+    for (const p of s.perSource.slice(0, 10)) lines.push(`  ${formatCount(p.duplicateRows).padStart(10)} of ${formatCount(p.rows)} rows  ${p.source ?? '(no source)'}`)
+  }
+  if (s.sampleKeys.length > 0) {
+    lines.push('', 'Sample duplicated keys:')
+    for (const k of s.sampleKeys) {
+      const key = Object.entries(k.key).map(([n, v]) => `${n}=${v === null ? 'NULL' : String(v)}`).join(' ')
+      lines.push(`  ${key}  x${k.copies}${k.firstIngestedAt ? `  ingested ${k.firstIngestedAt} .. ${k.lastIngestedAt}` : ''}`)
+    }
+  }
+  lines.push('')
+  if (r.applied) {
+    const a = r.applied
+    lines.push(
+      `Removed ${formatCount(a.rowsRemoved)} duplicate rows in one transaction (${formatDuration(a.durationMs)}); verified: no duplicates left, ${formatCount(a.after.distinctKeys)} distinct keys as before, ${formatCount(a.after.nullKeyRows)} NULL-key rows untouched.`,
+    )
+  } else if (s.duplicateRows > 0) {
+    lines.push(`Report only: nothing was changed. Run again with --apply to remove the ${formatCount(s.duplicateRows)} duplicate rows.`)
+  } else {
+    lines.push('No duplicates.')
+  }
+  return lines.join('\n')
+}
+
+function renderObjects(r: ObjectDedupeResult): string {
+  const t = r.totals
+  const lines: string[] = [
+    `Offset ranges of ${formatCount(t.files)} files (${formatCount(t.partitions)} partitions, pattern ${r.pattern}) under ${r.location}`,
+    `  records          ${formatCount(t.records)} (${formatCount(t.duplicateRecords)} duplicate)`,
+    `  redundant files  ${formatCount(t.redundantFiles)} (${formatCount(t.redundantRecords)} records, all held by other files)`,
+    `  overlaps         ${formatCount(t.overlappingFiles)} files share ${formatCount(t.overlappingRecords)} records with their neighbour (needs row-level dedupe)`,
+    `  gaps             ${formatCount(t.gaps)} (${formatCount(t.missingRecords)} offsets missing; not duplicates)`,
+  ]
+  if (r.unmatched > 0) lines.push(`  not matched      ${formatCount(r.unmatched)} objects did not match the name pattern, e.g. ${r.unmatchedSamples[0]}`)
+  if (t.emptyFiles > 0) lines.push(`  empty files      ${formatCount(t.emptyFiles)}`)
+  if (r.partitions.length > 0) {
+    lines.push(
+      '',
+      renderTable(
+        r.partitions.slice(0, 50).map((p) => ({
+          tp: `${p.topic ? `${p.topic}/` : ''}${p.partition}`,
+          range: `${p.firstOffset}..${p.endOffset}`,
+          files: formatCount(p.files),
+          dup: formatCount(p.duplicateRecords),
+          red: formatCount(p.redundantFiles),
+          ov: formatCount(p.overlappingFiles),
+          gaps: formatCount(p.gaps),
+        })),
+        [
+          {key: 'tp', name: 'Partition'},
+          {key: 'range', name: 'Offsets', align: 'right'},
+          {key: 'files', name: 'Files', align: 'right'},
+          {key: 'dup', name: 'Dup records', align: 'right'},
+          {key: 'red', name: 'Redundant', align: 'right'},
+          {key: 'ov', name: 'Overlaps', align: 'right'},
+          {key: 'gaps', name: 'Gaps', align: 'right'},
+        ],
+      ),
+    )
+  }
+  if (r.redundant.length > 0) {
+    lines.push('', 'Redundant files (every record is in the kept files named):')
+    for (const f of r.redundant.slice(0, MAX_LISTED)) {
+      lines.push(`  ${f.uri}  offsets ${f.startOffset}..${f.endOffset}  ${f.identicalTo ? `same range as ${f.identicalTo}` : `covered by ${f.coveredBy.join(', ')}`}`)
+    }
+    if (r.redundant.length > MAX_LISTED) lines.push(`  ... and ${r.redundant.length - MAX_LISTED} more (see --json)`)
+  }
+  if (r.overlapping.length > 0) {
+    lines.push('', 'Overlapping files (kept: they also hold records no other file has):')
+    for (const f of r.overlapping.slice(0, MAX_LISTED)) {
+      lines.push(`  ${f.uri}  offsets ${f.overlapFrom}..${f.overlapTo} (${formatCount(f.overlapRecords)} records) also in ${f.overlapsWith}`)
+    }
+    if (r.overlapping.length > MAX_LISTED) lines.push(`  ... and ${r.overlapping.length - MAX_LISTED} more (see --json)`)
+  }
+  if (r.gaps.length > 0) {
+    lines.push('', 'Gaps (offsets no file holds):')
+    for (const g of r.gaps.slice(0, MAX_LISTED)) {
+      lines.push(`  ${g.topic ? `${g.topic}/` : ''}${g.partition}: offsets ${g.from}..${g.to} (${formatCount(g.missing)} missing) between ${g.after} and ${g.before}`)
+    }
+    if (r.gaps.length > MAX_LISTED) lines.push(`  ... and ${r.gaps.length - MAX_LISTED} more (see --json)`)
+  }
+  lines.push('')
+  if (r.written) {
+    lines.push(`Wrote the list of ${formatCount(r.written.objects)} redundant objects to ${r.written.output}${r.written.manifest ? ` and an S3 Batch Operations manifest to ${r.written.manifest}` : ' (no S3 Batch Operations manifest: the objects are not in S3)'}. Nothing was deleted.`)
+  } else if (r.redundant.length > 0) {
+    lines.push('Report only: nothing was written. Run again with --apply --output FILE to write the list of redundant objects and an S3 Batch Operations manifest (seneka never deletes objects).')
+  } else if (!r.duplicatesFound) {
+    lines.push('No duplicate offsets.')
+  }
+  return lines.join('\n')
+}

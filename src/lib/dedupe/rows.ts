@@ -1,0 +1,317 @@
+import {UsageError, UserError} from '../errors.js'
+import {checkRange, type TimeRange, utcDay} from '../time.js'
+import {checkColumnName, checkTableName, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
+
+export type KeepPolicy = 'earliest' | 'latest'
+
+export interface RowDedupeSpec {
+  table: string
+  /** key columns: rows sharing all of them are copies of one record */
+  keys: string[]
+  keep: KeepPolicy
+  /** column deciding which copy survives [default: _ingested_at] */
+  ingestedAtColumn: string
+  /** event-time column the range applies to [default: event_time] */
+  timeColumn: string
+  range: TimeRange
+  /** how many duplicated keys to show [default 10] */
+  samples: number
+}
+
+export interface DayDuplicates {
+  day: string
+  rows: number
+  /** copies that --apply would remove (every copy after the one kept) */
+  duplicateRows: number
+  duplicatedKeys: number
+  nullKeyRows: number
+}
+
+export interface SourceDuplicates {
+  source: string | null
+  rows: number
+  /** rows of this source that --apply would remove */
+  duplicateRows: number
+}
+
+export interface SampleKey {
+  key: Record<string, string | number | boolean | null>
+  copies: number
+  firstIngestedAt: string | null
+  lastIngestedAt: string | null
+}
+
+export interface RowDedupeReport {
+  table: string
+  keys: string[]
+  keep: KeepPolicy
+  /** the ORDER BY that decides which copy is kept (first one survives) */
+  keepOrder: string
+  range: {since: string | null; until: string | null; column: string | null}
+  rows: number
+  /** rows whose key has a NULL part: never treated as duplicates, reported apart */
+  nullKeyRows: number
+  nullKeyRowsByColumn: Record<string, number>
+  distinctKeys: number
+  /** rows beyond the first of their key (what --apply removes) */
+  duplicateRows: number
+  /** keys that have more than one row */
+  duplicatedKeys: number
+  maxCopies: number
+  perDay: DayDuplicates[]
+  /** sources with duplicate rows, most first (at most 20) */
+  perSource: SourceDuplicates[]
+  sourcesWithDuplicates: number
+  sampleKeys: SampleKey[]
+}
+
+export interface RowDedupeApplied {
+  rowsRemoved: number
+  before: ScopeCounts
+  after: ScopeCounts
+  durationMs: number
+}
+
+export interface ScopeCounts {
+  /** rows of the whole table */
+  tableRows: number
+  /** rows in the time range */
+  rows: number
+  nullKeyRows: number
+  distinctKeys: number
+  duplicateRows: number
+}
+
+export type DedupeStage = 'counting' | 'deleting' | 'verifying' | 'committing'
+
+export interface RowDedupeHooks {
+  /** called inside the --apply transaction as it goes; throwing rolls it back */
+  onStage?: (stage: DedupeStage) => void | Promise<void>
+}
+
+const TIE_BREAK = ['_source_uri', '_line']
+const PER_SOURCE_LIMIT = 20
+const A = '__seneka' // prefix of the aliases used below, never a user column
+
+/** Everything the SQL needs, resolved against the table's real columns. */
+export interface RowPlan {
+  table: string
+  /** quoted key expressions */
+  keys: string[]
+  where: string
+  notNull: string
+  orderBy: string
+  dayExpr: string | null
+  sourceExpr: string | null
+  ingestedExpr: string | null
+  params: QueryParams
+}
+
+/** Validates the spec against the table and builds the SQL fragments (portable SQL + the warehouse's dialect). */
+export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowPlan> {
+  checkTableName(spec.table)
+  if (spec.keys.length === 0) throw new UsageError('Give at least one key column.', 'For example: --key partition,offset')
+  const keys = spec.keys.map((k) => checkColumnName(k, '--key'))
+  if (new Set(keys).size !== keys.length) throw new UsageError('--key names a column twice.', 'List each key column once.')
+  checkColumnName(spec.ingestedAtColumn, '--ingested-at-column')
+  checkColumnName(spec.timeColumn, '--time-column')
+  checkRange(spec.range)
+  const cols = await wh.tableColumns(spec.table)
+  if (!cols) {
+    throw new UserError(`The table ${spec.table} does not exist in ${wh.description}.`, {
+      suggestion: 'Check --table and --warehouse (seneka backfill creates tables named <format>_logs by default).',
+    })
+  }
+  const names = new Set(cols.map((c) => c.name))
+  const missing = keys.filter((k) => !names.has(k))
+  if (missing.length > 0) {
+    throw new UsageError(`The table ${spec.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}.`, `Its columns are: ${cols.map((c) => c.name).join(', ')}.`)
+  }
+  const d = wh.dialect
+  const q = (n: string): string => d.quoteIdent(n)
+  const hasTime = names.has(spec.timeColumn)
+  const ranged = spec.range.since !== undefined || spec.range.until !== undefined
+  if (ranged && !hasTime) {
+    throw new UsageError(`--since/--until apply to the column "${spec.timeColumn}", which ${spec.table} does not have.`, 'Name the event-time column with --time-column.')
+  }
+  const conds: string[] = []
+  const params: QueryParams = {}
+  if (spec.range.since) {
+    conds.push(`${q(spec.timeColumn)} >= ${d.timestampParam('since')}`)
+    params.since = spec.range.since
+  }
+  if (spec.range.until) {
+    conds.push(`${q(spec.timeColumn)} < ${d.timestampParam('until')}`)
+    params.until = spec.range.until
+  }
+  const hasIngested = names.has(spec.ingestedAtColumn)
+  const dir = spec.keep === 'earliest' ? 'ASC' : 'DESC'
+  const order: string[] = []
+  if (hasIngested) order.push(`${q(spec.ingestedAtColumn)} ${dir} NULLS LAST`)
+  const ties = TIE_BREAK.filter((c) => names.has(c) && !keys.includes(c))
+  // without provenance columns, every other column breaks ties: identical rows are interchangeable anyway
+  const tieCols = ties.length === TIE_BREAK.filter((c) => !keys.includes(c)).length && ties.length > 0 ? ties : cols.map((c) => c.name).filter((c) => !keys.includes(c) && c !== spec.ingestedAtColumn)
+  for (const c of tieCols) order.push(`${q(c)} ASC NULLS LAST`)
+  if (order.length === 0) order.push(`${q(keys[0])} ASC`)
+  const qkeys = keys.map(q)
+  return {
+    table: d.table(spec.table),
+    keys: qkeys,
+    where: conds.length > 0 ? conds.join(' AND ') : 'TRUE',
+    notNull: qkeys.map((k) => `${k} IS NOT NULL`).join(' AND '),
+    orderBy: order.join(', '),
+    dayExpr: hasTime ? d.timeBucket(q(spec.timeColumn), 'day') : null,
+    sourceExpr: names.has('_source_uri') ? q('_source_uri') : null,
+    ingestedExpr: hasIngested ? q(spec.ingestedAtColumn) : null,
+    params,
+  }
+}
+
+const num = (v: Row[string] | undefined): number => (v === null || v === undefined ? 0 : Number(v))
+const iso = (v: Row[string] | undefined): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v))
+
+/** The report: counts, per day, per source, sample keys. Reads only. */
+export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
+  const p = await planRows(wh, spec)
+  const run = (sql: string): Promise<Row[]> => wh.query(sql, p.params)
+  const ranked = `WITH ${A}_ranked AS (
+    SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source,
+      CASE WHEN ${p.notNull} THEN 0 ELSE 1 END AS ${A}_null,
+      row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn,
+      COUNT(*) OVER (PARTITION BY ${p.keys.join(', ')}) AS ${A}_copies
+    FROM ${p.table} WHERE ${p.where})`
+  const dup = `CASE WHEN ${A}_null = 0 AND ${A}_rn > 1 THEN 1 ELSE 0 END`
+  const firstOfDup = `CASE WHEN ${A}_null = 0 AND ${A}_rn = 1 AND ${A}_copies > 1 THEN 1 ELSE 0 END`
+
+  const [tot] = await run(`${ranked}
+    SELECT COUNT(*) AS rows, SUM(${A}_null) AS null_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 1 THEN 1 ELSE 0 END) AS distinct_keys,
+      SUM(${dup}) AS dup_rows, SUM(${firstOfDup}) AS dup_keys, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_copies ELSE 0 END) AS max_copies
+    FROM ${A}_ranked`)
+
+  const nullCols = await run(`SELECT ${p.keys.map((k, i) => `SUM(CASE WHEN ${k} IS NULL THEN 1 ELSE 0 END) AS n${i}`).join(', ')} FROM ${p.table} WHERE ${p.where}`)
+  const nullKeyRowsByColumn: Record<string, number> = {}
+  spec.keys.forEach((k, i) => {
+    const n = num(nullCols[0]?.[`n${i}`])
+    if (n > 0) nullKeyRowsByColumn[k] = n
+  })
+
+  const perDay: DayDuplicates[] = []
+  if (p.dayExpr) {
+    const rows = await run(`${ranked}
+      SELECT ${A}_day AS day, COUNT(*) AS rows, SUM(${dup}) AS dup_rows, SUM(${firstOfDup}) AS dup_keys, SUM(${A}_null) AS null_rows
+      FROM ${A}_ranked GROUP BY ${A}_day ORDER BY ${A}_day`)
+    for (const r of rows) {
+      perDay.push({
+        day: r.day instanceof Date ? utcDay(r.day) : r.day === null ? 'unknown' : String(r.day).slice(0, 10),
+        rows: num(r.rows),
+        duplicateRows: num(r.dup_rows),
+        duplicatedKeys: num(r.dup_keys),
+        nullKeyRows: num(r.null_rows),
+      })
+    }
+  }
+
+  const perSource: SourceDuplicates[] = []
+  let sourcesWithDuplicates = 0
+  if (p.sourceExpr && num(tot?.dup_rows) > 0) {
+    const rows = await run(`${ranked}
+      SELECT ${A}_source AS source, COUNT(*) AS rows, SUM(${dup}) AS dup_rows
+      FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0 ORDER BY dup_rows DESC, source LIMIT ${PER_SOURCE_LIMIT}`)
+    for (const r of rows) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.rows), duplicateRows: num(r.dup_rows)})
+    const [c] = await run(`${ranked} SELECT COUNT(*) AS n FROM (SELECT ${A}_source FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0) AS s`)
+    sourcesWithDuplicates = num(c?.n)
+  }
+
+  const sampleKeys: SampleKey[] = []
+  if (spec.samples > 0 && num(tot?.dup_rows) > 0) {
+    const ing = p.ingestedExpr
+    const rows = await run(`SELECT ${p.keys.map((k, i) => `${k} AS k${i}`).join(', ')}, COUNT(*) AS copies,
+        ${ing ? `MIN(${ing})` : 'NULL'} AS first_ing, ${ing ? `MAX(${ing})` : 'NULL'} AS last_ing
+      FROM ${p.table} WHERE ${p.where} AND ${p.notNull}
+      GROUP BY ${p.keys.join(', ')} HAVING COUNT(*) > 1
+      ORDER BY copies DESC, ${p.keys.map((_, i) => `k${i}`).join(', ')} LIMIT ${Math.floor(spec.samples)}`)
+    for (const r of rows) {
+      const key: SampleKey['key'] = {}
+      spec.keys.forEach((k, i) => {
+        const v = r[`k${i}`]
+        key[k] = v instanceof Date ? v.toISOString() : (v ?? null)
+      })
+      sampleKeys.push({key, copies: num(r.copies), firstIngestedAt: iso(r.first_ing), lastIngestedAt: iso(r.last_ing)})
+    }
+  }
+
+  return {
+    table: spec.table,
+    keys: spec.keys,
+    keep: spec.keep,
+    keepOrder: p.orderBy,
+    range: {
+      since: spec.range.since?.toISOString() ?? null,
+      until: spec.range.until?.toISOString() ?? null,
+      column: spec.range.since || spec.range.until ? spec.timeColumn : null,
+    },
+    rows: num(tot?.rows),
+    nullKeyRows: num(tot?.null_rows),
+    nullKeyRowsByColumn,
+    distinctKeys: num(tot?.distinct_keys),
+    duplicateRows: num(tot?.dup_rows),
+    duplicatedKeys: num(tot?.dup_keys),
+    maxCopies: num(tot?.max_copies),
+    perDay,
+    perSource,
+    sourcesWithDuplicates,
+    sampleKeys,
+  }
+}
+
+async function scopeCounts(tx: WarehouseTransaction, p: RowPlan): Promise<ScopeCounts> {
+  const [r] = await tx.query(
+    `SELECT
+      (SELECT COUNT(*) FROM ${p.table}) AS table_rows,
+      (SELECT COUNT(*) FROM ${p.table} WHERE ${p.where}) AS rows,
+      (SELECT COUNT(*) FROM ${p.table} WHERE ${p.where} AND NOT (${p.notNull})) AS null_rows,
+      (SELECT COUNT(*) FROM (SELECT 1 AS one FROM ${p.table} WHERE ${p.where} AND ${p.notNull} GROUP BY ${p.keys.join(', ')}) AS g) AS distinct_keys`,
+    p.params,
+  )
+  const rows = num(r?.rows)
+  const nullKeyRows = num(r?.null_rows)
+  const distinctKeys = num(r?.distinct_keys)
+  return {tableRows: num(r?.table_rows), rows, nullKeyRows, distinctKeys, duplicateRows: rows - nullKeyRows - distinctKeys}
+}
+
+/**
+ * Removes duplicates in ONE transaction: counts, deletes every copy after the first of its key (by the keep
+ * order), counts again and verifies that no duplicate is left, that the number of distinct keys and of NULL-key
+ * rows is unchanged, and that exactly the duplicate rows went; anything else rolls the whole thing back.
+ */
+export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDedupeHooks = {}): Promise<RowDedupeApplied> {
+  const deleteRanked = wh.dialect.deleteRanked?.bind(wh.dialect)
+  const transaction = wh.transaction?.bind(wh)
+  if (!deleteRanked || !transaction) {
+    throw new UserError(`dedupe --apply is not supported on ${wh.kind} warehouses yet.`, {suggestion: 'Run without --apply for the report.'})
+  }
+  const p = await planRows(wh, spec)
+  const started = Date.now()
+  return transaction(async (tx) => {
+    await hooks.onStage?.('counting')
+    const before = await scopeCounts(tx, p)
+    await hooks.onStage?.('deleting')
+    if (before.duplicateRows > 0) {
+      await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`}), p.params)
+    }
+    await hooks.onStage?.('verifying')
+    const after = await scopeCounts(tx, p)
+    const problems: string[] = []
+    if (after.duplicateRows !== 0) problems.push(`${after.duplicateRows} duplicate rows are left`)
+    if (after.distinctKeys !== before.distinctKeys) problems.push(`distinct keys changed from ${before.distinctKeys} to ${after.distinctKeys}`)
+    if (after.nullKeyRows !== before.nullKeyRows) problems.push(`rows with NULL key parts changed from ${before.nullKeyRows} to ${after.nullKeyRows}`)
+    if (before.tableRows - after.tableRows !== before.duplicateRows) problems.push(`${before.tableRows - after.tableRows} rows were removed instead of ${before.duplicateRows}`)
+    if (problems.length > 0) {
+      throw new UserError(`Verification after removing duplicates failed (${problems.join('; ')}); the transaction was rolled back and the table is unchanged.`, {
+        suggestion: 'Check whether another process writes to the table, then run again.',
+      })
+    }
+    await hooks.onStage?.('committing')
+    return {rowsRemoved: before.tableRows - after.tableRows, before, after, durationMs: Date.now() - started}
+  })
+}

@@ -1,0 +1,38 @@
+import {UsageError} from '../errors.js'
+import {openWarehouse} from '../warehouse/index.js'
+import {analyzeObjects, type ObjectDedupeOptions, type ObjectDedupeResult} from './objects.js'
+import {analyzeRows, applyRows, type RowDedupeApplied, type RowDedupeHooks, type RowDedupeReport, type RowDedupeSpec} from './rows.js'
+
+export interface RowDedupeResult {
+  mode: 'rows'
+  warehouse: string
+  /** what the table held before anything was changed */
+  report: RowDedupeReport
+  /** --apply: what was removed, with the verified counts before and after (null for the report alone) */
+  applied: RowDedupeApplied | null
+  /** duplicates were present when the run started */
+  duplicatesFound: boolean
+}
+
+export type DedupeResult = RowDedupeResult | ObjectDedupeResult
+
+export type DedupeOptions =
+  | ({mode: 'rows'; warehouse: string; apply: boolean} & RowDedupeSpec & RowDedupeHooks & {onReport?: (r: RowDedupeReport) => void})
+  | ({mode: 'objects'; apply: boolean} & ObjectDedupeOptions)
+
+/** The one entry point of `seneka dedupe`: report (and with --apply remove) duplicate rows, or analyse objects. */
+export async function runDedupe(opts: DedupeOptions): Promise<DedupeResult> {
+  if (opts.mode === 'objects') {
+    if (opts.apply && !opts.output) throw new UsageError('--apply with --objects needs --output FILE.', 'seneka never deletes objects: it writes the list of redundant ones (and an S3 Batch Operations manifest) to --output.')
+    return analyzeObjects({...opts, output: opts.apply ? opts.output : undefined})
+  }
+  const wh = await openWarehouse(opts.warehouse, {readOnly: !opts.apply})
+  try {
+    const report = await analyzeRows(wh, opts)
+    opts.onReport?.(report)
+    const applied = opts.apply ? await applyRows(wh, opts, opts) : null
+    return {mode: 'rows', warehouse: wh.description, report, applied, duplicatesFound: report.duplicateRows > 0}
+  } finally {
+    await wh.close()
+  }
+}
