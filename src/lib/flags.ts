@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {parseShard, type Shard} from './backfill/shard.js'
 import {errorMessage} from './errors.js'
+import {parseTolerance, type Tolerance} from './reconcile/tolerance.js'
 import {parseDuration, parseInstant} from './time.js'
 
 /** Shared flag definitions with parse-time validation: a bad value fails before anything runs. */
@@ -30,4 +31,9 @@ export const concurrencyFlag = Flags.integer({
   min: 1,
   max: 256,
   summary: 'Objects loaded at once.',
+})
+
+/** reconcile: a row count ("10") or a percentage ("0.5%"). */
+export const toleranceFlag = Flags.custom<Tolerance>({
+  parse: (input, _ctx, opts) => wrap((v) => parseTolerance(v, `--${opts.name}`))(input),
 })
