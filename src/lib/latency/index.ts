@@ -1,0 +1,6 @@
+export {latencyCsv} from './csv.js'
+export {latencyHtml} from './html.js'
+export {formatSeconds, renderHistogram, renderReport} from './render.js'
+export {latencyReport} from './report.js'
+export {evaluateSlos, parseSlo} from './slo.js'
+export * from './types.js'

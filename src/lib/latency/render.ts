@@ -1,0 +1,131 @@
+import {renderTable} from '../output/table.js'
+import {formatCount} from '../output/units.js'
+import {formatDuration} from '../time.js'
+import type {Bin, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
+
+/** A latency in seconds for people: 850ms, 12.5s, 5m12s, 1h02m; negative latencies keep their sign. */
+export function formatSeconds(s: number | null): string {
+  if (s === null) return '-'
+  const ms = s * 1000
+  if (ms < 0) return `-${formatDuration(-ms)}`
+  return formatDuration(ms)
+}
+
+export function binLabel(b: Bin): string {
+  return `${formatSeconds(b.lo)} .. ${formatSeconds(b.hi)}`
+}
+
+const STAT_ROWS: Array<[string, (s: LatencyStats) => string]> = [
+  ['count', (s) => formatCount(s.count)],
+  ['mean', (s) => formatSeconds(s.mean)],
+  ['min', (s) => formatSeconds(s.min)],
+  ['p50', (s) => formatSeconds(s.p50)],
+  ['p90', (s) => formatSeconds(s.p90)],
+  ['p95', (s) => formatSeconds(s.p95)],
+  ['p99', (s) => formatSeconds(s.p99)],
+  ['p99.9', (s) => formatSeconds(s.p99_9)],
+  ['max', (s) => formatSeconds(s.max)],
+  ['negative', (s) => (s.negative.count > 0 ? `${formatCount(s.negative.count)} (min ${formatSeconds(s.negative.min)})` : '0')],
+  ['unmeasured', (s) => formatCount(s.unmeasured)],
+]
+
+/** Horizontal bars with their counts, one line per bin. */
+export function renderHistogram(bins: Bin[], width = 40): string {
+  const max = Math.max(1, ...bins.map((b) => b.count))
+  const labels = bins.map(binLabel)
+  const lw = Math.max(...labels.map((l) => l.length))
+  const cw = Math.max(...bins.map((b) => formatCount(b.count).length))
+  return bins
+    .map((b, i) => {
+      const len = b.count === 0 ? 0 : Math.max(1, Math.round((b.count / max) * width))
+      return `  ${labels[i].padStart(lw)} │${'█'.repeat(len).padEnd(width)} ${formatCount(b.count).padStart(cw)}`
+    })
+    .join('\n')
+}
+
+function lateLine(t: TableLatency): string {
+  const l = t.lateData
+  if (!l) return `  ${t.table}: not computed (no event-time or ingested-at column)`
+  const windowsLate = l.windows.filter((w) => w.late > 0).length
+  return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${windowsLate} of ${l.windows.length} windows`
+}
+
+/** renderTable pads with blank lines; the report spaces its own sections. */
+function table(...args: Parameters<typeof renderTable>): string {
+  return renderTable(...args).replace(/^\s*\n/, '').trimEnd()
+}
+
+export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
+  const parts = [r, ...(r.compare ? [r.compare] : [])]
+  const range = r.range.since || r.range.until ? ` with ${r.range.column} in [${r.range.since ?? '-∞'}, ${r.range.until ?? '+∞'})` : ''
+  const out: string[] = [
+    `Latency (${r.measure}: ${r.definition}) of ${parts.map((p) => p.table).join(' vs ')}${range}`,
+    `Quantiles: ${r.quantiles.exact ? 'exact' : 'approximate'} (${r.quantiles.method}); count, mean, min and max are exact.`,
+    '',
+  ]
+  if (parts.every((p) => p.count === 0)) {
+    const unmeasured = parts.reduce((s, p) => s + p.unmeasured, 0)
+    out.push(
+      unmeasured > 0
+        ? `No latency to report: ${formatCount(unmeasured)} rows are in range but none has both ${r.definition.split(' - ').join(' and ')}.`
+        : 'No rows in range: nothing to report. Check --since/--until and --table.',
+    )
+  } else {
+    const rows = STAT_ROWS.map(([name, f]) => {
+      const row: Record<string, string> = {stat: name}
+      for (const [i, p] of parts.entries()) row[`t${i}`] = f(p)
+      return row
+    })
+    out.push(table(rows, [{key: 'stat', name: ''}, ...parts.map((p, i) => ({key: `t${i}`, name: p.table, align: 'right' as const}))]))
+    for (const p of parts) {
+      if (p.negative.count > 0) {
+        out.push(`  warning: ${formatCount(p.negative.count)} rows of ${p.table} have a negative latency (down to ${formatSeconds(p.negative.min)}): clocks disagree; they are counted as they are.`)
+      }
+    }
+    for (const p of parts) {
+      if (p.count === 0) continue
+      out.push('', `Histogram of ${p.table} (${r.binScale} bins):`, renderHistogram(p.bins))
+    }
+  }
+  for (const p of parts) {
+    if (!p.groups) continue
+    out.push('', `By ${r.groupBy} (${p.table}):`)
+    const rows = p.groups.map((g) => ({
+      key: g.key,
+      count: formatCount(g.count),
+      p50: formatSeconds(g.p50),
+      p90: formatSeconds(g.p90),
+      p99: formatSeconds(g.p99),
+      max: formatSeconds(g.max),
+      negative: formatCount(g.negative.count),
+    }))
+    out.push(
+      table(rows, [
+        {key: 'key', name: r.groupBy ?? 'group'},
+        {key: 'count', name: 'Count', align: 'right'},
+        {key: 'p50', name: 'p50', align: 'right'},
+        {key: 'p90', name: 'p90', align: 'right'},
+        {key: 'p99', name: 'p99', align: 'right'},
+        {key: 'max', name: 'max', align: 'right'},
+        {key: 'negative', name: 'Negative', align: 'right'},
+      ]),
+    )
+    if (p.groupsOmitted) out.push(`  ... and ${p.groupsOmitted} more groups (raise --max-groups)`)
+  }
+  const l = r.lateData ?? r.compare?.lateData
+  if (l) {
+    out.push(
+      '',
+      `Late data (watermark = ${l.mode} event time per ${l.window} of ingestion, minus ${formatSeconds(l.thresholdSeconds)}):`,
+      ...parts.map(lateLine),
+    )
+  }
+  if (slo) {
+    out.push('', `SLOs (${slo.table}): ${slo.passed ? 'all met' : 'BREACHED'}`)
+    for (const c of slo.checks) {
+      const status = c.status === 'pass' ? 'ok' : c.status === 'breach' ? 'BREACH' : 'NO DATA'
+      out.push(`  ${c.text.padEnd(14)} ${status.padEnd(7)} ${c.key} = ${formatSeconds(c.actual)}`)
+    }
+  }
+  return out.join('\n')
+}

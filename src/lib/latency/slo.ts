@@ -1,0 +1,34 @@
+import {UsageError} from '../errors.js'
+import {parseDuration} from '../time.js'
+import type {LatencyStats, Slo, SloEvaluation, SloKey} from './types.js'
+
+const SLO = /^\s*(p50|p90|p95|p99|p99[._]9|max|mean)\s*(<=|<)\s*(\S+)\s*$/i
+
+/** Parses an SLO such as "p99<=6m", "p99.9<10m" or "max<=1h" (durations: 500ms, 30s, 6m, 1h, 1d). */
+export function parseSlo(text: string): Slo {
+  const m = SLO.exec(text)
+  if (!m) {
+    throw new UsageError(
+      `--slo "${text}" is not an SLO.`,
+      'Write KEY<=DURATION or KEY<DURATION with KEY one of p50, p90, p95, p99, p99_9 (or p99.9), max, mean, e.g. --slo "p99<=6m".',
+    )
+  }
+  const key = m[1].toLowerCase().replace('.', '_') as SloKey
+  const limitSeconds = parseDuration(m[3], `--slo "${text}"`) / 1000
+  return {text: text.trim(), key, op: m[2] as Slo['op'], limitSeconds}
+}
+
+/**
+ * Checks SLOs against a latency result (its main table). An SLO with no measured rows to check does not pass:
+ * an empty range must not look like a healthy pipeline.
+ */
+export function evaluateSlos(result: LatencyStats & {table: string}, slos: Array<Slo | string>): SloEvaluation {
+  const checks = slos.map((s) => {
+    const slo = typeof s === 'string' ? parseSlo(s) : s
+    const actual = result.count > 0 ? result[slo.key] : null
+    const status: 'pass' | 'breach' | 'no-data' =
+      actual === null ? 'no-data' : (slo.op === '<=' ? actual <= slo.limitSeconds : actual < slo.limitSeconds) ? 'pass' : 'breach'
+    return {...slo, actual, status}
+  })
+  return {passed: checks.every((c) => c.status === 'pass'), table: result.table, checks}
+}
