@@ -1,0 +1,69 @@
+import type {LogFormat} from '../formats/types.js'
+import {isTransient, withRetry} from '../retry.js'
+import type {ObjectInfo, ObjectStore} from '../store/types.js'
+import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
+import {type ReadCounters, type Reject, readBatches} from './read-object.js'
+
+export interface LoadObjectOptions {
+  loader: ObjectLoader
+  store: ObjectStore
+  table: string
+  format: LogFormat
+  object: ObjectInfo
+  loadId: string
+  path: LoadPath
+  sequencer?: string
+  isCurrent?: (entry: LedgerEntry) => boolean
+  /** caller-owned counters, so they can be read when the load throws */
+  counters?: ReadCounters
+  /** transient failures retried this many times (default 4) */
+  retries?: number
+  maxRejectSamples?: number
+  onRetry?: (err: unknown, attempt: number) => void
+}
+
+export interface LoadObjectResult {
+  outcome: ObjectLoadOutcome
+  counters: ReadCounters
+  /** the first rejected lines (up to maxRejectSamples) */
+  rejectSamples: Reject[]
+}
+
+export function newCounters(): ReadCounters {
+  return {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+}
+
+/**
+ * Loads one object from a store into a table as one warehouse transaction (rows + rejects + ledger entry),
+ * retrying transient failures. Used by backfill and stream.
+ */
+export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectResult> {
+  const counters = opts.counters ?? newCounters()
+  const samples: Reject[] = []
+  const max = opts.maxRejectSamples ?? 20
+  const {store, object, format} = opts
+  const outcome = await withRetry(
+    () => {
+      counters.storedBytes = 0
+      counters.bytes = 0
+      samples.length = 0
+      return opts.loader.load({
+        table: opts.table,
+        format,
+        object,
+        loadId: opts.loadId,
+        path: opts.path,
+        sequencer: opts.sequencer,
+        isCurrent: opts.isCurrent,
+        batches: async function* () {
+          for await (const b of readBatches(await store.read(object.key), format, counters)) {
+            for (const r of b.rejects) if (samples.length < max) samples.push(r)
+            yield b
+          }
+        },
+      })
+    },
+    {retries: opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => opts.onRetry?.(err, n)},
+  )
+  return {outcome, counters, rejectSamples: samples}
+}
