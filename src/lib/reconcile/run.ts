@@ -134,7 +134,6 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
     effectiveUntil: effectiveUntil.toISOString(),
     watermark,
     tolerance,
-    queries,
   }
 
   if (opts.by === 'object') {
@@ -170,6 +169,7 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       totals,
       summary,
       passed: summary.mismatched === 0,
+      queries,
       durationMs: Math.round(performance.now() - started),
     }
     return report
@@ -194,6 +194,7 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
     totals: totalsOf(rows),
     summary,
     passed: summary.mismatched === 0,
+    queries,
     durationMs: Math.round(performance.now() - started),
   }
   return report

@@ -1,0 +1,64 @@
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ExitCode} from '../../src/lib/exit-codes.js'
+import {runCli} from '../helpers/cli.js'
+import {tempDir} from '../helpers/tmp.js'
+import {buildWarehouse, hourly} from '../lib/reconcile/fixtures.js'
+
+const args = (warehouse: string): string[] => [
+  'reconcile',
+  '--warehouse',
+  warehouse,
+  '--batch-table',
+  'batch_logs',
+  '--stream-table',
+  'stream_logs',
+  '--since',
+  '2024-05-01',
+  '--until',
+  '2024-05-01T03:00:00Z',
+]
+
+describe('seneka reconcile', () => {
+  it('exits 10 on a mismatch, prints the full JSON report and writes the CSV', async () => {
+    const [h0, h1, h2] = hourly()
+    const dir = tempDir()
+    const warehouse = await buildWarehouse(dir, {batch: [h0, h1, h2], stream: [h0, h1, {...h2, count: 90}]})
+    const csv = path.join(dir, 'out.csv')
+    const r = await runCli([...args(warehouse), '--json', '--csv', csv])
+    expect(r.code).toBe(ExitCode.RECONCILE_MISMATCH)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.passed).toBe(false)
+    expect(doc.by).toBe('hour')
+    expect(doc.rows.map((x: {bucket: string; batch: number; stream: number; status: string}) => [x.bucket, x.batch, x.stream, x.status])).toEqual([
+      ['2024-05-01T00:00:00.000Z', 100, 100, 'ok'],
+      ['2024-05-01T01:00:00.000Z', 100, 100, 'ok'],
+      ['2024-05-01T02:00:00.000Z', 100, 90, 'differ'],
+    ])
+    expect(doc.totals).toEqual({batch: 300, stream: 290, difference: -10, ratio: 0.966667})
+    expect(doc.summary).toEqual({compared: 3, identical: 2, withinTolerance: 0, mismatched: 1, byStatus: {differ: 1}})
+    expect(readFileSync(csv, 'utf8').trim().split('\n')).toHaveLength(4)
+
+    // the same data within a 10-row tolerance passes; the human report goes to stdout
+    const ok = await runCli([...args(warehouse), '--tolerance', '10'])
+    expect(ok.code).toBe(ExitCode.OK)
+    expect(ok.stdout).toMatch(/OK: 3 buckets compared, 2 identical, 1 differ within tolerance\./)
+  })
+
+  it('exits 2 with one clear sentence for an unknown table', async () => {
+    const dir = tempDir()
+    const warehouse = await buildWarehouse(dir, {batch: hourly(), stream: hourly()})
+    const r = await runCli([...args(warehouse).map((a) => (a === 'stream_logs' ? 'stream_logz' : a)), '--json'])
+    expect(r.code).toBe(ExitCode.USAGE)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.error.message).toBe(`The stream table stream_logz does not exist in ${warehouse}.`)
+    expect(existsSync(path.join(dir, 'out.csv'))).toBe(false)
+  })
+
+  it('documents flags and exit codes in --help', async () => {
+    const r = await runCli(['reconcile', '--help'])
+    expect(r.code).toBe(0)
+    for (const s of ['--batch-table', '--settle', '--tolerance', '--explain', '--verify-source', 'EXIT CODES', '10  the check ran']) expect(r.stdout).toContain(s)
+  })
+})
