@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Errors, Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
@@ -26,7 +26,8 @@ const sloFlag = Flags.custom<Slo>({
     try {
       return parseSlo(input)
     } catch (err) {
-      throw new Error(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim())
+      // a CLIError keeps its exit code through oclif's flag parser (a plain Error would exit 1)
+      throw new Errors.CLIError(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim(), {exit: ExitCode.USAGE})
     }
   },
 })
