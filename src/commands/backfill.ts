@@ -2,6 +2,8 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {renderSummary} from '../lib/backfill/render.js'
 import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
+import {describeEstimate} from '../lib/cost/bigquery.js'
+import {bigQueryFlags} from '../lib/cost/flags.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, instantFlag, shardFlag} from '../lib/flags.js'
@@ -31,13 +33,14 @@ ${exitCodeHelp([
     {description: 'Load them into the embedded DuckDB warehouse:', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --table alb_logs'},
     {description: 'Load a local folder of JSON-lines application logs:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --table app_logs'},
     {description: 'Split one backfill over 4 jobs (each runs one shard):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --shard 2/4'},
+    {description: 'Preview a load into BigQuery through a GCS staging prefix (prints load jobs and cost):', command: '<%= config.bin %> <%= command.id %> gs://my-logs/app/ --format jsonl --warehouse bigquery://my-project/logs --staging gs://my-staging/seneka --location EU --dry-run'},
     {description: 'Any S3-compatible server:', command: '<%= config.bin %> <%= command.id %> s3://logs/app/ --format jsonl --s3-endpoint http://127.0.0.1:9000'},
   ]
 
   static override strict = false
 
   static override args = {
-    source: Args.string({description: 'Local folder, file:// URI or s3://bucket/prefix (several allowed).', required: true}),
+    source: Args.string({description: 'Local folder, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed).', required: true}),
   }
 
   static override flags = {
@@ -55,6 +58,7 @@ ${exitCodeHelp([
     'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected.'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
+    ...bigQueryFlags,
   }
 
   async run(): Promise<BackfillResult> {
@@ -79,7 +83,15 @@ ${exitCodeHelp([
         shard: flags.shard,
         concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
         dryRun: flags['dry-run'],
-        storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+        storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region, gcsEndpoint: flags['gcs-endpoint']},
+        bigquery: {
+          staging: flags.staging,
+          location: flags.location,
+          maxBytesBilled: flags['max-bytes-billed'],
+          gcsEndpoint: flags['gcs-endpoint'],
+          onEstimate: (e) => this.info(describeEstimate(e)),
+          onWarning: (m) => this.warn(m),
+        },
       },
       {
         onPlan: (p) => this.info(`Planned ${p.totals.objects} objects (${p.totals.load} to load, ${p.totals.replace} to replace, ${p.totals.skip} already loaded) from ${p.requests.list} LIST requests.`),

@@ -3,6 +3,7 @@ import {renderTable} from '../output/table.js'
 import {formatBytes, formatCount} from '../output/units.js'
 import type {BackfillPlan} from './plan.js'
 import type {BackfillResult} from './run.js'
+import type {LoadEstimate} from '../warehouse/types.js'
 
 /** The dry-run view: what would be loaded, day by day, and what it costs in requests. */
 export function renderPlan(plan: BackfillPlan): string {
@@ -30,10 +31,21 @@ export function renderPlan(plan: BackfillPlan): string {
   ].join('\n')
 }
 
+/** BigQuery: the jobs the load will use, against the per-table daily load-job limit. */
+export function renderLoadEstimate(e: LoadEstimate): string {
+  return [
+    `Warehouse jobs: ${formatCount(e.loadJobs)} load jobs (up to ${formatCount(e.objectsPerJob)} objects each; limit ${formatCount(e.dailyLoadJobLimit)} per table per day), ${formatCount(e.mergeQueries)} merge transactions, ${formatCount(e.ledgerQueries)} ledger checks${e.staging ? `; staging files under ${e.staging}` : ''}.`,
+    `Estimated BigQuery cost of the load: ${formatBytes(e.bytesBilledEstimate)} billed, about ${e.usd < 0.01 ? '< $0.01' : `$${e.usd.toFixed(2)}`} on demand (load jobs are free).`,
+    ...e.notes.map((n) => `  ${n}`),
+  ].join('\n')
+}
+
 export function renderSummary(r: BackfillResult): string {
   const lines: string[] = []
   if (r.dryRun) {
-    lines.push(renderPlan(r.plan), '', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${formatCount(r.plan.totals.load + r.plan.totals.replace)} objects into ${r.table}.`)
+    lines.push(renderPlan(r.plan))
+    if (r.loadEstimate) lines.push(renderLoadEstimate(r.loadEstimate))
+    lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${formatCount(r.plan.totals.load + r.plan.totals.replace)} objects into ${r.table}.`)
     return lines.join('\n')
   }
   const o = r.objects

@@ -6,8 +6,8 @@ import {loadObject, newCounters} from '../loader/load-object.js'
 import type {ReadCounters} from '../loader/read-object.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
-import {openWarehouse} from '../warehouse/index.js'
-import type {ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
+import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
+import type {LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
 import {type BackfillPlan, planBackfill} from './plan.js'
 import type {Shard} from './shard.js'
 
@@ -25,6 +25,8 @@ export interface BackfillOptions {
   retries?: number
   storeOptions?: StoreOptions
   storeFactories?: StoreFactories
+  /** BigQuery warehouse settings (staging, location, byte cap ...) */
+  bigquery?: BigQuerySettings
   /** id recorded on every row and ledger entry; generated when absent */
   loadId?: string
 }
@@ -71,6 +73,8 @@ export interface BackfillResult {
   mbPerSecond: number
   failures: ObjectFailure[]
   rejectSamples: RejectSample[]
+  /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
+  loadEstimate?: LoadEstimate
 }
 
 export interface BackfillHooks {
@@ -94,7 +98,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
   const started = performance.now()
   checkRange(opts.range)
   const loadId = opts.loadId ?? newLoadId('bf')
-  const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun})
+  const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun, bigquery: opts.bigquery})
   try {
     const ledger = await warehouse.readLedger(opts.table)
     const {sources, plan} = await planBackfill(
@@ -131,6 +135,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       rowsPerSecond: 0,
       mbPerSecond: 0,
       failures: [],
+      ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       rejectSamples: [],
     }
     if (!opts.dryRun) {
@@ -158,7 +163,8 @@ async function load(
 ): Promise<void> {
   await warehouse.ensureTable(opts.table, opts.format)
   const loader = await warehouse.openLoader({concurrency: opts.concurrency})
-  const limit = pLimit(opts.concurrency)
+  // batching loaders (BigQuery) bound their own parsing and want many objects waiting for the next batch
+  const limit = pLimit(Math.max(opts.concurrency, loader.maxInFlight ?? 0))
   const progress: BackfillProgress = {objectsDone: 0, objectsTotal: plan.totals.load + plan.totals.replace, bytesDone: 0, bytesTotal: plan.totals.bytesToRead, rows: 0}
   hooks.onProgress?.(progress)
   const tasks: Array<Promise<void>> = []

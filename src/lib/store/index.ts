@@ -1,4 +1,4 @@
-import {UsageError} from '../errors.js'
+import {GcsStore} from './gcs.js'
 import {LocalStore} from './local.js'
 import {createS3Client, S3Store} from './s3.js'
 import type {ObjectStore, StoreOptions} from './types.js'
@@ -23,7 +23,6 @@ export function openStore(loc: ParsedLocation | string, opts: StoreOptions = {},
     case 's3':
       return factories.s3 ? factories.s3(l.bucket, opts) : new S3Store(l.bucket, createS3Client(opts))
     case 'gs':
-      if (factories.gs) return factories.gs(l.bucket, opts)
-      throw new UsageError('gs:// sources are not supported yet.', 'Use a local folder or an s3:// prefix.')
+      return factories.gs ? factories.gs(l.bucket, opts) : new GcsStore(l.bucket, opts)
   }
 }

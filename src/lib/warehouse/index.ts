@@ -1,5 +1,7 @@
 import path from 'node:path'
 import {UsageError} from '../errors.js'
+import {parseBytes} from '../cost/bigquery.js'
+import {BigQueryWarehouse, type BigQueryWarehouseOptions} from './bigquery.js'
 import {DuckDBWarehouse} from './duckdb.js'
 import type {Warehouse} from './types.js'
 
@@ -26,11 +28,48 @@ export function parseWarehouse(uri: string): WarehouseLocation {
 export interface OpenWarehouseOptions {
   /** open without writing anything (dry-runs): a missing DuckDB file reads as empty and is not created */
   readOnly?: boolean
+  /** BigQuery settings; each falls back to an environment variable (see docs/bigquery.md) */
+  bigquery?: BigQuerySettings
+}
+
+export interface BigQuerySettings {
+  /** dataset location [env SENEKA_BQ_LOCATION] */
+  location?: string
+  /** gs://bucket/prefix for load files [env SENEKA_STAGING] */
+  staging?: string
+  /** maximumBytesBilled of every query [env SENEKA_MAX_BYTES_BILLED, default 100 GiB] */
+  maxBytesBilled?: number
+  /** custom GCS endpoint for staging [env SENEKA_GCS_ENDPOINT; STORAGE_EMULATOR_HOST also honoured] */
+  gcsEndpoint?: string
+  /** custom BigQuery API endpoint [BIGQUERY_EMULATOR_HOST also honoured] */
+  apiEndpoint?: string
+  onEstimate?: BigQueryWarehouseOptions['onEstimate']
+  onWarning?: BigQueryWarehouseOptions['onWarning']
+  /** extra options (tests: clients, retry delays, batching) */
+  overrides?: Partial<BigQueryWarehouseOptions>
+}
+
+function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOptions): BigQueryWarehouseOptions {
+  const b = opts.bigquery ?? {}
+  const env = process.env
+  return {
+    project,
+    dataset,
+    readOnly: opts.readOnly,
+    location: b.location ?? env.SENEKA_BQ_LOCATION,
+    staging: b.staging ?? env.SENEKA_STAGING,
+    maxBytesBilled: b.maxBytesBilled ?? (env.SENEKA_MAX_BYTES_BILLED ? parseBytes(env.SENEKA_MAX_BYTES_BILLED, 'SENEKA_MAX_BYTES_BILLED') : undefined),
+    gcsEndpoint: b.gcsEndpoint ?? env.SENEKA_GCS_ENDPOINT,
+    apiEndpoint: b.apiEndpoint,
+    onEstimate: b.onEstimate,
+    onWarning: b.onWarning,
+    ...b.overrides,
+  }
 }
 
 /** The one place warehouses are built. */
 export async function openWarehouse(uri: string, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
   const loc = parseWarehouse(uri)
   if (loc.kind === 'duckdb') return DuckDBWarehouse.open(loc.target, opts)
-  throw new UsageError('BigQuery warehouses are not supported yet.', `Use ${DEFAULT_WAREHOUSE} for now.`)
+  return new BigQueryWarehouse(bigQueryOptions(loc.target, loc.dataset!, opts))
 }

@@ -1,0 +1,22 @@
+import {Flags} from '@oclif/core'
+import {errorMessage} from '../errors.js'
+import {parseBytes} from './bigquery.js'
+
+/** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
+export const bytesFlag = Flags.custom<number>({
+  parse: async (input, _ctx, opts) => {
+    try {
+      return parseBytes(input, `--${opts.name}`)
+    } catch (err) {
+      throw new Error(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim())
+    }
+  },
+})
+
+/** The BigQuery / GCS flags a command that touches BigQuery offers. */
+export const bigQueryFlags = {
+  staging: Flags.string({summary: 'BigQuery: gs://bucket/prefix where load files are staged (same location as the dataset).', env: 'SENEKA_STAGING'}),
+  location: Flags.string({summary: 'BigQuery: dataset location, e.g. US, EU, europe-west1.', env: 'SENEKA_BQ_LOCATION'}),
+  'max-bytes-billed': bytesFlag({summary: 'BigQuery: refuse (and cap) any query above this many bytes [default: 100GiB].', env: 'SENEKA_MAX_BYTES_BILLED'}),
+  'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators); STORAGE_EMULATOR_HOST is also honoured.', env: 'SENEKA_GCS_ENDPOINT'}),
+}

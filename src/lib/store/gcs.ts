@@ -1,0 +1,155 @@
+import {type File, type FileMetadata, Storage, type StorageOptions} from '@google-cloud/storage'
+import {PassThrough, type Readable} from 'node:stream'
+import {explainGcpError, isGcpTransient} from '../gcp/errors.js'
+import {withRetry} from '../retry.js'
+import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats, type StoreOptions} from './types.js'
+
+/** GCS metadata worth keeping next to the portable fields. */
+export interface GcsObjectInfo extends ObjectInfo {
+  /** object generation: changes on every overwrite; also the etag seneka records */
+  generation: string
+  /** MD5 of the content, hex (absent for composite objects) */
+  md5: string | null
+  /** CRC32C of the content, base64 as GCS reports it */
+  crc32c: string | null
+}
+
+export interface GcsStoreOptions extends StoreOptions {
+  /** replace the client (tests) */
+  client?: Storage
+  /** retries of list/head/write calls on 429, 5xx and dropped connections */
+  retries?: number
+  /** first retry delay in ms (doubles each attempt, full jitter) */
+  retryBaseDelayMs?: number
+  /** objects per list page (GCS allows up to 1000) */
+  pageSize?: number
+}
+
+/**
+ * Builds a Storage client from Application Default Credentials. A custom endpoint (--gcs-endpoint, or the
+ * STORAGE_EMULATOR_HOST variable the library honours itself) talks to an emulator or a test double without
+ * authentication. The library's own retries are off: seneka retries with its own backoff, visibly.
+ */
+export function createGcsClient(opts: StoreOptions = {}): Storage {
+  const options: StorageOptions = {retryOptions: {autoRetry: false}}
+  if (opts.gcsEndpoint) options.apiEndpoint = opts.gcsEndpoint.replace(/\/+$/, '')
+  const project = process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT
+  if (project) options.projectId = project
+  return new Storage(options)
+}
+
+function md5Hex(b64: string | undefined): string | null {
+  return b64 ? Buffer.from(b64, 'base64').toString('hex') : null
+}
+
+export class GcsStore implements ObjectStore {
+  readonly scheme = 'gs' as const
+  readonly stats: RequestStats = emptyStats()
+  private readonly client: Storage
+  private readonly retries: number
+  private readonly baseDelayMs: number
+  private readonly pageSize: number
+
+  constructor(
+    readonly bucket: string,
+    opts: GcsStoreOptions = {},
+  ) {
+    this.client = opts.client ?? createGcsClient(opts)
+    this.retries = opts.retries ?? 5
+    this.baseDelayMs = opts.retryBaseDelayMs ?? 250
+    this.pageSize = opts.pageSize ?? 1000
+  }
+
+  uri(key: string): string {
+    return `gs://${this.bucket}/${key}`
+  }
+
+  private file(key: string): File {
+    return this.client.bucket(this.bucket).file(key)
+  }
+
+  private call<T>(what: string, key: string, needs: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient}).catch((err) => {
+      throw explainGcpError(err, {what: `${what} ${this.uri(key)}`, needs, service: 'storage'})
+    })
+  }
+
+  info(key: string, m: FileMetadata): GcsObjectInfo {
+    const generation = String(m.generation ?? '')
+    return {
+      uri: this.uri(key),
+      key,
+      size: Number(m.size ?? 0),
+      etag: generation || String(m.etag ?? ''),
+      lastModified: new Date(String(m.updated ?? m.timeCreated ?? 0)),
+      generation,
+      md5: md5Hex(m.md5Hash),
+      crc32c: m.crc32c ?? null,
+    }
+  }
+
+  private async page(prefix: string, pageToken: string | undefined, delimiter?: string) {
+    this.stats.list++
+    const [files, , response] = await this.call('list', prefix, 'storage.objects.list', () =>
+      this.client.bucket(this.bucket).getFiles({prefix, pageToken, delimiter, maxResults: this.pageSize, autoPaginate: false}),
+    )
+    const res = (response ?? {}) as {nextPageToken?: string; prefixes?: string[]}
+    return {files, next: res.nextPageToken, prefixes: res.prefixes ?? []}
+  }
+
+  async *list(prefix: string): AsyncIterable<GcsObjectInfo> {
+    this.stats.listedPrefixes.push(prefix)
+    let token: string | undefined
+    do {
+      const {files, next} = await this.page(prefix, token)
+      for (const f of files) if (!f.name.endsWith('/')) yield this.info(f.name, f.metadata)
+      token = next
+    } while (token)
+  }
+
+  async listPrefixes(prefix: string): Promise<string[]> {
+    this.stats.listedPrefixes.push(prefix)
+    const out: string[] = []
+    let token: string | undefined
+    do {
+      const {prefixes, next} = await this.page(prefix, token, '/')
+      out.push(...prefixes)
+      token = next
+    } while (token)
+    return out.sort()
+  }
+
+  async head(key: string): Promise<GcsObjectInfo | undefined> {
+    this.stats.head++
+    try {
+      const [m] = await withRetry(() => this.file(key).getMetadata(), {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient})
+      return this.info(key, m)
+    } catch (err) {
+      if ((err as {code?: number}).code === 404) return undefined
+      throw explainGcpError(err, {what: `read the metadata of ${this.uri(key)}`, needs: 'storage.objects.get', service: 'storage'})
+    }
+  }
+
+  /** Streams the object by name (no listing). Errors arrive as clear sentences on the stream. */
+  async read(key: string): Promise<Readable> {
+    this.stats.get++
+    const source = this.file(key).createReadStream()
+    const out = new PassThrough()
+    source.on('error', (err) => out.destroy(explainGcpError(err, {what: `read ${this.uri(key)}`, needs: 'storage.objects.get', service: 'storage'}) as Error))
+    return source.pipe(out)
+  }
+
+  async write(key: string, body: Buffer | string): Promise<GcsObjectInfo> {
+    this.stats.put++
+    const f = this.file(key)
+    await this.call('write', key, 'storage.objects.create', () => f.save(typeof body === 'string' ? Buffer.from(body) : body, {resumable: false}))
+    return this.info(key, f.metadata)
+  }
+
+  /** Deletes an object (staging cleanup); a missing object is not an error. */
+  async remove(key: string): Promise<void> {
+    await this.call('delete', key, 'storage.objects.delete', () => this.file(key).delete({ignoreNotFound: true}))
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,193 @@
+import type {Column, ColumnType} from '../formats/types.js'
+import {checkColumnName, checkTableName} from './identifiers.js'
+import {type Dialect, LEDGER_TABLE, REJECTS_TABLE} from './types.js'
+
+/**
+ * Every SQL statement the BigQuery warehouse generates is built here, from validated identifiers, so the
+ * tests can parse each one as BigQuery SQL.
+ */
+
+/** Logical column type -> BigQuery type (json stays text, as on DuckDB, so both engines compare equal). */
+export const BQ_TYPES: Record<ColumnType, string> = {
+  string: 'STRING',
+  int: 'INT64',
+  bigint: 'INT64',
+  double: 'FLOAT64',
+  timestamp: 'TIMESTAMP',
+  json: 'STRING',
+}
+
+/** BigQuery (legacy REST) type names -> logical type. */
+export function fromBqType(type: string): ColumnType {
+  switch (type.toUpperCase()) {
+    case 'INTEGER':
+    case 'INT64':
+      return 'bigint'
+    case 'FLOAT':
+    case 'FLOAT64':
+    case 'NUMERIC':
+    case 'BIGNUMERIC':
+      return 'double'
+    case 'TIMESTAMP':
+    case 'DATETIME':
+      return 'timestamp'
+    case 'JSON':
+      return 'json'
+    default:
+      return 'string'
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``
+}
+
+/** Splits an ORDER BY list at top-level commas and drops ASC/DESC/NULLS FIRST|LAST: the key expressions. */
+export function orderKeys(orderBy: string): string[] {
+  const out: string[] = []
+  let depth = 0
+  let cur = ''
+  for (const ch of orderBy) {
+    if (ch === '(') depth++
+    if (ch === ')') depth--
+    if (ch === ',' && depth === 0) {
+      out.push(cur)
+      cur = ''
+    } else cur += ch
+  }
+  out.push(cur)
+  return out.map((k) => k.trim().replace(/\s+(ASC|DESC)?(\s+NULLS\s+(FIRST|LAST))?$/i, '').trim()).filter(Boolean)
+}
+
+/** The BigQuery dialect of a warehouse: unqualified table names resolve to project.dataset. */
+export function bigQueryDialect(project: string, dataset: string): Dialect {
+  const d: Dialect = {
+    quoteIdent,
+    table: (name) => {
+      const parts = checkTableName(name).split('.')
+      const [ds, t] = parts.length === 2 ? parts : [dataset, parts[0]]
+      return `\`${project}.${ds}.${t}\``
+    },
+    param: (name) => `@${checkColumnName(name, 'parameter')}`,
+    timeBucket: (expr, unit) => `TIMESTAMP_TRUNC(${expr}, ${unit.toUpperCase()})`,
+    epochSeconds: (expr) => `(UNIX_MICROS(${expr}) / 1e6)`,
+    timestampParam: (name) => `CAST(@${checkColumnName(name, 'parameter')} AS TIMESTAMP)`,
+    // APPROX_QUANTILES ignores NULLs; 1000 buckets give 0.1% rank resolution. BigQuery has no exact
+    // percentile aggregate (PERCENTILE_CONT is an analytic function only), so quantiles are always approximate.
+    quantile: (expr, q) => `APPROX_QUANTILES(${expr}, 1000)[OFFSET(${Math.min(1000, Math.max(0, Math.round(Number(q) * 1000)))})]`,
+    quantilesExact: false,
+    // No rowid in BigQuery: a row is identified by its partition key and its (complete, deterministic) order key.
+    deleteRanked: (table, {partitionBy, orderBy, where}) => {
+      const t = d.table(table)
+      const key = `TO_JSON_STRING(STRUCT(${[...partitionBy, ...orderKeys(orderBy)].join(', ')}))`
+      return `DELETE FROM ${t} WHERE (${where}) AND ${key} IN (SELECT ${key} FROM ${t} WHERE (${where}) QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) > 1)`
+    },
+  }
+  return d
+}
+
+/** BigQuery's per-table daily limit on load jobs (failed ones count too). */
+export const DAILY_LOAD_JOBS_PER_TABLE = 1500
+
+/** Extra columns of the staging table: one staging table carries rows, rejected lines and ledger entries. */
+export const STAGING_EXTRA: Column[] = [
+  {name: '_stg_kind', type: 'string'},
+  {name: '_stg_reason', type: 'string'},
+  {name: '_stg_raw', type: 'string'},
+  {name: '_stg_etag', type: 'string'},
+  {name: '_stg_size', type: 'bigint'},
+  {name: '_stg_rows', type: 'bigint'},
+  {name: '_stg_rejected', type: 'bigint'},
+  {name: '_stg_sequencer', type: 'string'},
+]
+
+export interface BqField {
+  name: string
+  type: string
+  mode?: 'NULLABLE' | 'REQUIRED'
+}
+
+export function bqSchema(columns: readonly Column[]): BqField[] {
+  return columns.map((c) => ({name: c.name, type: BQ_TYPES[c.type], mode: 'NULLABLE'}))
+}
+
+export const LEDGER_SCHEMA: BqField[] = [
+  {name: 'target_table', type: 'STRING', mode: 'REQUIRED'},
+  {name: 'object_uri', type: 'STRING', mode: 'REQUIRED'},
+  {name: 'etag', type: 'STRING', mode: 'REQUIRED'},
+  {name: 'size', type: 'INT64'},
+  {name: 'last_modified', type: 'TIMESTAMP'},
+  {name: 'rows', type: 'INT64'},
+  {name: 'rejected', type: 'INT64'},
+  {name: 'load_id', type: 'STRING'},
+  {name: 'path', type: 'STRING'},
+  {name: 'loaded_at', type: 'TIMESTAMP'},
+  {name: 'sequencer', type: 'STRING'},
+]
+
+export const REJECTS_SCHEMA: BqField[] = [
+  {name: 'target_table', type: 'STRING', mode: 'REQUIRED'},
+  {name: 'object_uri', type: 'STRING', mode: 'REQUIRED'},
+  {name: 'line', type: 'INT64'},
+  {name: 'reason', type: 'STRING'},
+  {name: 'raw', type: 'STRING'},
+  {name: 'load_id', type: 'STRING'},
+  {name: 'rejected_at', type: 'TIMESTAMP'},
+]
+
+const q = quoteIdent
+
+/** Ledger entries of a table under a URI prefix (readLedger, when the ledger is too large to page for free). */
+export function ledgerSelectSql(d: Dialect): string {
+  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND STARTS_WITH(object_uri, @prefix)`
+}
+
+/** Ledger entries of the objects of one batch (checked right before the batch is merged). */
+export function ledgerCheckSql(d: Dialect): string {
+  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND object_uri IN UNNEST(@uris)`
+}
+
+/**
+ * The statements of one batch merge, run as ONE multi-statement transaction (a script). Keyed by the
+ * ledger: an object is applied only if its ledger entry still carries the load id seen when the batch was
+ * checked (@expected: ARRAY<STRUCT<uri STRING, prev STRING>>, prev '' = no entry). Re-running the same
+ * script after a commit whose reply was lost applies nothing twice: the ledger then carries this batch's
+ * load id. Replaced objects lose their old rows and rejects in the same transaction.
+ */
+export function mergeBatchStatements(
+  d: Dialect,
+  opts: {table: string; staging: string; columns: readonly Column[]; replacing: boolean},
+): string[] {
+  const target = d.table(opts.table)
+  const stg = d.table(opts.staging)
+  const ledger = d.table(LEDGER_TABLE)
+  const rejects = d.table(REJECTS_TABLE)
+  const applied = `(SELECT object_uri FROM _seneka_apply)`
+  const cols = opts.columns.map((c) => q(c.name))
+  const values = opts.columns.map((c) => (c.name === '_ingested_at' ? 'CURRENT_TIMESTAMP()' : `s.${q(c.name)}`))
+  const out = [
+    'BEGIN TRANSACTION',
+    `CREATE TEMP TABLE _seneka_apply AS SELECT e.uri AS object_uri, e.prev <> '' AS replacing FROM UNNEST(@expected) AS e LEFT JOIN ${ledger} AS l ON l.target_table = @table AND l.object_uri = e.uri WHERE COALESCE(l.load_id, '') = e.prev`,
+  ]
+  if (opts.replacing) {
+    const replaced = `(SELECT object_uri FROM _seneka_apply WHERE replacing)`
+    out.push(
+      `DELETE FROM ${target} WHERE _source_uri IN ${replaced}`,
+      `DELETE FROM ${rejects} WHERE target_table = @table AND object_uri IN ${replaced}`,
+    )
+  }
+  out.push(
+    `INSERT INTO ${target} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${stg} AS s WHERE s._stg_kind = 'row' AND s._source_uri IN ${applied}`,
+    `INSERT INTO ${rejects} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT @table, s._source_uri, s._line, s._stg_reason, s._stg_raw, s._load_id, CURRENT_TIMESTAMP() FROM ${stg} AS s WHERE s._stg_kind = 'reject' AND s._source_uri IN ${applied}`,
+    `MERGE ${ledger} AS l USING (SELECT _source_uri, _load_id, _load_path, _object_modified_at, _stg_etag, _stg_size, _stg_rows, _stg_rejected, _stg_sequencer FROM ${stg} WHERE _stg_kind = 'object' AND _source_uri IN ${applied}) AS s ON l.target_table = @table AND l.object_uri = s._source_uri ` +
+      `WHEN MATCHED THEN UPDATE SET etag = s._stg_etag, size = s._stg_size, last_modified = s._object_modified_at, \`rows\` = s._stg_rows, rejected = s._stg_rejected, load_id = s._load_id, path = s._load_path, loaded_at = CURRENT_TIMESTAMP(), sequencer = s._stg_sequencer ` +
+      `WHEN NOT MATCHED THEN INSERT (target_table, object_uri, etag, size, last_modified, \`rows\`, rejected, load_id, path, loaded_at, sequencer) VALUES (@table, s._source_uri, s._stg_etag, s._stg_size, s._object_modified_at, s._stg_rows, s._stg_rejected, s._load_id, s._load_path, CURRENT_TIMESTAMP(), s._stg_sequencer)`,
+    'COMMIT TRANSACTION',
+    `SELECT object_uri FROM _seneka_apply`,
+  )
+  return out
+}
+
+export function joinScript(statements: string[]): string {
+  return statements.map((s) => `${s};`).join('\n')
+}

@@ -1,0 +1,438 @@
+import {BigQuery, type Job, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
+import type {Storage} from '@google-cloud/storage'
+import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, makeEstimate, type QueryEstimate} from '../cost/bigquery.js'
+import {UserError} from '../errors.js'
+import {type Column, type LogFormat, tableColumns} from '../formats/types.js'
+import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
+import {withRetry} from '../retry.js'
+import {formatBytes} from '../output/units.js'
+import {BigQueryLoader, type LoaderSettings} from './bigquery-loader.js'
+import {bigQueryDialect, DAILY_LOAD_JOBS_PER_TABLE, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
+import {checkTableName} from './identifiers.js'
+
+export {DAILY_LOAD_JOBS_PER_TABLE}
+import {
+  LEDGER_TABLE,
+  type LedgerEntry,
+  type LoadEstimate,
+  type ObjectLoader,
+  type QueryParams,
+  REJECTS_TABLE,
+  type Row,
+  type Warehouse,
+} from './types.js'
+
+/** Ledgers up to this many rows are read with tabledata.list (free) instead of a query. */
+const FREE_LEDGER_READ_ROWS = 500_000
+
+export interface BigQueryWarehouseOptions {
+  project: string
+  dataset: string
+  /** dataset location (US, EU, europe-west1 ...): jobs run there */
+  location?: string
+  /** gs://bucket/prefix where load files are staged (required to load) */
+  staging?: string
+  /** maximumBytesBilled sent with every query; statements estimated above it are not run */
+  maxBytesBilled?: number
+  /** custom GCS endpoint for the staging bucket */
+  gcsEndpoint?: string
+  /** custom BigQuery endpoint (test doubles); BIGQUERY_EMULATOR_HOST is honoured by the library */
+  apiEndpoint?: string
+  readOnly?: boolean
+  /** replace the clients (tests) */
+  client?: BigQuery
+  storage?: Storage
+  retries?: number
+  retryBaseDelayMs?: number
+  /** give up waiting for a job after this long (the job itself is also given this jobTimeoutMs) */
+  jobTimeoutMs?: number
+  pollIntervalMs?: number
+  /** loader batching */
+  loader?: Partial<LoaderSettings>
+  /** called with every dry-run estimate (commands print them on stderr) */
+  onEstimate?: (e: QueryEstimate) => void
+  /** called with warnings worth showing (e.g. a time range without a partition filter) */
+  onWarning?: (message: string) => void
+}
+
+type ParamValue = QueryParams[string] | string[] | Array<Record<string, string>>
+export type BqParams = Record<string, ParamValue>
+
+interface QueryParameter {
+  name: string
+  parameterType: {type: string; arrayType?: {type: string; structTypes?: Array<{name: string; type: {type: string}}>}}
+  parameterValue: {value?: string | null; arrayValues?: Array<{value?: string; structValues?: Record<string, {value: string}>}>}
+}
+
+export function timestampValue(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '+00:00')
+}
+
+/** Named query parameters with explicit types (a null is sent as a typed STRING NULL). */
+export function toQueryParameters(params: BqParams = {}): QueryParameter[] {
+  return Object.entries(params).map(([name, v]) => {
+    if (Array.isArray(v)) {
+      if (v.length > 0 && typeof v[0] === 'object') {
+        const keys = Object.keys(v[0] as Record<string, string>)
+        return {
+          name,
+          parameterType: {type: 'ARRAY', arrayType: {type: 'STRUCT', structTypes: keys.map((k) => ({name: k, type: {type: 'STRING'}}))}},
+          parameterValue: {arrayValues: (v as Array<Record<string, string>>).map((o) => ({structValues: Object.fromEntries(keys.map((k) => [k, {value: o[k]}]))}))},
+        }
+      }
+      return {name, parameterType: {type: 'ARRAY', arrayType: {type: 'STRING'}}, parameterValue: {arrayValues: (v as string[]).map((s) => ({value: s}))}}
+    }
+    if (v === null) return {name, parameterType: {type: 'STRING'}, parameterValue: {value: null}}
+    if (v instanceof Date) return {name, parameterType: {type: 'TIMESTAMP'}, parameterValue: {value: timestampValue(v)}}
+    if (typeof v === 'boolean') return {name, parameterType: {type: 'BOOL'}, parameterValue: {value: String(v)}}
+    if (typeof v === 'number') return {name, parameterType: {type: Number.isInteger(v) ? 'INT64' : 'FLOAT64'}, parameterValue: {value: String(v)}}
+    return {name, parameterType: {type: 'STRING'}, parameterValue: {value: v}}
+  })
+}
+
+/** Values as the client library returns them -> plain row values (timestamps as Date). */
+export function fromBq(v: unknown): Row[string] {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'object') {
+    const o = v as {value?: unknown; constructor?: {name?: string}}
+    if (o instanceof Date) return o
+    if (o.constructor?.name === 'BigQueryTimestamp') return new Date(String(o.value))
+    if ('value' in o) return String(o.value)
+    if (Buffer.isBuffer(v)) return v.toString('base64')
+    return JSON.stringify(v)
+  }
+  return v as Row[string]
+}
+
+function ledgerFromRow(r: Row): LedgerEntry {
+  return {
+    table: String(r.target_table),
+    objectUri: String(r.object_uri),
+    etag: String(r.etag),
+    size: Number(r.size ?? 0),
+    lastModified: r.last_modified instanceof Date ? r.last_modified : new Date(String(r.last_modified ?? 0)),
+    rows: Number(r.rows ?? 0),
+    rejected: Number(r.rejected ?? 0),
+    loadId: String(r.load_id ?? ''),
+    path: (r.path ?? 'backfill') as LedgerEntry['path'],
+    loadedAt: r.loaded_at instanceof Date ? r.loaded_at : new Date(String(r.loaded_at ?? 0)),
+    sequencer: r.sequencer === null || r.sequencer === undefined ? null : String(r.sequencer),
+  }
+}
+
+export interface JobResult {
+  job: Job
+  metadata: JobMetadata
+}
+
+export function parseGsUri(uri: string, flag = '--staging'): {bucket: string; prefix: string} {
+  const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,221}[a-z0-9])(?:\/(.*))?$/.exec(uri)
+  if (!m) throw new UserError(`${flag} "${uri}" is not a gs://bucket/prefix URI.`, {suggestion: 'For example --staging gs://my-bucket/seneka-staging'})
+  return {bucket: m[1], prefix: (m[2] ?? '').replace(/\/+$/, '')}
+}
+
+/**
+ * BigQuery as the warehouse. Every statement is dry-run first (bytes and estimated cost reported, refused
+ * above the cap) and then sent with maximumBytesBilled. Table metadata comes from the tables API, which is
+ * free; loads go through GCS staging files and load jobs (free), merged by one transaction per batch.
+ */
+export class BigQueryWarehouse implements Warehouse {
+  readonly kind = 'bigquery' as const
+  readonly dialect
+  readonly readOnly: boolean
+  readonly maxBytesBilled: number
+  /** every dry-run estimate made so far, in order */
+  readonly estimates: QueryEstimate[] = []
+  readonly client: BigQuery
+  private readonly retries: number
+  private readonly baseDelayMs: number
+  private readonly jobTimeoutMs: number
+  private readonly pollIntervalMs: number
+  private readonly metaReady = new Set<string>()
+  private jobSeq = 0
+
+  constructor(readonly opts: BigQueryWarehouseOptions) {
+    this.dialect = bigQueryDialect(opts.project, opts.dataset)
+    this.readOnly = opts.readOnly ?? false
+    this.maxBytesBilled = opts.maxBytesBilled ?? DEFAULT_MAX_BYTES_BILLED
+    this.retries = opts.retries ?? 6
+    this.baseDelayMs = opts.retryBaseDelayMs ?? 500
+    this.jobTimeoutMs = opts.jobTimeoutMs ?? 30 * 60_000
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000
+    this.client =
+      opts.client ??
+      new BigQuery({
+        projectId: opts.project,
+        location: opts.location,
+        autoRetry: false,
+        ...(opts.apiEndpoint ? {apiEndpoint: opts.apiEndpoint} : {}),
+      })
+  }
+
+  get description(): string {
+    return `bigquery://${this.opts.project}/${this.opts.dataset}${this.opts.location ? ` (${this.opts.location})` : ''}`
+  }
+
+  get project(): string {
+    return this.opts.project
+  }
+
+  get dataset(): string {
+    return this.opts.dataset
+  }
+
+  /** dataset and table id of a (possibly dataset-qualified) table name */
+  ref(name: string): {datasetId: string; tableId: string} {
+    const parts = checkTableName(name).split('.')
+    return parts.length === 2 ? {datasetId: parts[0], tableId: parts[1]} : {datasetId: this.opts.dataset, tableId: parts[0]}
+  }
+
+  table(name: string): Table {
+    const r = this.ref(name)
+    return this.client.dataset(r.datasetId, {location: this.opts.location}).table(r.tableId)
+  }
+
+  /** One API call with retries on 429/5xx/rate limits, and Google errors turned into clear sentences. */
+  async call<T>(what: string, needs: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient}).catch((err) => {
+      throw explainGcpError(err, {what, needs, service: 'bigquery'})
+    })
+  }
+
+  private async metadata(name: string): Promise<TableMetadata | undefined> {
+    try {
+      const [m] = await withRetry(() => this.table(name).getMetadata(), {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient})
+      return m
+    } catch (err) {
+      if (httpStatus(err) === 404) return undefined
+      throw explainGcpError(err, {what: `read the metadata of table ${name}`, needs: 'bigquery.tables.get', service: 'bigquery'})
+    }
+  }
+
+  async tableExists(table: string): Promise<boolean> {
+    return (await this.metadata(table)) !== undefined
+  }
+
+  async tableColumns(table: string): Promise<Column[] | undefined> {
+    const m = await this.metadata(table)
+    if (!m) return undefined
+    return (m.schema?.fields ?? []).map((f) => ({name: String(f.name), type: fromBqType(String(f.type))}))
+  }
+
+  /** Creates a table through the tables API (free: no query). */
+  async createTable(name: string, fields: BqField[], extra: Partial<TableMetadata> = {}): Promise<void> {
+    const r = this.ref(name)
+    try {
+      await withRetry(
+        () => this.client.dataset(r.datasetId, {location: this.opts.location}).createTable(r.tableId, {schema: {fields}, ...extra} as TableMetadata),
+        {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient},
+      )
+    } catch (err) {
+      if (httpStatus(err) === 409) return // created meanwhile (another shard)
+      throw explainGcpError(err, {what: `create table ${r.datasetId}.${r.tableId}`, needs: 'bigquery.tables.create', service: 'bigquery'})
+    }
+  }
+
+  private async ensureMeta(): Promise<void> {
+    if (this.readOnly) throw new Error('cannot write to a read-only warehouse')
+    for (const [name, schema, extra] of [
+      [LEDGER_TABLE, LEDGER_SCHEMA, {clustering: {fields: ['target_table', 'object_uri']}}],
+      [REJECTS_TABLE, REJECTS_SCHEMA, {timePartitioning: {type: 'DAY', field: 'rejected_at'}, clustering: {fields: ['target_table', 'object_uri']}}],
+    ] as const) {
+      if (this.metaReady.has(name)) continue
+      if (!(await this.tableExists(name))) await this.createTable(name, [...schema], extra as unknown as Partial<TableMetadata>)
+      this.metaReady.add(name)
+    }
+  }
+
+  /**
+   * Target tables are partitioned by day on event_time (queries with a time range scan only those days)
+   * and clustered by _source_uri (replacing an object's rows and per-object reconciliation read few blocks).
+   */
+  async ensureTable(table: string, format: LogFormat): Promise<void> {
+    await this.ensureMeta()
+    const want = tableColumns(format)
+    const m = await this.metadata(table)
+    if (!m) {
+      await this.createTable(table, bqSchema(want), {
+        timePartitioning: {type: 'DAY', field: 'event_time'},
+        clustering: {fields: ['_source_uri']},
+        description: `seneka: ${format.name} logs`,
+      })
+      return
+    }
+    const fields = m.schema?.fields ?? []
+    const names = new Set(fields.map((f) => f.name))
+    const missing = want.filter((c) => !names.has(c.name))
+    if (missing.length === want.length || !names.has('_source_uri')) {
+      throw new UserError(`The table ${table} exists but does not have the ${format.name} layout.`, {
+        suggestion: 'Load into a new table (--table) or drop the existing one.',
+      })
+    }
+    if (missing.length > 0) {
+      // adding NULLABLE columns is a metadata change; the etag makes a concurrent change fail instead of being lost
+      await this.call(`add columns to ${table}`, 'bigquery.tables.update', () =>
+        this.table(table).setMetadata({schema: {fields: [...fields, ...bqSchema(missing)]}, etag: m.etag} as TableMetadata),
+      )
+    }
+  }
+
+  async readLedger(table: string, uriPrefix = ''): Promise<Map<string, LedgerEntry>> {
+    const out = new Map<string, LedgerEntry>()
+    const m = await this.metadata(LEDGER_TABLE)
+    if (!m) return out
+    const rows =
+      this.readOnly || Number(m.numRows ?? 0) <= FREE_LEDGER_READ_ROWS
+        ? await this.readRowsFree(LEDGER_TABLE)
+        : await this.runQuery(ledgerSelectSql(this.dialect), {table, prefix: uriPrefix}, 'ledger read')
+    for (const r of rows) {
+      if (r.target_table !== table || !String(r.object_uri).startsWith(uriPrefix)) continue
+      out.set(String(r.object_uri), ledgerFromRow(r))
+    }
+    return out
+  }
+
+  /** Reads a table's rows with tabledata.list: no query, nothing billed. */
+  async readRowsFree(name: string): Promise<Row[]> {
+    const t = this.table(name)
+    const out: Row[] = []
+    let pageToken: string | undefined
+    do {
+      const [rows, next] = await this.call(`read table ${name}`, 'bigquery.tables.getData', () =>
+        t.getRows({autoPaginate: false, maxResults: 10_000, pageToken}),
+      )
+      for (const r of rows) out.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fromBq(v)])))
+      pageToken = (next as {pageToken?: string} | null)?.pageToken
+    } while (pageToken)
+    return out
+  }
+
+  async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
+    if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
+    if (!this.opts.staging) {
+      throw new UserError('Loading into BigQuery needs a GCS staging prefix.', {suggestion: 'Add --staging gs://BUCKET/PREFIX (a bucket in the dataset location).'})
+    }
+    await this.ensureMeta()
+    return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), ...this.opts.loader})
+  }
+
+  estimateLoad(plan: {objects: number; bytes: number}): LoadEstimate {
+    return BigQueryLoader.estimate(plan, {...this.opts.loader, staging: this.opts.staging})
+  }
+
+  async query(sql: string, params?: QueryParams): Promise<Row[]> {
+    return this.runQuery(sql, params, 'query')
+  }
+
+  async estimate(sql: string, params?: QueryParams): Promise<QueryEstimate> {
+    return this.dryRun(sql, params, 'query')
+  }
+
+  private warnIfUnpartitioned(sql: string, params?: BqParams): void {
+    const hasRange = Object.values(params ?? {}).some((v) => v instanceof Date)
+    if (hasRange && /\bFROM\b/i.test(sql) && !/\bevent_time\b/i.test(sql) && !sql.includes(LEDGER_TABLE) && !sql.includes(REJECTS_TABLE)) {
+      this.opts.onWarning?.('A query with a time range has no event_time filter: it reads every partition of the table.')
+    }
+  }
+
+  private nextJobId(kind: string): string {
+    const rand = Math.random().toString(36).slice(2, 10)
+    return `seneka_${kind}_${Date.now().toString(36)}_${++this.jobSeq}_${rand}`
+  }
+
+  /** Dry run: what the statement would process, without running or billing anything. */
+  async dryRun(sql: string, params: BqParams | undefined, label: string): Promise<QueryEstimate> {
+    const [, resp] = await this.call(`estimate a query (dry run)`, 'bigquery.jobs.create', () =>
+      this.client.createJob({
+        configuration: {dryRun: true, query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params)}},
+        location: this.opts.location,
+      } as never),
+    )
+    const bytes = Number((resp as JobMetadata)?.statistics?.totalBytesProcessed ?? 0)
+    const e = makeEstimate(label, bytes, this.maxBytesBilled)
+    this.estimates.push(e)
+    this.opts.onEstimate?.(e)
+    return e
+  }
+
+  /** Dry run, refuse above the cap, run with maximumBytesBilled, wait, fetch the rows. */
+  async runQuery(sql: string, params: BqParams | undefined, label: string): Promise<Row[]> {
+    this.warnIfUnpartitioned(sql, params)
+    const e = await this.dryRun(sql, params, label)
+    if (e.bytesProcessed > this.maxBytesBilled) {
+      throw new UserError(`The ${label} would process ${formatBytes(e.bytesProcessed)}, over the --max-bytes-billed cap of ${formatBytes(this.maxBytesBilled)}; nothing was run or billed.`, {
+        suggestion: `${describeEstimate(e)}. Narrow --since/--until, or raise --max-bytes-billed if this is expected.`,
+      })
+    }
+    const {job} = await this.runJob(
+      {query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params), maximumBytesBilled: String(this.maxBytesBilled)}},
+      'query',
+    )
+    const out: Row[] = []
+    let pageToken: string | undefined
+    do {
+      const [rows, next] = await this.call('read query results', 'bigquery.jobs.get', () =>
+        job.getQueryResults({autoPaginate: false, maxResults: 10_000, pageToken, timeoutMs: 10_000}),
+      )
+      for (const r of rows) out.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fromBq(v)])))
+      pageToken = (next as {pageToken?: string} | null)?.pageToken
+    } while (pageToken)
+    return out
+  }
+
+  /**
+   * Inserts a job with a client-chosen id (a retried insert whose reply was lost finds its job instead of
+   * starting a second one), polls it with backoff until DONE, and gives up after jobTimeoutMs.
+   */
+  async runJob(configuration: Record<string, unknown>, kind: string): Promise<JobResult> {
+    const jobId = this.nextJobId(kind)
+    const needs = 'bigquery.jobs.create'
+    let [job, metadata] = await this.call(`start a BigQuery ${kind} job`, needs, async () => {
+      try {
+        const [j, m] = await this.client.createJob({configuration: {...configuration, jobTimeoutMs: String(this.jobTimeoutMs)}, jobId, location: this.opts.location} as never)
+        return [j, m as JobMetadata] as const
+      } catch (err) {
+        if (httpStatus(err) !== 409) throw err
+        const j = this.client.job(jobId, {location: this.opts.location})
+        const [m] = await j.getMetadata()
+        return [j, m as JobMetadata] as const
+      }
+    })
+    const started = Date.now()
+    let delay = this.pollIntervalMs
+    while (metadata.status?.state !== 'DONE') {
+      if (Date.now() - started > this.jobTimeoutMs) {
+        throw new UserError(`The BigQuery ${kind} job ${jobId} did not finish within ${Math.round(this.jobTimeoutMs / 1000)} s.`, {
+          suggestion: `Look at it with: bq show -j ${this.opts.project}:${this.opts.location ?? 'US'}.${jobId}`,
+        })
+      }
+      await new Promise((r) => setTimeout(r, delay))
+      delay = Math.min(delay * 1.5, 10_000)
+      ;[metadata] = await this.call(`check BigQuery job ${jobId}`, 'bigquery.jobs.get', () => job.getMetadata() as unknown as Promise<[JobMetadata]>)
+    }
+    const errorResult = metadata.status?.errorResult
+    if (errorResult) {
+      const err = Object.assign(new Error(`BigQuery ${kind} job ${jobId} failed: ${errorResult.message ?? errorResult.reason}`), {
+        errors: metadata.status?.errors ?? [errorResult],
+        reason: errorResult.reason,
+      })
+      if (errorResult.reason === 'bytesBilledLimitExceeded') {
+        throw new UserError(`A BigQuery ${kind} job stopped at the --max-bytes-billed cap of ${formatBytes(this.maxBytesBilled)}; it was not billed.`, {
+          suggestion: 'Raise --max-bytes-billed if the amount is expected.',
+          cause: err,
+        })
+      }
+      if (errorResult.reason === 'accessDenied') {
+        throw explainGcpError(Object.assign(err, {code: 403}), {what: `run a BigQuery ${kind} job`, needs: 'bigquery.tables.updateData', service: 'bigquery'})
+      }
+      // concurrent transactions on the same table abort one of them: safe to run again (keyed by the ledger)
+      if (/concurrent update|could not serialize|rateLimitExceeded|backendError|internalError/i.test(`${errorResult.reason} ${errorResult.message}`)) {
+        ;(err as {$retryable?: unknown}).$retryable = {throttling: false}
+      }
+      throw err
+    }
+    return {job, metadata}
+  }
+
+  async close(): Promise<void> {}
+}
