@@ -47,6 +47,41 @@ export type ObjectLoadOutcome =
 export interface ObjectLoader {
   load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome>
   close(): Promise<void>
+  /**
+   * How many load() calls may usefully wait at once. Batching loaders (BigQuery: one load job per batch of
+   * objects) resolve each call when its batch commits and bound their own parsing concurrency, so callers
+   * should keep this many calls in flight. Optional: default is the caller's concurrency.
+   */
+  readonly maxInFlight?: number
+}
+
+/** What a load of many objects will cost in warehouse jobs (BigQuery; shown by backfill --dry-run). */
+export interface LoadEstimate {
+  /** load jobs (free; limited per table per day) */
+  loadJobs: number
+  /** merge transactions (billed queries) */
+  mergeQueries: number
+  /** ledger checks (billed queries) */
+  ledgerQueries: number
+  objectsPerJob: number
+  /** the per-table daily load-job limit respected */
+  dailyLoadJobLimit: number
+  /** staging URI the files go to */
+  staging: string | null
+  /** bytes the merges and ledger checks will bill at least (10 MB minimum per statement + the staged rows) */
+  bytesBilledEstimate: number
+  /** estimated on-demand cost of those bytes in USD */
+  usd: number
+  notes: string[]
+}
+
+/** Bytes a statement would process and its estimated on-demand cost (BigQuery dry run). */
+export interface StatementEstimate {
+  label: string
+  bytesProcessed: number
+  bytesBilledEstimate: number
+  usd: number
+  maxBytesBilled: number
 }
 
 export type QueryParams = Record<string, string | number | boolean | Date | null>
@@ -102,6 +137,13 @@ export interface Warehouse {
    * (or when the process dies before the commit). Optional: engines without multi-statement transactions omit it.
    */
   transaction?<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T>
+  /**
+   * Bytes the statement would process and its estimated cost, without running it (BigQuery dry run: nothing
+   * billed). Optional: engines that bill nothing per query omit it. Commands print it under --dry-run.
+   */
+  estimate?(sql: string, params?: QueryParams): Promise<StatementEstimate>
+  /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
+  estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
   close(): Promise<void>
 }
 
