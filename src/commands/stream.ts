@@ -1,0 +1,150 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../base-command.js'
+import {UsageError} from '../lib/errors.js'
+import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
+import {concurrencyFlag, durationFlag} from '../lib/flags.js'
+import {FORMAT_NAMES, getFormat, parseJsonlColumns} from '../lib/formats/index.js'
+import {renderStreamSummary} from '../lib/stream/render.js'
+import {runStream, type StreamResult} from '../lib/stream/run.js'
+import {renderStatusLine} from '../lib/stream/stats.js'
+import {checkTableName} from '../lib/warehouse/index.js'
+
+export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
+  static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS (or a watched local folder), exactly once.'
+
+  static override description = `Long-polls the SQS queue that receives the bucket's S3 event notifications (up to 10 messages per receive, --concurrency loads in flight) and loads every object an ObjectCreated event names, with the same formats, provenance columns and load ledger as backfill. Delivery is at least once; the ledger makes loading exactly once: a duplicate or redelivered notification loads nothing twice, and for two events on the same key the S3 sequencer decides which version is newer.
+
+A message is deleted only after every object it names is committed. While a large object loads, the message's visibility is extended (ChangeMessageVisibility). A failed load leaves the message on the queue: it is redelivered after the visibility timeout, and the queue's redrive policy moves it to a dead-letter queue after maxReceiveCount attempts. A message that cannot be parsed is counted and logged and left for the DLQ; it never stops the worker.
+
+MESSAGES ACCEPTED
+  - S3 event notifications: {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": ...},
+    "object": {"key": <URL-encoded, "+" for space>, "size": ..., "eTag": ..., "sequencer": ...}}}, ...]}
+    with any number of records per message
+  - the same inside an SNS envelope {"Type": "Notification", "Message": "<the notification as a JSON string>"}
+  - S3 events routed through EventBridge {"source": "aws.s3", "detail-type": "Object Created", "detail": {...}}
+  - the s3:TestEvent S3 sends when notifications are configured: deleted and ignored
+  Events other than ObjectCreated (ObjectRemoved, ObjectRestore, ...) are acknowledged, ignored and counted.
+
+--watch DIR is the embedded mode: it lists a local folder every --poll-interval and loads each file once its size and modification time have not changed for --settle (so half-written files are never read); hidden files and *.tmp / *.part names are left alone. Restarts load nothing twice (the ledger again).
+
+SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0; a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
+
+A status line goes to stderr every --status-interval: messages/s, objects/s, rows/s, errors, backlog (ApproximateNumberOfMessages, in flight) and the age of the oldest message seen. With --json, stdout carries JSON lines instead: one {"type": "status", ...} per interval and a final {"type": "summary", ...}. --metrics-port serves the same counters in Prometheus text format at http://127.0.0.1:PORT/metrics.
+
+${exitCodeHelp([
+  [ExitCode.OK, 'stopped by a signal, or idle with every object loaded'],
+  [ExitCode.ERROR, 'the worker could not start (queue not found, bad credentials, unreachable endpoint ...)'],
+  [ExitCode.USAGE, 'bad flags'],
+  [ExitCode.PARTIAL_FAILURE, '--stop-when-idle run in which some loads failed (their messages stay on the queue)'],
+])}`
+
+  static override examples = [
+    {description: 'Load ALB logs as they land (the queue receives the bucket\'s ObjectCreated notifications):', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --table alb_logs'},
+    {description: 'Drain the backlog and exit once the queue has been empty for 30 seconds:', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --stop-when-idle 30s'},
+    {description: 'Embedded mode, no cloud: load files as they appear in a local folder:', command: '<%= config.bin %> <%= command.id %> --watch ./incoming --format jsonl --table app_logs'},
+    {description: 'Emulators or S3/SQS-compatible servers, with Prometheus metrics:', command: '<%= config.bin %> <%= command.id %> --queue http://127.0.0.1:4566/000000000000/logs --sqs-endpoint http://127.0.0.1:4566 --s3-endpoint http://127.0.0.1:4566 --format jsonl --metrics-port 9464'},
+  ]
+
+  static override flags = {
+    queue: Flags.string({
+      summary: 'URL of the SQS queue receiving the bucket\'s S3 event notifications.',
+      exactlyOne: ['queue', 'watch'],
+      parse: async (v) => {
+        if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new Error(`--queue "${v}" is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME).`)
+        return v
+      },
+    }),
+    watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'watch']}),
+    format: Flags.option({options: FORMAT_NAMES, required: true, summary: 'Log format of the objects.'})(),
+    table: Flags.string({summary: 'Target table [default: <format>_logs].'}),
+    concurrency: concurrencyFlag,
+    'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
+    'visibility-timeout': durationFlag({summary: 'How long a received message stays invisible; renewed while its objects load [default: 60s].'}),
+    'wait-time': durationFlag({summary: 'Long-poll wait per receive, up to 20s [default: 20s].'}),
+    'status-interval': durationFlag({summary: 'How often the status line (or JSON line) is written; 0s for never [default: 10s].'}),
+    'metrics-port': Flags.integer({min: 0, max: 65_535, summary: 'Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 picks a free port).'}),
+    'poll-interval': durationFlag({summary: '--watch: how often the folder is listed [default: 1s].'}),
+    settle: durationFlag({summary: '--watch: a file is loaded once its size and mtime are unchanged this long [default: 2s].'}),
+    'time-field': Flags.string({summary: 'jsonl: field holding the event time [default: time, timestamp, @timestamp or ts].'}),
+    'jsonl-columns': Flags.string({summary: 'jsonl: fields promoted to typed columns, e.g. "partition:int,offset:bigint".'}),
+    's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
+    'sqs-endpoint': Flags.string({summary: 'Custom SQS endpoint (emulators).', env: 'AWS_ENDPOINT_URL_SQS'}),
+    region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
+  }
+
+  /** stream --json writes JSON lines: status lines while running, then the summary as one line */
+  override logJson(json: unknown): void {
+    process.stdout.write(`${JSON.stringify(json)}\n`)
+  }
+
+  async run(): Promise<StreamResult> {
+    const {flags} = this
+    const format = getFormat(flags.format, {
+      timeField: flags['time-field'],
+      columns: flags['jsonl-columns'] ? parseJsonlColumns(flags['jsonl-columns']) : undefined,
+    })
+    const table = checkTableName(flags.table ?? `${flags.format}_logs`)
+    const visibility = flags['visibility-timeout'] ?? 60_000
+    if (visibility < 1000 || visibility > 43_200_000) throw new UsageError('--visibility-timeout must be between 1s and 12h.', 'For example: --visibility-timeout 5m')
+    const wait = flags['wait-time'] ?? 20_000
+    if (wait > 20_000) throw new UsageError('--wait-time can be at most 20s (the SQS long-poll limit).', 'Use --wait-time 20s.')
+
+    const abort = new AbortController()
+    let signals = 0
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++
+      if (signals > 1) {
+        this.logToStderr(`${sig} again: exiting now (unfinished messages will be redelivered).`)
+        process.exit(130)
+      }
+      this.info(`${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`)
+      abort.abort()
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    try {
+      const result = await runStream(
+        {
+          queue: flags.queue,
+          watch: flags.watch,
+          format,
+          warehouse: this.warehouseUri(),
+          table,
+          concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
+          visibilityTimeoutSeconds: Math.round(visibility / 1000),
+          waitSeconds: Math.round(wait / 1000),
+          stopWhenIdleMs: flags['stop-when-idle'],
+          statusIntervalMs: flags['status-interval'] ?? 10_000,
+          metricsPort: flags['metrics-port'],
+          pollIntervalMs: flags['poll-interval'],
+          settleMs: flags.settle,
+          sqs: {endpoint: flags['sqs-endpoint'], region: flags.region ?? this.settings.region},
+          storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+          signal: abort.signal,
+        },
+        {
+          onReady: () => this.info(flags.queue ? `Receiving from ${flags.queue} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
+          onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
+          onMetrics: (url) => this.info(`Metrics on ${url}`),
+          onWarning: (m) => this.warnLine(m),
+          onFailure: (f) => this.warnLine(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
+          onInvalid: (m) => this.warnLine(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
+          onStart: (uri) => this.trace(`loading ${uri}`),
+          onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${o.rows} rows)`),
+          onRetry: (u, err, n) => this.trace(`retry ${n} for ${u}: ${(err as Error).message}`),
+        },
+      )
+      if (!this.jsonEnabled()) this.log(renderStreamSummary(result))
+      if (result.stoppedBy === 'idle' && result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
+      return result
+    } finally {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+    }
+  }
+
+  private warnLine(message: string): void {
+    // stderr even under --json (stdout carries only the JSON lines)
+    if (this.logLevel !== 'error') process.stderr.write(`Warning: ${message}\n`)
+  }
+}

@@ -1,0 +1,176 @@
+import pLimit, {type LimitFunction} from 'p-limit'
+import {errorMessage} from '../errors.js'
+import type {LogFormat} from '../formats/types.js'
+import {loadObject} from '../loader/load-object.js'
+import {isTransient, withRetry} from '../retry.js'
+import {openStore, type ObjectInfo, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'
+import type {LedgerEntry, ObjectLoader} from '../warehouse/types.js'
+import {compareSequencers, type ObjectEvent} from './events.js'
+import {KeyLock} from './key-lock.js'
+import type {LatencyRecorder, StreamCounters} from './stats.js'
+
+export type LoadOutcome = 'loaded' | 'replaced' | 'skipped' | 'missing' | 'failed'
+
+export interface LoadFailure {
+  uri: string
+  error: string
+}
+
+export interface LoadedObject {
+  uri: string
+  outcome: LoadOutcome
+  rows: number
+  /** when the commit returned (rows are queryable from then on) */
+  committedAt: Date
+}
+
+export interface StreamLoaderOptions {
+  loader: ObjectLoader
+  table: string
+  format: LogFormat
+  loadId: string
+  concurrency: number
+  counters: StreamCounters
+  latency: LatencyRecorder
+  storeOptions?: StoreOptions
+  storeFactories?: StoreFactories
+  retries?: number
+  onLoaded?: (o: LoadedObject) => void
+  onFailure?: (f: LoadFailure) => void
+  onRetry?: (uri: string, err: unknown, attempt: number) => void
+  onStart?: (uri: string) => void
+}
+
+const RECENT_MAX = 100_000
+
+/**
+ * Loads objects named by events: one load per object at a time (a per-key lock), at most `concurrency`
+ * at once, each through the shared loader (one transaction with its ledger entry). For two events on the
+ * same key the S3 sequencer decides which is newer.
+ */
+export class StreamLoader {
+  private readonly limit: LimitFunction
+  private readonly lock = new KeyLock()
+  private readonly stores = new Map<string, ObjectStore>()
+  /** sequencer of the newest version this worker committed (or saw committed), per object URI */
+  private readonly recent = new Map<string, string>()
+  private active = 0
+
+  constructor(private readonly opts: StreamLoaderOptions) {
+    this.limit = pLimit(opts.concurrency)
+  }
+
+  /** objects being loaded now */
+  get loading(): number {
+    return this.active
+  }
+
+  private store(bucket: string): ObjectStore {
+    let s = this.stores.get(bucket)
+    if (!s) {
+      s = openStore({scheme: 's3', bucket, prefix: ''}, this.opts.storeOptions, this.opts.storeFactories)
+      this.stores.set(bucket, s)
+    }
+    return s
+  }
+
+  private remember(uri: string, sequencer: string | null): void {
+    if (!sequencer) return
+    const had = this.recent.get(uri)
+    if (had !== undefined && compareSequencers(had, sequencer) >= 0) return
+    this.recent.delete(uri)
+    this.recent.set(uri, sequencer)
+    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
+  }
+
+  /** Loads the object an S3 ObjectCreated event names. Never throws: a failure is an outcome. */
+  async loadEvent(ev: ObjectEvent): Promise<LoadOutcome> {
+    const store = this.store(ev.bucket)
+    const uri = store.uri(ev.key)
+    return this.lock.run(uri, () =>
+      this.limit(async () => {
+        // a duplicate of an event this worker already handled (same or older sequencer): nothing to ask anyone
+        const seen = this.recent.get(uri)
+        if (seen !== undefined && ev.sequencer && compareSequencers(seen, ev.sequencer) >= 0) {
+          this.opts.counters.objects.skipped++
+          return 'skipped'
+        }
+        return this.guard(uri, async () => {
+          const head = await withRetry(() => store.head(ev.key), {retries: this.opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient})
+          if (!head) return {outcome: 'missing' as const}
+          // the object may have been overwritten since the event: then we load what is there now (its own
+          // event will find it current), and record the event's sequencer only for the event's own version
+          const sameVersion = ev.etag === null || ev.etag === head.etag
+          const sequencer = sameVersion ? (ev.sequencer ?? undefined) : undefined
+          const isCurrent = (e: LedgerEntry): boolean =>
+            e.etag === head.etag || (ev.sequencer !== null && e.sequencer !== null && compareSequencers(e.sequencer, ev.sequencer) >= 0)
+          const res = await this.load(store, head, sequencer, isCurrent)
+          if (res.outcome !== 'failed') this.remember(uri, res.sequencer ?? sequencer ?? null)
+          return res
+        }, ev.eventTime)
+      }),
+    )
+  }
+
+  /** Loads a local file (--watch). Never throws. */
+  async loadFile(store: ObjectStore, info: ObjectInfo): Promise<LoadOutcome> {
+    return this.lock.run(info.uri, () => this.limit(() => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified)))
+  }
+
+  private async load(
+    store: ObjectStore,
+    object: ObjectInfo,
+    sequencer: string | undefined,
+    isCurrent: ((e: LedgerEntry) => boolean) | undefined,
+  ): Promise<{outcome: LoadOutcome; rows?: number; sequencer?: string | null}> {
+    const {outcome, counters} = await loadObject({
+      loader: this.opts.loader,
+      store,
+      table: this.opts.table,
+      format: this.opts.format,
+      object,
+      loadId: this.opts.loadId,
+      path: 'stream',
+      sequencer,
+      isCurrent,
+      retries: this.opts.retries,
+      onRetry: (err, n) => this.opts.onRetry?.(object.uri, err, n),
+    })
+    const c = this.opts.counters
+    if (outcome.status === 'skipped') return {outcome: 'skipped', sequencer: outcome.entry.sequencer}
+    c.rows += outcome.rows
+    c.rejected += outcome.rejected
+    c.bytesRead += counters.storedBytes
+    return {outcome: outcome.status, rows: outcome.rows}
+  }
+
+  private async guard(
+    uri: string,
+    fn: () => Promise<{outcome: LoadOutcome; rows?: number}>,
+    since: Date | null,
+  ): Promise<LoadOutcome> {
+    const c = this.opts.counters
+    this.active++
+    this.opts.onStart?.(uri)
+    try {
+      const {outcome, rows} = await fn()
+      c.objects[outcome]++
+      const committedAt = new Date()
+      if ((outcome === 'loaded' || outcome === 'replaced') && since) this.opts.latency.record(committedAt.getTime() - since.getTime())
+      this.opts.onLoaded?.({uri, outcome, rows: rows ?? 0, committedAt})
+      return outcome
+    } catch (err) {
+      c.objects.failed++
+      c.errors++
+      this.opts.onFailure?.({uri, error: `${errorMessage(err)}; nothing from this object was loaded`})
+      return 'failed'
+    } finally {
+      this.active--
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.stores.values()) await s.close()
+    this.stores.clear()
+  }
+}

@@ -1,0 +1,202 @@
+import * as hdr from 'hdr-histogram-js'
+
+/** Running totals of one stream worker. */
+export interface StreamCounters {
+  messages: {
+    received: number
+    deleted: number
+    /** unparseable messages, left on the queue for its redrive policy (DLQ) */
+    invalid: number
+    /** s3:TestEvent messages (acknowledged and ignored) */
+    testEvents: number
+    /** messages left on the queue because a load failed (redelivered later) */
+    retained: number
+  }
+  events: {
+    objectCreated: number
+    /** events other than ObjectCreated (removals, restores, ...), acknowledged and ignored */
+    ignored: number
+  }
+  objects: {
+    loaded: number
+    replaced: number
+    /** the ledger (or this worker) already had this version, or a newer one */
+    skipped: number
+    /** the object no longer exists (deleted before it could be loaded) */
+    missing: number
+    failed: number
+  }
+  rows: number
+  rejected: number
+  bytesRead: number
+  /** failed loads + queue API errors */
+  errors: number
+  visibilityExtensions: number
+}
+
+export function emptyCounters(): StreamCounters {
+  return {
+    messages: {received: 0, deleted: 0, invalid: 0, testEvents: 0, retained: 0},
+    events: {objectCreated: 0, ignored: 0},
+    objects: {loaded: 0, replaced: 0, skipped: 0, missing: 0, failed: 0},
+    rows: 0,
+    rejected: 0,
+    bytesRead: 0,
+    errors: 0,
+    visibilityExtensions: 0,
+  }
+}
+
+/** Queue depth as the queue reports it; null when the queue (or emulator) does not say. */
+export interface Backlog {
+  /** messages waiting (ApproximateNumberOfMessages; for --watch: files not loaded yet) */
+  messages: number | null
+  /** messages received by some consumer and not deleted yet (ApproximateNumberOfMessagesNotVisible) */
+  inFlight: number | null
+  /** age of the oldest message this worker holds or received in the last interval, in seconds */
+  oldestAgeSeconds: number | null
+}
+
+/** One status line (stderr) / JSON line (stdout under --json). */
+export interface StreamStatus {
+  type: 'status'
+  time: string
+  uptimeSeconds: number
+  messagesPerSecond: number
+  objectsPerSecond: number
+  rowsPerSecond: number
+  errors: number
+  /** objects being loaded right now */
+  loading: number
+  backlog: Backlog
+  totals: StreamCounters
+}
+
+export interface LatencySummary {
+  /** objects measured (event time, or file mtime for --watch, to commit) */
+  count: number
+  p50Ms: number | null
+  p99Ms: number | null
+  maxMs: number | null
+}
+
+/** Latency from event time to commit, as an HDR histogram (ms). */
+export class LatencyRecorder {
+  private readonly hist = hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 2, autoResize: true})
+
+  record(ms: number): void {
+    this.hist.recordValue(Math.max(0, Math.round(ms)))
+  }
+
+  summary(): LatencySummary {
+    const n = this.hist.totalCount
+    if (n === 0) return {count: 0, p50Ms: null, p99Ms: null, maxMs: null}
+    return {count: n, p50Ms: this.hist.getValueAtPercentile(50), p99Ms: this.hist.getValueAtPercentile(99), maxMs: this.hist.maxValue}
+  }
+}
+
+function objectsDone(c: StreamCounters): number {
+  return c.objects.loaded + c.objects.replaced + c.objects.skipped + c.objects.missing
+}
+
+/** Turns the running counters into per-interval rates. */
+export class StatusTracker {
+  private last: {at: number; messages: number; objects: number; rows: number}
+  private readonly started: number
+
+  constructor(
+    private readonly counters: StreamCounters,
+    now = performance.now(),
+  ) {
+    this.started = now
+    this.last = {at: now, messages: 0, objects: 0, rows: 0}
+  }
+
+  snapshot(loading: number, backlog: Backlog, now = performance.now()): StreamStatus {
+    const c = this.counters
+    const secs = Math.max(now - this.last.at, 1) / 1000
+    const cur = {at: now, messages: c.messages.received, objects: objectsDone(c), rows: c.rows}
+    const rate = (a: number, b: number): number => Number(((a - b) / secs).toFixed(1))
+    const status: StreamStatus = {
+      type: 'status',
+      time: new Date().toISOString(),
+      uptimeSeconds: Math.round((now - this.started) / 1000),
+      messagesPerSecond: rate(cur.messages, this.last.messages),
+      objectsPerSecond: rate(cur.objects, this.last.objects),
+      rowsPerSecond: rate(cur.rows, this.last.rows),
+      errors: c.errors,
+      loading,
+      backlog,
+      totals: structuredClone(c),
+    }
+    this.last = cur
+    return status
+  }
+}
+
+function fmt(n: number): string {
+  return n >= 1000 ? Math.round(n).toLocaleString('en-US') : String(n)
+}
+
+function fmtAge(s: number): string {
+  if (s < 120) return `${Math.round(s)}s`
+  if (s < 7200) return `${Math.round(s / 60)}m`
+  return `${(s / 3600).toFixed(1)}h`
+}
+
+/** The one-line human status. */
+export function renderStatusLine(s: StreamStatus): string {
+  const t = s.totals
+  const backlog =
+    s.backlog.messages === null
+      ? 'backlog ?'
+      : `backlog ${fmt(s.backlog.messages)}${s.backlog.inFlight === null ? '' : ` (+${fmt(s.backlog.inFlight)} in flight)`}`
+  const age = s.backlog.oldestAgeSeconds === null ? '' : `, oldest ${fmtAge(s.backlog.oldestAgeSeconds)}`
+  return (
+    `stream: ${s.messagesPerSecond} msg/s, ${s.objectsPerSecond} obj/s, ${fmt(s.rowsPerSecond)} rows/s | ` +
+    `loaded ${fmt(t.objects.loaded + t.objects.replaced)}, skipped ${fmt(t.objects.skipped)}, failed ${fmt(t.objects.failed)}, ` +
+    `invalid ${fmt(t.messages.invalid)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading} | ${backlog}${age}`
+  )
+}
+
+/** Prometheus text exposition format (version 0.0.4). */
+export function renderPrometheus(c: StreamCounters, loading: number, backlog: Backlog, latency: LatencySummary): string {
+  const lines: string[] = []
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number | null]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    for (const [labels, v] of samples) if (v !== null) lines.push(`${name}${labels} ${v}`)
+  }
+  metric('seneka_stream_messages_total', 'counter', 'SQS messages by what became of them.', [
+    ['{result="received"}', c.messages.received],
+    ['{result="deleted"}', c.messages.deleted],
+    ['{result="invalid"}', c.messages.invalid],
+    ['{result="test_event"}', c.messages.testEvents],
+    ['{result="retained"}', c.messages.retained],
+  ])
+  metric('seneka_stream_events_total', 'counter', 'S3 events in the messages.', [
+    ['{kind="object_created"}', c.events.objectCreated],
+    ['{kind="ignored"}', c.events.ignored],
+  ])
+  metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', [
+    ['{outcome="loaded"}', c.objects.loaded],
+    ['{outcome="replaced"}', c.objects.replaced],
+    ['{outcome="skipped"}', c.objects.skipped],
+    ['{outcome="missing"}', c.objects.missing],
+    ['{outcome="failed"}', c.objects.failed],
+  ])
+  metric('seneka_stream_rows_total', 'counter', 'Rows loaded.', [['', c.rows]])
+  metric('seneka_stream_rejected_lines_total', 'counter', 'Malformed lines kept in _seneka_rejects.', [['', c.rejected]])
+  metric('seneka_stream_bytes_read_total', 'counter', 'Bytes read from the object store (as stored).', [['', c.bytesRead]])
+  metric('seneka_stream_errors_total', 'counter', 'Failed loads and queue API errors.', [['', c.errors]])
+  metric('seneka_stream_visibility_extensions_total', 'counter', 'ChangeMessageVisibility calls made while loading.', [['', c.visibilityExtensions]])
+  metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
+  metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
+  metric('seneka_stream_backlog_in_flight_messages', 'gauge', 'Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible).', [['', backlog.inFlight]])
+  metric('seneka_stream_oldest_message_age_seconds', 'gauge', 'Age of the oldest message this worker holds or received in the last interval.', [['', backlog.oldestAgeSeconds]])
+  metric('seneka_stream_latency_ms', 'gauge', 'Event time to commit, in milliseconds, since the worker started.', [
+    ['{quantile="0.5"}', latency.p50Ms],
+    ['{quantile="0.99"}', latency.p99Ms],
+    ['{quantile="1"}', latency.maxMs],
+  ])
+  return `${lines.join('\n')}\n`
+}

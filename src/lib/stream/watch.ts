@@ -1,0 +1,94 @@
+import {openStore} from '../store/index.js'
+import type {ObjectInfo} from '../store/types.js'
+import {UserError} from '../errors.js'
+import type {Source, WorkerContext} from './run.js'
+import {sleep} from './run.js'
+
+/** Names that are still being written by convention: hidden files, temp and partial downloads. */
+export function isTemporaryName(key: string): boolean {
+  const name = key.slice(key.lastIndexOf('/') + 1)
+  return name.startsWith('.') || /\.(tmp|part|partial|crdownload|swp)$/i.test(name) || /\.tmp-/.test(name) || name.endsWith('~')
+}
+
+/**
+ * --watch: the embedded event-driven mode. Lists the folder every poll interval and loads each file once
+ * its size and modification time have stayed the same for the settle delay (so half-written files are
+ * never read). What was loaded is known from the ledger, so restarts load nothing twice.
+ */
+export function watchFolder(ctx: WorkerContext, dir: string): Source {
+  const {opts, hooks, loader} = ctx
+  const store = openStore(dir)
+  if (store.scheme !== 'file') throw new UserError(`--watch takes a local folder, not ${dir}.`, {suggestion: 'For S3 buckets use --queue with the bucket\'s event notifications.'})
+  const pollMs = opts.pollIntervalMs ?? 1000
+  const settleMs = opts.settleMs ?? 2000
+  /** uri -> etag committed (or found in the ledger) */
+  const loaded = new Map<string, string>()
+  /** key -> etag at the previous listing */
+  let previous = new Map<string, string>()
+  /** uri -> {etag, not before} after a failed load */
+  const retryAt = new Map<string, {etag: string; at: number; attempts: number}>()
+  const running = new Map<string, Promise<void>>()
+  let pending: ObjectInfo[] = []
+
+  const refresh = (): void => {
+    const now = Date.now()
+    const oldest = pending.reduce<number | null>((m, o) => (m === null ? o.lastModified.getTime() : Math.min(m, o.lastModified.getTime())), null)
+    ctx.backlog = {messages: pending.length, inFlight: running.size, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000))}
+  }
+
+  return {
+    async refreshBacklog() {
+      refresh()
+    },
+
+    async run() {
+      for (const [uri, e] of await ctx.warehouse.readLedger(opts.table, store.uri(''))) loaded.set(uri, e.etag)
+      let lastActivity = performance.now()
+      let stoppedBy: 'signal' | 'idle' = 'signal'
+      hooks.onReady?.()
+      try {
+        while (!ctx.isStopping()) {
+          const seen = new Map<string, string>()
+          const waiting: ObjectInfo[] = []
+          const now = Date.now()
+          let blocked = 0
+          for await (const info of store.list('')) {
+            if (isTemporaryName(info.key)) continue
+            seen.set(info.key, info.etag)
+            if (loaded.get(info.uri) === info.etag) continue
+            waiting.push(info)
+            if (running.has(info.uri)) continue
+            const settled = previous.get(info.key) === info.etag && now - info.lastModified.getTime() >= settleMs
+            const retry = retryAt.get(info.uri)
+            if (retry && retry.etag === info.etag) blocked++
+            if (!settled || (retry && retry.etag === info.etag && retry.at > now)) continue
+            lastActivity = performance.now()
+            const p = loader.loadFile(store, info).then((outcome) => {
+              running.delete(info.uri)
+              lastActivity = performance.now()
+              if (outcome === 'failed') {
+                const attempts = (retryAt.get(info.uri)?.attempts ?? 0) + 1
+                retryAt.set(info.uri, {etag: info.etag, at: Date.now() + Math.min(300_000, 1000 * 2 ** attempts), attempts})
+              } else {
+                retryAt.delete(info.uri)
+                loaded.set(info.uri, info.etag)
+              }
+            })
+            running.set(info.uri, p)
+          }
+          previous = seen
+          pending = waiting
+          refresh()
+          if (opts.stopWhenIdleMs !== undefined && running.size === 0 && waiting.length - blocked === 0 && performance.now() - lastActivity >= opts.stopWhenIdleMs) {
+            stoppedBy = 'idle'
+            break
+          }
+          await sleep(pollMs, ctx.stopped)
+        }
+      } finally {
+        await Promise.all(running.values())
+      }
+      return stoppedBy
+    },
+  }
+}
