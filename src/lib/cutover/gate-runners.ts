@@ -1,15 +1,33 @@
+import {latencyReport} from '../latency/index.js'
+import {reconcile} from '../reconcile/run.js'
+import {openWarehouse} from '../warehouse/index.js'
 import type {GateRunners} from './gates.js'
 
 /**
- * The real gate runners: reconcile and latency-report's libraries over the shadow window.
+ * The real gate runners, reusing reconcile's and latency-report's libraries over the shadow window:
+ * reconcile compares the batch table (batchTable, default the bucket's table) with the event-driven table
+ * hour by hour and must pass; latency p99 of the event-driven table must be at or under the bucket's SLO.
  */
 export function defaultGateRunners(): GateRunners {
   return {
-    async reconcile() {
-      return {passed: false, summary: 'the reconcile gate is not wired yet'}
+    async reconcile({bucket, window, warehouse}) {
+      const r = await reconcile({warehouse, batchTable: bucket.batchTable ?? bucket.table, streamTable: bucket.table, since: window.since, until: window.until, by: 'hour', now: window.until})
+      return {
+        passed: r.passed,
+        summary: `${r.summary.mismatched} mismatched, ${r.summary.withinTolerance} within tolerance (${r.by}, ${r.batchTable} vs ${r.streamTable})`,
+        details: {summary: r.summary, totals: r.totals, since: r.since, until: r.until},
+      }
     },
-    async latency() {
-      return {passed: false, summary: 'the latency gate is not wired yet'}
+    async latency({bucket, window, warehouse}) {
+      const wh = await openWarehouse(warehouse, {readOnly: true})
+      try {
+        const r = await latencyReport(wh, {table: bucket.table, since: window.since, until: window.until})
+        const sloS = bucket.p99Ms / 1000
+        if (r.p99 === null) return {passed: false, summary: `no rows with a measurable latency in ${bucket.table} over the shadow window`}
+        return {passed: r.p99 <= sloS, summary: `p99 ${r.p99.toFixed(1)}s ${r.p99 <= sloS ? '<=' : '>'} SLO ${sloS}s over ${r.count} rows`, details: {p50: r.p50, p99: r.p99, count: r.count, definition: r.definition}}
+      } finally {
+        await wh.close()
+      }
     },
   }
 }

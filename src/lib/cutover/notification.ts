@@ -141,6 +141,13 @@ export function withoutSeneka(cfg: NotificationConfiguration, bucket: string): N
   return normalizeNotification({...cfg, QueueConfigurations: q})
 }
 
+/** JSON with object keys sorted: the same document whatever order a parser or a person wrote its keys in. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : x,
+  )
+}
+
 export function sameNotification(a: NotificationConfiguration, b: NotificationConfiguration): boolean {
-  return JSON.stringify(normalizeNotification(a)) === JSON.stringify(normalizeNotification(b))
+  return canonical(normalizeNotification(a)) === canonical(normalizeNotification(b))
 }

@@ -67,7 +67,7 @@ describe('mergeNotification', () => {
   })
 
   it('refuses another queue rule with overlapping filters', () => {
-    const other: NotificationConfiguration = {QueueConfigurations: [{Id: 'legacy', QueueArn: 'arn:aws:sqs:eu-west-1:123456789012:legacy', Events: ['s3:ObjectCreated:*'], Filter: {Key: {FilterRules: [{Name: 'Prefix', Value: 'AWSLogs/123/'}]}}}]}
+    const other: NotificationConfiguration = {QueueConfigurations: [{Id: 'legacy', QueueArn: 'arn:aws:sqs:eu-west-1:123456789012:legacy', Events: ['s3:ObjectCreated:*'], Filter: {Key: {FilterRules: [{Name: 'Prefix' as never, Value: 'AWSLogs/123/'}]}}}]}
     expect(() => mergeNotification(other, 'my-logs', ours('AWSLogs/'))).toThrow(/queue "legacy"/)
   })
 
