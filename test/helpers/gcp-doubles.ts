@@ -1,0 +1,431 @@
+import {createHash} from 'node:crypto'
+import http from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {gunzipSync} from 'node:zlib'
+import {CRC32C} from '@google-cloud/storage'
+import {LEDGER_SCHEMA, REJECTS_SCHEMA} from '../../src/lib/warehouse/bigquery-sql.js'
+
+/**
+ * HTTP test doubles of the GCS JSON API and the BigQuery REST API on 127.0.0.1, for the real Google client
+ * libraries. They record every request, can fail chosen requests (429/503), and the BigQuery double
+ * simulates the statements seneka generates (ledger reads, load jobs from the GCS double, merge scripts),
+ * so loads can be checked end to end. It does not run arbitrary SQL: other queries get `onQuery`'s answer.
+ */
+
+export interface RecordedRequest {
+  method: string
+  path: string
+  query: Record<string, string>
+  body: any
+}
+
+interface StoredObject {
+  data: Buffer
+  generation: string
+  updated: string
+  md5Hash: string
+  crc32c: string
+}
+
+interface FakeTable {
+  metadata: any
+  rows: Array<Record<string, unknown>>
+}
+
+interface FakeJob {
+  resource: any
+  polls: number
+  result?: {fields: Array<{name: string; type: string}>; rows: Array<Record<string, unknown>>}
+}
+
+export interface QueryAnswer {
+  fields: Array<{name: string; type: string}>
+  rows: Array<Record<string, unknown>>
+}
+
+export interface FailRule {
+  match: (r: RecordedRequest) => boolean
+  status: number
+  times: number
+  reason?: string
+}
+
+export interface GcpDouble {
+  endpoint: string
+  requests: RecordedRequest[]
+  objects: Map<string, StoredObject>
+  tables: Map<string, FakeTable>
+  /** answer for queries the double does not simulate */
+  onQuery?: (sql: string, params: Record<string, unknown>) => QueryAnswer | undefined
+  /** totalBytesProcessed reported by dry runs */
+  bytesFor: (sql: string) => number
+  /** polls a job needs before it reports DONE */
+  pollsUntilDone: number
+  /** make the next merge scripts commit and then report a failure (a lost reply) */
+  loseMergeReplies: number
+  fail(rule: Omit<FailRule, 'times'> & {times?: number}): void
+  putObject(bucket: string, name: string, data: Buffer | string): void
+  jobs(kind?: 'query' | 'load' | 'dry'): any[]
+  close(): Promise<void>
+}
+
+function decodeParams(qp: any[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const p of qp) {
+    const t = p.parameterType
+    if (t.type === 'ARRAY') {
+      out[p.name] = (p.parameterValue.arrayValues ?? []).map((v: any) =>
+        t.arrayType.type === 'STRUCT' ? Object.fromEntries(Object.entries(v.structValues).map(([k, x]: [string, any]) => [k, x.value])) : v.value,
+      )
+    } else out[p.name] = p.parameterValue.value ?? null
+  }
+  return out
+}
+
+function micros(v: unknown): number | null {
+  if (v === null || v === undefined) return null
+  if (typeof v === 'number') return v
+  const s = String(v)
+  const m = /\.(\d{1,6})/.exec(s)
+  const frac = m ? Number(m[1].padEnd(6, '0')) % 1000 : 0
+  return Date.parse(s) * 1000 + frac
+}
+
+function toCell(v: unknown, type: string): string | null {
+  if (v === null || v === undefined) return null
+  if (type === 'TIMESTAMP') return String(v)
+  return String(v)
+}
+
+export async function startGcpDouble(): Promise<GcpDouble> {
+  const requests: RecordedRequest[] = []
+  const objects = new Map<string, StoredObject>()
+  const tables = new Map<string, FakeTable>()
+  const jobsById = new Map<string, FakeJob>()
+  const rules: FailRule[] = []
+  let generation = 1000
+
+  const double: GcpDouble = {
+    endpoint: '',
+    requests,
+    objects,
+    tables,
+    bytesFor: () => 1_000_000,
+    pollsUntilDone: 1,
+    loseMergeReplies: 0,
+    fail(rule) {
+      rules.push({times: 1, ...rule})
+    },
+    putObject(bucket, name, data) {
+      const buf = Buffer.from(data)
+      objects.set(`${bucket}/${name}`, {
+        data: buf,
+        generation: String(++generation),
+        updated: new Date().toISOString(),
+        md5Hash: createHash('md5').update(buf).digest('base64'),
+        crc32c: (() => {
+          const c = new CRC32C()
+          c.update(buf)
+          return c.toString()
+        })(),
+      })
+    },
+    jobs(kind) {
+      const all = requests.filter((r) => r.method === 'POST' && /\/projects\/[^/]+\/jobs$/.test(r.path)).map((r) => r.body)
+      if (!kind) return all
+      if (kind === 'dry') return all.filter((j) => j.configuration?.dryRun)
+      return all.filter((j) => !j.configuration?.dryRun && j.configuration?.[kind])
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  }
+
+  const objectResource = (bucket: string, name: string, o: StoredObject) => ({
+    kind: 'storage#object',
+    bucket,
+    name,
+    size: String(o.data.length),
+    generation: o.generation,
+    timeCreated: o.updated,
+    updated: o.updated,
+    md5Hash: o.md5Hash,
+    crc32c: o.crc32c,
+    etag: `E${o.generation}`,
+  })
+
+  function simulateLoad(cfg: any): void {
+    const dest = cfg.destinationTable
+    const t = tables.get(`${dest.datasetId}.${dest.tableId}`)
+    if (!t) throw new Error(`load into missing table ${dest.tableId}`)
+    const types = new Map<string, string>(cfg.schema.fields.map((f: any) => [f.name, f.type]))
+    const rows: Array<Record<string, unknown>> = []
+    for (const uri of cfg.sourceUris) {
+      const m = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri)!
+      const o = objects.get(`${m[1]}/${m[2]}`)
+      if (!o) throw new Error(`no such staged file ${uri}`)
+      const text = gunzipSync(o.data).toString('utf8')
+      for (const line of text.split('\n')) {
+        if (!line) continue
+        const rec = JSON.parse(line)
+        for (const [k, v] of Object.entries(rec)) if (types.get(k) === 'TIMESTAMP') rec[k] = micros(v)
+        rows.push(rec)
+      }
+    }
+    if (cfg.writeDisposition === 'WRITE_TRUNCATE') t.rows = rows
+    else t.rows.push(...rows)
+  }
+
+  function ledgerRows(): Array<Record<string, unknown>> {
+    return [...tables.entries()].find(([k]) => k.endsWith('._seneka_ledger'))?.[1].rows ?? []
+  }
+
+  function tableFromSql(ref: string): FakeTable {
+    const parts = ref.split('.')
+    const t = tables.get(`${parts[1]}.${parts[2]}`)
+    if (!t) throw new Error(`no table ${ref}`)
+    return t
+  }
+
+  /** The statements seneka generates, simulated; anything else goes to onQuery. */
+  function simulateQuery(sql: string, params: Record<string, unknown>): QueryAnswer {
+    const ledgerFields = LEDGER_SCHEMA.map((f) => ({name: f.name, type: f.type}))
+    if (sql.includes('BEGIN TRANSACTION')) {
+      const target = tableFromSql(/INSERT INTO `([^`]+)` \(/.exec(sql)![1])
+      const stg = tableFromSql(/FROM `([^`]+)` AS s WHERE s\._stg_kind = 'row'/.exec(sql)![1])
+      const rejects = [...tables.entries()].find(([k]) => k.endsWith('._seneka_rejects'))![1]
+      const ledger = [...tables.entries()].find(([k]) => k.endsWith('._seneka_ledger'))![1]
+      const table = String(params.table)
+      const expected = params.expected as Array<{uri: string; prev: string}>
+      const current = (uri: string) => ledger.rows.find((r) => r.target_table === table && r.object_uri === uri)
+      const apply = expected.filter((e) => String(current(e.uri)?.load_id ?? '') === e.prev)
+      const uris = new Set(apply.map((a) => a.uri))
+      const replaced = new Set(apply.filter((a) => a.prev !== '').map((a) => a.uri))
+      if (sql.includes('DELETE FROM')) {
+        target.rows = target.rows.filter((r) => !replaced.has(String(r._source_uri)))
+        rejects.rows = rejects.rows.filter((r) => !(r.target_table === table && replaced.has(String(r.object_uri))))
+      }
+      const now = Date.now() * 1000
+      const cols = target.metadata.schema.fields.map((f: any) => f.name)
+      for (const s of stg.rows) {
+        if (!uris.has(String(s._source_uri))) continue
+        if (s._stg_kind === 'row') target.rows.push(Object.fromEntries(cols.map((c: string) => [c, c === '_ingested_at' ? now : (s[c] ?? null)])))
+        if (s._stg_kind === 'reject') rejects.rows.push({target_table: table, object_uri: s._source_uri, line: s._line, reason: s._stg_reason, raw: s._stg_raw, load_id: s._load_id, rejected_at: now})
+        if (s._stg_kind === 'object') {
+          ledger.rows = ledger.rows.filter((r) => !(r.target_table === table && r.object_uri === s._source_uri))
+          ledger.rows.push({
+            target_table: table,
+            object_uri: s._source_uri,
+            etag: s._stg_etag,
+            size: s._stg_size,
+            last_modified: s._object_modified_at,
+            rows: s._stg_rows,
+            rejected: s._stg_rejected,
+            load_id: s._load_id,
+            path: s._load_path,
+            loaded_at: now,
+            sequencer: s._stg_sequencer ?? null,
+          })
+        }
+      }
+      return {fields: [{name: 'object_uri', type: 'STRING'}], rows: apply.map((a) => ({object_uri: a.uri}))}
+    }
+    if (sql.includes('_seneka_ledger') && sql.includes('IN UNNEST(@uris)')) {
+      const uris = new Set(params.uris as string[])
+      return {fields: ledgerFields, rows: ledgerRows().filter((r) => r.target_table === params.table && uris.has(String(r.object_uri)))}
+    }
+    if (sql.includes('_seneka_ledger') && sql.includes('STARTS_WITH(object_uri, @prefix)')) {
+      return {fields: ledgerFields, rows: ledgerRows().filter((r) => r.target_table === params.table && String(r.object_uri).startsWith(String(params.prefix)))}
+    }
+    return double.onQuery?.(sql, params) ?? {fields: [], rows: []}
+  }
+
+  function jobResource(project: string, id: string, job: FakeJob, done: boolean) {
+    return {...job.resource, jobReference: {projectId: project, jobId: id, location: job.resource.jobReference?.location ?? 'US'}, status: done ? job.resource.status : {state: 'RUNNING'}}
+  }
+
+  function handleBigQuery(r: RecordedRequest, res: http.ServerResponse, send: (status: number, body: unknown) => void): void {
+    const p = r.path.replace(/^\/bigquery\/v2/, '')
+    let m: RegExpExecArray | null
+    if (r.method === 'POST' && (m = /^\/projects\/([^/]+)\/jobs$/.exec(p))) {
+      const body = r.body
+      const id = body.jobReference?.jobId ?? `job${jobsById.size}`
+      if (body.configuration.dryRun) {
+        return send(200, {...body, status: {state: 'DONE'}, statistics: {totalBytesProcessed: String(double.bytesFor(body.configuration.query.query)), query: {}}})
+      }
+      if (jobsById.has(id)) return send(409, {error: {code: 409, message: `Already Exists: Job ${id}`, errors: [{reason: 'duplicate'}]}})
+      const job: FakeJob = {resource: {...body, status: {state: 'DONE'}, statistics: {}}, polls: 0}
+      try {
+        if (body.configuration.load) simulateLoad(body.configuration.load)
+        if (body.configuration.query) {
+          const sql = body.configuration.query.query
+          job.result = simulateQuery(sql, decodeParams(body.configuration.query.queryParameters))
+          if (sql.includes('BEGIN TRANSACTION') && double.loseMergeReplies > 0) {
+            double.loseMergeReplies--
+            job.resource.status = {state: 'DONE', errorResult: {reason: 'backendError', message: 'simulated: the reply was lost after the commit'}}
+          }
+        }
+      } catch (err) {
+        job.resource.status = {state: 'DONE', errorResult: {reason: 'invalid', message: (err as Error).message}}
+      }
+      jobsById.set(id, job)
+      return send(200, jobResource(m[1], id, job, double.pollsUntilDone === 0))
+    }
+    if (r.method === 'GET' && (m = /^\/projects\/([^/]+)\/jobs\/([^/]+)$/.exec(p))) {
+      const job = jobsById.get(m[2])
+      if (!job) return send(404, {error: {code: 404, message: 'Not found: Job'}})
+      job.polls++
+      return send(200, jobResource(m[1], m[2], job, job.polls >= double.pollsUntilDone))
+    }
+    if (r.method === 'GET' && (m = /^\/projects\/([^/]+)\/queries\/([^/]+)$/.exec(p))) {
+      const job = jobsById.get(m[2])
+      if (!job) return send(404, {error: {code: 404, message: 'Not found: Job'}})
+      const result = job.result ?? {fields: [], rows: []}
+      const start = Number(r.query.pageToken ?? 0)
+      const size = Number(r.query.maxResults ?? 100000)
+      const page = result.rows.slice(start, start + size)
+      return send(200, {
+        kind: 'bigquery#getQueryResultsResponse',
+        jobReference: {projectId: m[1], jobId: m[2]},
+        jobComplete: true,
+        schema: {fields: result.fields},
+        totalRows: String(result.rows.length),
+        rows: page.map((row) => ({f: result.fields.map((f) => ({v: toCell(row[f.name], f.type)}))})),
+        ...(start + size < result.rows.length ? {pageToken: String(start + size)} : {}),
+      })
+    }
+    if ((m = /^\/projects\/([^/]+)\/datasets\/([^/]+)\/tables(?:\/([^/]+))?(\/data)?$/.exec(p))) {
+      const [, project, ds, tid, data] = m
+      if (r.method === 'POST' && !tid) {
+        const key = `${ds}.${r.body.tableReference.tableId}`
+        if (tables.has(key)) return send(409, {error: {code: 409, message: 'Already Exists'}})
+        const metadata = {...r.body, id: `${project}:${key}`, etag: 'e1', numRows: '0'}
+        tables.set(key, {metadata, rows: []})
+        return send(200, metadata)
+      }
+      const t = tables.get(`${ds}.${tid}`)
+      if (!t) return send(404, {error: {code: 404, message: `Not found: Table ${project}:${ds}.${tid}`, errors: [{reason: 'notFound'}]}})
+      if (data) {
+        const fields = t.metadata.schema.fields
+        const start = Number(r.query.pageToken ?? 0)
+        const size = Number(r.query.maxResults ?? 100000)
+        const page = t.rows.slice(start, start + size)
+        return send(200, {
+          totalRows: String(t.rows.length),
+          rows: page.map((row) => ({f: fields.map((f: any) => ({v: toCell(row[f.name], f.type)}))})),
+          ...(start + size < t.rows.length ? {pageToken: String(start + size)} : {}),
+        })
+      }
+      if (r.method === 'GET') return send(200, {...t.metadata, numRows: String(t.rows.length)})
+      if (r.method === 'PATCH' || r.method === 'PUT') {
+        t.metadata = {...t.metadata, ...r.body, etag: `${t.metadata.etag}x`}
+        return send(200, t.metadata)
+      }
+      if (r.method === 'DELETE') {
+        tables.delete(`${ds}.${tid}`)
+        res.writeHead(204).end()
+        return
+      }
+    }
+    send(400, {error: {code: 400, message: `double: unsupported ${r.method} ${p}`}})
+  }
+
+  function handleStorage(r: RecordedRequest, raw: Buffer, res: http.ServerResponse, send: (status: number, body: unknown) => void): void {
+    let m: RegExpExecArray | null
+    if (r.method === 'POST' && (m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path))) {
+      const boundary = /boundary=([^;]+)/.exec(String(r.query.__contentType))?.[1]
+      let name = r.query.name
+      let data = raw
+      if (boundary) {
+        const parts = raw.toString('latin1').split(`--${boundary}`).slice(1, -1)
+        const meta = JSON.parse(parts[0].split('\r\n\r\n').slice(1).join('\r\n\r\n').trim())
+        name = meta.name ?? name
+        const body = parts[1].slice(parts[1].indexOf('\r\n\r\n') + 4, -2)
+        data = Buffer.from(body, 'latin1')
+      }
+      double.putObject(m[1], name, data)
+      return send(200, objectResource(m[1], name, objects.get(`${m[1]}/${name}`)!))
+    }
+    if ((m = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(r.path))) {
+      const name = decodeURIComponent(m[2])
+      const o = objects.get(`${m[1]}/${name}`)
+      if (r.method === 'DELETE') {
+        if (!o) return send(404, {error: {code: 404, message: 'No such object'}})
+        objects.delete(`${m[1]}/${name}`)
+        res.writeHead(204).end()
+        return
+      }
+      if (!o) return send(404, {error: {code: 404, message: `No such object: ${m[1]}/${name}`}})
+      if (r.query.alt === 'media') {
+        res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': o.data.length})
+        res.end(o.data)
+        return
+      }
+      return send(200, objectResource(m[1], name, o))
+    }
+    if (r.method === 'GET' && (m = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path))) {
+      const bucket = m[1]
+      const prefix = r.query.prefix ?? ''
+      const delimiter = r.query.delimiter
+      const names = [...objects.keys()].filter((k) => k.startsWith(`${bucket}/${prefix}`)).map((k) => k.slice(bucket.length + 1)).sort()
+      const entries: Array<{name?: string; prefix?: string}> = []
+      const seen = new Set<string>()
+      for (const n of names) {
+        const rest = n.slice(prefix.length)
+        const cut = delimiter ? rest.indexOf(delimiter) : -1
+        if (cut >= 0) {
+          const p = prefix + rest.slice(0, cut + 1)
+          if (!seen.has(p)) {
+            seen.add(p)
+            entries.push({prefix: p})
+          }
+        } else entries.push({name: n})
+      }
+      const start = Number(r.query.pageToken ?? 0)
+      const size = Number(r.query.maxResults ?? 1000)
+      const page = entries.slice(start, start + size)
+      return send(200, {
+        kind: 'storage#objects',
+        items: page.filter((e) => e.name).map((e) => objectResource(bucket, e.name!, objects.get(`${bucket}/${e.name}`)!)),
+        prefixes: page.filter((e) => e.prefix).map((e) => e.prefix),
+        ...(start + size < entries.length ? {nextPageToken: String(start + size)} : {}),
+      })
+    }
+    send(400, {error: {code: 400, message: `double: unsupported ${r.method} ${r.path}`}})
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x')
+      const raw = Buffer.concat(chunks)
+      let body: unknown = null
+      const ct = String(req.headers['content-type'] ?? '')
+      if (ct.includes('json') && raw.length > 0) body = JSON.parse(raw.toString('utf8'))
+      const query = Object.fromEntries(url.searchParams.entries())
+      const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query, body}
+      requests.push(rec)
+      const send = (status: number, b: unknown) => {
+        res.writeHead(status, {'content-type': 'application/json'})
+        res.end(JSON.stringify(b))
+      }
+      const rule = rules.find((x) => x.times > 0 && x.match(rec))
+      if (rule) {
+        rule.times--
+        return send(rule.status, {error: {code: rule.status, message: rule.reason ?? `simulated ${rule.status}`, errors: [{reason: rule.reason ?? (rule.status === 429 ? 'rateLimitExceeded' : 'backendError'), message: rule.reason ?? 'simulated'}]}})
+      }
+      try {
+        if (rec.path.startsWith('/bigquery/')) return handleBigQuery(rec, res, send)
+        rec.query.__contentType = ct
+        // STORAGE_EMULATOR_HOST is used as the base URL as it is, without /storage/v1
+        return handleStorage({...rec, path: url.pathname.replace(/^\/b\//, '/storage/v1/b/')}, raw, res, send)
+      } catch (err) {
+        send(500, {error: {code: 500, message: (err as Error).message}})
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  double.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return double
+}
+
+export {LEDGER_SCHEMA, REJECTS_SCHEMA}
