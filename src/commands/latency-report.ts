@@ -88,7 +88,7 @@ ${exitCodeHelp([
     compute: Flags.option({options: ['warehouse', 'client'] as const, summary: 'Where quantiles are computed [default: warehouse when it can].'})(),
     slo: sloFlag({multiple: true, summary: "Latency objective, e.g. 'p99<=6m' (several allowed); exit code 11 when breached."}),
     watermark: Flags.option({options: ['max', 'median'] as const, default: 'max' as const, summary: 'Watermark of a window: its max or median event time, minus --late-threshold.'})(),
-    'late-threshold': durationFlag({default: 600_000, summary: 'How far behind the watermark a row may be before it is late [default: 10m].'}),
+    'late-threshold': durationFlag({summary: 'How far behind the watermark a row may be before it is late [default: 10m].'}),
     window: Flags.option({options: ['minute', 'hour', 'day'] as const, default: 'hour' as const, summary: 'Ingestion-time window the watermark is computed for.'})(),
     csv: Flags.string({summary: 'Also write the statistics and bins to this CSV file.'}),
     html: Flags.string({summary: 'Also write a self-contained HTML page with the chart to this file.'}),
@@ -117,7 +117,7 @@ ${exitCodeHelp([
         approximate: flags.approximate,
         compute: flags.compute,
         watermark: flags.watermark,
-        lateThresholdSeconds: flags['late-threshold'] / 1000,
+        lateThresholdSeconds: (flags['late-threshold'] ?? 600_000) / 1000,
         window: flags.window,
       })
     } finally {
