@@ -3,6 +3,7 @@ import type {Storage} from '@google-cloud/storage'
 import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, makeEstimate, type QueryEstimate} from '../cost/bigquery.js'
 import {UserError} from '../errors.js'
 import {type Column, type LogFormat, tableColumns} from '../formats/types.js'
+import {emulatorAuthClient} from '../gcp/auth.js'
 import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {formatBytes} from '../output/units.js'
@@ -166,6 +167,8 @@ export class BigQueryWarehouse implements Warehouse {
         location: opts.location,
         autoRetry: false,
         ...(opts.apiEndpoint ? {apiEndpoint: opts.apiEndpoint} : {}),
+        // an emulator or test double: no ADC lookup, no metadata-server probe
+        ...(opts.apiEndpoint || process.env.BIGQUERY_EMULATOR_HOST ? {authClient: emulatorAuthClient() as never} : {}),
       })
   }
 
