@@ -1,23 +1,13 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {type DedupeStage} from '../lib/dedupe/rows.js'
-import {NAME_PATTERNS, type NamePattern, parseNamePattern} from '../lib/dedupe/objects.js'
+import {NAME_PATTERNS, parseNamePattern} from '../lib/dedupe/objects.js'
 import {renderDedupe} from '../lib/dedupe/render.js'
 import {type DedupeResult, runDedupe} from '../lib/dedupe/run.js'
-import {errorMessage, UsageError} from '../lib/errors.js'
+import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {instantFlag} from '../lib/flags.js'
 import {ProgressBar} from '../lib/output/progress.js'
-
-const namePatternFlag = Flags.custom<NamePattern>({
-  parse: async (input) => {
-    try {
-      return parseNamePattern(input)
-    } catch (err) {
-      throw new Error(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim())
-    }
-  },
-})
 
 const STAGES: Record<DedupeStage, string> = {
   counting: 'Transaction open: counting rows in scope.',
@@ -60,7 +50,7 @@ ${exitCodeHelp([
     until: instantFlag({summary: 'Rows: only rows before this time (exclusive).', helpGroup: 'ROWS'}),
     samples: Flags.integer({min: 0, max: 1000, default: 10, summary: 'Rows: how many duplicated keys to show.', helpGroup: 'ROWS'}),
     objects: Flags.string({summary: 'Objects: local folder or s3://bucket/prefix of Kafka-named files.', exclusive: ['table'], helpGroup: 'OBJECTS'}),
-    'name-pattern': namePatternFlag({
+    'name-pattern': Flags.string({
       summary: `Objects: ${NAME_PATTERNS.join(' | ')} | a regex with named groups partition, offset (and topic), matched on the key [default: kafka-connect].`,
       helpGroup: 'OBJECTS',
     }),
@@ -83,7 +73,7 @@ ${exitCodeHelp([
         mode: 'objects',
         apply: flags.apply,
         location: flags.objects,
-        pattern: flags['name-pattern'] ?? parseNamePattern('kafka-connect'),
+        pattern: parseNamePattern(flags['name-pattern'] ?? 'kafka-connect'),
         concurrency: flags.concurrency,
         output: flags.output,
         manifest: flags.manifest,

@@ -1,10 +1,12 @@
-import {renderTable} from '../output/table.js'
+import {renderTable as table} from '../output/table.js'
 import {formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
 import type {ObjectDedupeResult} from './objects.js'
 import type {DedupeResult, RowDedupeResult} from './run.js'
 
 const MAX_LISTED = 20
+
+const renderTable: typeof table = (...args) => table(...args).replace(/\s+$/, '')
 
 export function renderDedupe(r: DedupeResult): string {
   return r.mode === 'rows' ? renderRows(r) : renderObjects(r)

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import {gzipSync} from 'node:zlib'
 import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
 
 export interface TestRow {
@@ -59,3 +60,12 @@ export async function count(file: string, sql: string): Promise<number> {
     await wh.close()
   }
 }
+
+/** JSON lines of records with offsets [from, from+n), gzipped when asked. */
+export function body(from: number, n: number, gzip = true): Buffer {
+  const text = Array.from({length: n}, (_, i) => JSON.stringify({offset: from + i, msg: 'x'.repeat(20)})).join('\n') + '\n'
+  return gzip ? gzipSync(text) : Buffer.from(text)
+}
+
+export const kc = (topic: string, p: number, start: number): string => `${topic}+${p}+${String(start).padStart(10, '0')}.json.gz`
+

@@ -9,14 +9,7 @@ import {runDedupe} from '../../../src/lib/dedupe/run.js'
 import {UsageError} from '../../../src/lib/errors.js'
 import {startAws} from '../../helpers/fauxqs.js'
 import {tempDir} from '../../helpers/tmp.js'
-
-/** JSON lines of records with offsets [from, from+n), gzipped when asked. */
-export function body(from: number, n: number, gzip = true): Buffer {
-  const text = Array.from({length: n}, (_, i) => JSON.stringify({offset: from + i, msg: 'x'.repeat(20)})).join('\n') + '\n'
-  return gzip ? gzipSync(text) : Buffer.from(text)
-}
-
-export const kc = (topic: string, p: number, start: number): string => `${topic}+${p}+${String(start).padStart(10, '0')}.json.gz`
+import {body, kc} from './fixtures.js'
 
 function put(dir: string, key: string, data: Buffer, mtime?: number): void {
   const file = path.join(dir, ...key.split('/'))
