@@ -1,16 +1,21 @@
-import {Flags} from '@oclif/core'
+import {Errors, Flags} from '@oclif/core'
 import {parseShard, type Shard} from './backfill/shard.js'
 import {errorMessage} from './errors.js'
+import {ExitCode} from './exit-codes.js'
 import {parseTolerance, type Tolerance} from './reconcile/tolerance.js'
 import {parseDuration, parseInstant} from './time.js'
 
-/** Shared flag definitions with parse-time validation: a bad value fails before anything runs. */
-function wrap<T>(parse: (input: string) => T): (input: string) => Promise<T> {
+/**
+ * Shared flag definitions with parse-time validation: a bad value fails before anything runs, with exit
+ * code 2 (oclif keeps an error's exit code only for CLIErrors).
+ */
+export function wrap<T>(parse: (input: string) => T): (input: string) => Promise<T> {
   return async (input) => {
     try {
       return parse(input)
     } catch (err) {
-      throw new Error(errorMessage(err) + ((err as {suggestion?: string}).suggestion ? ` ${(err as {suggestion?: string}).suggestion}` : ''))
+      const suggestion = (err as {suggestion?: string}).suggestion
+      throw new Errors.CLIError(errorMessage(err), {exit: ExitCode.USAGE, suggestions: suggestion ? [suggestion] : undefined})
     }
   }
 }

@@ -1,22 +1,17 @@
 import {
   DuckDBConnection,
-  DuckDBDataChunk,
   DuckDBInstance,
   DuckDBTimestampValue,
-  type DuckDBType,
   type DuckDBValue,
-  BIGINT,
-  DOUBLE,
-  INTEGER,
-  TIMESTAMP,
-  VARCHAR,
   timestampValue,
 } from '@duckdb/node-api'
 import {existsSync} from 'node:fs'
+import {randomUUID} from 'node:crypto'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import {UserError} from '../errors.js'
-import {type Column, type ColumnType, type LogFormat, tableColumns, type Value} from '../formats/types.js'
+import {type Column, type ColumnType, type LogFormat, tableColumns} from '../formats/types.js'
 import {
   type Dialect,
   LEDGER_TABLE,
@@ -31,6 +26,7 @@ import {
   type WarehouseTransaction,
 } from './types.js'
 import {checkTableName} from './identifiers.js'
+import {type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -39,14 +35,6 @@ const SQL_TYPES: Record<ColumnType, string> = {
   double: 'DOUBLE',
   timestamp: 'TIMESTAMP',
   json: 'VARCHAR',
-}
-const CHUNK_TYPES: Record<ColumnType, DuckDBType> = {
-  string: VARCHAR,
-  int: INTEGER,
-  bigint: BIGINT,
-  double: DOUBLE,
-  timestamp: TIMESTAMP,
-  json: VARCHAR,
 }
 const FROM_SQL: Array<[RegExp, ColumnType]> = [
   [/^(VARCHAR|TEXT|STRING|JSON)/i, 'string'],
@@ -74,6 +62,9 @@ export const duckdbDialect: Dialect = {
     `DELETE FROM ${duckdbDialect.table(table)} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) AS seneka_rn FROM ${duckdbDialect.table(table)} WHERE ${where}) AS seneka_ranked WHERE seneka_rn > 1)`,
 }
 
+/** DuckDB's buffer-pool cap for the embedded warehouse (override with SENEKA_DUCKDB_MEMORY_LIMIT, e.g. 4GB). */
+export const DEFAULT_MEMORY_LIMIT = '1GB'
+
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
   target_table VARCHAR NOT NULL, object_uri VARCHAR NOT NULL, etag VARCHAR NOT NULL, size BIGINT,
   last_modified TIMESTAMP, rows BIGINT, rejected BIGINT, load_id VARCHAR, path VARCHAR,
@@ -97,16 +88,6 @@ function fromDuck(v: unknown): Row[string] {
   return v as Row[string]
 }
 
-function convertColumn(values: Value[], type: ColumnType): DuckDBValue[] {
-  switch (type) {
-    case 'timestamp':
-      return values.map((v) => (v === null ? null : new DuckDBTimestampValue(BigInt(v as number))))
-    case 'bigint':
-      return values.map((v) => (v === null ? null : BigInt(v as number)))
-    default:
-      return values as DuckDBValue[]
-  }
-}
 
 /** A DuckDB file (or :memory:) as the warehouse. */
 export class DuckDBWarehouse implements Warehouse {
@@ -133,7 +114,10 @@ export class DuckDBWarehouse implements Warehouse {
     const memory = file === ':memory:' || (wh.readOnly && !existsSync(file))
     try {
       if (!memory) await fs.mkdir(path.dirname(path.resolve(file)), {recursive: true})
-      wh.instance = await DuckDBInstance.create(memory ? ':memory:' : file, wh.readOnly && !memory ? {access_mode: 'READ_ONLY'} : {})
+      // DuckDB caches up to 80% of RAM by default: cap it so seneka's memory stays flat whatever the input size
+      const settings: Record<string, string> = {memory_limit: process.env.SENEKA_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT}
+      if (wh.readOnly && !memory) settings.access_mode = 'READ_ONLY'
+      wh.instance = await DuckDBInstance.create(memory ? ':memory:' : file, settings)
     } catch (err) {
       const msg = (err as Error).message ?? ''
       if (/lock/i.test(msg)) {
@@ -214,6 +198,8 @@ export class DuckDBWarehouse implements Warehouse {
   async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     await this.ensureMeta()
+    // staging files live next to the database (same disk, removed after each object and on close)
+    const stageDir = await fs.mkdtemp(path.join(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)), '.seneka-stage-'))
     const pool: DuckDBConnection[] = []
     for (let i = 0; i < Math.max(1, opts.concurrency); i++) pool.push(await this.instance.connect())
     const free = [...pool]
@@ -229,13 +215,14 @@ export class DuckDBWarehouse implements Warehouse {
       load: async (req) => {
         const c = await acquire()
         try {
-          return await loadOne(c, this.dialect, req)
+          return await loadOne(c, this.dialect, stageDir, req)
         } finally {
           release(c)
         }
       },
       close: async () => {
         for (const c of pool) c.closeSync()
+        await fs.rm(stageDir, {recursive: true, force: true})
       },
     }
   }
@@ -295,7 +282,7 @@ function ledgerFromRow(r: Row): LedgerEntry {
 }
 
 /** Loads one object in one transaction: rows + rejects + ledger entry, or nothing. */
-async function loadOne(c: DuckDBConnection, dialect: Dialect, req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+async function loadOne(c: DuckDBConnection, dialect: Dialect, stageDir: string, req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
   const {object, table} = req
   const t = dialect.table(table)
   await c.run('BEGIN TRANSACTION')
@@ -316,43 +303,33 @@ async function loadOne(c: DuckDBConnection, dialect: Dialect, req: ObjectLoadReq
       await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
     }
     const now = new Date()
-    const types = req.format.columns.map((col) => CHUNK_TYPES[col.type])
-    const allTypes = [...types, VARCHAR, BIGINT, VARCHAR, TIMESTAMP, TIMESTAMP, VARCHAR]
-    const constants: DuckDBValue[] = [object.uri, null, req.loadId, micros(now), micros(object.lastModified), req.path]
-    const appender = await c.createAppender(table.includes('.') ? table.split('.')[1] : table, table.includes('.') ? table.split('.')[0] : null)
-    const rejAppender = await c.createAppender(REJECTS_TABLE)
-    let rows = 0
-    let rejected = 0
+    const file = path.join(stageDir, `${randomUUID()}.tsv`)
+    let staged: StageResult
     try {
-      for await (const batch of req.batches()) {
-        if (batch.count > 0) {
-          const chunk = DuckDBDataChunk.create(allTypes, batch.count)
-          const cols: DuckDBValue[][] = req.format.columns.map((col, i) => convertColumn(batch.columns[i], col.type))
-          for (let k = 0; k < constants.length; k++) {
-            cols.push(k === 1 ? batch.lines.map((l) => BigInt(l)) : new Array(batch.count).fill(constants[k]))
-          }
-          chunk.setColumns(cols)
-          appender.appendDataChunk(chunk)
-          rows += batch.count
-        }
-        for (const r of batch.rejects) {
-          rejAppender.appendVarchar(table)
-          rejAppender.appendVarchar(object.uri)
-          rejAppender.appendBigInt(BigInt(r.line))
-          rejAppender.appendVarchar(r.reason)
-          rejAppender.appendVarchar(r.raw)
-          rejAppender.appendVarchar(req.loadId)
-          rejAppender.appendTimestamp(micros(now))
-          rejAppender.endRow()
-          rejected++
-        }
+      staged = await stageBatches(req.batches(), file)
+      const {select, read} = stagedSelect(req.format.columns, dialect.quoteIdent)
+      await c.run(
+        `INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`,
+        {file, uri: object.uri, load_id: req.loadId, now: micros(now), lm: micros(object.lastModified), path: req.path},
+      )
+    } finally {
+      await fs.rm(file, {force: true})
+    }
+    const {rows} = staged
+    const rejected = staged.rejects.length
+    if (rejected > 0) {
+      const rejAppender = await c.createAppender(REJECTS_TABLE)
+      for (const r of staged.rejects) {
+        rejAppender.appendVarchar(table)
+        rejAppender.appendVarchar(object.uri)
+        rejAppender.appendBigInt(BigInt(r.line))
+        rejAppender.appendVarchar(r.reason)
+        rejAppender.appendVarchar(r.raw)
+        rejAppender.appendVarchar(req.loadId)
+        rejAppender.appendTimestamp(micros(now))
+        rejAppender.endRow()
       }
-      appender.closeSync()
       rejAppender.closeSync()
-    } catch (err) {
-      appender.clear()
-      rejAppender.clear()
-      throw err
     }
     await c.run(
       `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,

@@ -1,0 +1,79 @@
+import {createWriteStream} from 'node:fs'
+import {once} from 'node:events'
+import type {ColumnType, Value} from '../formats/types.js'
+import type {Batch, Reject} from '../loader/read-object.js'
+
+/**
+ * Bulk path into DuckDB: parsed batches are written as a normalized TSV staging file that DuckDB's own
+ * (C++, parallel) CSV reader ingests in one INSERT ... SELECT. Crossing from JS into DuckDB once per object
+ * instead of once per value is what makes the load fast (see docs/performance.md).
+ *
+ * Encoding: tab-separated, "\N" for NULL, strings quoted (with "" for ") only when they contain a tab,
+ * a line break or a quote, or are literally \N; numbers as JS prints them; timestamps as integer microseconds.
+ * The line number is the last field.
+ */
+const NEEDS_QUOTE = /[\t\n\r"]/
+export const NULL_TOKEN = '\\N'
+
+function encode(v: Value): string {
+  if (v === null) return NULL_TOKEN
+  if (typeof v === 'number') return String(v)
+  if (NEEDS_QUOTE.test(v) || v === NULL_TOKEN) return `"${v.replaceAll('"', '""')}"`
+  return v
+}
+
+export function encodeBatch(batch: Batch): string {
+  const cols = batch.columns
+  const width = cols.length
+  let out = ''
+  for (let r = 0; r < batch.count; r++) {
+    let line = ''
+    for (let c = 0; c < width; c++) line += `${encode(cols[c][r])}\t`
+    out += `${line}${batch.lines[r]}\n`
+  }
+  return out
+}
+
+export interface StageResult {
+  rows: number
+  rejects: Reject[]
+}
+
+/** Writes the batches to a staging file; returns the row count and the rejected lines. */
+export async function stageBatches(batches: AsyncIterable<Batch>, file: string): Promise<StageResult> {
+  const out = createWriteStream(file, {highWaterMark: 1 << 20})
+  const failed = once(out, 'error').then(([err]) => {
+    throw err
+  })
+  let rows = 0
+  const rejects: Reject[] = []
+  try {
+    for await (const batch of batches) {
+      rows += batch.count
+      for (const r of batch.rejects) rejects.push(r)
+      if (batch.count > 0 && !out.write(encodeBatch(batch))) await Promise.race([once(out, 'drain'), failed])
+    }
+  } finally {
+    out.end()
+    await Promise.race([once(out, 'close'), failed])
+  }
+  return {rows, rejects}
+}
+
+const READ_TYPES: Record<ColumnType, string> = {
+  string: 'VARCHAR',
+  int: 'INTEGER',
+  bigint: 'BIGINT',
+  double: 'DOUBLE',
+  timestamp: 'BIGINT',
+  json: 'VARCHAR',
+}
+
+/** The SELECT list and read_csv call that turn a staging file back into typed columns. */
+export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnType}>, quoteIdent: (s: string) => string): {select: string; read: string} {
+  const defs = columns.map((c, i) => `'c${i}': '${READ_TYPES[c.type]}'`)
+  defs.push(`'line': 'BIGINT'`)
+  const select = columns.map((c, i) => (c.type === 'timestamp' ? `make_timestamp(c${i}) AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
+  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}})`
+  return {select, read}
+}
