@@ -56,7 +56,7 @@ export function orderKeys(orderBy: string): string[] {
     } else cur += ch
   }
   out.push(cur)
-  return out.map((k) => k.trim().replace(/\s+(ASC|DESC)?(\s+NULLS\s+(FIRST|LAST))?$/i, '').trim()).filter(Boolean)
+  return out.map((k) => k.trim().replace(/(\s+(ASC|DESC))?(\s+NULLS\s+(FIRST|LAST))?\s*$/i, '').trim()).filter(Boolean)
 }
 
 /** The BigQuery dialect of a warehouse: unqualified table names resolve to project.dataset. */

@@ -1,0 +1,65 @@
+import {createRequire} from 'node:module'
+import {describe, expect, it} from 'vitest'
+import {getFormat} from '../../../src/lib/formats/index.js'
+import {tableColumns} from '../../../src/lib/formats/types.js'
+import {bigQueryDialect, joinScript, ledgerCheckSql, ledgerSelectSql, mergeBatchStatements, orderKeys} from '../../../src/lib/warehouse/bigquery-sql.js'
+
+const require = createRequire(import.meta.url)
+const {Parser} = require('node-sql-parser/build/bigquery') as typeof import('node-sql-parser')
+const parser = new Parser()
+const parses = (sql: string) => parser.astify(sql, {database: 'bigquery'})
+
+const d = bigQueryDialect('test-project', 'logs')
+const merge = (replacing: boolean) =>
+  mergeBatchStatements(d, {table: 'alb_logs', staging: '_seneka_stg_alb_logs_0a1b2c3d', columns: tableColumns(getFormat('alb')), replacing})
+
+/**
+ * Exceptions, checked below by shape instead: node-sql-parser's BigQuery grammar (v5) has no transaction
+ * control (BEGIN TRANSACTION / COMMIT TRANSACTION) and no MERGE statement, all valid BigQuery SQL.
+ * The MERGE's USING subquery is parsed on its own.
+ */
+const NOT_IN_GRAMMAR = /^(BEGIN TRANSACTION|COMMIT TRANSACTION|MERGE )/
+
+describe('every SQL statement the BigQuery warehouse generates parses as BigQuery SQL', () => {
+  const statements = [
+    ledgerCheckSql(d),
+    ledgerSelectSql(d),
+    ...merge(true),
+    ...merge(false),
+    d.deleteRanked!('alb_logs', {partitionBy: ['_source_uri', '_line'], orderBy: '_ingested_at, _load_id DESC', where: '_source_uri IS NOT NULL'}),
+    `SELECT ${d.timeBucket('event_time', 'hour')} AS h, ${d.quantile!('x', 0.99)} AS p99, ${d.epochSeconds('event_time')} AS e FROM ${d.table('alb_logs')} WHERE event_time >= ${d.timestampParam('since')} AND event_time < ${d.timestampParam('until')} GROUP BY h`,
+    `SELECT COUNT(*) AS n FROM ${d.table('other_ds.t')} WHERE ${d.quoteIdent('rows')} > ${d.param('n')}`,
+  ]
+  for (const sql of statements.filter((s) => !NOT_IN_GRAMMAR.test(s))) {
+    it(sql.slice(0, 80), () => {
+      expect(() => parses(sql)).not.toThrow()
+    })
+  }
+
+  it('the exceptions are exactly the transaction control and the ledger MERGE, and have the expected shape', () => {
+    const skipped = merge(true).filter((s) => NOT_IN_GRAMMAR.test(s))
+    expect(skipped.map((s) => s.split(' ')[0])).toEqual(['BEGIN', 'MERGE', 'COMMIT'])
+    const m = skipped[1]
+    const using = /USING \((SELECT .*?)\) AS s ON/.exec(m)![1]
+    expect(() => parses(using)).not.toThrow()
+    expect(m).toMatch(/^MERGE `test-project\.logs\._seneka_ledger` AS l USING \(.*\) AS s ON l\.target_table = @table AND l\.object_uri = s\._source_uri WHEN MATCHED THEN UPDATE SET .* WHEN NOT MATCHED THEN INSERT \(.*\) VALUES \(.*\)$/)
+  })
+
+  it('the merge is one transaction keyed by the ledger, deleting old versions only when replacing', () => {
+    const withDelete = joinScript(merge(true))
+    const without = joinScript(merge(false))
+    expect(withDelete.split(';\n')[0]).toBe('BEGIN TRANSACTION')
+    expect(withDelete).toContain("WHERE COALESCE(l.load_id, '') = e.prev")
+    expect(withDelete).toContain('DELETE FROM `test-project.logs.alb_logs` WHERE _source_uri IN (SELECT object_uri FROM _seneka_apply WHERE replacing)')
+    expect(without).not.toContain('DELETE')
+    expect(without.trim().endsWith('COMMIT TRANSACTION;\nSELECT object_uri FROM _seneka_apply;')).toBe(true)
+  })
+
+  it('quotes identifiers and qualifies tables with project and dataset', () => {
+    expect(d.table('alb_logs')).toBe('`test-project.logs.alb_logs`')
+    expect(d.table('raw.alb_logs')).toBe('`test-project.raw.alb_logs`')
+    expect(() => d.table('x; DROP TABLE y')).toThrow(/not a valid table name/)
+    expect(() => d.param('a-b')).toThrow()
+    expect(orderKeys('f(a, b) DESC, c NULLS FIRST, d')).toEqual(['f(a, b)', 'c', 'd'])
+  })
+})
