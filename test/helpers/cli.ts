@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -14,7 +14,7 @@ export interface CliResult {
 /**
  * Runs the built CLI (bin/run.js over dist/, as users run it) in a child process. `npm test` builds first.
  */
-export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string) => void} = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string, child: ChildProcess) => void} = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -26,7 +26,7 @@ export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: str
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => {
       stderr += d
-      opts.onStderr?.(String(d))
+      opts.onStderr?.(String(d), child)
     })
     const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs)
     child.on('error', reject)

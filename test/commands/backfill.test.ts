@@ -1,0 +1,99 @@
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {albFixture, PREFIX} from '../helpers/alb-fixtures.js'
+import {runCli} from '../helpers/cli.js'
+import {count} from '../helpers/duckdb.js'
+import {tempDir} from '../helpers/tmp.js'
+
+function setup(opts: Parameters<typeof albFixture>[0] = {}) {
+  const dir = tempDir()
+  const src = path.join(dir, 's3')
+  const db = path.join(dir, 'wh.duckdb')
+  const fx = albFixture({...opts, dir: src})
+  return {src: path.join(src, PREFIX), db, fx}
+}
+
+describe('seneka backfill (CLI)', () => {
+  it('--json prints one JSON document and nothing else on stdout', async () => {
+    const {src, db, fx} = setup({malformedRate: 0.02})
+    const r = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--json'])
+    expect(r.code).toBe(0)
+    const doc = JSON.parse(r.stdout)
+    expect(doc.objects).toEqual({loaded: fx.files.length, replaced: 0, skipped: 0, failed: 0})
+    expect(doc.rows).toBe(fx.good)
+    expect(doc.rejected).toBe(fx.malformed)
+    expect(doc.plan.days.length).toBe(3)
+  })
+
+  it('--dry-run prints the plan per day with request counts', async () => {
+    const {src, db, fx} = setup()
+    const r = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--since', '2024-05-02', '--dry-run'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/2024-05-02\s+\d+/)
+    expect(r.stdout).not.toMatch(/2024-05-01/)
+    expect(r.stdout).toMatch(/LIST made while planning/)
+    expect(r.stdout).toMatch(/Dry run: nothing was written/)
+    expect(r.stdout).toMatch(new RegExp(`Run again without --dry-run to load ${fx.files.length - fx.files.filter((f) => f.key.includes('/2024/05/01/')).length} objects`))
+  })
+
+  it('a process killed mid-run and re-run gives exactly the rows of an uninterrupted run', async () => {
+    const {src, db, fx} = setup({days: 4, intervalMinutes: 30, linesPerFile: 400})
+    const args = ['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--concurrency', '2']
+    // kill -9 shortly after planning, while objects are being loaded
+    let killed = false
+    const first = await runCli(args, {
+      onStderr: (s, child) => {
+        if (!killed && s.includes('Planned')) {
+          killed = true
+          setTimeout(() => child.kill('SIGKILL'), 400)
+        }
+      },
+    })
+    expect(first.signal).toBe('SIGKILL')
+    const partial = await count(db, 'SELECT count(*) FROM _seneka_ledger')
+    expect(partial).toBeLessThan(fx.files.length) // it really was interrupted
+    expect(await count(db, 'SELECT count(*) FROM t')).toBe(await count(db, 'SELECT coalesce(sum(rows), 0) FROM _seneka_ledger'))
+    const second = await runCli([...args, '--json'])
+    expect(second.code).toBe(0)
+    const doc = JSON.parse(second.stdout)
+    expect(doc.objects.skipped).toBe(partial)
+    expect(doc.objects.loaded).toBe(fx.files.length - partial)
+    expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
+    expect(await count(db, 'SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM t)')).toBe(fx.good)
+    expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(fx.files.length)
+  }, 120_000)
+
+  it.each([
+    [['backfill', '.', '--format', 'csv'], 2, /Expected --format=csv to be one of: alb, elb, jsonl/],
+    [['backfill', '.', '--format', 'alb', '--since', 'yesterday'], 2, /--since "yesterday" is not a date or timestamp/],
+    [['backfill', '.', '--format', 'alb', '--shard', '3/3'], 2, /--shard "3\/3" is not of the form i\/n/],
+    [['backfill', '.', '--format', 'alb', '--table', 'bad-name', '--dry-run'], 2, /"bad-name" is not a valid table name/],
+    [['backfill', 'ftp://x/y', '--format', 'alb', '--dry-run'], 2, /Unsupported location "ftp:\/\/x\/y"/],
+    [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 1, /The folder .*missing-folder-xyz does not exist/],
+    [['backfill', '.', '--format', 'alb', '--warehouse', 'postgres://x', '--dry-run'], 2, /"postgres:\/\/x" is not a warehouse URI/],
+  ])('%j exits %i with one clear sentence and no stack trace', async (args, code, message) => {
+    const r = await runCli(args as string[], {cwd: tempDir()})
+    expect(r.code).toBe(code)
+    expect(r.stderr).toMatch(message)
+    expect(r.stderr).not.toMatch(/\n\s+at .*\.(js|ts):\d+/)
+  })
+
+  it('exits 3 when an object failed, and says so', async () => {
+    const {src, db} = setup({days: 1})
+    const {writeFileSync, readdirSync} = await import('node:fs')
+    const day = path.join(src, '2024/05/01')
+    const victim = readdirSync(day)[0]
+    writeFileSync(path.join(day, victim), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5]))
+    const r = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`])
+    expect(r.code).toBe(3)
+    expect(r.stdout).toMatch(/1 failed/)
+    expect(r.stdout).toContain(victim)
+  })
+
+  it('--help documents examples and exit codes', async () => {
+    const r = await runCli(['backfill', '--help'])
+    expect(r.stdout).toMatch(/EXAMPLES/)
+    expect(r.stdout).toMatch(/EXIT CODES/)
+    expect(r.stdout).toMatch(/--dry-run/)
+  })
+})
