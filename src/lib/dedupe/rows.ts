@@ -174,19 +174,31 @@ const iso = (v: Row[string] | undefined): string | null => (v instanceof Date ? 
 export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
   const p = await planRows(wh, spec)
   const run = (sql: string): Promise<Row[]> => wh.query(sql, p.params)
+  // one window pass gives totals and days: rn > 1 are the copies --apply removes, rn = 2 marks a duplicated key
   const ranked = `WITH ${A}_ranked AS (
     SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source,
       CASE WHEN ${p.notNull} THEN 0 ELSE 1 END AS ${A}_null,
-      row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn,
-      COUNT(*) OVER (PARTITION BY ${p.keys.join(', ')}) AS ${A}_copies
+      row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn
     FROM ${p.table} WHERE ${p.where})`
   const dup = `CASE WHEN ${A}_null = 0 AND ${A}_rn > 1 THEN 1 ELSE 0 END`
-  const firstOfDup = `CASE WHEN ${A}_null = 0 AND ${A}_rn = 1 AND ${A}_copies > 1 THEN 1 ELSE 0 END`
-
-  const [tot] = await run(`${ranked}
-    SELECT COUNT(*) AS rows, SUM(${A}_null) AS null_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 1 THEN 1 ELSE 0 END) AS distinct_keys,
-      SUM(${dup}) AS dup_rows, SUM(${firstOfDup}) AS dup_keys, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_copies ELSE 0 END) AS max_copies
-    FROM ${A}_ranked`)
+  const days = await run(`${ranked}
+    SELECT ${A}_day AS day, COUNT(*) AS rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
+      SUM(${A}_null) AS null_rows, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn
+    FROM ${A}_ranked GROUP BY ${A}_day ORDER BY ${A}_day`)
+  const perDay: DayDuplicates[] = days.map((r) => ({
+    day: r.day instanceof Date ? utcDay(r.day) : r.day === null ? 'unknown' : String(r.day).slice(0, 10),
+    rows: num(r.rows),
+    duplicateRows: num(r.dup_rows),
+    duplicatedKeys: num(r.dup_keys),
+    nullKeyRows: num(r.null_rows),
+  }))
+  const sum = (f: (d: DayDuplicates) => number): number => perDay.reduce((s, d) => s + f(d), 0)
+  const rows = sum((d) => d.rows)
+  const nullKeyRows = sum((d) => d.nullKeyRows)
+  const duplicateRows = sum((d) => d.duplicateRows)
+  const duplicatedKeys = sum((d) => d.duplicatedKeys)
+  // ranks are computed over the whole scope before grouping by day, so the largest is the most copies of a key
+  const maxCopies = rows - nullKeyRows > 0 ? Math.max(...days.map((r) => num(r.max_rn))) : 0
 
   const nullCols = await run(`SELECT ${p.keys.map((k, i) => `SUM(CASE WHEN ${k} IS NULL THEN 1 ELSE 0 END) AS n${i}`).join(', ')} FROM ${p.table} WHERE ${p.where}`)
   const nullKeyRowsByColumn: Record<string, number> = {}
@@ -195,35 +207,20 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
     if (n > 0) nullKeyRowsByColumn[k] = n
   })
 
-  const perDay: DayDuplicates[] = []
-  if (p.dayExpr) {
-    const rows = await run(`${ranked}
-      SELECT ${A}_day AS day, COUNT(*) AS rows, SUM(${dup}) AS dup_rows, SUM(${firstOfDup}) AS dup_keys, SUM(${A}_null) AS null_rows
-      FROM ${A}_ranked GROUP BY ${A}_day ORDER BY ${A}_day`)
-    for (const r of rows) {
-      perDay.push({
-        day: r.day instanceof Date ? utcDay(r.day) : r.day === null ? 'unknown' : String(r.day).slice(0, 10),
-        rows: num(r.rows),
-        duplicateRows: num(r.dup_rows),
-        duplicatedKeys: num(r.dup_keys),
-        nullKeyRows: num(r.null_rows),
-      })
-    }
-  }
-
   const perSource: SourceDuplicates[] = []
   let sourcesWithDuplicates = 0
-  if (p.sourceExpr && num(tot?.dup_rows) > 0) {
-    const rows = await run(`${ranked}
-      SELECT ${A}_source AS source, COUNT(*) AS rows, SUM(${dup}) AS dup_rows
-      FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0 ORDER BY dup_rows DESC, source LIMIT ${PER_SOURCE_LIMIT}`)
-    for (const r of rows) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.rows), duplicateRows: num(r.dup_rows)})
-    const [c] = await run(`${ranked} SELECT COUNT(*) AS n FROM (SELECT ${A}_source FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0) AS s`)
-    sourcesWithDuplicates = num(c?.n)
+  if (p.sourceExpr && duplicateRows > 0) {
+    const src = await run(`${ranked}
+      SELECT source, rows, dup_rows, COUNT(*) OVER () AS n_sources FROM (
+        SELECT ${A}_source AS source, COUNT(*) AS rows, SUM(${dup}) AS dup_rows
+        FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0) AS s
+      ORDER BY dup_rows DESC, source LIMIT ${PER_SOURCE_LIMIT}`)
+    for (const r of src) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.rows), duplicateRows: num(r.dup_rows)})
+    sourcesWithDuplicates = num(src[0]?.n_sources)
   }
 
   const sampleKeys: SampleKey[] = []
-  if (spec.samples > 0 && num(tot?.dup_rows) > 0) {
+  if (spec.samples > 0 && duplicateRows > 0) {
     const ing = p.ingestedExpr
     const rows = await run(`SELECT ${p.keys.map((k, i) => `${k} AS k${i}`).join(', ')}, COUNT(*) AS copies,
         ${ing ? `MIN(${ing})` : 'NULL'} AS first_ing, ${ing ? `MAX(${ing})` : 'NULL'} AS last_ing
@@ -250,13 +247,13 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
       until: spec.range.until?.toISOString() ?? null,
       column: spec.range.since || spec.range.until ? spec.timeColumn : null,
     },
-    rows: num(tot?.rows),
-    nullKeyRows: num(tot?.null_rows),
+    rows,
+    nullKeyRows,
     nullKeyRowsByColumn,
-    distinctKeys: num(tot?.distinct_keys),
-    duplicateRows: num(tot?.dup_rows),
-    duplicatedKeys: num(tot?.dup_keys),
-    maxCopies: num(tot?.max_copies),
+    distinctKeys: rows - nullKeyRows - duplicateRows,
+    duplicateRows,
+    duplicatedKeys,
+    maxCopies,
     perDay,
     perSource,
     sourcesWithDuplicates,
