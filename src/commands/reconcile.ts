@@ -1,6 +1,8 @@
 import {writeFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
+import {describeEstimate} from '../lib/cost/bigquery.js'
+import {bigQueryFlags} from '../lib/cost/flags.js'
 import {UserError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, toleranceFlag} from '../lib/flags.js'
@@ -15,13 +17,15 @@ export default class Reconcile extends BaseCommand<typeof Reconcile, ReconcileRe
 
 Buckets are ok, missing in stream, missing in batch, or both differ. Objects are ok, on one side only, loaded twice (a line present more than once, or more rows than the load ledger recorded), partially loaded (fewer rows than the ledger or the other side) or, with --verify-source, different from the source object's line count.
 
+On BigQuery every query is dry-run first: its bytes and estimated cost are printed on stderr, and a query over --max-bytes-billed is refused before anything is billed.
+
 Recent data may still be arriving: --settle 15m leaves out every row at or after the watermark now - 15m (rounded down to the start of its bucket), and the report prints the watermark used.
 
 The full report is printed whatever the verdict; the exit code is the verdict.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'every bucket (or object) is within --tolerance'],
-  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, unreadable file ...)'],
+  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, over --max-bytes-billed ...)'],
   [ExitCode.USAGE, 'bad flags, an unknown table or column, an empty time range'],
   [ExitCode.RECONCILE_MISMATCH, 'the check ran and at least one bucket (or object) differs beyond --tolerance'],
 ])}`
@@ -53,6 +57,8 @@ ${exitCodeHelp([
     csv: Flags.string({summary: 'Also write one CSV row per bucket/object to this file.'}),
     's3-endpoint': Flags.string({summary: '--verify-source: custom S3 endpoint (S3-compatible servers).', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: '--verify-source: AWS region [default: from the AWS configuration chain].'}),
+    location: bigQueryFlags.location,
+    'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
   }
 
   async run(): Promise<ReconcileResult> {
@@ -74,6 +80,12 @@ ${exitCodeHelp([
       verifySource: flags['verify-source'],
       objectMarginMs: flags['object-margin'],
       storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+      bigquery: {
+        location: flags.location,
+        maxBytesBilled: flags['max-bytes-billed'],
+        onEstimate: (e) => this.info(describeEstimate(e)),
+        onWarning: (m) => this.warn(m),
+      },
     })
     if (flags.csv) {
       try {

@@ -3,7 +3,7 @@ import {ExitCode} from '../exit-codes.js'
 import {EVENT_TIME_COLUMN, LINE_COLUMN, SOURCE_URI_COLUMN, type Column} from '../formats/types.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, formatDuration} from '../time.js'
-import {checkColumnName, checkTableName, openWarehouse} from '../warehouse/index.js'
+import {type BigQuerySettings, checkColumnName, checkTableName, openWarehouse} from '../warehouse/index.js'
 import type {QueryParams, Row, Warehouse} from '../warehouse/types.js'
 import {type BucketCount, compareBuckets, compareObjects, type LedgerInfo, type ObjectCount, summarize, totalsOf, bucketStatus} from './compare.js'
 import {type BuiltQuery, bucketCountQuery, explainQuery, floorToBucket, objectCountQuery, UNIT_MS} from './query.js'
@@ -39,6 +39,8 @@ export interface ReconcileOptions {
   objectMarginMs?: number
   storeOptions?: StoreOptions
   storeFactories?: StoreFactories
+  /** BigQuery: every query is dry-run first and capped at maxBytesBilled (see the warehouse) */
+  bigquery?: BigQuerySettings
   /** the clock (tests) */
   now?: Date
 }
@@ -48,7 +50,7 @@ export const DEFAULT_OBJECT_MARGIN_MS = 3_600_000
 /** Opens the warehouse read-only, reconciles the two tables, closes it. */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileResult> {
   validateOptions(opts)
-  const wh = await openWarehouse(opts.warehouse, {readOnly: true})
+  const wh = await openWarehouse(opts.warehouse, {readOnly: true, bigquery: opts.bigquery})
   try {
     return await reconcileWith(wh, opts)
   } finally {
