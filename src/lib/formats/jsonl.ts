@@ -89,6 +89,7 @@ export function jsonl(opts: JsonlOptions = {}): LogFormat {
   return {
     name: 'jsonl',
     description: 'JSON-lines application logs',
+    options: {...opts},
     columns,
     parse(line: string): ParseResult {
       let rec: unknown

@@ -20,6 +20,8 @@ export interface LogFormat {
   readonly description: string
   /** Columns of the format, in order; the event-time column is always named `event_time`. */
   readonly columns: readonly Column[]
+  /** the options the format was built with, so a worker thread can build the same format */
+  readonly options?: Record<string, unknown>
   parse(line: string): ParseResult
 }
 

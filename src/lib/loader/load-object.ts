@@ -2,6 +2,7 @@ import type {LogFormat} from '../formats/types.js'
 import {isTransient, withRetry} from '../retry.js'
 import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
+import {ParsePool} from './parse-pool.js'
 import {type ReadCounters, type Reject, readBatches} from './read-object.js'
 
 export interface LoadObjectOptions {
@@ -42,6 +43,7 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
   const samples: Reject[] = []
   const max = opts.maxRejectSamples ?? 20
   const {store, object, format} = opts
+  const pool = ParsePool.get()
   const outcome = await withRetry(
     () => {
       counters.storedBytes = 0
@@ -55,6 +57,13 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
         path: opts.path,
         sequencer: opts.sequencer,
         isCurrent: opts.isCurrent,
+        stage: pool
+          ? async (file: string) => {
+              const r = await pool.stage(await store.read(object.key), format, file, counters)
+              for (const rej of r.rejects) if (samples.length < max) samples.push(rej)
+              return r
+            }
+          : undefined,
         batches: async function* () {
           for await (const b of readBatches(await store.read(object.key), format, counters)) {
             for (const r of b.rejects) if (samples.length < max) samples.push(r)

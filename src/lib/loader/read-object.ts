@@ -60,32 +60,20 @@ async function plainBytes(source: Readable, counters: ReadCounters): Promise<Rea
 }
 
 /**
- * Reads an object's bytes (gzip or plain), splits lines, parses them with the format and yields batches
- * of at most BATCH_ROWS rows. Memory is bounded by one batch plus one stream chunk, whatever the object size.
+ * Reads an object's bytes (gzip or plain) and calls onLine for every line (without its line break, numbered
+ * from 1, empty lines skipped but counted); yields after each stream chunk so callers can flush or yield.
+ * Memory is bounded by one stream chunk plus one line, whatever the object size.
  */
-export async function* readBatches(source: Readable, format: LogFormat, counters: ReadCounters): AsyncGenerator<Batch> {
+export async function* scanLines(source: Readable, counters: ReadCounters, onLine: (line: string, lineNo: number) => void): AsyncGenerator<void> {
   const stream = await plainBytes(source, counters)
-  const width = format.columns.length
   const decoder = new TextDecoder('utf-8')
-  let batch = newBatch(width)
   let carry = ''
   let lineNo = 0
-
   const handle = (line: string): void => {
     lineNo++
     if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1)
-    if (line.length === 0) return
-    const r = format.parse(line)
-    if (r.ok) {
-      const v = r.values
-      for (let c = 0; c < width; c++) batch.columns[c].push(v[c] === undefined ? null : v[c])
-      batch.lines.push(lineNo)
-      batch.count++
-    } else {
-      batch.rejects.push({line: lineNo, reason: r.reason, raw: line.length > 2048 ? line.slice(0, 2048) : line})
-    }
+    if (line.length > 0) onLine(line, lineNo)
   }
-
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     counters.bytes += chunk.length
     const text = carry + decoder.decode(chunk, {stream: true})
@@ -95,17 +83,44 @@ export async function* readBatches(source: Readable, format: LogFormat, counters
       if (nl < 0) break
       handle(text.slice(start, nl))
       start = nl + 1
-      if (batch.count >= BATCH_ROWS) {
-        yield batch
-        batch = newBatch(width)
-      }
     }
     carry = start === 0 ? text : text.slice(start)
     if (carry.length > MAX_LINE) throw new Error(`line ${lineNo + 1} is longer than ${MAX_LINE} bytes (not a log file?)`)
+    yield
   }
   carry += decoder.decode()
   if (carry.length > 0) handle(carry)
   counters.lines = lineNo
+}
+
+export function rejectOf(line: string, lineNo: number, reason: string): Reject {
+  return {line: lineNo, reason, raw: line.length > 2048 ? line.slice(0, 2048) : line}
+}
+
+/**
+ * Reads an object's bytes (gzip or plain), splits lines, parses them with the format and yields batches
+ * of at most BATCH_ROWS rows. Memory is bounded by a batch plus one stream chunk, whatever the object size.
+ */
+export async function* readBatches(source: Readable, format: LogFormat, counters: ReadCounters): AsyncGenerator<Batch> {
+  const width = format.columns.length
+  const ready: Batch[] = []
+  let batch = newBatch(width)
+  const onLine = (line: string, lineNo: number): void => {
+    const r = format.parse(line)
+    if (r.ok) {
+      const v = r.values
+      for (let c = 0; c < width; c++) batch.columns[c].push(v[c] === undefined ? null : v[c])
+      batch.lines.push(lineNo)
+      if (++batch.count >= BATCH_ROWS) {
+        ready.push(batch)
+        batch = newBatch(width)
+      }
+    } else {
+      batch.rejects.push(rejectOf(line, lineNo, r.reason))
+    }
+  }
+  for await (const _ of scanLines(source, counters, onLine)) while (ready.length > 0) yield ready.shift()!
+  while (ready.length > 0) yield ready.shift()!
   if (batch.count > 0 || batch.rejects.length > 0) yield batch
 }
 

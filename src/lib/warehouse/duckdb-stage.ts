@@ -1,7 +1,8 @@
 import {createWriteStream} from 'node:fs'
 import {once} from 'node:events'
-import type {ColumnType, Value} from '../formats/types.js'
-import type {Batch, Reject} from '../loader/read-object.js'
+import type {Readable} from 'node:stream'
+import type {ColumnType, LogFormat, Value} from '../formats/types.js'
+import {type Batch, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
 
 /**
  * Bulk path into DuckDB: parsed batches are written as a normalized TSV staging file that DuckDB's own
@@ -20,6 +21,13 @@ function encode(v: Value): string {
   if (typeof v === 'number') return String(v)
   if (NEEDS_QUOTE.test(v) || v === NULL_TOKEN) return `"${v.replaceAll('"', '""')}"`
   return v
+}
+
+/** One staging line: the values, then the line number. */
+export function encodeRow(values: Value[], lineNo: number): string {
+  let line = ''
+  for (let c = 0; c < values.length; c++) line += `${encode(values[c])}\t`
+  return `${line}${lineNo}\n`
 }
 
 export function encodeBatch(batch: Batch): string {
@@ -53,6 +61,48 @@ export async function stageBatches(batches: AsyncIterable<Batch>, file: string):
       for (const r of batch.rejects) rejects.push(r)
       if (batch.count > 0 && !out.write(encodeBatch(batch))) await Promise.race([once(out, 'drain'), failed])
     }
+  } finally {
+    out.end()
+    await Promise.race([once(out, 'close'), failed])
+  }
+  return {rows, rejects}
+}
+
+const FLUSH_CHARS = 1 << 20
+
+/**
+ * The direct path: reads an object's bytes, parses each line and writes its staging line at once, with no
+ * intermediate batch (what worker threads run). Same output as stageBatches(readBatches(...)).
+ */
+export async function stageObject(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+  const out = createWriteStream(file, {highWaterMark: 1 << 20})
+  const failed = once(out, 'error').then(([err]) => {
+    throw err
+  })
+  const width = format.columns.length
+  let rows = 0
+  let buf = ''
+  const rejects: Reject[] = []
+  const onLine = (line: string, lineNo: number): void => {
+    const r = format.parse(line)
+    if (!r.ok) {
+      rejects.push(rejectOf(line, lineNo, r.reason))
+      return
+    }
+    const v = r.values
+    if (v.length > width) v.length = width
+    buf += encodeRow(v, lineNo)
+    rows++
+  }
+  try {
+    for await (const _ of scanLines(source, counters, onLine)) {
+      if (buf.length >= FLUSH_CHARS) {
+        const ok = out.write(buf)
+        buf = ''
+        if (!ok) await Promise.race([once(out, 'drain'), failed])
+      }
+    }
+    if (buf.length > 0) out.write(buf)
   } finally {
     out.end()
     await Promise.race([once(out, 'close'), failed])

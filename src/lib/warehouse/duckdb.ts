@@ -198,33 +198,9 @@ export class DuckDBWarehouse implements Warehouse {
   async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     await this.ensureMeta()
-    // staging files live next to the database (same disk, removed after each object and on close)
+    // staging files live next to the database (same disk, removed after each commit and on close)
     const stageDir = await fs.mkdtemp(path.join(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)), '.seneka-stage-'))
-    const pool: DuckDBConnection[] = []
-    for (let i = 0; i < Math.max(1, opts.concurrency); i++) pool.push(await this.instance.connect())
-    const free = [...pool]
-    const waiting: Array<(c: DuckDBConnection) => void> = []
-    const acquire = (): Promise<DuckDBConnection> =>
-      free.length > 0 ? Promise.resolve(free.pop()!) : new Promise((resolve) => waiting.push(resolve))
-    const release = (c: DuckDBConnection): void => {
-      const next = waiting.shift()
-      if (next) next(c)
-      else free.push(c)
-    }
-    return {
-      load: async (req) => {
-        const c = await acquire()
-        try {
-          return await loadOne(c, this.dialect, stageDir, req)
-        } finally {
-          release(c)
-        }
-      },
-      close: async () => {
-        for (const c of pool) c.closeSync()
-        await fs.rm(stageDir, {recursive: true, force: true})
-      },
-    }
+    return new GroupCommitLoader(await this.instance.connect(), await this.instance.connect(), this.dialect, stageDir, opts.concurrency)
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -281,76 +257,166 @@ function ledgerFromRow(r: Row): LedgerEntry {
   }
 }
 
-/** Loads one object in one transaction: rows + rejects + ledger entry, or nothing. */
-async function loadOne(c: DuckDBConnection, dialect: Dialect, stageDir: string, req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
-  const {object, table} = req
-  const t = dialect.table(table)
-  await c.run('BEGIN TRANSACTION')
-  try {
-    const existing = await runQuery(c, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {
-      table,
-      uri: object.uri,
-    })
-    const entry = existing[0] ? ledgerFromRow(existing[0]) : undefined
-    if (entry && (req.isCurrent ?? ((e: LedgerEntry) => e.etag === object.etag))(entry)) {
-      await c.run('ROLLBACK')
-      return {status: 'skipped', entry}
-    }
-    if (entry) {
-      // a new version of the object replaces the old one's rows, never adds to them
-      await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: object.uri})
-      await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
-      await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
-    }
-    const now = new Date()
-    const file = path.join(stageDir, `${randomUUID()}.tsv`)
+interface StagedObject {
+  req: ObjectLoadRequest
+  file: string
+  staged: StageResult
+  resolve: (o: ObjectLoadOutcome) => void
+  reject: (err: unknown) => void
+}
+
+/** objects committed together at most (a group is also cut at GROUP_ROWS rows) */
+const GROUP_OBJECTS = 64
+const GROUP_ROWS = 500_000
+
+/**
+ * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
+ * worker threads when available) with no transaction open; then one writer commits whatever objects are
+ * staged in a single transaction: per object, re-check the ledger, delete an older version's rows, INSERT
+ * from the staging file, its rejects and its ledger row. Objects stay all-or-nothing (a crash loses whole
+ * objects, never part of one), while DuckDB pays one commit per group instead of one per object. A failed
+ * group is retried object by object so one bad object cannot fail the others.
+ */
+class GroupCommitLoader implements ObjectLoader {
+  readonly maxInFlight: number
+  private readonly queue: StagedObject[] = []
+  private writing: Promise<void> | undefined
+
+  constructor(
+    private readonly writer: DuckDBConnection,
+    private readonly reader: DuckDBConnection,
+    private readonly dialect: Dialect,
+    private readonly stageDir: string,
+    concurrency: number,
+  ) {
+    // keep objects staging while a group commits
+    this.maxInFlight = Math.max(1, concurrency) * 2
+  }
+
+  async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+    // cheap pre-check so an object loaded meanwhile (e.g. by the stream worker) is not even read
+    const entry = await this.ledgerEntry(this.reader, req)
+    if (entry && this.isCurrent(req, entry)) return {status: 'skipped', entry}
+    const file = path.join(this.stageDir, `${randomUUID()}.tsv`)
     let staged: StageResult
     try {
-      staged = await stageBatches(req.batches(), file)
-      const {select, read} = stagedSelect(req.format.columns, dialect.quoteIdent)
-      await c.run(
-        `INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`,
-        {file, uri: object.uri, load_id: req.loadId, now: micros(now), lm: micros(object.lastModified), path: req.path},
-      )
-    } finally {
+      staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
+    } catch (err) {
       await fs.rm(file, {force: true})
+      throw err
     }
-    const {rows} = staged
-    const rejected = staged.rejects.length
-    if (rejected > 0) {
-      const rejAppender = await c.createAppender(REJECTS_TABLE)
-      for (const r of staged.rejects) {
-        rejAppender.appendVarchar(table)
-        rejAppender.appendVarchar(object.uri)
-        rejAppender.appendBigInt(BigInt(r.line))
-        rejAppender.appendVarchar(r.reason)
-        rejAppender.appendVarchar(r.raw)
-        rejAppender.appendVarchar(req.loadId)
-        rejAppender.appendTimestamp(micros(now))
-        rejAppender.endRow()
+    return new Promise<ObjectLoadOutcome>((resolve, reject) => {
+      this.queue.push({req, file, staged, resolve, reject})
+      this.writing ??= this.drain().finally(() => (this.writing = undefined))
+    })
+  }
+
+  private isCurrent(req: ObjectLoadRequest, entry: LedgerEntry): boolean {
+    return (req.isCurrent ?? ((e: LedgerEntry) => e.etag === req.object.etag))(entry)
+  }
+
+  private async ledgerEntry(c: DuckDBConnection, req: ObjectLoadRequest): Promise<LedgerEntry | undefined> {
+    const rows = await runQuery(c, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table: req.table, uri: req.object.uri})
+    return rows[0] ? ledgerFromRow(rows[0]) : undefined
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group: StagedObject[] = []
+      let rows = 0
+      while (this.queue.length > 0 && group.length < GROUP_OBJECTS && (group.length === 0 || rows + this.queue[0].staged.rows <= GROUP_ROWS)) {
+        const item = this.queue.shift()!
+        rows += item.staged.rows
+        group.push(item)
       }
-      rejAppender.closeSync()
+      try {
+        const outcomes = await this.commit(group)
+        group.forEach((item, i) => item.resolve(outcomes[i]))
+      } catch (err) {
+        if (group.length === 1) group[0].reject(err)
+        // one bad object must not fail the others: commit them one by one
+        else for (const item of group) await this.commit([item]).then(([o]) => item.resolve(o), item.reject)
+      } finally {
+        await Promise.all(group.map((item) => fs.rm(item.file, {force: true})))
+      }
     }
-    await c.run(
-      `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
-      {
-        table,
-        uri: object.uri,
-        etag: object.etag,
-        size: object.size,
-        lm: micros(object.lastModified),
-        rows,
-        rejected,
-        load_id: req.loadId,
-        path: req.path,
-        loaded_at: micros(new Date()),
-        seq: req.sequencer ?? null,
-      },
-    )
-    await c.run('COMMIT')
-    return {status: entry ? 'replaced' : 'loaded', rows, rejected}
-  } catch (err) {
-    await c.run('ROLLBACK').catch(() => {})
-    throw err
+  }
+
+  private async commit(group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
+    const c = this.writer
+    const outcomes: ObjectLoadOutcome[] = []
+    await c.run('BEGIN TRANSACTION')
+    try {
+      const now = micros(new Date())
+      for (const {req, file, staged} of group) {
+        const {object, table} = req
+        const entry = await this.ledgerEntry(c, req)
+        if (entry && this.isCurrent(req, entry)) {
+          outcomes.push({status: 'skipped', entry})
+          continue
+        }
+        const t = this.dialect.table(table)
+        if (entry) {
+          // a new version of the object replaces the old one's rows, never adds to them
+          await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: object.uri})
+          await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+          await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+        }
+        if (staged.rows > 0) {
+          const {select, read} = stagedSelect(req.format.columns, this.dialect.quoteIdent)
+          await c.run(`INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`, {
+            file,
+            uri: object.uri,
+            load_id: req.loadId,
+            now,
+            lm: micros(object.lastModified),
+            path: req.path,
+          })
+        }
+        if (staged.rejects.length > 0) {
+          const rejAppender = await c.createAppender(REJECTS_TABLE)
+          for (const r of staged.rejects) {
+            rejAppender.appendVarchar(table)
+            rejAppender.appendVarchar(object.uri)
+            rejAppender.appendBigInt(BigInt(r.line))
+            rejAppender.appendVarchar(r.reason)
+            rejAppender.appendVarchar(r.raw)
+            rejAppender.appendVarchar(req.loadId)
+            rejAppender.appendTimestamp(now)
+            rejAppender.endRow()
+          }
+          rejAppender.closeSync()
+        }
+        await c.run(
+          `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
+          {
+            table,
+            uri: object.uri,
+            etag: object.etag,
+            size: object.size,
+            lm: micros(object.lastModified),
+            rows: staged.rows,
+            rejected: staged.rejects.length,
+            load_id: req.loadId,
+            path: req.path,
+            loaded_at: now,
+            seq: req.sequencer ?? null,
+          },
+        )
+        outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejects.length})
+      }
+      await c.run('COMMIT')
+      return outcomes
+    } catch (err) {
+      await c.run('ROLLBACK').catch(() => {})
+      throw err
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writing
+    this.writer.closeSync()
+    this.reader.closeSync()
+    await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }

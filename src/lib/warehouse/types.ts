@@ -1,5 +1,5 @@
 import type {Column, LogFormat} from '../formats/types.js'
-import type {Batch} from '../loader/read-object.js'
+import type {Batch, Reject} from '../loader/read-object.js'
 import type {ObjectInfo} from '../store/types.js'
 
 export type LoadPath = 'backfill' | 'stream'
@@ -29,6 +29,11 @@ export interface ObjectLoadRequest {
   sequencer?: string
   /** Called only when the object must be loaded: returns its parsed batches. */
   batches: () => AsyncIterable<Batch>
+  /**
+   * Optional faster path for file-staging loaders (DuckDB): writes the object's parsed rows as a staging TSV
+   * (see duckdb-stage.ts) to `file`, e.g. in a worker thread, and returns rows and rejects.
+   */
+  stage?: (file: string) => Promise<{rows: number; rejects: Reject[]}>
   /**
    * Decides whether an existing ledger entry makes this load unnecessary. Default: same ETag means
    * already loaded.
