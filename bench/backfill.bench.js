@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Backfill throughput and memory: seneka backfill into DuckDB vs DuckDB's own read_csv over the same gzipped ALB
 // files (the engine's ceiling) and plain gunzip of the files (the floor). Each phase runs in its own process so
-// peak RSS is its own. Sizes: BACKFILL_BENCH_FILES (default 40) files of BACKFILL_BENCH_LINES (default 10000)
+// peak RSS is its own. Sizes: BACKFILL_BENCH_FILES (default 20) files of BACKFILL_BENCH_LINES (default 10000)
 // lines; the memory check repeats seneka on 10x the files unless BACKFILL_BENCH_SKIP_10X=1.
 import {spawnSync} from 'node:child_process'
 import {createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
@@ -12,7 +12,7 @@ import {createGunzip} from 'node:zlib'
 import {Writable} from 'node:stream'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const FILES = Number(process.env.BACKFILL_BENCH_FILES ?? 40)
+const FILES = Number(process.env.BACKFILL_BENCH_FILES ?? 20)
 const LINES = Number(process.env.BACKFILL_BENCH_LINES ?? 10000)
 const CONCURRENCY = Number(process.env.BACKFILL_BENCH_CONCURRENCY ?? 4)
 
@@ -74,7 +74,7 @@ async function phaseDuckdb(dir, db) {
 async function phaseSeneka(dir, db) {
   const {runBackfill} = await import('../dist/lib/backfill/run.js')
   const {getFormat} = await import('../dist/lib/formats/index.js')
-  const r = await runBackfill({sources: [dir], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 'alb_logs', range: {}, concurrency: CONCURRENCY, dryRun: false})
+  const r = await runBackfill({sources: [dir], include: ['*.log.gz'], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 'alb_logs', range: {}, concurrency: CONCURRENCY, dryRun: false})
   if (r.objects.failed > 0) throw new Error(`${r.objects.failed} objects failed`)
   return {rows: r.rows, bytes: r.bytesUncompressed}
 }

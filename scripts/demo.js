@@ -37,9 +37,13 @@ seneka(['backfill', ...base, '--since', '2024-05-01', '--until', '2024-05-02', '
 seneka(['backfill', ...base, '--since', '2024-05-01', '--until', '2024-05-02'])
 const status = seneka(['backfill', ...base])
 
+const w = `--warehouse duckdb:${path.relative(root, db)}`
 console.log(`What to try next:
   - run \`npm run demo\` again: every object is skipped, nothing is loaded twice
-  - look at the rows:  node bin/run.js backfill --help ; duckdb ${path.relative(root, db)} "select elb_status_code, count(*) from alb_logs group by 1"
-  - see rejected lines: select object_uri, line, reason from _seneka_rejects
-  - add --json to any command for one JSON document on stdout`)
+  - latency of the demo load, with an SLO gate (exit 11 when breached):
+      node bin/run.js latency-report --table alb_logs ${w} --measure arrival --slo 'p99<=1m'
+  - check for duplicates by provenance key (exit 12 with --fail-on-duplicates):
+      node bin/run.js dedupe --table alb_logs --key _source_uri,_line ${w} --fail-on-duplicates
+  - the event-driven path on a local folder: npm run demo:stream
+  - add --json to any command for one JSON document on stdout; --help for examples and exit codes`)
 process.exit(status === 3 || status === 4 ? 0 : status)

@@ -64,6 +64,12 @@ export const duckdbDialect: Dialect = {
 
 /** DuckDB's buffer-pool cap for the embedded warehouse (override with SENEKA_DUCKDB_MEMORY_LIMIT, e.g. 4GB). */
 export const DEFAULT_MEMORY_LIMIT = '1GB'
+/**
+ * While loading, DuckDB only appends: a small cache is enough, and it keeps a long backfill's memory flat
+ * (measured in docs/performance.md). SENEKA_DUCKDB_MEMORY_LIMIT overrides both.
+ */
+export const DEFAULT_LOAD_MEMORY_LIMIT = '256MB'
+const LOAD_CHECKPOINT_THRESHOLD = '512MB'
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS ${LEDGER_TABLE} (
   target_table VARCHAR NOT NULL, object_uri VARCHAR NOT NULL, etag VARCHAR NOT NULL, size BIGINT,
@@ -198,6 +204,10 @@ export class DuckDBWarehouse implements Warehouse {
   async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     await this.ensureMeta()
+    if (!process.env.SENEKA_DUCKDB_MEMORY_LIMIT) await this.conn.run(`SET memory_limit = '${DEFAULT_LOAD_MEMORY_LIMIT}'`)
+    // DuckDB checkpoints whenever the WAL passes 16 MB: with commits of ~100k rows that was a checkpoint per
+    // commit, each costlier as the table grows; checkpoint rarely while loading (and at close, as always)
+    await this.conn.run(`SET checkpoint_threshold = '${LOAD_CHECKPOINT_THRESHOLD}'`)
     // staging files live next to the database (same disk, removed after each commit and on close)
     const stageDir = await fs.mkdtemp(path.join(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)), '.seneka-stage-'))
     return new GroupCommitLoader(await this.instance.connect(), await this.instance.connect(), this.dialect, stageDir, opts.concurrency)
@@ -266,8 +276,11 @@ interface StagedObject {
 }
 
 /** objects committed together at most (a group is also cut at GROUP_ROWS rows) */
-const GROUP_OBJECTS = 64
-const GROUP_ROWS = 500_000
+const GROUP_OBJECTS = 256
+const GROUP_ROWS = 1_000_000
+/** DuckDB's row group size: a transaction appending at least this many rows skips the WAL */
+const ROW_GROUP_ROWS = 122_880
+const LINGER_MS = 250
 
 /**
  * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
@@ -290,8 +303,12 @@ class GroupCommitLoader implements ObjectLoader {
     concurrency: number,
   ) {
     // keep objects staging while a group commits
-    this.maxInFlight = Math.max(1, concurrency) * 2
+    this.maxInFlight = Math.max(1, concurrency) * 4
   }
+
+  /** objects being read and staged right now */
+  private staging = 0
+  private arrived: (() => void) | undefined
 
   async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
     // cheap pre-check so an object loaded meanwhile (e.g. by the stream worker) is not even read
@@ -299,11 +316,15 @@ class GroupCommitLoader implements ObjectLoader {
     if (entry && this.isCurrent(req, entry)) return {status: 'skipped', entry}
     const file = path.join(this.stageDir, `${randomUUID()}.tsv`)
     let staged: StageResult
+    this.staging++
     try {
       staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
     } catch (err) {
       await fs.rm(file, {force: true})
       throw err
+    } finally {
+      this.staging--
+      this.arrived?.()
     }
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
       this.queue.push({req, file, staged, resolve, reject})
@@ -320,8 +341,30 @@ class GroupCommitLoader implements ObjectLoader {
     return rows[0] ? ledgerFromRow(rows[0]) : undefined
   }
 
+  /**
+   * While fewer rows than one DuckDB row group are queued and other objects are still staging, wait a little
+   * for them (at most LINGER_MS): a transaction of a full row group is written straight to the database file
+   * instead of through the WAL, so big backfills write their data once. Stream loads never wait: their
+   * latency matters more than their throughput.
+   */
+  private async linger(): Promise<void> {
+    const deadline = Date.now() + LINGER_MS
+    const batchLoads = (): boolean => this.queue.every((q) => q.req.path === 'backfill')
+    while (this.staging > 0 && batchLoads() && Date.now() < deadline && this.queue.reduce((n, q) => n + q.staged.rows, 0) < ROW_GROUP_ROWS) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()))
+        this.arrived = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.arrived = undefined
+    }
+  }
+
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
+      await this.linger()
       const group: StagedObject[] = []
       let rows = 0
       while (this.queue.length > 0 && group.length < GROUP_OBJECTS && (group.length === 0 || rows + this.queue[0].staged.rows <= GROUP_ROWS)) {
