@@ -21,7 +21,7 @@ function renderRows(r: RowDedupeResult): string {
     `  distinct keys    ${formatCount(s.distinctKeys)}`,
     `  duplicate rows   ${formatCount(s.duplicateRows)} (extra copies of ${formatCount(s.duplicatedKeys)} keys, up to ${formatCount(s.maxCopies)} copies of one key)`,
     `  NULL-key rows    ${formatCount(s.nullKeyRows)}${s.nullKeyRows > 0 ? ` (never treated as duplicates; by column: ${Object.entries(s.nullKeyRowsByColumn).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')})` : ''}`,
-    `  keeps            the ${s.keep} copy: ORDER BY ${s.keepOrder}`,
+    `  keeps            the ${s.keep} copy: ORDER BY ${shortOrder(s.keepOrder)}`,
   ]
   const days = s.perDay.filter((d) => d.duplicateRows > 0)
   if (days.length > 0) {
@@ -130,4 +130,10 @@ function renderObjects(r: ObjectDedupeResult): string {
     lines.push('No duplicate offsets.')
   }
   return lines.join('\n')
+}
+
+/** The first terms of the keep order; the full ORDER BY is in --json (keepOrder). */
+function shortOrder(order: string): string {
+  const terms = order.split(', ')
+  return terms.length <= 3 ? order : `${terms.slice(0, 3).join(', ')} (then ${terms.length - 3} more columns as tie-breakers; full order in --json)`
 }
