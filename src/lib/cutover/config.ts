@@ -60,7 +60,7 @@ const BucketSchema = z
     suffix: z.string().optional(),
     table,
     format: z.string().optional(),
-    /** the batch path's table, compared with `table` by the reconcile gate [default: the same table] */
+    /** the batch path's table, compared with `table` by the reconcile gate (the gate fails without it) */
     batchTable: table.optional(),
     /** AWS account that owns the bucket (aws:SourceAccount) [default: the queue's account] */
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),

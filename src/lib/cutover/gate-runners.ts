@@ -5,13 +5,18 @@ import type {GateRunners} from './gates.js'
 
 /**
  * The real gate runners, reusing reconcile's and latency-report's libraries over the shadow window:
- * reconcile compares the batch table (batchTable, default the bucket's table) with the event-driven table
+ * reconcile compares the batch table (batchTable, required: a table compared with itself proves nothing) with
+ * the event-driven table
  * hour by hour and must pass; latency p99 of the event-driven table must be at or under the bucket's SLO.
  */
 export function defaultGateRunners(): GateRunners {
   return {
     async reconcile({bucket, window, warehouse}) {
-      const r = await reconcile({warehouse, batchTable: bucket.batchTable ?? bucket.table, streamTable: bucket.table, since: window.since, until: window.until, by: 'hour', now: window.until})
+      // comparing a table with itself would always pass: that is no gate
+      if (!bucket.batchTable || bucket.batchTable === bucket.table) {
+        return {passed: false, summary: `cutover.buckets.${bucket.name}.batchTable must name the batch path's table (not ${bucket.table}) for the reconcile gate to compare anything`}
+      }
+      const r = await reconcile({warehouse, batchTable: bucket.batchTable, streamTable: bucket.table, since: window.since, until: window.until, by: 'hour', now: window.until})
       return {
         passed: r.passed,
         summary: `${r.summary.mismatched} mismatched, ${r.summary.withinTolerance} within tolerance (${r.by}, ${r.batchTable} vs ${r.streamTable})`,
