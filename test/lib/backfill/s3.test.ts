@@ -41,26 +41,17 @@ describe('backfill from S3 (fauxqs, real AWS SDK)', () => {
   it('lists only the day prefixes in range, never the whole bucket, and loads exactly those days', async () => {
     const db = path.join(tempDir(), 'wh.duckdb')
     const listed: Array<{prefix?: string; delimiter?: string}> = []
-    await runBackfill({
+    const opts = {
       sources: [`s3://logs/${PREFIX}`],
       format: getFormat('alb'),
       warehouse: `duckdb:${db}`,
       table: 'alb',
       range: {since: new Date('2024-05-02T00:00:00Z'), until: new Date('2024-05-04T00:00:00Z')},
       concurrency: 4,
-      dryRun: false,
-    })
+    }
+    await runBackfill({...opts, dryRun: false})
     // plan again through a recording client to see exactly which requests planning makes
-    const plan = await runBackfill({
-      sources: [`s3://logs/${PREFIX}`],
-      format: getFormat('alb'),
-      warehouse: `duckdb:${db}`,
-      table: 'alb',
-      range: {since: new Date('2024-05-02T00:00:00Z'), until: new Date('2024-05-04T00:00:00Z')},
-      concurrency: 4,
-      dryRun: true,
-      storeFactories: {s3: recordingStore(listed)},
-    })
+    const plan = await runBackfill({...opts, dryRun: true, storeFactories: {s3: recordingStore(listed)}})
     expect(listed.filter((l) => l.delimiter === '/').map((l) => l.prefix)).toEqual([PREFIX, `${PREFIX}2024/`, `${PREFIX}2024/05/`])
     expect(listed.filter((l) => l.delimiter === undefined).map((l) => l.prefix).sort()).toEqual([`${PREFIX}2024/05/02/`, `${PREFIX}2024/05/03/`])
     expect(listed.some((l) => l.prefix === '' || l.prefix === undefined)).toBe(false)
