@@ -19,7 +19,7 @@ const STAGES: Record<DedupeStage, string> = {
 export default class Dedupe extends BaseCommand<typeof Dedupe, DedupeResult> {
   static override summary = 'Find (and remove) duplicate rows by key, or duplicate and overlapping Kafka offset ranges in objects.'
 
-  static override description = `Rows: groups the rows of --table by the --key columns (e.g. partition,offset or _source_uri,_line) and reports rows, distinct keys and duplicate rows, per day and per source, with sample keys. Rows whose key has a NULL part are counted apart and never treated as duplicates. The report changes nothing. --apply removes every copy but one (the earliest or latest by --ingested-at-column, ties broken by _source_uri and _line) in ONE transaction, then verifies that no duplicate is left and the number of distinct keys is unchanged, else rolls back: a failure or a kill at any moment leaves the table untouched or fully deduplicated. --since/--until limit both to rows whose --time-column is in range, so a daily run touches only recent rows.
+  static override description = `Rows: groups the rows of --table by the --key columns (e.g. partition,offset or _source_uri,_line) and reports rows, distinct keys and duplicate rows, per day and per source, with sample keys. Rows whose key has a NULL part are counted apart and never treated as duplicates. The report changes nothing. --apply removes every copy but one (the earliest or latest by --ingested-at-column, ties broken by _source_uri and _line) in ONE transaction, then verifies that no duplicate is left and the number of distinct keys is unchanged, else rolls back: a failure or a kill at any moment leaves the table untouched or fully deduplicated. On BigQuery (DML on a table is serialized and limited) it runs one such transaction per UTC day of --time-column that holds duplicates, day after day, each day all-or-nothing; copies of one key on different days are left (the report shows them). --since/--until limit both to rows whose --time-column is in range, so a daily run touches only recent rows.
 
 Objects: --objects lists a prefix of files named by Kafka partition and start offset (Kafka Connect topic+partition+startOffset.ext, Secor generation_partition_offset.ext, or your own regex), counts the records (lines, gzip or plain) of each file, and reports the files whose offset ranges are redundant (every record held by kept files), that overlap a neighbour, and the gaps between files (reported as gaps, not duplicates). It never deletes objects: --apply --output FILE writes the list of redundant objects (JSON) and, for S3, an S3 Batch Operations manifest (CSV bucket,key) for a person to act on.
 
@@ -59,7 +59,7 @@ ${exitCodeHelp([
     concurrency: Flags.integer({min: 1, max: 256, default: 8, summary: 'Objects: files read at once.', helpGroup: 'OBJECTS'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3', helpGroup: 'OBJECTS'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].', helpGroup: 'OBJECTS'}),
-    apply: Flags.boolean({summary: 'Rows: remove the duplicates (one transaction, verified). Objects: write --output (never deletes).'}),
+    apply: Flags.boolean({summary: 'Rows: remove the duplicates (one transaction, verified; BigQuery: one per UTC day). Objects: write --output (never deletes).'}),
     'fail-on-duplicates': Flags.boolean({summary: `Exit with code ${ExitCode.DUPLICATES_FOUND} when duplicates were found.`}),
   }
 
@@ -100,6 +100,7 @@ ${exitCodeHelp([
           if (flags.apply) this.info(`Found ${r.duplicateRows} duplicate rows of ${r.rows} in scope.`)
         },
         onStage: (s) => this.info(STAGES[s]),
+        onDay: (day, i, n) => this.info(`Day ${day} (${i + 1} of ${n}): one transaction.`),
       })
     }
     if (!this.jsonEnabled()) this.log(renderDedupe(result))

@@ -69,6 +69,8 @@ export interface GcpDouble {
   close(): Promise<void>
 }
 
+const SESSION_CONTROL = /^\s*(?:(?:BEGIN|COMMIT|ROLLBACK) TRANSACTION|CALL BQ\.ABORT_SESSION\(\))\s*;?\s*$/
+
 function decodeParams(qp: any[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const p of qp) {
@@ -104,6 +106,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   const jobsById = new Map<string, FakeJob>()
   const rules: FailRule[] = []
   let generation = 1000
+  let sessions = 0
 
   const double: GcpDouble = {
     endpoint: '',
@@ -188,6 +191,8 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   /** The statements seneka generates, simulated; anything else goes to onQuery. */
   function simulateQuery(sql: string, params: Record<string, unknown>): QueryAnswer {
     const ledgerFields = LEDGER_SCHEMA.map((f) => ({name: f.name, type: f.type}))
+    // session transaction control statements (Warehouse.transaction): nothing to simulate
+    if (SESSION_CONTROL.test(sql)) return {fields: [], rows: []}
     if (sql.includes('BEGIN TRANSACTION')) {
       const target = tableFromSql(/INSERT INTO `([^`]+)` \(/.exec(sql)![1])
       const stg = tableFromSql(/FROM `([^`]+)` AS s WHERE s\._stg_kind = 'row'/.exec(sql)![1])
@@ -252,13 +257,16 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         return send(200, {...body, status: {state: 'DONE'}, statistics: {totalBytesProcessed: String(double.bytesFor(body.configuration.query.query)), query: {}}})
       }
       if (jobsById.has(id)) return send(409, {error: {code: 409, message: `Already Exists: Job ${id}`, errors: [{reason: 'duplicate'}]}})
-      const job: FakeJob = {resource: {...body, status: {state: 'DONE'}, statistics: {}}, polls: 0}
+      // sessions: a job with createSession opens one; jobs sent with a session_id report it
+      const q = body.configuration.query
+      const sessionId = q?.createSession ? `session_${++sessions}` : q?.connectionProperties?.find((c: any) => c.key === 'session_id')?.value
+      const job: FakeJob = {resource: {...body, status: {state: 'DONE'}, statistics: sessionId ? {sessionInfo: {sessionId}} : {}}, polls: 0}
       try {
         if (body.configuration.load) simulateLoad(body.configuration.load)
         if (body.configuration.query) {
           const sql = body.configuration.query.query
           job.result = simulateQuery(sql, decodeParams(body.configuration.query.queryParameters))
-          if (sql.includes('BEGIN TRANSACTION') && double.loseMergeReplies > 0) {
+          if (sql.includes('BEGIN TRANSACTION') && !SESSION_CONTROL.test(sql) && double.loseMergeReplies > 0) {
             double.loseMergeReplies--
             job.resource.status = {state: 'DONE', errorResult: {reason: 'backendError', message: 'simulated: the reply was lost after the commit'}}
           }

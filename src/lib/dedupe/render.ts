@@ -53,7 +53,14 @@ function renderRows(r: RowDedupeResult): string {
   lines.push('')
   if (r.applied) {
     const a = r.applied
-    lines.push(
+    if (a.perDay) {
+      for (const d of a.perDay) lines.push(`  ${d.day}  removed ${formatCount(d.rowsRemoved)} duplicate rows (${formatDuration(d.durationMs)})`)
+      lines.push(
+        `Removed ${formatCount(a.rowsRemoved)} duplicate rows in ${formatCount(a.perDay.length)} transactions, one per UTC day holding duplicates (${formatDuration(a.durationMs)}); each day verified: no duplicates left within the day, distinct keys as before, NULL-key rows untouched. Copies of one key on different days are not removed by this pass.`,
+      )
+      const left = s.duplicateRows - a.rowsRemoved
+      if (left > 0) lines.push(`${formatCount(left)} duplicate rows of the report are copies on different days and remain; run the report again to see them.`)
+    } else lines.push(
       `Removed ${formatCount(a.rowsRemoved)} duplicate rows in one transaction (${formatDuration(a.durationMs)}); verified: no duplicates left, ${formatCount(a.after.distinctKeys)} distinct keys as before, ${formatCount(a.after.nullKeyRows)} NULL-key rows untouched.`,
     )
   } else if (s.duplicateRows > 0) {

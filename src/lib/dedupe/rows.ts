@@ -1,6 +1,6 @@
 import {UsageError, UserError} from '../errors.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
-import {checkColumnName, checkTableName, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
+import {checkColumnName, checkTableName, type Dialect, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
 
 export type KeepPolicy = 'earliest' | 'latest'
 
@@ -67,9 +67,15 @@ export interface RowDedupeReport {
 
 export interface RowDedupeApplied {
   rowsRemoved: number
+  /** counts of the scope (per-day runs: summed over the days changed) */
   before: ScopeCounts
   after: ScopeCounts
   durationMs: number
+  /**
+   * Per-day runs (BigQuery): one transaction per UTC day holding duplicates within the day, in order.
+   * Absent when the whole scope was one transaction (DuckDB).
+   */
+  perDay?: DayApplied[]
 }
 
 export interface ScopeCounts {
@@ -87,6 +93,8 @@ export type DedupeStage = 'counting' | 'deleting' | 'verifying' | 'committing'
 export interface RowDedupeHooks {
   /** called inside the --apply transaction as it goes; throwing rolls it back */
   onStage?: (stage: DedupeStage) => void | Promise<void>
+  /** per-day runs (BigQuery): called before the transaction of each day (index from 0) */
+  onDay?: (day: string, index: number, days: number) => void | Promise<void>
 }
 
 const TIE_BREAK = ['_source_uri', '_line']
@@ -276,10 +284,91 @@ async function scopeCounts(tx: WarehouseTransaction, p: RowPlan): Promise<ScopeC
   return {tableRows: num(r?.table_rows), rows, nullKeyRows, distinctKeys, duplicateRows: rows - nullKeyRows - distinctKeys}
 }
 
+/** What one --apply transaction did (BigQuery: one per UTC day of the time column). */
+export interface DayApplied {
+  /** UTC day (YYYY-MM-DD) */
+  day: string
+  rowsRemoved: number
+  before: ScopeCounts
+  after: ScopeCounts
+  durationMs: number
+}
+
+/** The days a per-day --apply committed before a day failed (each of them is deduplicated). */
+export class DayByDayError extends UserError {
+  constructor(
+    readonly failedDay: string,
+    readonly daysDone: DayApplied[],
+    readonly daysNotStarted: string[],
+    cause: unknown,
+  ) {
+    const done = daysDone.length > 0 ? `${daysDone.length} days were already deduplicated and committed (${daysDone.map((d) => `${d.day}: ${d.rowsRemoved} rows removed`).join(', ')})` : 'no day was committed before it'
+    const rest = daysNotStarted.length > 0 ? `; ${daysNotStarted.length} days were not started (${daysNotStarted[0]} .. ${daysNotStarted[daysNotStarted.length - 1]})` : ''
+    super(`Removing duplicates of ${failedDay} failed; that day's transaction was rolled back, so the day is unchanged. Before it, ${done}${rest}. The failure: ${(cause as Error)?.message ?? String(cause)}`, {
+      suggestion: `Fix the cause, then run again from that day: --since ${failedDay}T00:00:00Z (days already done have no duplicates left and cost only the counts).`,
+      cause,
+    })
+    this.name = 'DayByDayError'
+  }
+}
+
+async function dedupeInTransaction(wh: Warehouse, tx: WarehouseTransaction, p: RowPlan, spec: RowDedupeSpec, deleteRanked: NonNullable<Dialect['deleteRanked']>, hooks: RowDedupeHooks): Promise<Omit<DayApplied, 'day' | 'durationMs'>> {
+  await hooks.onStage?.('counting')
+  const before = await scopeCounts(tx, p)
+  await hooks.onStage?.('deleting')
+  if (before.duplicateRows > 0) {
+    await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`}), p.params)
+  }
+  await hooks.onStage?.('verifying')
+  const after = await scopeCounts(tx, p)
+  const problems: string[] = []
+  if (after.duplicateRows !== 0) problems.push(`${after.duplicateRows} duplicate rows are left`)
+  if (after.distinctKeys !== before.distinctKeys) problems.push(`distinct keys changed from ${before.distinctKeys} to ${after.distinctKeys}`)
+  if (after.nullKeyRows !== before.nullKeyRows) problems.push(`rows with NULL key parts changed from ${before.nullKeyRows} to ${after.nullKeyRows}`)
+  if (before.tableRows - after.tableRows !== before.duplicateRows) problems.push(`${before.tableRows - after.tableRows} rows were removed instead of ${before.duplicateRows}`)
+  if (problems.length > 0) {
+    throw new UserError(`Verification after removing duplicates failed (${problems.join('; ')}); the transaction was rolled back and ${wh.dmlPartitioned ? 'its day is' : 'the table is'} unchanged.`, {
+      suggestion: 'Check whether another process writes to the table, then run again.',
+    })
+  }
+  await hooks.onStage?.('committing')
+  return {rowsRemoved: before.tableRows - after.tableRows, before, after}
+}
+
+/** UTC days (YYYY-MM-DD) in scope that hold duplicates within the day: the only days a per-day pass changes. */
+async function daysWithDuplicates(wh: Warehouse, p: RowPlan): Promise<string[]> {
+  if (!p.dayExpr) return []
+  const rows = await wh.query(
+    `SELECT ${A}_day AS day, SUM(${A}_n - 1) AS dup_rows FROM (
+      SELECT ${p.dayExpr} AS ${A}_day, COUNT(*) AS ${A}_n FROM ${p.table} WHERE ${p.where} AND ${p.notNull}
+      GROUP BY ${A}_day, ${p.keys.join(', ')}) AS g
+    GROUP BY ${A}_day HAVING SUM(${A}_n - 1) > 0 ORDER BY ${A}_day`,
+    p.params,
+  )
+  return rows.map((r) => (r.day instanceof Date ? utcDay(r.day) : String(r.day).slice(0, 10)))
+}
+
+/** The plan narrowed to one UTC day of the time column (on top of --since/--until). */
+function dayPlan(wh: Warehouse, p: RowPlan, spec: RowDedupeSpec, day: string): RowPlan {
+  const d = wh.dialect
+  const start = new Date(`${day}T00:00:00Z`)
+  const col = d.quoteIdent(spec.timeColumn)
+  return {
+    ...p,
+    where: `${p.where} AND ${col} >= ${d.timestampParam('seneka_day_start')} AND ${col} < ${d.timestampParam('seneka_day_end')}`,
+    params: {...p.params, seneka_day_start: start, seneka_day_end: new Date(start.getTime() + 86_400_000)},
+  }
+}
+
 /**
  * Removes duplicates in ONE transaction: counts, deletes every copy after the first of its key (by the keep
  * order), counts again and verifies that no duplicate is left, that the number of distinct keys and of NULL-key
  * rows is unchanged, and that exactly the duplicate rows went; anything else rolls the whole thing back.
+ *
+ * On warehouses whose DML is limited (Warehouse.dmlPartitioned: BigQuery) the same runs once per UTC day of the
+ * time column that holds duplicates within the day, one day after the other, each day all-or-nothing; copies of
+ * one key that fall on different days are not removed by that pass. A failing day stops the run with a
+ * DayByDayError naming the days already committed.
  */
 export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDedupeHooks = {}): Promise<RowDedupeApplied> {
   const deleteRanked = wh.dialect.deleteRanked?.bind(wh.dialect)
@@ -289,26 +378,29 @@ export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDe
   }
   const p = await planRows(wh, spec)
   const started = Date.now()
-  return transaction(async (tx) => {
-    await hooks.onStage?.('counting')
-    const before = await scopeCounts(tx, p)
-    await hooks.onStage?.('deleting')
-    if (before.duplicateRows > 0) {
-      await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`}), p.params)
+  if (!wh.dmlPartitioned || !p.dayExpr) {
+    const r = await transaction((tx) => dedupeInTransaction(wh, tx, p, spec, deleteRanked, hooks))
+    return {...r, durationMs: Date.now() - started}
+  }
+  const days = await daysWithDuplicates(wh, p)
+  const done: DayApplied[] = []
+  for (const [i, day] of days.entries()) {
+    await hooks.onDay?.(day, i, days.length)
+    const dayStarted = Date.now()
+    try {
+      const r = await transaction((tx) => dedupeInTransaction(wh, tx, dayPlan(wh, p, spec, day), spec, deleteRanked, hooks))
+      done.push({day, ...r, durationMs: Date.now() - dayStarted})
+    } catch (err) {
+      throw new DayByDayError(day, done, days.slice(i + 1), err)
     }
-    await hooks.onStage?.('verifying')
-    const after = await scopeCounts(tx, p)
-    const problems: string[] = []
-    if (after.duplicateRows !== 0) problems.push(`${after.duplicateRows} duplicate rows are left`)
-    if (after.distinctKeys !== before.distinctKeys) problems.push(`distinct keys changed from ${before.distinctKeys} to ${after.distinctKeys}`)
-    if (after.nullKeyRows !== before.nullKeyRows) problems.push(`rows with NULL key parts changed from ${before.nullKeyRows} to ${after.nullKeyRows}`)
-    if (before.tableRows - after.tableRows !== before.duplicateRows) problems.push(`${before.tableRows - after.tableRows} rows were removed instead of ${before.duplicateRows}`)
-    if (problems.length > 0) {
-      throw new UserError(`Verification after removing duplicates failed (${problems.join('; ')}); the transaction was rolled back and the table is unchanged.`, {
-        suggestion: 'Check whether another process writes to the table, then run again.',
-      })
-    }
-    await hooks.onStage?.('committing')
-    return {rowsRemoved: before.tableRows - after.tableRows, before, after, durationMs: Date.now() - started}
+  }
+  const sum = (f: (c: ScopeCounts) => number, side: 'before' | 'after'): number => done.reduce((s, d) => s + f(d[side]), 0)
+  const counts = (side: 'before' | 'after'): ScopeCounts => ({
+    tableRows: side === 'before' ? (done[0]?.before.tableRows ?? 0) : (done.at(-1)?.after.tableRows ?? 0),
+    rows: sum((c) => c.rows, side),
+    nullKeyRows: sum((c) => c.nullKeyRows, side),
+    distinctKeys: sum((c) => c.distinctKeys, side),
+    duplicateRows: sum((c) => c.duplicateRows, side),
   })
+  return {rowsRemoved: done.reduce((s, d) => s + d.rowsRemoved, 0), before: counts('before'), after: counts('after'), durationMs: Date.now() - started, perDay: done}
 }

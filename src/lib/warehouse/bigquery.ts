@@ -21,6 +21,7 @@ import {
   REJECTS_TABLE,
   type Row,
   type Warehouse,
+  type WarehouseTransaction,
 } from './types.js'
 
 /** Ledgers up to this many rows are read with tabledata.list (free) instead of a query. */
@@ -139,6 +140,8 @@ export function parseGsUri(uri: string, flag = '--staging'): {bucket: string; pr
  */
 export class BigQueryWarehouse implements Warehouse {
   readonly kind = 'bigquery' as const
+  /** DML on one table should run one statement at a time: dedupe --apply works day by day */
+  readonly dmlPartitioned = true
   readonly dialect
   readonly readOnly: boolean
   readonly maxBytesBilled: number
@@ -358,8 +361,42 @@ export class BigQueryWarehouse implements Warehouse {
     return e
   }
 
-  /** Dry run, refuse above the cap, run with maximumBytesBilled, wait, fetch the rows. */
-  async runQuery(sql: string, params: BqParams | undefined, label: string): Promise<Row[]> {
+  /**
+   * Runs fn in one multi-statement transaction of a BigQuery session: a first job with createSession runs
+   * BEGIN TRANSACTION, every statement of fn runs in that session (connectionProperties session_id), then
+   * COMMIT TRANSACTION, or ROLLBACK TRANSACTION when fn or a statement fails; the session is aborted at the end
+   * either way. Each statement keeps the cost guard: dry run first (outside the session: a dry run does not need
+   * it and runs nothing), refused above the cap, then sent with maximumBytesBilled. A process killed before the
+   * commit leaves the transaction uncommitted: BigQuery rolls it back when the session ends or times out.
+   */
+  async transaction<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T> {
+    if (this.readOnly) throw new Error('cannot write to a read-only warehouse')
+    const begin = await this.runJob({query: {query: 'BEGIN TRANSACTION', useLegacySql: false, createSession: true, maximumBytesBilled: String(this.maxBytesBilled)}}, 'transaction')
+    const session = begin.metadata.statistics?.sessionInfo?.sessionId
+    if (!session) throw new Error(`BigQuery did not return a session id for job ${begin.job.id ?? ''}: cannot run a transaction`)
+    const inSession = (sql: string, kind: string) =>
+      this.runJob({query: {query: sql, useLegacySql: false, connectionProperties: [{key: 'session_id', value: session}], maximumBytesBilled: String(this.maxBytesBilled)}}, kind)
+    try {
+      let result: T
+      try {
+        result = await fn({query: (sql, params) => this.runQuery(sql, params, 'query', session)})
+        await inSession('COMMIT TRANSACTION', 'commit')
+      } catch (err) {
+        // best effort: an open transaction is rolled back anyway when the session ends
+        await inSession('ROLLBACK TRANSACTION', 'rollback').catch(() => {})
+        throw err
+      }
+      return result
+    } finally {
+      await inSession('CALL BQ.ABORT_SESSION()', 'session_end').catch((err) => this.opts.onWarning?.(`Could not end BigQuery session ${session} (it expires on its own): ${(err as Error).message}`))
+    }
+  }
+
+  /**
+   * Dry run, refuse above the cap, run with maximumBytesBilled, wait, fetch the rows. With `session`, the
+   * statement runs in that BigQuery session (the dry run does not: it needs no session and runs nothing).
+   */
+  async runQuery(sql: string, params: BqParams | undefined, label: string, session?: string): Promise<Row[]> {
     this.warnIfUnpartitioned(sql, params)
     const e = await this.dryRun(sql, params, label)
     if (e.bytesProcessed > this.maxBytesBilled) {
@@ -368,7 +405,8 @@ export class BigQueryWarehouse implements Warehouse {
       })
     }
     const {job} = await this.runJob(
-      {query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params), maximumBytesBilled: String(this.maxBytesBilled)}},
+      {query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params), maximumBytesBilled: String(this.maxBytesBilled),
+        ...(session ? {connectionProperties: [{key: 'session_id', value: session}]} : {})}},
       'query',
     )
     const out: Row[] = []

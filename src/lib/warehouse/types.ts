@@ -143,6 +143,12 @@ export interface Warehouse {
    */
   transaction?<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T>
   /**
+   * Whether large DML should be split into one transaction per day of the time column, run one after the other
+   * (BigQuery: DML on one table is queued and serialized, each statement and transaction is limited). Optional:
+   * engines without the limit (DuckDB) run one transaction.
+   */
+  readonly dmlPartitioned?: boolean
+  /**
    * Bytes the statement would process and its estimated cost, without running it (BigQuery dry run: nothing
    * billed). Optional: engines that bill nothing per query omit it. Commands print it under --dry-run.
    */
