@@ -1,3 +1,4 @@
+import {Parser} from 'node-sql-parser'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {DEFAULT_MAX_BYTES_BILLED} from '../../../src/lib/cost/bigquery.js'
 import {applyRows, DayByDayError, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
@@ -150,8 +151,10 @@ describe('dedupe --apply on BigQuery: one transaction per UTC day, one day after
 
     const s = statements()
     expect(s.map((x) => kind(x.sql))).toEqual(['DAYS', ...['BEGIN', 'COUNT', 'DELETE', 'COUNT', 'COMMIT', 'ABORT'], ...['BEGIN', 'COUNT', 'DELETE', 'COUNT', 'COMMIT', 'ABORT']])
-    // the day list is read outside any session; each day has its own session, created by its BEGIN
+    // the day list is read outside any session, with a query BigQuery's grammar accepts; each day has its own
+    // session, created by its BEGIN
     expect(s[0].session).toBeUndefined()
+    expect(() => new Parser().astify(s[0].sql, {database: 'bigquery'})).not.toThrow()
     const first = s.slice(1, 7)
     const second = s.slice(7)
     expect(first[0].createSession && second[0].createSession).toBe(true)
