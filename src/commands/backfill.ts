@@ -40,7 +40,7 @@ ${exitCodeHelp([
   static override strict = false
 
   static override args = {
-    source: Args.string({description: 'Local folder, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed).', required: true}),
+    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed).', required: true}),
   }
 
   static override flags = {

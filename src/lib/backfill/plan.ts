@@ -82,7 +82,8 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
   for (const source of input.sources) {
     const loc = parseLocation(source)
     const store = openStore(loc, input.storeOptions, input.storeFactories)
-    const prefixes = await prefixesForRange(store, loc.prefix, input.range)
+    const prefixes = loc.object ? [] : await prefixesForRange(store, loc.prefix, input.range)
+    const named = loc.object ? await store.head(loc.prefix) : undefined
     const listed = await Promise.all(
       prefixes.map((p) =>
         limit(async () => {
@@ -93,7 +94,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
       ),
     )
     const objects: PlannedObject[] = []
-    for (const o of listed.flat()) {
+    for (const o of [...(named ? [named] : []), ...listed.flat()]) {
       if (seen.has(o.uri)) continue // overlapping sources list an object once
       if (include && !include(o.key)) continue
       if (exclude && exclude(o.key)) continue

@@ -1,3 +1,4 @@
+import {statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {UsageError} from '../errors.js'
@@ -8,6 +9,8 @@ export interface ParsedLocation {
   bucket: string
   /** key prefix inside the bucket ("" for the whole bucket/folder) */
   prefix: string
+  /** the location names one object (a local file): read it by name, never list */
+  object?: boolean
 }
 
 /**
@@ -28,6 +31,7 @@ export function parseLocation(value: string): ParsedLocation {
     throw new UsageError(`Unsupported location "${value}".`, 'Use a local folder, file:///path, s3://bucket/prefix or gs://bucket/prefix.')
   }
   const local = path.resolve(value.startsWith('file://') ? fileURLToPath(value) : value)
+  if (statSync(local, {throwIfNoEntry: false})?.isFile()) return {scheme: 'file', bucket: path.dirname(local), prefix: path.basename(local), object: true}
   return {scheme: 'file', bucket: local, prefix: ''}
 }
 

@@ -161,3 +161,16 @@ describe('runBackfill on local folders into DuckDB', () => {
     await expect(runBackfill({...base, range: {since: new Date('2024-05-02T00:00:00Z'), until: new Date('2024-05-01T00:00:00Z')}})).rejects.toThrow(/time range is empty/)
   })
 })
+
+describe('runBackfill of single local files', () => {
+  it('loads a file named as the source by name, without listing, and not its look-alike neighbours', async () => {
+    const {src, db, fx, base} = setup({days: 1})
+    const one = fx.files[0]
+    const file = path.join(src, one.key)
+    writeFileSync(`${file}.bak`, one.body) // a neighbour whose name starts with the same characters
+    const r = await runBackfill({...base, sources: [file]})
+    expect(r.objects.loaded).toBe(1)
+    expect(r.plan.requests.list).toBe(0)
+    expect(await count(db, 'SELECT count(*) FROM alb_logs')).toBe(one.lines - one.malformed)
+  })
+})
