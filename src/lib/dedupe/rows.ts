@@ -1,6 +1,7 @@
 import {UsageError, UserError} from '../errors.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
 import {checkColumnName, checkTableName, type Dialect, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
+import {rangeConditions} from '../warehouse/range.js'
 
 export type KeepPolicy = 'earliest' | 'latest'
 
@@ -142,16 +143,8 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
   if (ranged && !hasTime) {
     throw new UsageError(`--since/--until apply to the column "${spec.timeColumn}", which ${spec.table} does not have.`, 'Name the event-time column with --time-column.')
   }
-  const conds: string[] = []
   const params: QueryParams = {}
-  if (spec.range.since) {
-    conds.push(`${q(spec.timeColumn)} >= ${d.timestampParam('since')}`)
-    params.since = spec.range.since
-  }
-  if (spec.range.until) {
-    conds.push(`${q(spec.timeColumn)} < ${d.timestampParam('until')}`)
-    params.until = spec.range.until
-  }
+  const conds = rangeConditions(d, q(spec.timeColumn), spec.range, params)
   const hasIngested = names.has(spec.ingestedAtColumn)
   const dir = spec.keep === 'earliest' ? 'ASC' : 'DESC'
   const order: string[] = []

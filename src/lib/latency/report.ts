@@ -1,6 +1,7 @@
 import {UsageError, UserError} from '../errors.js'
 import type {Column} from '../formats/types.js'
 import {checkColumnName, checkTableName} from '../warehouse/identifiers.js'
+import {rangeConditions} from '../warehouse/range.js'
 import type {Dialect, QueryParams, Row, Warehouse} from '../warehouse/types.js'
 import {clientQuantiles} from './client.js'
 import {groupKey, QUANTILES, type RawStats} from './common.js'
@@ -103,16 +104,7 @@ async function plan(wh: Warehouse, table: string, opts: LatencyOptions): Promise
 /** The rows of the report: latency x (seconds), group key g, filtered by event time. */
 function baseSql(d: Dialect, table: string, p: Plan, opts: LatencyOptions, params: QueryParams): string {
   const [a, b] = p.pair.map((c) => d.epochSeconds(d.quoteIdent(c)))
-  const where: string[] = []
-  const ev = d.quoteIdent(p.eventTime)
-  if (opts.since) {
-    where.push(`${ev} >= ${d.timestampParam('since')}`)
-    params.since = opts.since
-  }
-  if (opts.until) {
-    where.push(`${ev} < ${d.timestampParam('until')}`)
-    params.until = opts.until
-  }
+  const where = rangeConditions(d, d.quoteIdent(p.eventTime), opts, params)
   return `SELECT (${a} - ${b}) AS x${p.groupExpr ? `, ${p.groupExpr} AS g` : ''} FROM ${d.table(table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
 }
 
@@ -256,15 +248,7 @@ async function lateQuery(wh: Warehouse, table: string, p: Plan, opts: LatencyOpt
   const params: QueryParams = {late_threshold: thresholdSeconds}
   const ev = d.quoteIdent(p.eventTime)
   const ing = d.quoteIdent(p.ingestedAt)
-  const where = [`${ev} IS NOT NULL`, `${ing} IS NOT NULL`]
-  if (opts.since) {
-    where.push(`${ev} >= ${d.timestampParam('since')}`)
-    params.since = opts.since
-  }
-  if (opts.until) {
-    where.push(`${ev} < ${d.timestampParam('until')}`)
-    params.until = opts.until
-  }
+  const where = [`${ev} IS NOT NULL`, `${ing} IS NOT NULL`, ...rangeConditions(d, ev, opts, params)]
   let agg: string
   if (mode === 'max') agg = 'MAX(ev)'
   else if (d.quantile) agg = d.quantile('ev', 0.5, {approximate: opts.approximate})
