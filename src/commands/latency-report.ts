@@ -1,8 +1,8 @@
-import {Errors, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {durationFlag, instantFlag} from '../lib/flags.js'
+import {durationFlag, instantFlag, wrap} from '../lib/flags.js'
 import {
   evaluateSlos,
   latencyCsv,
@@ -21,16 +21,7 @@ import {openWarehouse} from '../lib/warehouse/index.js'
 
 export type LatencyReportResult = LatencyResult & {slo?: SloEvaluation}
 
-const sloFlag = Flags.custom<Slo>({
-  parse: async (input) => {
-    try {
-      return parseSlo(input)
-    } catch (err) {
-      // a CLIError keeps its exit code through oclif's flag parser (a plain Error would exit 1)
-      throw new Errors.CLIError(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim(), {exit: ExitCode.USAGE})
-    }
-  },
-})
+const sloFlag = Flags.custom<Slo>({parse: wrap(parseSlo)})
 
 export default class LatencyReport extends BaseCommand<typeof LatencyReport, LatencyReportResult> {
   static override summary = 'End-to-end latency percentiles and histograms of a loaded table, with SLO gates and late-data counts.'

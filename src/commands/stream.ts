@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, durationFlag} from '../lib/flags.js'
+import {concurrencyFlag, durationFlag, wrap} from '../lib/flags.js'
 import {FORMAT_NAMES, getFormat, parseJsonlColumns} from '../lib/formats/index.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
@@ -49,10 +49,10 @@ ${exitCodeHelp([
     queue: Flags.string({
       summary: 'URL of the SQS queue receiving the bucket\'s S3 event notifications.',
       exactlyOne: ['queue', 'watch'],
-      parse: async (v) => {
-        if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new Error(`--queue "${v}" is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME).`)
+      parse: wrap((v) => {
+        if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new UsageError(`--queue "${v}" is not a queue URL.`, 'Use the queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME.')
         return v
-      },
+      }),
     }),
     watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'watch']}),
     format: Flags.option({options: FORMAT_NAMES, required: true, summary: 'Log format of the objects.'})(),

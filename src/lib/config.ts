@@ -42,11 +42,16 @@ export function loadConfig(file: string | undefined): SenekaConfig {
   }
   const parsed = ConfigSchema.safeParse(json)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)'
-    throw new UserError(`The config file ${file} is invalid at ${where}: ${issue.message}.`, {
+    throw new UserError(`The config file ${file} is invalid at ${issueWhere(parsed.error)}.`, {
       suggestion: 'See docs/configuration.md for the keys seneka accepts.',
     })
   }
   return parsed.data
+}
+
+/** "key.path: message" of a schema error's first issue, under an optional top-level key. */
+export function issueWhere(error: z.ZodError, under?: string): string {
+  const issue = error.issues[0]
+  const keys = [...(under ? [under] : []), ...issue.path.map(String)]
+  return `${keys.length > 0 ? keys.join('.') : '(top level)'}: ${issue.message}`
 }

@@ -1,16 +1,10 @@
 import {Flags} from '@oclif/core'
-import {errorMessage} from '../errors.js'
+import {wrap} from '../flags.js'
 import {parseBytes} from './bigquery.js'
 
 /** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
 export const bytesFlag = Flags.custom<number>({
-  parse: async (input, _ctx, opts) => {
-    try {
-      return parseBytes(input, `--${opts.name}`)
-    } catch (err) {
-      throw new Error(`${errorMessage(err)} ${(err as {suggestion?: string}).suggestion ?? ''}`.trim())
-    }
-  },
+  parse: (input, _ctx, opts) => wrap((v) => parseBytes(v, `--${opts.name}`))(input),
 })
 
 /** The BigQuery / GCS flags a command that touches BigQuery offers. */

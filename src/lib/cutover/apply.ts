@@ -104,10 +104,12 @@ export async function applyPlan(plan: CutoverPlan, buckets: Map<string, Resolved
       if (bs.mode !== bp.from) throw new ConflictError(`s3://${b.name} is in ${bs.mode} mode, but the plan expects ${bp.from}.`, 'Plan again.')
       // gates
       if (bp.gates) {
-        const since = new Date(bs.since || now().toISOString())
-        const results = await runGates({bucket: b, window: {since, until: now()}, warehouse: opts.warehouse}, deps.gates, now)
-        const passed = results.every((g) => g.passed)
-        bs.gates = {checkedAt: now().toISOString(), passed, forced: Boolean(opts.force) && !passed, ...(opts.force && !passed ? {reason: opts.reason} : {}), window: {since: since.toISOString(), until: now().toISOString()}, results}
+        // one instant: the window checked is the window recorded
+        const until = now()
+        const since = new Date(bs.since || until.toISOString())
+        const gateResults = await runGates({bucket: b, window: {since, until}, warehouse: opts.warehouse}, deps.gates, now)
+        const passed = gateResults.every((g) => g.passed)
+        bs.gates = {checkedAt: until.toISOString(), passed, forced: Boolean(opts.force) && !passed, ...(opts.force && !passed ? {reason: opts.reason} : {}), window: {since: since.toISOString(), until: until.toISOString()}, results: gateResults}
         r.gates = bs.gates
         state.buckets[b.name] = bs
         if (!passed && !opts.force) {

@@ -1,7 +1,8 @@
 import {GetBucketNotificationConfigurationCommand, type NotificationConfiguration, PutBucketNotificationConfigurationCommand, type S3Client} from '@aws-sdk/client-s3'
 import {GetQueueAttributesCommand, SetQueueAttributesCommand, type SQSClient} from '@aws-sdk/client-sqs'
-import {describeNetworkError, UserError} from '../errors.js'
+import {UserError} from '../errors.js'
 import {explainS3Error} from '../store/s3.js'
+import {explainSqsError} from '../stream/sqs.js'
 import {normalizeNotification} from './notification.js'
 
 /** The few S3 and SQS calls cutover makes, with errors turned into clear sentences. */
@@ -47,9 +48,8 @@ export interface QueueInfo {
   policy: string | undefined
 }
 
-function explainSqsError(err: unknown, url: string): unknown {
-  const net = describeNetworkError(err, `the SQS endpoint for ${url}`)
-  if (net) return net
+/** Cutover's own suggestions for a missing queue or a denied call; everything else as stream explains it. */
+function explainQueueError(err: unknown, url: string): unknown {
   const e = err as {name?: string}
   if (e?.name === 'QueueDoesNotExist' || e?.name === 'AWS.SimpleQueueService.NonExistentQueue') {
     return new UserError(`The queue ${url} does not exist.`, {suggestion: 'Create it (a standard queue, not FIFO) or fix the queue in the cutover config.', cause: err})
@@ -57,7 +57,7 @@ function explainSqsError(err: unknown, url: string): unknown {
   if (e?.name === 'AccessDenied' || e?.name === 'AccessDeniedException') {
     return new UserError(`Access denied to the queue ${url}.`, {suggestion: 'The credentials need sqs:GetQueueAttributes and sqs:SetQueueAttributes on it.', cause: err})
   }
-  return err
+  return explainSqsError(err, url)
 }
 
 export async function getQueue(sqs: SQSClient, url: string): Promise<QueueInfo> {
@@ -66,7 +66,7 @@ export async function getQueue(sqs: SQSClient, url: string): Promise<QueueInfo> 
     const a = res.Attributes ?? {}
     return {url, arn: a.QueueArn ?? '', fifo: a.FifoQueue === 'true' || url.endsWith('.fifo'), policy: a.Policy || undefined}
   } catch (err) {
-    throw explainSqsError(err, url)
+    throw explainQueueError(err, url)
   }
 }
 
@@ -75,6 +75,6 @@ export async function setQueuePolicy(sqs: SQSClient, url: string, policy: string
   try {
     await sqs.send(new SetQueueAttributesCommand({QueueUrl: url, Attributes: {Policy: policy}}))
   } catch (err) {
-    throw explainSqsError(err, url)
+    throw explainQueueError(err, url)
   }
 }

@@ -2,6 +2,7 @@ import {z} from 'zod'
 import {UserError} from '../errors.js'
 import {parseDuration} from '../time.js'
 import {checkTableName} from '../warehouse/identifiers.js'
+import {issueWhere} from '../config.js'
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/
 const QUEUE_URL = /^https?:\/\/[^/]+\/(\d{12})\/([A-Za-z0-9_-]{1,80}(?:\.fifo)?)$/
@@ -103,9 +104,7 @@ export function parseCutoverConfig(section: unknown, source = 'the config file')
   }
   const parsed = CutoverConfigSchema.safeParse(section)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    const where = ['cutover', ...issue.path.map(String)].join('.')
-    throw new UserError(`${source} is invalid at ${where}: ${issue.message}.`, {suggestion: 'See docs/cutover.md for the cutover keys.'})
+    throw new UserError(`${source} is invalid at ${issueWhere(parsed.error, 'cutover')}.`, {suggestion: 'See docs/cutover.md for the cutover keys.'})
   }
   for (const [name, b] of Object.entries(parsed.data.buckets)) {
     if (!QUEUE_URL.test(b.queue) && !(b.queue in parsed.data.queues)) {

@@ -72,7 +72,13 @@ export async function runPlan(ctx: CutoverContext, sel: {wave?: number; bucket?:
   const buckets = selectBuckets(ctx.cfg, sel, ctx.region)
   const {state} = await ctx.deps.store.read()
   const plan = await planBuckets(buckets, {state, location: ctx.deps.store.location}, ctx.deps, {actor: ctx.deps.actor, now: ctx.deps.now()})
-  if (sel.out) writeFileSync(sel.out, JSON.stringify(plan, null, 2) + '\n')
+  if (sel.out) {
+    try {
+      writeFileSync(sel.out, JSON.stringify(plan, null, 2) + '\n')
+    } catch (err) {
+      throw new UserError(`Cannot write the plan file ${sel.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, {suggestion: 'Check the --out path.', cause: err})
+    }
+  }
   return plan
 }
 

@@ -4,7 +4,7 @@ import {UserError} from '../errors.js'
 import {getNotification, getQueue} from './aws.js'
 import type {ResolvedBucket} from './config.js'
 import {pubsubSpec, streamCommand, type TransferClient, transferJobSpec} from './leg.js'
-import {describeRule, mergeNotification, rulesOf, senekaQueueConfiguration} from './notification.js'
+import {describeRule, mergeNotification, rulesOf, senekaQueueConfiguration, senekaRuleId} from './notification.js'
 import {mergePolicy, senekaStatement} from './queue-policy.js'
 import type {BucketState, CutoverState, Mode} from './state.js'
 
@@ -78,7 +78,7 @@ export async function infraActions(b: ResolvedBucket, deps: PlanDeps, bs?: Bucke
   })
   const current = await getNotification(deps.s3, b.name)
   const merged = mergeNotification(current, b.name, senekaQueueConfiguration({bucket: b.name, queueArn, prefix: b.prefix, suffix: b.suffix}))
-  const ours = rulesOf(merged.after).find((r) => r.id === `seneka-${b.name}`)
+  const ours = rulesOf(merged.after).find((r) => r.id === senekaRuleId(b.name))
   actions.push({
     resource: 's3-notification',
     change: merged.change,
@@ -86,7 +86,7 @@ export async function infraActions(b: ResolvedBucket, deps: PlanDeps, bs?: Bucke
     summary:
       merged.change === 'none'
         ? 'ObjectCreated events already go to the queue'
-        : `${merged.change === 'add' ? 'add' : 'update'} ${ours ? describeRule(ours) : 'queue configuration'}; keeps ${rulesOf(current).filter((r) => r.id !== `seneka-${b.name}`).length} other rule(s)`,
+        : `${merged.change === 'add' ? 'add' : 'update'} ${ours ? describeRule(ours) : 'queue configuration'}; keeps ${rulesOf(current).filter((r) => r.id !== senekaRuleId(b.name)).length} other rule(s)`,
     before: merged.before,
     after: merged.after,
   })
@@ -160,4 +160,3 @@ export function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
 }
 
-export type {NotificationConfiguration}

@@ -60,14 +60,13 @@ export interface PolicyMerge {
   after: string
 }
 
-const canon = (v: unknown) => JSON.stringify(v)
 
 /** Adds (or updates) seneka's statement, identified by its Sid; every other statement is kept verbatim. */
 export function mergePolicy(existing: string | undefined, queueUrl: string, stmt: PolicyStatement): PolicyMerge {
   const doc = parsePolicy(existing, queueUrl) ?? {Version: '2012-10-17', Statement: []}
   const list = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]
   const at = list.findIndex((s) => s.Sid === stmt.Sid)
-  if (at >= 0 && canon(list[at]) === canon(stmt)) return {change: 'none', before: existing, after: existing ?? ''}
+  if (at >= 0 && JSON.stringify(list[at]) === JSON.stringify(stmt)) return {change: 'none', before: existing, after: existing ?? ''}
   const next = at >= 0 ? list.map((s, i) => (i === at ? stmt : s)) : [...list, stmt]
   return {change: at >= 0 ? 'change' : 'add', before: existing, after: JSON.stringify({...doc, Statement: next})}
 }

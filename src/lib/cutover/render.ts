@@ -24,9 +24,8 @@ export function renderPlan(plan: CutoverPlan): string {
   const out: string[] = [`Cutover plan against ${plan.state.location} (version ${plan.state.version})`, '']
   for (const b of plan.buckets) {
     out.push(`s3://${b.bucket}  wave ${b.wave}  ${b.from} -> ${b.to}${b.gates ? '  (gates: reconcile, latency p99)' : ''}`)
-    const changing = b.actions.filter((a) => a.change !== 'none')
     for (const a of b.actions) out.push(...renderAction(a, true))
-    if (changing.length === 0) out.push('  (no changes)')
+    if (b.actions.every((a) => a.change === 'none')) out.push('  (no changes)')
     out.push('')
   }
   out.push(`Plan: ${plan.totals.add} to add, ${plan.totals.change} to change, ${plan.totals.remove} to remove.`)

@@ -147,6 +147,13 @@ export class LocalStateStore implements StateStore {
     return {state, token: String(state.version)}
   }
 
+  private cannotWrite(err: unknown): UserError {
+    return new UserError(`Cannot write the cutover state ${this.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}.`, {
+      suggestion: 'Check that the folder of cutover.state (or --state) exists and is writable.',
+      cause: err,
+    })
+  }
+
   private acquire(): () => void {
     const lockFile = `${this.file}.lock`
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -156,7 +163,7 @@ export class LocalStateStore implements StateStore {
         closeSync(fd)
         return () => unlinkSync(lockFile)
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw this.cannotWrite(err)
         let age = 0
         try {
           age = Date.now() - statSync(lockFile).mtimeMs
@@ -187,14 +194,18 @@ export class LocalStateStore implements StateStore {
       }
       const next = {...state, version: (current.state.version ?? 0) + 1}
       const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`)
-      const fd = openSync(tmp, 'w')
       try {
-        writeSync(fd, serialize(next))
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
+        const fd = openSync(tmp, 'w')
+        try {
+          writeSync(fd, serialize(next))
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+        renameSync(tmp, this.file)
+      } catch (err) {
+        throw this.cannotWrite(err)
       }
-      renameSync(tmp, this.file)
       state.version = next.version
       return String(next.version)
     } finally {
