@@ -2,13 +2,13 @@ import {randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
 import {errorMessage} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
-import {loadObject, newCounters} from '../loader/load-object.js'
-import type {ReadCounters} from '../loader/read-object.js'
+import {loadObject} from '../loader/load-object.js'
+import {newCounters, type ReadCounters} from '../loader/read-object.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
 import type {LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
-import {type BackfillPlan, planBackfill} from './plan.js'
+import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
 import type {Shard} from './shard.js'
 
 export interface BackfillOptions {
@@ -99,9 +99,10 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
   checkRange(opts.range)
   const loadId = opts.loadId ?? newLoadId('bf')
   const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun, bigquery: opts.bigquery})
+  let sources: PlannedSource[] = []
   try {
     const ledger = await warehouse.readLedger(opts.table)
-    const {sources, plan} = await planBackfill(
+    const planned = await planBackfill(
       {
         sources: opts.sources,
         range: opts.range,
@@ -114,6 +115,8 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       },
       ledger,
     )
+    sources = planned.sources
+    const {plan} = planned
     hooks.onPlan?.(plan)
     const result: BackfillResult = {
       loadId,
@@ -138,16 +141,14 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun) {
-      await load(warehouse, opts, loadId, sources, plan, result, hooks)
-      for (const s of sources) await s.store.close()
-    }
+    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks)
     result.durationMs = Math.round(performance.now() - started)
     const secs = Math.max(result.durationMs, 1) / 1000
     result.rowsPerSecond = Math.round(result.rows / secs)
     result.mbPerSecond = Number((result.bytesUncompressed / 1e6 / secs).toFixed(2))
     return result
   } finally {
+    for (const s of sources) await s.store.close()
     await warehouse.close()
   }
 }
@@ -156,7 +157,7 @@ async function load(
   warehouse: Warehouse,
   opts: BackfillOptions,
   loadId: string,
-  sources: Awaited<ReturnType<typeof planBackfill>>['sources'],
+  sources: PlannedSource[],
   plan: BackfillPlan,
   result: BackfillResult,
   hooks: BackfillHooks,

@@ -1,10 +1,10 @@
 import {stringify} from 'csv-stringify/sync'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import {pipeline, Readable} from 'node:stream'
-import {createGunzip} from 'node:zlib'
+import type {Readable} from 'node:stream'
 import pLimit from 'p-limit'
 import {errorMessage, UsageError, UserError} from '../errors.js'
+import {newCounters, plainBytes} from '../loader/read-object.js'
 import {openStore, parseLocation, type ObjectInfo, type StoreFactories, type StoreOptions} from '../store/index.js'
 import {analyzePartition, type OffsetFile, type OffsetGap, type OverlappingFile, type PartitionAnalysis, type RedundantFile} from './intervals.js'
 
@@ -58,8 +58,6 @@ export function parseObjectName(key: string, pattern: NamePattern): ParsedName |
   return {topic: g.topic ?? '', partition, startOffset}
 }
 
-const GZIP_0 = 0x1f
-const GZIP_1 = 0x8b
 const LF = 0x0a
 const CR = 0x0d
 
@@ -68,27 +66,9 @@ const CR = 0x0d
  * (multi-member gzip included). Memory is one stream chunk whatever the size.
  */
 export async function countRecords(source: Readable): Promise<{records: number; gzip: boolean}> {
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-  const first = await it.next()
-  const head: Buffer = first.done ? Buffer.alloc(0) : first.value
-  const gzip = head.length >= 2 && head[0] === GZIP_0 && head[1] === GZIP_1
-  const all = Readable.from(
-    (async function* () {
-      if (head.length > 0) yield head
-      for (;;) {
-        const n = await it.next()
-        if (n.done) return
-        yield n.value
-      }
-    })(),
-    {objectMode: false},
-  )
-  let bytes: Readable = all
-  if (gzip) {
-    const gunzip = createGunzip()
-    pipeline(all, gunzip, () => {})
-    bytes = gunzip
-  }
+  const counters = newCounters()
+  const bytes = await plainBytes(source, counters)
+  const {gzip} = counters
   let records = 0
   let content = false // the current line has a byte other than CR
   for await (const chunk of bytes as AsyncIterable<Buffer>) {

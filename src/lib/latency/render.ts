@@ -1,4 +1,4 @@
-import {renderTable} from '../output/table.js'
+import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
 import type {Bin, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
@@ -50,10 +50,6 @@ function lateLine(t: TableLatency): string {
   return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${windowsLate} of ${l.windows.length} windows`
 }
 
-/** renderTable pads with blank lines; the report spaces its own sections. */
-function table(...args: Parameters<typeof renderTable>): string {
-  return renderTable(...args).replace(/^\s*\n/, '').trimEnd()
-}
 
 export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
   const parts = [r, ...(r.compare ? [r.compare] : [])]
@@ -76,7 +72,7 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
       for (const [i, p] of parts.entries()) row[`t${i}`] = f(p)
       return row
     })
-    out.push(table(rows, [{key: 'stat', name: ''}, ...parts.map((p, i) => ({key: `t${i}`, name: p.table, align: 'right' as const}))]))
+    out.push(renderBlock(rows, [{key: 'stat', name: ''}, ...parts.map((p, i) => ({key: `t${i}`, name: p.table, align: 'right' as const}))]))
     for (const p of parts) {
       if (p.negative.count > 0) {
         out.push(`  warning: ${formatCount(p.negative.count)} rows of ${p.table} have a negative latency (down to ${formatSeconds(p.negative.min)}): clocks disagree; they are counted as they are.`)
@@ -100,7 +96,7 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
       negative: formatCount(g.negative.count),
     }))
     out.push(
-      table(rows, [
+      renderBlock(rows, [
         {key: 'key', name: r.groupBy ?? 'group'},
         {key: 'count', name: 'Count', align: 'right'},
         {key: 'p50', name: 'p50', align: 'right'},

@@ -1,5 +1,6 @@
 import {UsageError, UserError} from '../errors.js'
-import type {Column} from '../formats/types.js'
+import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, OBJECT_MODIFIED_AT_COLUMN} from '../formats/types.js'
+import {checkRange} from '../time.js'
 import {checkColumnName, checkTableName} from '../warehouse/identifiers.js'
 import {rangeConditions} from '../warehouse/range.js'
 import type {Dialect, QueryParams, Row, Warehouse} from '../warehouse/types.js'
@@ -33,9 +34,9 @@ interface Plan {
 async function plan(wh: Warehouse, table: string, opts: LatencyOptions): Promise<{plan: Plan; late: boolean}> {
   const d = wh.dialect
   const measure = opts.measure ?? 'arrival'
-  const eventTime = checkColumnName(opts.eventTimeColumn ?? 'event_time', '--event-time-column')
-  const ingestedAt = checkColumnName(opts.ingestedAtColumn ?? '_ingested_at', '--ingested-at-column')
-  const arrival = checkColumnName(opts.arrivalColumn ?? '_object_modified_at', '--arrival-column')
+  const eventTime = checkColumnName(opts.eventTimeColumn ?? EVENT_TIME_COLUMN, '--event-time-column')
+  const ingestedAt = checkColumnName(opts.ingestedAtColumn ?? INGESTED_AT_COLUMN, '--ingested-at-column')
+  const arrival = checkColumnName(opts.arrivalColumn ?? OBJECT_MODIFIED_AT_COLUMN, '--arrival-column')
   const gcs = checkColumnName(opts.gcsCreatedColumn ?? '_gcs_created_at', '--gcs-created-column')
   const cols = await wh.tableColumns(table)
   if (!cols) {
@@ -292,9 +293,7 @@ export async function latencyReport(wh: Warehouse, opts: LatencyOptions): Promis
   const bins = opts.bins ?? 20
   if (!Number.isInteger(bins) || bins < 1 || bins > 1000) throw new UsageError(`--bins ${bins} is out of range.`, 'Use a whole number from 1 to 1000.')
   const scale = opts.binScale ?? 'linear'
-  if (opts.since && opts.until && opts.since.getTime() >= opts.until.getTime()) {
-    throw new UsageError('The time range is empty: --since is not before --until.', 'Give a --until later than --since.')
-  }
+  checkRange(opts)
   const compute = opts.compute ?? (d.quantile ? 'warehouse' : 'client')
   if (compute === 'warehouse' && !d.quantile) {
     throw new UsageError(`The ${wh.kind} warehouse cannot compute quantiles in SQL here.`, 'Use --compute client.')

@@ -3,7 +3,7 @@ import {isTransient, withRetry} from '../retry.js'
 import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
 import {ParsePool} from './parse-pool.js'
-import {type ReadCounters, type Reject, readBatches} from './read-object.js'
+import {newCounters, type ReadCounters, type Reject, readBatches} from './read-object.js'
 
 export interface LoadObjectOptions {
   loader: ObjectLoader
@@ -30,9 +30,6 @@ export interface LoadObjectResult {
   rejectSamples: Reject[]
 }
 
-export function newCounters(): ReadCounters {
-  return {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
-}
 
 /**
  * Loads one object from a store into a table as one warehouse transaction (rows + rejects + ledger entry),

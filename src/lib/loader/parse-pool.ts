@@ -5,7 +5,7 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {LogFormat} from '../formats/types.js'
 import type {StageResult} from '../warehouse/duckdb-stage.js'
-import type {ReadCounters, Reject} from './read-object.js'
+import {newCounters, type ReadCounters, type Reject} from './read-object.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =
@@ -44,7 +44,7 @@ export class ParsePool {
       const worker = new Worker(file, {resourceLimits: {maxYoungGenerationSizeMb: Number(process.env.SENEKA_PARSE_YOUNG_MB ?? 64)}})
       worker.on('message', (m: FromWorker) => this.onMessage(m))
       worker.on('error', (err) => {
-        for (const j of this.jobs.values()) j.failed(err, {storedBytes: 0, bytes: 0, lines: 0, gzip: false})
+        for (const j of this.jobs.values()) j.failed(err, newCounters())
         this.jobs.clear()
       })
       // after the listeners (adding a 'message' listener refs the port again): idle workers never keep the process alive

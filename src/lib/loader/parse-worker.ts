@@ -7,7 +7,7 @@ import {parentPort} from 'node:worker_threads'
 import {getFormat} from '../formats/index.js'
 import type {LogFormat} from '../formats/types.js'
 import {stageObject} from '../warehouse/duckdb-stage.js'
-import type {ReadCounters} from './read-object.js'
+import {newCounters} from './read-object.js'
 import type {ToWorker} from './parse-pool.js'
 
 const jobs = new Map<number, PassThrough>()
@@ -25,7 +25,7 @@ parentPort!.on('message', (msg: ToWorker) => {
     case 'start': {
       const input = new PassThrough({highWaterMark: 1 << 20})
       jobs.set(msg.job, input)
-      const counters: ReadCounters = {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+      const counters = newCounters()
       const format = formatFor(msg.format, msg.options)
       stageObject(input, format, msg.file, counters).then(
         (r) => parentPort!.postMessage({type: 'done', job: msg.job, rows: r.rows, rejects: r.rejects, counters}),

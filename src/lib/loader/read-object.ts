@@ -27,13 +27,17 @@ export interface ReadCounters {
   gzip: boolean
 }
 
+export function newCounters(): ReadCounters {
+  return {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+}
+
 const GZIP_MAGIC_0 = 0x1f
 const GZIP_MAGIC_1 = 0x8b
 const MAX_LINE = 16 * 1024 * 1024
 export const BATCH_ROWS = 2048
 
 /** Sniffs the gzip magic bytes (not the file name) and returns a stream of plain bytes. */
-async function plainBytes(source: Readable, counters: ReadCounters): Promise<Readable> {
+export async function plainBytes(source: Readable, counters: ReadCounters): Promise<Readable> {
   const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   const first = await it.next()
   const head = first.done ? Buffer.alloc(0) : first.value

@@ -18,3 +18,8 @@ export function renderTable<T extends Record<string, unknown>>(rows: T[], column
     maxWidth: 'none',
   } as Parameters<typeof makeTable<T>>[0])
 }
+
+/** renderTable without the blank lines around it, for reports that space their own sections. */
+export function renderBlock<T extends Record<string, unknown>>(rows: T[], columns: Array<TableColumn<T>>, title?: string): string {
+  return renderTable(rows, columns, title).replace(/^\s*\n/, '').trimEnd()
+}

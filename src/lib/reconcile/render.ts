@@ -1,14 +1,10 @@
 import {stringify} from 'csv-stringify/sync'
-import {renderTable} from '../output/table.js'
+import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
 import {formatTolerance} from './tolerance.js'
 import {type BucketReport, type ObjectReport, type ReconcileResult, STATUS_LABELS} from './types.js'
 
-/** renderTable without the blank lines around it, so the report reads as one block. */
-function trimTable<T extends Record<string, unknown>>(...args: Parameters<typeof renderTable<T>>): string {
-  return renderTable(...args).replace(/^\s*\n/, '').trimEnd()
-}
 
 const signed = (n: number): string => (n > 0 ? `+${formatCount(n)}` : formatCount(n))
 const ratioText = (r: number | null): string => (r === null ? '-' : r.toFixed(4))
@@ -58,7 +54,7 @@ function bucketTable(r: BucketReport, mismatchesOnly?: boolean): string {
   rows.push({bucket: 'total', group: '', batch: formatCount(t.batch), stream: formatCount(t.stream), difference: signed(t.difference), ratio: ratioText(t.ratio), status: ''})
   const hidden = r.rows.length - shown.length
   return (
-    trimTable(rows, [
+    renderBlock(rows, [
       {key: 'bucket', name: 'Bucket (UTC)'},
       ...(r.groupBy ? [{key: 'group' as const, name: r.groupBy}] : []),
       {key: 'batch', name: 'Batch', align: 'right'},
@@ -84,7 +80,7 @@ function objectTable(r: ObjectReport, mismatchesOnly?: boolean): string {
   rows.push({object: 'total', batch: formatCount(t.batch), stream: formatCount(t.stream), difference: signed(t.difference), source: '', status: ''})
   const hidden = r.rows.length - shown.length
   return (
-    trimTable(rows, [
+    renderBlock(rows, [
       {key: 'object', name: 'Object'},
       {key: 'batch', name: 'Batch', align: 'right'},
       {key: 'stream', name: 'Stream', align: 'right'},
@@ -105,7 +101,7 @@ function explainTable(r: BucketReport): string {
     difference: signed(o.difference),
     status: STATUS_LABELS[o.status],
   }))
-  return trimTable(
+  return renderBlock(
     rows,
     [
       {key: 'object', name: 'Object'},

@@ -149,7 +149,7 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       anyLine ||= hasLine
       const rows = await run(side, objectCountQuery(wh.dialect, {table: tables[side], timeColumn, sourceColumn, lineColumn: hasLine ? lineColumn : null, range, marginMs}))
       counts[side] = rows.map((r) => ({object: r.object === null ? null : String(r.object), n: Number(r.n), dup: hasLine ? Number(r.dup) : null}))
-      ledgers[side] = new Map([...(await wh.readLedger(tables[side])).entries()].map(([uri, e]) => [uri, {rows: e.rows, rejected: e.rejected}]))
+      ledgers[side] = await wh.readLedger(tables[side])
     }
     let sources = null
     if (opts.verifySource) {

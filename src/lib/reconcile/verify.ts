@@ -2,18 +2,10 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import pLimit from 'p-limit'
 import {errorMessage} from '../errors.js'
-import type {LogFormat} from '../formats/types.js'
-import {readBatches, type ReadCounters} from '../loader/read-object.js'
+import {newCounters, scanLines} from '../loader/read-object.js'
 import {openStore, parseLocation, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'
 import type {SourceInfo} from './compare.js'
 
-/** A "format" that accepts every line and keeps nothing: readBatches then counts non-empty lines. */
-const LINES: LogFormat = {
-  name: 'lines',
-  description: 'every non-empty line',
-  columns: [],
-  parse: () => ({ok: true, values: []}),
-}
 
 export interface VerifyOptions {
   storeOptions?: StoreOptions
@@ -59,9 +51,11 @@ export async function countSourceLines(uris: string[], opts: VerifyOptions = {})
               out.set(uri, {lines: null, error: 'the object does not exist'})
               return
             }
-            const counters: ReadCounters = {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+            // the non-empty lines, counted the way the loader sees them
             let lines = 0
-            for await (const batch of readBatches(await store.read(key), LINES, counters)) lines += batch.count
+            for await (const _ of scanLines(await store.read(key), newCounters(), () => lines++)) {
+              // each step is one stream chunk; the callback counts
+            }
             out.set(uri, {lines, error: null})
           } catch (err) {
             out.set(uri, {lines: null, error: errorMessage(err)})

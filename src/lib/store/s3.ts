@@ -17,7 +17,7 @@ export function createS3Client(opts: StoreOptions = {}): S3Client {
     ...(endpoint ? {endpoint, forcePathStyle: true} : {}),
     // a custom endpoint rarely cares about the region; real S3 gets it from the standard chain
     region: opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (endpoint ? 'us-east-1' : undefined),
-    maxAttempts: opts.maxAttempts ?? 5,
+    maxAttempts: 5,
     retryMode: 'adaptive',
   })
 }

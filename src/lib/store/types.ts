@@ -51,6 +51,4 @@ export interface StoreOptions {
   region?: string
   /** Custom GCS endpoint (emulators, test doubles). */
   gcsEndpoint?: string
-  /** Replace the S3 client factory (tests). */
-  maxAttempts?: number
 }

@@ -34,8 +34,3 @@ export function parseLocation(value: string): ParsedLocation {
   if (statSync(local, {throwIfNoEntry: false})?.isFile()) return {scheme: 'file', bucket: path.dirname(local), prefix: path.basename(local), object: true}
   return {scheme: 'file', bucket: local, prefix: ''}
 }
-
-export function joinUri(loc: ParsedLocation, key: string): string {
-  if (loc.scheme === 'file') return `file://${path.posix.join(loc.bucket.split(path.sep).join('/'), key)}`
-  return `${loc.scheme}://${loc.bucket}/${key}`
-}

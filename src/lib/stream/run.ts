@@ -3,7 +3,6 @@ import type {SQSClient} from '@aws-sdk/client-sqs'
 import {newLoadId} from '../backfill/run.js'
 import {errorMessage, UsageError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
-import {isTransient} from '../retry.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {openWarehouse} from '../warehouse/index.js'
 import type {Warehouse} from '../warehouse/types.js'
@@ -353,7 +352,7 @@ function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
             if (ctx.isStopping()) break
             counters.errors++
             failures++
-            hooks.onWarning?.(`receive failed (${isTransient(err) ? 'will retry' : 'retrying'}): ${errorMessage(err)}`)
+            hooks.onWarning?.(`receive failed (retrying): ${errorMessage(err)}`)
             await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), ctx.stopped)
             continue
           }

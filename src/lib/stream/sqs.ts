@@ -130,7 +130,7 @@ export class SqsQueue {
 
 /** Collects deletes for up to `delayMs` and sends them 10 at a time (DeleteMessageBatch). */
 export class DeleteBatcher {
-  private pending: Array<{id: string; receiptHandle: string; done: (error: string | null) => void}> = []
+  private pending: Array<{receiptHandle: string; done: (error: string | null) => void}> = []
   private timer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
 
@@ -142,7 +142,7 @@ export class DeleteBatcher {
   /** Resolves with null once deleted, or with the error (the message will then be redelivered). */
   delete(receiptHandle: string): Promise<string | null> {
     return new Promise((resolve) => {
-      this.pending.push({id: String(this.pending.length), receiptHandle, done: resolve})
+      this.pending.push({receiptHandle, done: resolve})
       if (this.pending.length >= 10) this.flush()
       else this.timer ??= setTimeout(() => this.flush(), this.delayMs)
     })

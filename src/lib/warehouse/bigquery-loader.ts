@@ -7,8 +7,8 @@ import {isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {createGcsClient, GcsStore} from '../store/gcs.js'
 import type {BigQueryWarehouse} from './bigquery.js'
-import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, mergeBatchStatements, STAGING_EXTRA} from './bigquery-sql.js'
-import {type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from './types.js'
+import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, STAGING_EXTRA} from './bigquery-sql.js'
+import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from './types.js'
 
 export interface LoaderSettings {
   /** objects parsed and staged at once */
@@ -64,12 +64,11 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
   const modified = microsToIso(object.lastModified.getTime() * 1000)
   let rows = 0
   let rejected = 0
+  const cols = req.format.columns
   for await (const batch of req.batches()) {
     for (let i = 0; i < batch.count; i++) {
       const o: Record<string, Value> = {}
-      req.format.columns.forEach((c, k) => {
-        o[c.name] = jsonValue(batch.columns[k][i], c.type)
-      })
+      for (let k = 0; k < cols.length; k++) o[cols[k].name] = jsonValue(batch.columns[k][i], cols[k].type)
       o._source_uri = object.uri
       o._line = batch.lines[i]
       o._load_id = req.loadId
@@ -113,8 +112,6 @@ function safeId(s: string): string {
  */
 export class BigQueryLoader implements ObjectLoader {
   readonly maxInFlight: number
-  /** load jobs and merge transactions run so far (asserted by tests, reported by benchmarks) */
-  readonly counters = {loadJobs: 0, merges: 0, ledgerChecks: 0, stagedFiles: 0}
   private readonly store: GcsStore
   private readonly stageLimit
   private readonly pending = new Map<string, Pending>()
@@ -181,7 +178,6 @@ export class BigQueryLoader implements ObjectLoader {
         const body = gzipSync(`${lines.join('\n')}\n`)
         const key = this.key()
         await this.store.write(key, body)
-        this.counters.stagedFiles++
         return {req, key, uri: this.store.uri(key), bytes: body.length, rows, rejected}
       })
     } finally {
@@ -251,31 +247,16 @@ export class BigQueryLoader implements ObjectLoader {
   private async commit(p: Pending, batchNo: number): Promise<void> {
     const {table} = p
     // 1. the ledger now (the plan's snapshot may be stale): skip what is current, remember what we saw
-    this.counters.ledgerChecks++
     const rows = await this.wh.runQuery(ledgerCheckSql(this.wh.dialect), {table, uris: p.items.map((i) => i.req.object.uri)}, `ledger check (batch ${batchNo})`)
     const seen = new Map<string, LedgerEntry>()
-    for (const r of rows) {
-      seen.set(String(r.object_uri), {
-        table,
-        objectUri: String(r.object_uri),
-        etag: String(r.etag),
-        size: Number(r.size ?? 0),
-        lastModified: r.last_modified as Date,
-        rows: Number(r.rows ?? 0),
-        rejected: Number(r.rejected ?? 0),
-        loadId: String(r.load_id ?? ''),
-        path: (r.path ?? 'backfill') as LedgerEntry['path'],
-        loadedAt: r.loaded_at as Date,
-        sequencer: r.sequencer === null || r.sequencer === undefined ? null : String(r.sequencer),
-      })
-    }
+    for (const r of rows) seen.set(String(r.object_uri), {...ledgerFromRow(r), table})
     const apply: Array<Staged & {prev: string}> = []
     for (const i of p.items) {
       const e = seen.get(i.req.object.uri)
       if (e && e.loadId === i.req.loadId && e.etag === i.req.object.etag) {
         // committed by an earlier attempt of this same run whose reply was lost
         i.resolve({status: 'loaded', rows: e.rows, rejected: e.rejected})
-      } else if (e && (i.req.isCurrent ?? ((x: LedgerEntry) => x.etag === i.req.object.etag))(e)) {
+      } else if (e && isCurrentEntry(i.req, e)) {
         i.resolve({status: 'skipped', entry: e})
       } else apply.push({...i, prev: e?.loadId ?? ''})
     }
@@ -283,7 +264,6 @@ export class BigQueryLoader implements ObjectLoader {
       // 2. one load job: every staged file of the batch into the staging table (replacing its last batch)
       const stg = await this.stagingTable(p)
       const ref = this.wh.ref(stg.name)
-      this.counters.loadJobs++
       await withRetry(
         () =>
           this.wh.runJob(
@@ -308,7 +288,6 @@ export class BigQueryLoader implements ObjectLoader {
       const script = joinScript(
         mergeBatchStatements(this.wh.dialect, {table, staging: stg.name, columns: tableColumns(p.format), replacing: apply.some((a) => a.prev !== '')}),
       )
-      this.counters.merges++
       const applied = await withRetry(
         () => this.wh.runQuery(script, {table, expected: apply.map((a) => ({uri: a.req.object.uri, prev: a.prev}))}, `merge (batch ${batchNo})`),
         {retries: 4, baseDelayMs: 1000, isRetryable: isGcpTransient},

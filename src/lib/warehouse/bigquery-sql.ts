@@ -1,6 +1,6 @@
 import type {Column, ColumnType} from '../formats/types.js'
 import {checkColumnName, checkTableName} from './identifiers.js'
-import {type Dialect, LEDGER_TABLE, REJECTS_TABLE} from './types.js'
+import {type Dialect, LEDGER_TABLE, type LedgerEntry, REJECTS_TABLE, type Row} from './types.js'
 
 /**
  * Every SQL statement the BigQuery warehouse generates is built here, from validated identifiers, so the
@@ -190,4 +190,21 @@ export function mergeBatchStatements(
 
 export function joinScript(statements: string[]): string {
   return statements.map((s) => `${s};`).join('\n')
+}
+
+/** A ledger row as read back from BigQuery. */
+export function ledgerFromRow(r: Row): LedgerEntry {
+  return {
+    table: String(r.target_table),
+    objectUri: String(r.object_uri),
+    etag: String(r.etag),
+    size: Number(r.size ?? 0),
+    lastModified: r.last_modified instanceof Date ? r.last_modified : new Date(String(r.last_modified ?? 0)),
+    rows: Number(r.rows ?? 0),
+    rejected: Number(r.rejected ?? 0),
+    loadId: String(r.load_id ?? ''),
+    path: (r.path ?? 'backfill') as LedgerEntry['path'],
+    loadedAt: r.loaded_at instanceof Date ? r.loaded_at : new Date(String(r.loaded_at ?? 0)),
+    sequencer: r.sequencer === null || r.sequencer === undefined ? null : String(r.sequencer),
+  }
 }

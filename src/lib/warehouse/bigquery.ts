@@ -8,10 +8,9 @@ import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {formatBytes} from '../output/units.js'
 import {BigQueryLoader, type LoaderSettings} from './bigquery-loader.js'
-import {bigQueryDialect, DAILY_LOAD_JOBS_PER_TABLE, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
+import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
 import {checkTableName} from './identifiers.js'
 
-export {DAILY_LOAD_JOBS_PER_TABLE}
 import {
   LEDGER_TABLE,
   type LedgerEntry,
@@ -106,21 +105,6 @@ export function fromBq(v: unknown): Row[string] {
   return v as Row[string]
 }
 
-function ledgerFromRow(r: Row): LedgerEntry {
-  return {
-    table: String(r.target_table),
-    objectUri: String(r.object_uri),
-    etag: String(r.etag),
-    size: Number(r.size ?? 0),
-    lastModified: r.last_modified instanceof Date ? r.last_modified : new Date(String(r.last_modified ?? 0)),
-    rows: Number(r.rows ?? 0),
-    rejected: Number(r.rejected ?? 0),
-    loadId: String(r.load_id ?? ''),
-    path: (r.path ?? 'backfill') as LedgerEntry['path'],
-    loadedAt: r.loaded_at instanceof Date ? r.loaded_at : new Date(String(r.loaded_at ?? 0)),
-    sequencer: r.sequencer === null || r.sequencer === undefined ? null : String(r.sequencer),
-  }
-}
 
 export interface JobResult {
   job: Job
@@ -181,10 +165,6 @@ export class BigQueryWarehouse implements Warehouse {
 
   get project(): string {
     return this.opts.project
-  }
-
-  get dataset(): string {
-    return this.opts.dataset
   }
 
   /** dataset and table id of a (possibly dataset-qualified) table name */

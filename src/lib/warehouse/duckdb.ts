@@ -15,6 +15,7 @@ import {type Column, type ColumnType, type LogFormat, tableColumns} from '../for
 import {
   type Dialect,
   LEDGER_TABLE,
+  isCurrentEntry,
   type LedgerEntry,
   type ObjectLoader,
   type ObjectLoadOutcome,
@@ -180,7 +181,7 @@ export class DuckDBWarehouse implements Warehouse {
     // the appender writes every column in order, so only a table that matches the format's layout can be loaded
     const order = have.map((c) => c.name).join(',')
     const expected = want.filter((c) => names.has(c.name)).map((c) => c.name)
-    if (missing.length === want.length || !order.startsWith(expected.slice(0, have.length).join(','))) {
+    if (missing.length === want.length || !order.startsWith(expected.join(','))) {
       throw new UserError(`The table ${table} exists but does not have the ${format.name} layout.`, {
         suggestion: 'Load into a new table (--table) or drop the existing one.',
       })
@@ -313,7 +314,7 @@ class GroupCommitLoader implements ObjectLoader {
   async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
     // cheap pre-check so an object loaded meanwhile (e.g. by the stream worker) is not even read
     const entry = await this.ledgerEntry(this.reader, req)
-    if (entry && this.isCurrent(req, entry)) return {status: 'skipped', entry}
+    if (entry && isCurrentEntry(req, entry)) return {status: 'skipped', entry}
     const file = path.join(this.stageDir, `${randomUUID()}.tsv`)
     let staged: StageResult
     this.staging++
@@ -330,10 +331,6 @@ class GroupCommitLoader implements ObjectLoader {
       this.queue.push({req, file, staged, resolve, reject})
       this.writing ??= this.drain().finally(() => (this.writing = undefined))
     })
-  }
-
-  private isCurrent(req: ObjectLoadRequest, entry: LedgerEntry): boolean {
-    return (req.isCurrent ?? ((e: LedgerEntry) => e.etag === req.object.etag))(entry)
   }
 
   private async ledgerEntry(c: DuckDBConnection, req: ObjectLoadRequest): Promise<LedgerEntry | undefined> {
@@ -394,7 +391,7 @@ class GroupCommitLoader implements ObjectLoader {
       for (const {req, file, staged} of group) {
         const {object, table} = req
         const entry = await this.ledgerEntry(c, req)
-        if (entry && this.isCurrent(req, entry)) {
+        if (entry && isCurrentEntry(req, entry)) {
           outcomes.push({status: 'skipped', entry})
           continue
         }

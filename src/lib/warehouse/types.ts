@@ -163,5 +163,10 @@ export interface WarehouseTransaction {
   query(sql: string, params?: QueryParams): Promise<Row[]>
 }
 
+/** Whether a ledger entry makes a load unnecessary: the request's own rule, else the same ETag. */
+export function isCurrentEntry(req: ObjectLoadRequest, entry: LedgerEntry): boolean {
+  return req.isCurrent ? req.isCurrent(entry) : entry.etag === req.object.etag
+}
+
 export const LEDGER_TABLE = '_seneka_ledger'
 export const REJECTS_TABLE = '_seneka_rejects'
