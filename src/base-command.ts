@@ -2,6 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {loadConfig, type SenekaConfig} from './lib/config.js'
 import {UserError} from './lib/errors.js'
 import {ExitCode} from './lib/exit-codes.js'
+import type {StoreOptions} from './lib/store/index.js'
 import {DEFAULT_WAREHOUSE} from './lib/warehouse/index.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
@@ -62,6 +63,15 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   /** The warehouse URI: --warehouse, then the config file, then the embedded default. */
   protected warehouseUri(): string {
     return this.flags.warehouse ?? this.settings.warehouse ?? DEFAULT_WAREHOUSE
+  }
+
+  /** Object-store options from the flags, falling back to the config file. */
+  protected storeOptions(flags: {'s3-endpoint'?: string; region?: string; 'gcs-endpoint'?: string}): StoreOptions {
+    return {
+      s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint,
+      region: flags.region ?? this.settings.region,
+      ...(flags['gcs-endpoint'] ? {gcsEndpoint: flags['gcs-endpoint']} : {}),
+    }
   }
 
   protected get logLevel(): LogLevel {

@@ -6,10 +6,9 @@ import {describeEstimate} from '../lib/cost/bigquery.js'
 import {bigQueryFlags} from '../lib/cost/flags.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, instantFlag, shardFlag} from '../lib/flags.js'
-import {FORMAT_NAMES, getFormat, parseJsonlColumns} from '../lib/formats/index.js'
+import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../lib/flags.js'
+import {formatAndTable} from '../lib/formats/index.js'
 import {ProgressBar} from '../lib/output/progress.js'
-import {checkTableName} from '../lib/warehouse/index.js'
 
 export default class Backfill extends BaseCommand<typeof Backfill, BackfillResult> {
   static override summary = 'Replay historical log objects (local folders or S3 prefixes) into the warehouse, exactly once.'
@@ -44,8 +43,7 @@ ${exitCodeHelp([
   }
 
   static override flags = {
-    format: Flags.option({options: FORMAT_NAMES, required: true, summary: 'Log format of the objects.'})(),
-    table: Flags.string({summary: 'Target table [default: <format>_logs].'}),
+    ...formatFlags,
     since: instantFlag({summary: 'Only objects at or after this time (YYYY-MM-DD or ISO-8601, UTC).'}),
     until: instantFlag({summary: 'Only objects before this time (exclusive).'}),
     include: Flags.string({multiple: true, summary: 'Glob of keys to load (on the file name if it has no "/"), e.g. "*.log.gz".'}),
@@ -53,8 +51,6 @@ ${exitCodeHelp([
     shard: shardFlag({summary: 'Load only shard i of n (i/n), for splitting one backfill across n jobs with no overlap.'}),
     concurrency: concurrencyFlag,
     'dry-run': Flags.boolean({summary: 'Print the plan and write nothing.'}),
-    'time-field': Flags.string({summary: 'jsonl: field holding the event time [default: time, timestamp, @timestamp or ts].'}),
-    'jsonl-columns': Flags.string({summary: 'jsonl: fields promoted to typed columns, e.g. "partition:int,offset:bigint".'}),
     'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected.'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
@@ -65,11 +61,7 @@ ${exitCodeHelp([
     const {flags} = this
     const sources = this.positionals
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
-    const format = getFormat(flags.format, {
-      timeField: flags['time-field'],
-      columns: flags['jsonl-columns'] ? parseJsonlColumns(flags['jsonl-columns']) : undefined,
-    })
-    const table = checkTableName(flags.table ?? `${flags.format}_logs`)
+    const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(this.interactive && !flags['dry-run'])
     const result = await runBackfill(
       {
@@ -83,7 +75,7 @@ ${exitCodeHelp([
         shard: flags.shard,
         concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
         dryRun: flags['dry-run'],
-        storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region, gcsEndpoint: flags['gcs-endpoint']},
+        storeOptions: this.storeOptions(flags),
         bigquery: {
           staging: flags.staging,
           location: flags.location,

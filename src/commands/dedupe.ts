@@ -77,7 +77,7 @@ ${exitCodeHelp([
         concurrency: flags.concurrency,
         output: flags.output,
         manifest: flags.manifest,
-        storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+        storeOptions: this.storeOptions(flags),
         onProgress: (p) => progress.update(p),
       })
       progress.stop()

@@ -79,7 +79,7 @@ ${exitCodeHelp([
       explain: flags.explain,
       verifySource: flags['verify-source'],
       objectMarginMs: flags['object-margin'],
-      storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+      storeOptions: this.storeOptions(flags),
       bigquery: {
         location: flags.location,
         maxBytesBilled: flags['max-bytes-billed'],

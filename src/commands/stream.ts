@@ -2,12 +2,11 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, durationFlag, wrap} from '../lib/flags.js'
-import {FORMAT_NAMES, getFormat, parseJsonlColumns} from '../lib/formats/index.js'
+import {concurrencyFlag, durationFlag, formatFlags, wrap} from '../lib/flags.js'
+import {formatAndTable} from '../lib/formats/index.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
-import {checkTableName} from '../lib/warehouse/index.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS (or a watched local folder), exactly once.'
@@ -55,8 +54,7 @@ ${exitCodeHelp([
       }),
     }),
     watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'watch']}),
-    format: Flags.option({options: FORMAT_NAMES, required: true, summary: 'Log format of the objects.'})(),
-    table: Flags.string({summary: 'Target table [default: <format>_logs].'}),
+    ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
     'visibility-timeout': durationFlag({summary: 'How long a received message stays invisible; renewed while its objects load [default: 60s].'}),
@@ -65,8 +63,6 @@ ${exitCodeHelp([
     'metrics-port': Flags.integer({min: 0, max: 65_535, summary: 'Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 picks a free port).'}),
     'poll-interval': durationFlag({summary: '--watch: how often the folder is listed [default: 1s].'}),
     settle: durationFlag({summary: '--watch: a file is loaded once its size and mtime are unchanged this long [default: 2s].'}),
-    'time-field': Flags.string({summary: 'jsonl: field holding the event time [default: time, timestamp, @timestamp or ts].'}),
-    'jsonl-columns': Flags.string({summary: 'jsonl: fields promoted to typed columns, e.g. "partition:int,offset:bigint".'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     'sqs-endpoint': Flags.string({summary: 'Custom SQS endpoint (emulators).', env: 'AWS_ENDPOINT_URL_SQS'}),
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
@@ -79,11 +75,7 @@ ${exitCodeHelp([
 
   async run(): Promise<StreamResult> {
     const {flags} = this
-    const format = getFormat(flags.format, {
-      timeField: flags['time-field'],
-      columns: flags['jsonl-columns'] ? parseJsonlColumns(flags['jsonl-columns']) : undefined,
-    })
-    const table = checkTableName(flags.table ?? `${flags.format}_logs`)
+    const {format, table} = formatAndTable(flags)
     const visibility = flags['visibility-timeout'] ?? 60_000
     if (visibility < 1000 || visibility > 43_200_000) throw new UsageError('--visibility-timeout must be between 1s and 12h.', 'For example: --visibility-timeout 5m')
     const wait = flags['wait-time'] ?? 20_000
@@ -119,7 +111,7 @@ ${exitCodeHelp([
           pollIntervalMs: flags['poll-interval'],
           settleMs: flags.settle,
           sqs: {endpoint: flags['sqs-endpoint'], region: flags.region ?? this.settings.region},
-          storeOptions: {s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint, region: flags.region ?? this.settings.region},
+          storeOptions: this.storeOptions(flags),
           signal: abort.signal,
         },
         {

@@ -1,6 +1,7 @@
 import {Errors, Flags} from '@oclif/core'
 import {parseShard, type Shard} from './backfill/shard.js'
 import {errorMessage} from './errors.js'
+import {FORMAT_NAMES} from './formats/index.js'
 import {ExitCode} from './exit-codes.js'
 import {parseTolerance, type Tolerance} from './reconcile/tolerance.js'
 import {parseDuration, parseInstant} from './time.js'
@@ -42,3 +43,11 @@ export const concurrencyFlag = Flags.integer({
 export const toleranceFlag = Flags.custom<Tolerance>({
   parse: (input, _ctx, opts) => wrap((v) => parseTolerance(v, `--${opts.name}`))(input),
 })
+
+/** Format and table flags of the commands that load objects (backfill, stream); see formatAndTable. */
+export const formatFlags = {
+  format: Flags.option({options: FORMAT_NAMES, required: true, summary: 'Log format of the objects.'})(),
+  table: Flags.string({summary: 'Target table [default: <format>_logs].'}),
+  'time-field': Flags.string({summary: 'jsonl: field holding the event time [default: time, timestamp, @timestamp or ts].'}),
+  'jsonl-columns': Flags.string({summary: 'jsonl: fields promoted to typed columns, e.g. "partition:int,offset:bigint".'}),
+}
