@@ -1,10 +1,9 @@
-import {spawn} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ExitCode} from '../../src/lib/exit-codes.js'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb.js'
-import {ROOT, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {body, count, kc, makeTable, records} from '../lib/dedupe/fixtures.js'
 
@@ -89,18 +88,12 @@ describe('seneka dedupe --apply killed mid-way', () => {
 
   /** Runs --apply and SIGKILLs it as soon as stderr shows `marker`. */
   function applyAndKill(file: string, marker: string): Promise<{signal: NodeJS.Signals | null; stderr: string}> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'dedupe', '--warehouse', `duckdb:${file}`, '--table', 'app_logs', '--key', 'partition,offset', '--apply', '--samples', '0'], {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      let stderr = ''
-      child.stderr.on('data', (d) => {
-        stderr += d
-        if (stderr.includes(marker)) child.kill('SIGKILL')
-      })
-      child.on('error', reject)
-      child.on('close', (_code, signal) => resolve({signal, stderr}))
+    let seen = ''
+    return runCli(['dedupe', '--warehouse', `duckdb:${file}`, '--table', 'app_logs', '--key', 'partition,offset', '--apply', '--samples', '0'], {
+      onStderr: (s, child) => {
+        seen += s
+        if (seen.includes(marker)) child.kill('SIGKILL')
+      },
     })
   }
 

@@ -1,10 +1,10 @@
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import os from 'node:os'
+import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb.js'
 import {runCli} from '../helpers/cli.js'
+import {tempDir} from '../helpers/tmp.js'
 import {arrivalRows, createTable, testDir} from '../lib/latency/fixtures.js'
 
 /** A DuckDB file with `logs` (arrival latencies 1..100 s) and `stream` (1..10 s), closed for the CLI to open. */
@@ -109,37 +109,33 @@ describe('seneka latency-report', () => {
       ctx.skip()
       return
     }
-    const profile = mkdtempSync(path.join(os.tmpdir(), 'seneka-chromium-'))
+    const profile = tempDir('seneka-chromium')
     const png = path.join(dir, 'latency.png')
-    try {
-      const args = [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profile}`,
-      ]
-      const dom = spawnSync(CHROMIUM, [...args, '--virtual-time-budget=2000', '--dump-dom', `file://${file}`], {encoding: 'utf8', timeout: 60_000})
-      expect(dom.status).toBe(0)
-      const out = dom.stdout
-      // the inline script ran and drew two charts: 10 bars each, with counts and bin labels
-      expect(out).toContain('data-rendered="2"')
-      expect(out.match(/<rect class="bar"/g)).toHaveLength(20)
-      expect(out).toContain('data-table="logs"')
-      expect(out).toContain('data-table="stream"')
-      expect(out).toMatch(/<rect class="bar"[^>]*data-count="11"/)
-      expect(out).toContain('<text class="count"')
-      expect(out).toContain('1m30s .. 1m40s</text>')
-      const shot = spawnSync(CHROMIUM, [...args, '--window-size=1200,900', `--screenshot=${png}`, `file://${file}`], {timeout: 60_000})
-      expect(shot.status).toBe(0)
-      expect(existsSync(png)).toBe(true)
-      expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
-    } finally {
-      rmSync(profile, {recursive: true, force: true})
-    }
+    const args = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+    ]
+    const dom = spawnSync(CHROMIUM, [...args, '--virtual-time-budget=2000', '--dump-dom', `file://${file}`], {encoding: 'utf8', timeout: 60_000})
+    expect(dom.status).toBe(0)
+    const out = dom.stdout
+    // the inline script ran and drew two charts: 10 bars each, with counts and bin labels
+    expect(out).toContain('data-rendered="2"')
+    expect(out.match(/<rect class="bar"/g)).toHaveLength(20)
+    expect(out).toContain('data-table="logs"')
+    expect(out).toContain('data-table="stream"')
+    expect(out).toMatch(/<rect class="bar"[^>]*data-count="11"/)
+    expect(out).toContain('<text class="count"')
+    expect(out).toContain('1m30s .. 1m40s</text>')
+    const shot = spawnSync(CHROMIUM, [...args, '--window-size=1200,900', `--screenshot=${png}`, `file://${file}`], {timeout: 60_000})
+    expect(shot.status).toBe(0)
+    expect(existsSync(png)).toBe(true)
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
   })
 })

@@ -1,8 +1,7 @@
-import {spawn} from 'node:child_process'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {ROOT, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {count} from '../helpers/duckdb.js'
 import {startAws} from '../helpers/fauxqs.js'
 import {tempDir} from '../helpers/tmp.js'
@@ -16,23 +15,20 @@ beforeAll(async () => {
 })
 afterAll(async () => aws?.stop())
 
-/** Starts the built CLI and lets the test signal it when stderr shows something. */
-function startCli(args: string[], when: RegExp, signal: NodeJS.Signals) {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
+/** Runs the built CLI and signals it once stderr shows something. */
+async function startCli(args: string[], when: RegExp, signal: NodeJS.Signals) {
   let stderr = ''
   let sent = false
-  child.stdout.on('data', (d) => (stdout += d))
-  child.stderr.on('data', (d) => {
-    stderr += d
-    if (!sent && when.test(stderr)) {
-      sent = true
-      child.kill(signal)
-    }
+  const r = await runCli(args, {
+    onStderr: (s, child) => {
+      stderr += s
+      if (!sent && when.test(stderr)) {
+        sent = true
+        child.kill(signal)
+      }
+    },
   })
-  return new Promise<{code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; sent: boolean}>((resolve) =>
-    child.on('close', (code, sig) => resolve({code, signal: sig, stdout, stderr, sent})),
-  )
+  return {...r, sent}
 }
 
 describe('seneka stream (CLI)', () => {

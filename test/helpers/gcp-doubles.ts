@@ -3,7 +3,7 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {gunzipSync} from 'node:zlib'
 import {CRC32C} from '@google-cloud/storage'
-import {LEDGER_SCHEMA, REJECTS_SCHEMA} from '../../src/lib/warehouse/bigquery-sql.js'
+import {LEDGER_SCHEMA} from '../../src/lib/warehouse/bigquery-sql.js'
 
 /**
  * HTTP test doubles of the GCS JSON API and the BigQuery REST API on 127.0.0.1, for the real Google client
@@ -435,5 +435,3 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   double.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return double
 }
-
-export {LEDGER_SCHEMA, REJECTS_SCHEMA}

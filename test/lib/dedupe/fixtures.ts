@@ -51,15 +51,7 @@ export function records(p: number | null, from: number, to: number, source: stri
   return out
 }
 
-export async function count(file: string, sql: string): Promise<number> {
-  const wh = await DuckDBWarehouse.open(file, {readOnly: true})
-  try {
-    const [r] = await wh.query(sql)
-    return Number(Object.values(r)[0])
-  } finally {
-    await wh.close()
-  }
-}
+export {count} from '../../helpers/duckdb.js'
 
 /** JSON lines of records with offsets [from, from+n), gzipped when asked. */
 export function body(from: number, n: number, gzip = true): Buffer {

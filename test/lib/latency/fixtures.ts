@@ -1,7 +1,6 @@
-import {mkdtempSync, rmSync} from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import {onTestFinished} from 'vitest'
+import {tempDir} from '../../helpers/tmp.js'
 import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
 
 /** 2024-05-01T00:00:00Z in seconds since the epoch: every fixture time is an offset from it. */
@@ -45,9 +44,7 @@ export function arrivalRows(latencies: number[], extra: Partial<FixtureRow> = {}
 
 /** A fresh folder removed when the current test finishes. */
 export function testDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'seneka-latency-'))
-  onTestFinished(() => rmSync(dir, {recursive: true, force: true}))
-  return dir
+  return tempDir('seneka-latency')
 }
 
 /** A DuckDB warehouse in a fresh folder, closed when the current test finishes. */
