@@ -1,6 +1,6 @@
 import {type File, type FileMetadata, Storage, type StorageOptions} from '@google-cloud/storage'
 import {PassThrough, type Readable} from 'node:stream'
-import {explainGcpError, isGcpTransient} from '../gcp/errors.js'
+import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats, type StoreOptions} from './types.js'
 
@@ -125,7 +125,7 @@ export class GcsStore implements ObjectStore {
       const [m] = await withRetry(() => this.file(key).getMetadata(), {retries: this.retries, baseDelayMs: this.baseDelayMs, isRetryable: isGcpTransient})
       return this.info(key, m)
     } catch (err) {
-      if ((err as {code?: number}).code === 404) return undefined
+      if (httpStatus(err) === 404) return undefined
       throw explainGcpError(err, {what: `read the metadata of ${this.uri(key)}`, needs: 'storage.objects.get', service: 'storage'})
     }
   }

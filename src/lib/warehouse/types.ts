@@ -1,3 +1,4 @@
+import type {QueryEstimate} from '../cost/bigquery.js'
 import type {Column, LogFormat} from '../formats/types.js'
 import type {Batch, Reject} from '../loader/read-object.js'
 import type {ObjectInfo} from '../store/types.js'
@@ -81,13 +82,7 @@ export interface LoadEstimate {
 }
 
 /** Bytes a statement would process and its estimated on-demand cost (BigQuery dry run). */
-export interface StatementEstimate {
-  label: string
-  bytesProcessed: number
-  bytesBilledEstimate: number
-  usd: number
-  maxBytesBilled: number
-}
+export type StatementEstimate = QueryEstimate
 
 export type QueryParams = Record<string, string | number | boolean | Date | null>
 export type Row = Record<string, string | number | boolean | Date | null>
