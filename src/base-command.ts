@@ -2,6 +2,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {loadConfig, type SenekaConfig} from './lib/config.js'
 import {UserError} from './lib/errors.js'
 import {ExitCode} from './lib/exit-codes.js'
+import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
 import {DEFAULT_WAREHOUSE} from './lib/warehouse/index.js'
 
@@ -90,6 +91,12 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   /** Whether interactive output (progress bars) may be drawn. */
   protected get interactive(): boolean {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled() && this.logLevel !== 'error'
+  }
+
+  /** How long-running work shows progress: a bar on a terminal, a plain line now and then elsewhere. */
+  protected get progressMode(): ProgressMode {
+    if (this.logLevel === 'error') return 'off'
+    return this.interactive ? 'bar' : 'lines'
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {

@@ -62,7 +62,7 @@ ${exitCodeHelp([
     const sources = this.positionals
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
     const {format, table} = formatAndTable(flags)
-    const progress = new ProgressBar(this.interactive && !flags['dry-run'])
+    const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
     const result = await runBackfill(
       {
         sources,

@@ -68,7 +68,7 @@ ${exitCodeHelp([
     let result: DedupeResult
     if (flags.objects) {
       if (flags.key) throw new UsageError('--key applies to rows (--table), not to --objects.', 'Objects are keyed by the partition and offset in their names (--name-pattern).')
-      const progress = new ProgressBar(this.interactive, 'files')
+      const progress = new ProgressBar(this.progressMode, {unit: 'files'})
       result = await runDedupe({
         mode: 'objects',
         apply: flags.apply,
