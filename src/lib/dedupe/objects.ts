@@ -5,6 +5,7 @@ import type {Readable} from 'node:stream'
 import pLimit from 'p-limit'
 import {errorMessage, UsageError, UserError} from '../errors.js'
 import {newCounters, plainBytes} from '../loader/read-object.js'
+import {requireFolderOf} from '../output/files.js'
 import {openStore, parseLocation, type ObjectInfo, type StoreFactories, type StoreOptions} from '../store/index.js'
 import {analyzePartition, type OffsetFile, type OffsetGap, type OverlappingFile, type PartitionAnalysis, type RedundantFile} from './intervals.js'
 
@@ -274,13 +275,10 @@ async function writeOutputs(
       identicalTo: f.identicalTo,
     })),
   }
-  await fs.mkdir(path.dirname(path.resolve(output)), {recursive: true})
+  const manifestPath = bucket === null ? null : (manifest ?? `${output.replace(/\.json$/i, '')}.manifest.csv`)
+  requireFolderOf(output, 'output file', '--output')
+  if (manifestPath) requireFolderOf(manifestPath, 'manifest file', '--manifest')
   await fs.writeFile(output, JSON.stringify(list, null, 2) + '\n')
-  let manifestPath: string | null = null
-  if (bucket !== null) {
-    manifestPath = manifest ?? `${output.replace(/\.json$/i, '')}.manifest.csv`
-    await fs.mkdir(path.dirname(path.resolve(manifestPath)), {recursive: true})
-    await fs.writeFile(manifestPath, stringify(r.redundant.map((f) => [bucket, manifestKey(f.key)])))
-  }
+  if (manifestPath) await fs.writeFile(manifestPath, stringify(r.redundant.map((f) => [bucket, manifestKey(f.key)])))
   return {output, manifest: manifestPath, objects: r.redundant.length}
 }

@@ -11,6 +11,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {UserError} from '../errors.js'
+import {requireFolderOf} from '../output/files.js'
 import {type Column, type ColumnType, type LogFormat, tableColumns} from '../formats/types.js'
 import {
   type Dialect,
@@ -103,6 +104,8 @@ export class DuckDBWarehouse implements Warehouse {
   private conn!: DuckDBConnection
   private instance!: DuckDBInstance
   private metaReady = false
+  /** whether this open created the file (a run that then fails before creating a table removes it again) */
+  private createdFile = false
 
   private constructor(
     readonly file: string,
@@ -119,8 +122,11 @@ export class DuckDBWarehouse implements Warehouse {
   static async open(file: string, opts: {readOnly?: boolean} = {}): Promise<DuckDBWarehouse> {
     const wh = new DuckDBWarehouse(file, opts.readOnly ?? false)
     const memory = file === ':memory:' || (wh.readOnly && !existsSync(file))
+    if (!memory) {
+      requireFolderOf(file, 'DuckDB file', '--warehouse')
+      wh.createdFile = !existsSync(file)
+    }
     try {
-      if (!memory) await fs.mkdir(path.dirname(path.resolve(file)), {recursive: true})
       // DuckDB caches up to 80% of RAM by default: cap it so seneka's memory stays flat whatever the input size
       const settings: Record<string, string> = {memory_limit: process.env.SENEKA_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT}
       if (wh.readOnly && !memory) settings.access_mode = 'READ_ONLY'
@@ -237,8 +243,17 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async close(): Promise<void> {
+    // a file this run created and left without a single table (e.g. the source could not be listed) is removed:
+    // a failed first command must not leave an empty warehouse behind that looks like a result
+    const discard = this.createdFile && this.conn && (await this.isEmpty().catch(() => false))
     this.conn?.closeSync()
     this.instance?.closeSync()
+    if (discard) await Promise.all([this.file, `${this.file}.wal`].map((f) => fs.rm(f, {force: true})))
+  }
+
+  private async isEmpty(): Promise<boolean> {
+    const rows = await this.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_catalog = current_database()`)
+    return Number(rows[0]?.n) === 0
   }
 }
 

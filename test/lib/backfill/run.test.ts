@@ -26,6 +26,20 @@ function setup(opts: Parameters<typeof albFixture>[0] = {}) {
 }
 
 describe('runBackfill on local folders into DuckDB', () => {
+  it('leaves no empty DuckDB file behind when it fails before loading anything', async () => {
+    const {db, dir, base} = setup()
+    await expect(runBackfill({...base, sources: [path.join(dir, 'no-such-folder') + '/']})).rejects.toThrow()
+    expect(existsSync(db)).toBe(false)
+    expect(existsSync(`${db}.wal`)).toBe(false)
+  })
+
+  it('refuses a warehouse file in a folder that does not exist instead of creating the folder', async () => {
+    const {dir, base} = setup()
+    const db = path.join(dir, 'sneka', 'wh.duckdb')
+    await expect(runBackfill({...base, warehouse: `duckdb:${db}`})).rejects.toThrow(/folder .*sneka of the DuckDB file does not exist/)
+    expect(existsSync(path.join(dir, 'sneka'))).toBe(false)
+  })
+
   it('loads every good line once, with provenance, and keeps malformed lines aside', async () => {
     const {db, fx, base} = setup({malformedRate: 0.05})
     expect(fx.malformed).toBeGreaterThan(0)

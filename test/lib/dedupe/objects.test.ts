@@ -1,5 +1,5 @@
 import {CreateBucketCommand, PutObjectCommand} from '@aws-sdk/client-s3'
-import {mkdirSync, readFileSync, utimesSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {Readable} from 'node:stream'
 import {gzipSync} from 'node:zlib'
@@ -79,6 +79,7 @@ describe('dedupe objects: local folders', () => {
     put(dir, `dt=2024-05-01/${kc('app', 1, 0)}`, body(0, 100))
     put(dir, `dt=2024-05-01/${kc('app', 1, 70)}`, body(70, 100))
     put(dir, `dt=2024-05-01/${kc('app', 1, 220)}`, body(220, 10, false))
+    mkdirSync(path.join(dir, 'out'))
     const out = path.join(dir, 'out', 'redundant.json')
     const r = await runDedupe({mode: 'objects', apply: true, location: dir, pattern: KC, concurrency: 2, output: out})
     if (r.mode !== 'objects') throw new Error('objects result expected')
@@ -93,6 +94,14 @@ describe('dedupe objects: local folders', () => {
     expect(r.written).toEqual({output: out, manifest: null, objects: 2})
     const list = JSON.parse(readFileSync(out, 'utf8'))
     expect(list.objects.map((o: {key: string}) => o.key)).toEqual(r.redundant.map((f) => f.key))
+  })
+
+  it('refuses an --output in a folder that does not exist instead of creating it', async () => {
+    const dir = tempDir()
+    put(dir, kc('a', 0, 0), body(0, 5))
+    const out = path.join(dir, 'reprots', 'redundant.json')
+    await expect(runDedupe({mode: 'objects', apply: true, location: dir, pattern: KC, concurrency: 1, output: out})).rejects.toThrow(/folder .*reprots of the output file does not exist/)
+    expect(existsSync(path.join(dir, 'reprots'))).toBe(false)
   })
 
   it('needs --output with --apply, and leaves the objects in place', async () => {
