@@ -16,12 +16,12 @@ export type ToWorker =
 
 type FromWorker =
   | {type: 'ack'; job: number}
-  | {type: 'done'; job: number; rows: number; rejects: Reject[]; counters: ReadCounters}
+  | {type: 'done'; job: number; rows: number; rejects: Reject[]; maxLine?: number; counters: ReadCounters}
   | {type: 'error'; job: number; message: string; code?: string; counters: ReadCounters}
 
 interface Job {
   acked: () => void
-  done: (r: {rows: number; rejects: Reject[]; counters: ReadCounters}) => void
+  done: (r: {rows: number; rejects: Reject[]; maxLine?: number; counters: ReadCounters}) => void
   failed: (err: Error, counters: ReadCounters) => void
 }
 
@@ -90,7 +90,7 @@ export class ParsePool {
         },
         done: (r) => {
           Object.assign(counters, r.counters)
-          resolve({rows: r.rows, rejects: r.rejects})
+          resolve({rows: r.rows, rejects: r.rejects, maxLine: r.maxLine})
         },
         failed: (err, c) => {
           Object.assign(counters, c)

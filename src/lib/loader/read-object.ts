@@ -1,5 +1,6 @@
 import {pipeline, Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
+import {isUtf8} from 'node:buffer'
 import type {LogFormat, Value} from '../formats/types.js'
 
 /** A malformed line kept aside with where it came from. */
@@ -33,7 +34,8 @@ export function newCounters(): ReadCounters {
 
 const GZIP_MAGIC_0 = 0x1f
 const GZIP_MAGIC_1 = 0x8b
-const MAX_LINE = 16 * 1024 * 1024
+/** seneka's own limit on a line, in bytes: a longer line is one rejected line */
+export const MAX_LINE = 16 * 1024 * 1024
 export const BATCH_ROWS = 2048
 
 /** Sniffs the gzip magic bytes (not the file name) and returns a stream of plain bytes. */
@@ -63,37 +65,130 @@ export async function plainBytes(source: Readable, counters: ReadCounters): Prom
   return gunzip
 }
 
+/** Called for a line that cannot be a row whatever the format: over MAX_LINE bytes, or not valid UTF-8. */
+export type OnBadLine = (lineNo: number, reason: string, raw: string) => void
+
+const NL = 0x0a
+const CR = 0x0d
+const RAW_BYTES = 2048
+
 /**
  * Reads an object's bytes (gzip or plain) and calls onLine for every line (without its line break, numbered
  * from 1, empty lines skipped but counted); yields after each stream chunk so callers can flush or yield.
- * Memory is bounded by one stream chunk plus one line, whatever the object size.
+ * Lines are split on the raw bytes: a line over MAX_LINE bytes or not valid UTF-8 goes to onBad (one rejected
+ * line, the object goes on); without onBad it is passed to onLine as decoded (U+FFFD), as a counter wants.
+ * Memory is bounded by one stream chunk plus one line (an over-long line is skipped, not held), whatever the
+ * object size.
  */
-export async function* scanLines(source: Readable, counters: ReadCounters, onLine: (line: string, lineNo: number) => void): AsyncGenerator<void> {
+export async function* scanLines(source: Readable, counters: ReadCounters, onLine: (line: string, lineNo: number) => void, onBad?: OnBadLine): AsyncGenerator<void> {
   const stream = await plainBytes(source, counters)
-  const decoder = new TextDecoder('utf-8')
-  let carry = ''
   let lineNo = 0
-  const handle = (line: string): void => {
+  let first = true
+  /** the start of a line not yet ended, in pieces */
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  /** bytes of an over-long line being skipped, or -1 */
+  let skipped = -1
+  let skippedHead = Buffer.alloc(0)
+  const bad = (reason: string, bytes: Buffer): void => {
+    const raw = bytes.toString('utf8', 0, Math.min(bytes.length, RAW_BYTES))
+    if (onBad) onBad(lineNo, reason, raw)
+    else onLine(bytes.toString('utf8'), lineNo)
+  }
+  /** one line's bytes (without its \n) */
+  const handleBytes = (b: Buffer): void => {
     lineNo++
-    if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1)
-    if (line.length > 0) onLine(line, lineNo)
+    if (first) {
+      first = false
+      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3) // a UTF-8 BOM is not data
+    }
+    let end = b.length
+    if (end > 0 && b[end - 1] === CR) end--
+    if (end === 0) return
+    if (end !== b.length) b = b.subarray(0, end)
+    if (end > MAX_LINE) return bad(`line is longer than ${MAX_LINE} bytes (${end} bytes)`, b)
+    if (!isUtf8(b)) return bad('not valid UTF-8', b)
+    onLine(b.toString('utf8'), lineNo)
+  }
+  const endSkipped = (tail: number): void => {
+    lineNo++
+    first = false
+    const total = skipped + tail
+    bad(`line is longer than ${MAX_LINE} bytes (${total} bytes)`, skippedHead)
+    skipped = -1
+  }
+  /** whole lines in b (every one ends with \n, b ends with \n): decoded at once when valid UTF-8 */
+  const handleRegion = (b: Buffer): void => {
+    if (!first && b.length <= MAX_LINE && isUtf8(b)) {
+      const text = b.toString('utf8')
+      let start = 0
+      for (;;) {
+        const nl = text.indexOf('\n', start)
+        if (nl < 0) break
+        lineNo++
+        let stop = nl
+        if (stop > start && text.charCodeAt(stop - 1) === 13) stop--
+        if (stop > start) onLine(text.slice(start, stop), lineNo)
+        start = nl + 1
+      }
+      return
+    }
+    let start = 0
+    for (;;) {
+      const nl = b.indexOf(NL, start)
+      if (nl < 0) break
+      handleBytes(b.subarray(start, nl))
+      start = nl + 1
+    }
   }
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     counters.bytes += chunk.length
-    const text = carry + decoder.decode(chunk, {stream: true})
     let start = 0
-    for (;;) {
-      const nl = text.indexOf('\n', start)
-      if (nl < 0) break
-      handle(text.slice(start, nl))
-      start = nl + 1
+    const firstNl = chunk.indexOf(NL)
+    if (firstNl < 0) {
+      if (skipped >= 0) skipped += chunk.length
+      else {
+        pending.push(chunk)
+        pendingBytes += chunk.length
+        if (pendingBytes > MAX_LINE) {
+          // too long to be a log line: remember its start for the reject, drop the rest as it comes
+          const all = Buffer.concat(pending)
+          skippedHead = Buffer.from(all.subarray(0, RAW_BYTES))
+          skipped = all.length
+          pending = []
+          pendingBytes = 0
+        }
+      }
+      yield
+      continue
     }
-    carry = start === 0 ? text : text.slice(start)
-    if (carry.length > MAX_LINE) throw new Error(`line ${lineNo + 1} is longer than ${MAX_LINE} bytes (not a log file?)`)
+    if (skipped >= 0) {
+      endSkipped(firstNl)
+      start = firstNl + 1
+    } else if (pendingBytes > 0) {
+      pending.push(chunk.subarray(0, firstNl))
+      const line = Buffer.concat(pending)
+      pending = []
+      pendingBytes = 0
+      handleBytes(line)
+      start = firstNl + 1
+    }
+    const lastNl = chunk.lastIndexOf(NL)
+    if (lastNl >= start) handleRegion(chunk.subarray(start, lastNl + 1))
+    if (lastNl + 1 < chunk.length) {
+      pending.push(chunk.subarray(lastNl + 1))
+      pendingBytes = chunk.length - lastNl - 1
+      if (pendingBytes > MAX_LINE) {
+        skippedHead = Buffer.from(chunk.subarray(lastNl + 1, lastNl + 1 + RAW_BYTES))
+        skipped = pendingBytes
+        pending = []
+        pendingBytes = 0
+      }
+    }
     yield
   }
-  carry += decoder.decode()
-  if (carry.length > 0) handle(carry)
+  if (skipped >= 0) endSkipped(0)
+  else if (pendingBytes > 0) handleBytes(Buffer.concat(pending))
   counters.lines = lineNo
 }
 
@@ -123,7 +218,8 @@ export async function* readBatches(source: Readable, format: LogFormat, counters
       batch.rejects.push(rejectOf(line, lineNo, r.reason))
     }
   }
-  for await (const _ of scanLines(source, counters, onLine)) while (ready.length > 0) yield ready.shift()!
+  const onBad: OnBadLine = (lineNo, reason, raw) => batch.rejects.push(rejectOf(raw, lineNo, reason))
+  for await (const _ of scanLines(source, counters, onLine, onBad)) while (ready.length > 0) yield ready.shift()!
   while (ready.length > 0) yield ready.shift()!
   if (batch.count > 0 || batch.rejects.length > 0) yield batch
 }

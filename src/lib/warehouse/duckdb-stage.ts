@@ -2,7 +2,7 @@ import {createWriteStream} from 'node:fs'
 import {once} from 'node:events'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../formats/types.js'
-import {type Batch, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
+import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
 
 /**
  * Bulk path into DuckDB: parsed batches are written as a normalized TSV staging file that DuckDB's own
@@ -30,13 +30,14 @@ export function encodeRow(values: Value[], lineNo: number): string {
   return `${line}${lineNo}\n`
 }
 
-export function encodeBatch(batch: Batch): string {
+export function encodeBatch(batch: Batch, longest?: {max: number}): string {
   const cols = batch.columns
   const width = cols.length
   let out = ''
   for (let r = 0; r < batch.count; r++) {
     let line = ''
     for (let c = 0; c < width; c++) line += `${encode(cols[c][r])}\t`
+    if (longest && line.length > longest.max) longest.max = line.length
     out += `${line}${batch.lines[r]}\n`
   }
   return out
@@ -45,6 +46,8 @@ export function encodeBatch(batch: Batch): string {
 export interface StageResult {
   rows: number
   rejects: Reject[]
+  /** the longest staging line written, in UTF-16 code units (at most 3 bytes each); sizes DuckDB's line buffer */
+  maxLine?: number
 }
 
 /** Writes the batches to a staging file; returns the row count and the rejected lines. */
@@ -55,17 +58,18 @@ export async function stageBatches(batches: AsyncIterable<Batch>, file: string):
   })
   let rows = 0
   const rejects: Reject[] = []
+  const longest = {max: 0}
   try {
     for await (const batch of batches) {
       rows += batch.count
       for (const r of batch.rejects) rejects.push(r)
-      if (batch.count > 0 && !out.write(encodeBatch(batch))) await Promise.race([once(out, 'drain'), failed])
+      if (batch.count > 0 && !out.write(encodeBatch(batch, longest))) await Promise.race([once(out, 'drain'), failed])
     }
   } finally {
     out.end()
     await Promise.race([once(out, 'close'), failed])
   }
-  return {rows, rejects}
+  return {rows, rejects, maxLine: longest.max + 21}
 }
 
 const FLUSH_CHARS = 1 << 20
@@ -82,6 +86,7 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
   const width = format.columns.length
   let rows = 0
   let buf = ''
+  let maxLine = 0
   const rejects: Reject[] = []
   const onLine = (line: string, lineNo: number): void => {
     const r = format.parse(line)
@@ -91,11 +96,14 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     }
     const v = r.values
     if (v.length > width) v.length = width
-    buf += encodeRow(v, lineNo)
+    const staged = encodeRow(v, lineNo)
+    if (staged.length > maxLine) maxLine = staged.length
+    buf += staged
     rows++
   }
+  const onBad: OnBadLine = (lineNo, reason, raw) => rejects.push(rejectOf(raw, lineNo, reason))
   try {
-    for await (const _ of scanLines(source, counters, onLine)) {
+    for await (const _ of scanLines(source, counters, onLine, onBad)) {
       if (buf.length >= FLUSH_CHARS) {
         const ok = out.write(buf)
         buf = ''
@@ -107,7 +115,7 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     out.end()
     await Promise.race([once(out, 'close'), failed])
   }
-  return {rows, rejects}
+  return {rows, rejects, maxLine}
 }
 
 const READ_TYPES: Record<ColumnType, string> = {
@@ -119,11 +127,25 @@ const READ_TYPES: Record<ColumnType, string> = {
   json: 'VARCHAR',
 }
 
+/** DuckDB's default max_line_size (2 MB): staging files with longer lines get a larger line buffer. */
+const DUCKDB_DEFAULT_MAX_LINE = 2_000_000
+
+/**
+ * The read_csv options a staging file needs for its longest line: none for ordinary files; for long lines
+ * (seneka accepts log lines up to 16 MB, a staged line can be a few times that in bytes) a max_line_size and a
+ * buffer that holds it.
+ */
+export function lineSizeOptions(maxLine: number | undefined): string {
+  if (maxLine === undefined || maxLine * 3 + 64 <= DUCKDB_DEFAULT_MAX_LINE) return ''
+  const bytes = maxLine * 3 + 1024
+  return `, max_line_size = ${bytes}, buffer_size = ${Math.max(bytes * 2, 32 << 20)}`
+}
+
 /** The SELECT list and read_csv call that turn a staging file back into typed columns. */
-export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnType}>, quoteIdent: (s: string) => string): {select: string; read: string} {
+export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnType}>, quoteIdent: (s: string) => string, maxLine?: number): {select: string; read: string} {
   const defs = columns.map((c, i) => `'c${i}': '${READ_TYPES[c.type]}'`)
   defs.push(`'line': 'BIGINT'`)
   const select = columns.map((c, i) => (c.type === 'timestamp' ? `make_timestamp(c${i}) AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
-  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}})`
+  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSizeOptions(maxLine)})`
   return {select, read}
 }

@@ -403,7 +403,7 @@ class GroupCommitLoader implements ObjectLoader {
           await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
         }
         if (staged.rows > 0) {
-          const {select, read} = stagedSelect(req.format.columns, this.dialect.quoteIdent)
+          const {select, read} = stagedSelect(req.format.columns, this.dialect.quoteIdent, staged.maxLine)
           await c.run(`INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`, {
             file,
             uri: object.uri,

@@ -69,3 +69,38 @@ describe('one bad value is one rejected line, never a failed object (DuckDB)', (
     expect(rows).toEqual([{partition: 1, o: '9007199254740993'}])
   })
 })
+
+describe('long lines and bytes that are not text (DuckDB)', () => {
+  it('loads lines far beyond DuckDB default line size, rejects a line over 16 MB and invalid UTF-8 as one line each', async () => {
+    const big = 'x'.repeat(3_000_000)
+    const huge = 'y'.repeat(17 * 1024 * 1024)
+    const body = Buffer.concat([
+      Buffer.from(`{"ts":1714557600,"msg":"${big}"}\n`),
+      Buffer.from(`{"ts":1714557601,"msg":"${huge}"}\n`),
+      Buffer.from('{"ts":1714557602,"msg":"bad \xff\xfe here"}\n', 'latin1'),
+      Buffer.from(albLine({13: `"${'ua '.repeat(1_500_000)}"`}).replace(/^/, '') + '\n'),
+      Buffer.from('{"ts":1714557603,"msg":"ok ünï"}\n'),
+    ])
+    const dir = tempDir()
+    mkdirSync(path.join(dir, 'src'))
+    writeFileSync(path.join(dir, 'src', 'a.jsonl'), body)
+    const db = path.join(dir, 'wh.duckdb')
+    const r = await runBackfill({sources: [path.join(dir, 'src')], format: getFormat('jsonl'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 1, dryRun: false})
+    expect(r.failures).toEqual([])
+    expect([r.rows, r.rejected]).toEqual([2, 3])
+    const rejects = await duckQuery(db, 'SELECT line, reason, length(raw) AS n FROM _seneka_rejects ORDER BY line')
+    expect(rejects[0]).toEqual({line: 2, reason: `line is longer than 16777216 bytes (${huge.length + 26} bytes)`, n: 2048})
+    expect(rejects[1]).toMatchObject({line: 3, reason: 'not valid UTF-8'})
+    expect(rejects[2]).toMatchObject({line: 4, reason: 'not valid JSON'})
+    const rows = await duckQuery(db, 'SELECT _line, length(message) AS n FROM t ORDER BY _line')
+    expect(rows).toEqual([{_line: 1, n: 3_000_000}, {_line: 5, n: 6}])
+  })
+
+  it('loads an ALB line with a 4.5 MB user agent', async () => {
+    const ua = 'Mozilla '.repeat(560_000)
+    const {r, db} = await load({'a.log': `${albLine({13: `"${ua}"`})}\n${albLine()}\n`})
+    expect(r.failures).toEqual([])
+    expect([r.rows, r.rejected]).toEqual([2, 0])
+    expect(await duckQuery(db, 'SELECT length(user_agent) AS n FROM t ORDER BY _line')).toEqual([{n: ua.length}, {n: 6}])
+  })
+})
