@@ -37,8 +37,9 @@ export function encodeBatch(batch: Batch, longest?: {max: number}): string {
   for (let r = 0; r < batch.count; r++) {
     let line = ''
     for (let c = 0; c < width; c++) line += `${encode(cols[c][r])}\t`
+    line += `${batch.lines[r]}\n`
     if (longest && line.length > longest.max) longest.max = line.length
-    out += `${line}${batch.lines[r]}\n`
+    out += line
   }
   return out
 }
@@ -69,7 +70,7 @@ export async function stageBatches(batches: AsyncIterable<Batch>, file: string):
     out.end()
     await Promise.race([once(out, 'close'), failed])
   }
-  return {rows, rejects, maxLine: longest.max + 21}
+  return {rows, rejects, maxLine: longest.max}
 }
 
 const FLUSH_CHARS = 1 << 20
