@@ -1,6 +1,7 @@
 import {pipeline, Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
 import {isUtf8} from 'node:buffer'
+import {errorMessage} from '../errors.js'
 import type {LogFormat, Value} from '../formats/types.js'
 
 /** A malformed line kept aside with where it came from. */
@@ -30,6 +31,59 @@ export interface ReadCounters {
 
 export function newCounters(): ReadCounters {
   return {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+}
+
+/**
+ * A read that did not return the object: fewer (or more) bytes than LIST/HEAD said, or a checksum that does not
+ * match. Transient: the read is retried, and an object is never loaded from such a read.
+ */
+export class IncompleteReadError extends Error {
+  readonly $retryable = true
+  readonly code = 'SENEKA_INCOMPLETE_READ'
+  override readonly name = 'IncompleteReadError'
+}
+
+const CHECKSUM_MISMATCH = /checksum mismatch/i
+
+function incompleteIfChecksum(err: unknown, what: string, bytes: number): unknown {
+  if (!CHECKSUM_MISMATCH.test(errorMessage(err))) return err
+  return new IncompleteReadError(`checksum mismatch reading ${what} after ${bytes} bytes (${errorMessage(err)})`, {cause: err})
+}
+
+/**
+ * The object's bytes, checked against the size the listing or HEAD gave: a read that ends early or late, or
+ * whose checksum does not match, fails with IncompleteReadError instead of ending normally. `allowLonger` for
+ * stores that may serve an object decompressed (GCS decompressive transcoding): only a short read is caught.
+ */
+export async function readObject(
+  read: () => Promise<Readable>,
+  object: {uri: string; size: number},
+  opts: {allowLonger?: boolean} = {},
+): Promise<Readable> {
+  let source: Readable
+  try {
+    source = await read()
+  } catch (err) {
+    throw incompleteIfChecksum(err, object.uri, 0)
+  }
+  const expected = Number.isFinite(object.size) && object.size >= 0 ? object.size : undefined
+  return Readable.from(
+    (async function* () {
+      let n = 0
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          n += chunk.length
+          yield chunk
+        }
+      } catch (err) {
+        throw incompleteIfChecksum(err, object.uri, n)
+      }
+      if (expected !== undefined && (n < expected || (n > expected && !opts.allowLonger))) {
+        throw new IncompleteReadError(`read ${n} of ${expected} bytes of ${object.uri} (the read ended ${n < expected ? 'early' : 'late'})`)
+      }
+    })(),
+    {objectMode: false},
+  )
 }
 
 const GZIP_MAGIC_0 = 0x1f
