@@ -1,5 +1,9 @@
+import {createHash} from 'node:crypto'
 import {createWriteStream} from 'node:fs'
+import fs from 'node:fs/promises'
 import {once} from 'node:events'
+import os from 'node:os'
+import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../formats/types.js'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
@@ -149,4 +153,57 @@ export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnT
   const select = columns.map((c, i) => (c.type === 'timestamp' ? `make_timestamp(c${i}) AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
   const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSizeOptions(maxLine)})`
   return {select, read}
+}
+
+/**
+ * Staging folders are named `.seneka-stage-<host>-<pid>-<random>` (host: a short hash of the host name), next to
+ * the DuckDB file. A run killed with -9 cannot remove its folder; the next run that opens a loader there does.
+ */
+export const STAGE_PREFIX = '.seneka-stage-'
+/** a folder untouched this long is abandoned whatever its owner (a live loader touches it with every object) */
+export const STAGE_LEASE_MS = 24 * 3600_000
+
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8)
+const OWNED = /^\.seneka-stage-([0-9a-f]{8})-(\d+)-/
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // alive, another user's
+  }
+}
+
+/**
+ * Removes the staging folders in `parent` left by runs that are gone: those of this host whose process no longer
+ * exists, and any (older names, other hosts) not touched for STAGE_LEASE_MS. Returns the folders removed.
+ */
+export async function removeStaleStageDirs(parent: string, now = Date.now()): Promise<string[]> {
+  let names: string[]
+  try {
+    names = (await fs.readdir(parent)).filter((n) => n.startsWith(STAGE_PREFIX))
+  } catch {
+    return []
+  }
+  const removed: string[] = []
+  for (const name of names) {
+    const dir = path.join(parent, name)
+    const m = OWNED.exec(name)
+    let stale = m !== null && m[1] === HOST && Number(m[2]) !== process.pid && !pidAlive(Number(m[2]))
+    if (!stale) {
+      const st = await fs.stat(dir).catch(() => undefined)
+      stale = st !== undefined && now - st.mtimeMs > STAGE_LEASE_MS && !(m && m[1] === HOST && Number(m[2]) === process.pid)
+    }
+    if (!stale) continue
+    await fs.rm(dir, {recursive: true, force: true}).catch(() => {})
+    removed.push(dir)
+  }
+  return removed
+}
+
+/** Cleans up abandoned staging folders in `parent`, then creates this run's own. */
+export async function openStageDir(parent: string): Promise<string> {
+  await removeStaleStageDirs(parent)
+  return fs.mkdtemp(path.join(parent, `${STAGE_PREFIX}${HOST}-${process.pid}-`))
 }

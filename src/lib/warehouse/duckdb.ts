@@ -27,7 +27,7 @@ import {
   type WarehouseTransaction,
 } from './types.js'
 import {checkTableName} from './identifiers.js'
-import {type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
+import {openStageDir, type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -209,8 +209,9 @@ export class DuckDBWarehouse implements Warehouse {
     // DuckDB checkpoints whenever the WAL passes 16 MB: with commits of ~100k rows that was a checkpoint per
     // commit, each costlier as the table grows; checkpoint rarely while loading (and at close, as always)
     await this.conn.run(`SET checkpoint_threshold = '${LOAD_CHECKPOINT_THRESHOLD}'`)
-    // staging files live next to the database (same disk, removed after each commit and on close)
-    const stageDir = await fs.mkdtemp(path.join(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)), '.seneka-stage-'))
+    // staging files live next to the database (same disk, removed after each commit and on close); folders
+    // left by killed runs are removed first
+    const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
     return new GroupCommitLoader(await this.instance.connect(), await this.instance.connect(), this.dialect, stageDir, opts.concurrency)
   }
 
@@ -319,6 +320,8 @@ class GroupCommitLoader implements ObjectLoader {
     let staged: StageResult
     this.staging++
     try {
+      // a long-idle loader's folder may have been taken for abandoned (STAGE_LEASE_MS): recreate it
+      await fs.mkdir(this.stageDir, {recursive: true})
       staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
     } catch (err) {
       await fs.rm(file, {force: true})
