@@ -108,6 +108,8 @@ export class ParsePool {
       })
       for await (const chunk of source as AsyncIterable<Buffer>) {
         if (failed) break
+        // counted here too, so a read that fails before the worker answers still says how many bytes came
+        counters.storedBytes += chunk.length
         const data = new Uint8Array(chunk).slice().buffer // a copy: stream chunks may share a pooled buffer
         post({type: 'chunk', job: id, data}, [data])
         inFlight++
