@@ -134,7 +134,14 @@ const RAW_BYTES = 2048
  * Memory is bounded by one stream chunk plus one line (an over-long line is skipped, not held), whatever the
  * object size.
  */
-export async function* scanLines(source: Readable, counters: ReadCounters, onLine: (line: string, lineNo: number) => void, onBad?: OnBadLine): AsyncGenerator<void> {
+export async function* scanLines(
+  source: Readable,
+  counters: ReadCounters,
+  onLine: (line: string, lineNo: number) => void,
+  onBad?: OnBadLine,
+  /** tried first for each valid line, on its bytes b[start..end): returns true when it handled the line */
+  onBytes?: (b: Buffer, start: number, end: number, lineNo: number) => boolean,
+): AsyncGenerator<void> {
   const stream = await plainBytes(source, counters)
   let lineNo = 0
   let first = true
@@ -149,21 +156,21 @@ export async function* scanLines(source: Readable, counters: ReadCounters, onLin
     if (onBad) onBad(lineNo, reason, raw)
     else onLine(bytes.toString('utf8'), lineNo)
   }
-  /** one line's bytes (without its \n) */
-  const handleBytes = (b: Buffer): void => {
+  /** one line, b[ls..le) without its \n; utf8 when the caller already knows the bytes are valid UTF-8 */
+  const emit = (b: Buffer, ls: number, le: number, utf8: boolean): void => {
     lineNo++
     if (first) {
       first = false
-      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3) // a UTF-8 BOM is not data
+      if (le - ls >= 3 && b[ls] === 0xef && b[ls + 1] === 0xbb && b[ls + 2] === 0xbf) ls += 3 // a UTF-8 BOM is not data
     }
-    let end = b.length
-    if (end > 0 && b[end - 1] === CR) end--
-    if (end === 0) return
-    if (end !== b.length) b = b.subarray(0, end)
-    if (end > MAX_LINE) return bad(`line is longer than ${MAX_LINE} bytes (${end} bytes)`, b)
-    if (!isUtf8(b)) return bad('not valid UTF-8', b)
-    onLine(b.toString('utf8'), lineNo)
+    if (le > ls && b[le - 1] === CR) le--
+    if (le === ls) return
+    if (le - ls > MAX_LINE) return bad(`line is longer than ${MAX_LINE} bytes (${le - ls} bytes)`, b.subarray(ls, le))
+    if (!utf8 && !isUtf8(b.subarray(ls, le))) return bad('not valid UTF-8', b.subarray(ls, le))
+    if (onBytes?.(b, ls, le, lineNo)) return
+    onLine(b.toString('utf8', ls, le), lineNo)
   }
+  const handleBytes = (b: Buffer): void => emit(b, 0, b.length, false)
   const endSkipped = (tail: number): void => {
     lineNo++
     first = false
@@ -173,7 +180,8 @@ export async function* scanLines(source: Readable, counters: ReadCounters, onLin
   }
   /** whole lines in b (every one ends with \n, b ends with \n): decoded at once when valid UTF-8 */
   const handleRegion = (b: Buffer): void => {
-    if (!first && b.length <= MAX_LINE && isUtf8(b)) {
+    const utf8 = isUtf8(b)
+    if (!onBytes && !first && b.length <= MAX_LINE && utf8) {
       const text = b.toString('utf8')
       let start = 0
       for (;;) {
@@ -191,7 +199,7 @@ export async function* scanLines(source: Readable, counters: ReadCounters, onLin
     for (;;) {
       const nl = b.indexOf(NL, start)
       if (nl < 0) break
-      handleBytes(b.subarray(start, nl))
+      emit(b, start, nl, utf8)
       start = nl + 1
     }
   }

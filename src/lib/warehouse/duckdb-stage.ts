@@ -6,6 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../formats/types.js'
+import {ByteWriter, stageAlbLine} from './duckdb-alb.js'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
 
 /**
@@ -53,6 +54,8 @@ export interface StageResult {
   rejects: Reject[]
   /** the longest staging line written, in UTF-16 code units (at most 3 bytes each); sizes DuckDB's line buffer */
   maxLine?: number
+  /** ALB lines staged by the fast path (duckdb-alb.ts) in their own file; `rows` counts them too */
+  fast?: {file: string; rows: number; maxLine: number}
 }
 
 /** Writes the batches to a staging file; returns the row count and the rejected lines. */
@@ -83,11 +86,34 @@ const FLUSH_CHARS = 1 << 20
  * The direct path: reads an object's bytes, parses each line and writes its staging line at once, with no
  * intermediate batch (what worker threads run). Same output as stageBatches(readBatches(...)).
  */
-export async function stageObject(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+export async function stageObject(source: Readable, format: LogFormat, file: string, counters: ReadCounters, opts: {fast?: boolean} = {}): Promise<StageResult> {
   const out = createWriteStream(file, {highWaterMark: 1 << 20})
   const failed = once(out, 'error').then(([err]) => {
     throw err
   })
+  let fast: {file: string; rows: number; maxLine: number; out: ReturnType<typeof createWriteStream>; failed: Promise<never>; writer: ByteWriter} | undefined
+  let onBytes: ((b: Buffer, start: number, end: number, lineNo: number) => boolean) | undefined
+  if (opts.fast && format.name === 'alb') {
+    const fastOut = createWriteStream(`${file}.fast`, {highWaterMark: 1 << 20})
+    const f = {
+      file: `${file}.fast`,
+      rows: 0,
+      maxLine: 0,
+      out: fastOut,
+      failed: once(fastOut, 'error').then(([err]) => {
+        throw err
+      }),
+      writer: new ByteWriter((b) => fastOut.write(b)),
+    }
+    f.failed.catch(() => {})
+    fast = f
+    onBytes = (b, start, end, lineNo) => {
+      if (!stageAlbLine(b, start, end, lineNo, f.writer)) return false
+      f.rows++
+      if (end - start > f.maxLine) f.maxLine = end - start
+      return true
+    }
+  }
   const width = format.columns.length
   let rows = 0
   let buf = ''
@@ -108,19 +134,24 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
   }
   const onBad: OnBadLine = (lineNo, reason, raw) => rejects.push(rejectOf(raw, lineNo, reason))
   try {
-    for await (const _ of scanLines(source, counters, onLine, onBad)) {
+    for await (const _ of scanLines(source, counters, onLine, onBad, onBytes)) {
       if (buf.length >= FLUSH_CHARS) {
         const ok = out.write(buf)
         buf = ''
         if (!ok) await Promise.race([once(out, 'drain'), failed])
       }
+      if (fast?.out.writableNeedDrain) await Promise.race([once(fast.out, 'drain'), fast.failed])
     }
     if (buf.length > 0) out.write(buf)
+    fast?.writer.drain()
   } finally {
     out.end()
+    fast?.out.end()
     await Promise.race([once(out, 'close'), failed])
+    if (fast) await Promise.race([once(fast.out, 'close'), fast.failed])
   }
-  return {rows, rejects, maxLine}
+  if (!fast) return {rows, rejects, maxLine}
+  return {rows: rows + fast.rows, rejects, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
 }
 
 const READ_TYPES: Record<ColumnType, string> = {

@@ -27,7 +27,8 @@ import {
   type WarehouseTransaction,
 } from './types.js'
 import {checkTableName} from './identifiers.js'
-import {openStageDir, type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
+import {albFastSelect} from './duckdb-alb.js'
+import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -325,6 +326,7 @@ class GroupCommitLoader implements ObjectLoader {
       staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
     } catch (err) {
       await fs.rm(file, {force: true})
+      await fs.rm(`${file}.fast`, {force: true})
       throw err
     } finally {
       this.staging--
@@ -380,7 +382,7 @@ class GroupCommitLoader implements ObjectLoader {
         // one bad object must not fail the others: commit them one by one
         else for (const item of group) await this.commit([item]).then(([o]) => item.resolve(o), item.reject)
       } finally {
-        await Promise.all(group.map((item) => fs.rm(item.file, {force: true})))
+        await Promise.all(group.flatMap((item) => [fs.rm(item.file, {force: true}), ...(item.staged.fast ? [fs.rm(item.staged.fast.file, {force: true})] : [])]))
       }
     }
   }
@@ -405,16 +407,14 @@ class GroupCommitLoader implements ObjectLoader {
           await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
           await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
         }
-        if (staged.rows > 0) {
+        const params = {uri: object.uri, load_id: req.loadId, now, lm: micros(object.lastModified), path: req.path}
+        if (staged.rows - (staged.fast?.rows ?? 0) > 0) {
           const {select, read} = stagedSelect(req.format.columns, this.dialect.quoteIdent, staged.maxLine)
-          await c.run(`INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`, {
-            file,
-            uri: object.uri,
-            load_id: req.loadId,
-            now,
-            lm: micros(object.lastModified),
-            path: req.path,
-          })
+          await c.run(`INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`, {file, ...params})
+        }
+        if (staged.fast && staged.fast.rows > 0) {
+          const {select, read} = albFastSelect(req.format.columns, this.dialect.quoteIdent, lineSizeOptions(staged.fast.maxLine))
+          await c.run(`INSERT INTO ${t} SELECT ${select}, $uri, line, $load_id, $now, $lm, $path FROM ${read}`, {file: staged.fast.file, ...params})
         }
         if (staged.rejects.length > 0) {
           const rejAppender = await c.createAppender(REJECTS_TABLE)
