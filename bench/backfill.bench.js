@@ -89,11 +89,48 @@ if (process.argv[2] === '--phase') {
 }
 
 // ---- orchestration -----------------------------------------------------------------------------
-function run(phase, dir, db) {
+function run(phase, dir, db, env = {}) {
   if (db) rmSync(db, {force: true})
-  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--phase', phase, dir, db ?? ''], {encoding: 'utf8', maxBuffer: 1e7})
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--phase', phase, dir, db ?? ''], {encoding: 'utf8', maxBuffer: 1e7, env: {...process.env, ...env}})
   if (r.status !== 0) throw new Error(`${phase} failed: ${r.stderr}`)
   return JSON.parse(r.stdout)
+}
+
+const REPS = Number(process.env.BACKFILL_BENCH_REPS ?? 3)
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const fmt = (x) => x.toFixed(2)
+
+/**
+ * DuckDB native, seneka (fast path) and seneka with the parser only (SENEKA_FAST_STAGE=0), alternating REPS
+ * times on the same files (the machine is shared: ratios per round, then the median).
+ */
+function compare(label, dir, db, withParser) {
+  const rounds = []
+  for (let i = 0; i < REPS; i++) {
+    const duck = run('duckdb', dir, db)
+    const sen = run('seneka', dir, db)
+    const parser = withParser ? run('seneka', dir, db, {SENEKA_FAST_STAGE: '0'}) : undefined
+    rounds.push({duck, sen, parser})
+    if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
+  }
+  const rows = rounds[0].sen.rows
+  const mb = rounds[0].sen.bytes / 1e6
+  const show = (name, pick) => {
+    const ms = median(rounds.map((r) => pick(r).ms))
+    const rss = median(rounds.map((r) => pick(r).maxRssMiB))
+    console.log(`${label} ${name.padEnd(26)} ${fmt(mb / (ms / 1000)).padStart(8)} MB/s ${String(Math.round(rows / (ms / 1000))).padStart(10)} rows/s ${fmt(rss).padStart(8)} MiB peak RSS`)
+    return {ms, rss}
+  }
+  const d = show('duckdb read_csv (native)', (r) => r.duck)
+  const s = show('seneka backfill', (r) => r.sen)
+  const ratios = rounds.map((r) => r.duck.ms / r.sen.ms)
+  console.log(`${label} ratio seneka / native: median ${fmt(median(ratios))}x (rounds ${ratios.map(fmt).join(', ')}); RSS seneka - native ${fmt(s.rss - d.rss)} MiB`)
+  if (withParser) {
+    const p = show('seneka, parser only (before)', (r) => r.parser)
+    console.log(`${label} ratio parser-only / native: ${fmt(median(rounds.map((r) => r.duck.ms / r.parser.ms)))}x; fast path / parser-only: ${fmt(median(rounds.map((r) => r.parser.ms / r.sen.ms)))}x`)
+    void p
+  }
+  return {d, s, rows}
 }
 
 const dataRoot = path.join(here, '.data')
@@ -103,24 +140,14 @@ const compressed = walk(small).filter((f) => f.endsWith('.gz')).reduce((s, f) =>
 const db = path.join(dataRoot, 'bench.duckdb')
 
 const gz = run('gunzip', small)
-const duck = run('duckdb', small, db)
-const sen = run('seneka', small, db)
-const mb = gz.bytes / 1e6
-const fmt = (x) => x.toFixed(2)
-const line = (name, r) => `${name.padEnd(28)} ${fmt(mb / (r.ms / 1000)).padStart(8)} MB/s ${String(Math.round((sen.rows) / (r.ms / 1000))).padStart(10)} rows/s ${fmt(r.maxRssMiB).padStart(8)} MiB peak RSS`
-console.log(`${FILES} files x ${LINES} lines: ${fmt(compressed / 1e6)} MB gzipped, ${fmt(mb)} MB uncompressed, ${sen.rows} rows; seneka concurrency ${CONCURRENCY}`)
-console.log(line('gunzip only (floor)', gz))
-console.log(line('duckdb read_csv (ceiling)', duck))
-console.log(line('seneka backfill', sen))
-console.log(`ratio seneka / duckdb read_csv: ${fmt(duck.ms / sen.ms)}x (target >= 0.7x)`)
-console.log(`ratio seneka / gunzip:          ${fmt(gz.ms / sen.ms)}x`)
-if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
+console.log(`${FILES} files x ${LINES} lines: ${fmt(compressed / 1e6)} MB gzipped, ${fmt(gz.bytes / 1e6)} MB uncompressed; seneka concurrency ${CONCURRENCY}; ${REPS} alternating rounds`)
+console.log(`1x  gunzip only (floor)          ${fmt(gz.bytes / 1e6 / (gz.ms / 1000)).padStart(8)} MB/s ${fmt(gz.maxRssMiB).padStart(8)} MiB peak RSS`)
+const one = compare('1x ', small, db, process.env.BACKFILL_BENCH_SKIP_PARSER !== '1')
 
 if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
   const big = path.join(dataRoot, `alb-${FILES * 10}x${LINES}`)
   await generate(big, FILES * 10)
-  const sen10 = run('seneka', big, db)
-  console.log(`memory: seneka peak RSS ${fmt(sen.maxRssMiB)} MiB at ${FILES} files, ${fmt(sen10.maxRssMiB)} MiB at ${FILES * 10} files: ratio ${fmt(sen10.maxRssMiB / sen.maxRssMiB)}x (target flat, ~1x)`)
-  console.log(`throughput at 10x: ${fmt(sen10.rows / (sen10.ms / 1000))} rows/s`)
+  const ten = compare('10x', big, db, false)
+  console.log(`memory: seneka peak RSS ${fmt(one.s.rss)} MiB at 1x, ${fmt(ten.s.rss)} MiB at 10x: ratio ${fmt(ten.s.rss / one.s.rss)}x (target <= 1.2x)`)
 }
 rmSync(db, {force: true})

@@ -72,6 +72,8 @@ export interface BackfillResult {
   rowsPerSecond: number
   mbPerSecond: number
   failures: ObjectFailure[]
+  /** why the run stopped before loading every object (a full disk), or absent */
+  stopped?: string
   rejectSamples: RejectSample[]
   /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
   loadEstimate?: LoadEstimate
@@ -174,6 +176,8 @@ async function load(
       if (obj.action === 'skip') continue
       tasks.push(
         limit(async () => {
+          // a full disk fails every object after it: stop starting new ones, say it once
+          if (result.stopped) return
           const counters: ReadCounters = newCounters()
           try {
             const {outcome, rejectSamples} = await loadObject({
@@ -195,6 +199,15 @@ async function load(
             result.bytesUncompressed += counters.bytes
           } catch (err) {
             result.objects.failed++
+            // bytes read by the last attempt, failed or not, are still bytes read
+            result.bytesRead += counters.storedBytes
+            result.bytesUncompressed += counters.bytes
+            if (isDiskFull(err)) {
+              if (result.stopped) return
+              result.stopped = `no space left on the device (ENOSPC) while loading ${obj.uri}: the run stopped; objects not loaded are left for the next run (free some space, or put the DuckDB file and its staging folder on a larger disk)`
+              result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`})
+              return
+            }
             result.failures.push({uri: obj.uri, error: describeLoadError(err, counters)})
           }
           progress.objectsDone++
@@ -224,10 +237,16 @@ function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: Rej
   for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
 }
 
+/** A full disk: staging file writes (ENOSPC) or DuckDB's own writes ("No space left on device"). */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as {code?: string; cause?: {code?: string}}
+  return e?.code === 'ENOSPC' || e?.cause?.code === 'ENOSPC' || /ENOSPC|No space left on device/i.test(errorMessage(err))
+}
+
 function describeLoadError(err: unknown, counters: ReadCounters): string {
   const code = (err as {code?: string}).code
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
     return `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`
   }
-  return `${errorMessage(err)}; nothing from this object was loaded`
+  return `${errorMessage(err)} (after ${counters.storedBytes} bytes read); nothing from this object was loaded`
 }

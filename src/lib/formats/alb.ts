@@ -1,4 +1,4 @@
-import {FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
+import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
 import type {Column, LogFormat, ParseResult, Value} from './types.js'
 
 /**
@@ -77,8 +77,8 @@ export const alb: LogFormat = {
         num(f[7], 'response_processing_time'),
         int(f[8], 'elb_status_code'),
         int(f[9], 'target_status_code'),
-        int(f[10], 'received_bytes'),
-        int(f[11], 'sent_bytes'),
+        bigint(f[10], 'received_bytes'),
+        bigint(f[11], 'sent_bytes'),
         verb,
         url,
         proto,

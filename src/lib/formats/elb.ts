@@ -1,4 +1,4 @@
-import {FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
+import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
 import type {Column, LogFormat, ParseResult} from './types.js'
 
 /**
@@ -60,8 +60,8 @@ export const elb: LogFormat = {
           num(f[6], 'response_processing_time'),
           int(f[7], 'elb_status_code'),
           int(f[8], 'backend_status_code'),
-          int(f[9], 'received_bytes'),
-          int(f[10], 'sent_bytes'),
+          bigint(f[9], 'received_bytes'),
+          bigint(f[10], 'sent_bytes'),
           verb,
           url,
           proto,

@@ -50,26 +50,96 @@ export function str(v: string | undefined): string | null {
 
 export class FieldError extends Error {}
 
+/** The range of each integer column type (DuckDB INTEGER / BIGINT, BigQuery INT64). */
+export const INT_MIN = -2147483648
+export const INT_MAX = 2147483647
+const BIGINT_MIN = -(2n ** 63n)
+const BIGINT_MAX = 2n ** 63n - 1n
+const DECIMAL_INT = /^[+-]?\d+$/
+
+/** An INTEGER (32-bit) value; out-of-range values are a FieldError (one rejected line, never a failed load). */
 export function int(v: string | undefined, name: string): number | null {
   const s = str(v)
   if (s === null) return null
   const n = Number(s)
   if (!Number.isInteger(n)) throw new FieldError(`${name} "${s}" is not an integer`)
+  if (n < INT_MIN || n > INT_MAX) throw new FieldError(`${name} "${s}" is out of range for a 32-bit integer`)
   return n
+}
+
+/**
+ * A BIGINT (64-bit) value. Safe integers are numbers; larger ones written as plain digits are kept exactly as
+ * a decimal string (a number would round 2^53+1); out-of-range values are a FieldError.
+ */
+export function bigint(v: string | undefined, name: string): number | string | null {
+  const s = str(v)
+  if (s === null) return null
+  return checkBigint(s, Number(s), name, s)
+}
+
+/** Range-checks a BIGINT given its text (when known) and its numeric value; see bigint(). */
+export function checkBigint(text: string | undefined, n: number, name: string, shown: string): number | string {
+  if (!Number.isInteger(n)) throw new FieldError(`${name} "${shown}" is not an integer`)
+  if (Number.isSafeInteger(n)) return n
+  if (text !== undefined && DECIMAL_INT.test(text)) {
+    const b = BigInt(text)
+    if (b >= BIGINT_MIN && b <= BIGINT_MAX) return b.toString()
+  }
+  throw new FieldError(`${name} "${shown}" is out of range for a 64-bit integer`)
 }
 
 export function num(v: string | undefined, name: string): number | null {
   const s = str(v)
   if (s === null) return null
   const n = Number(s)
-  if (Number.isNaN(n)) throw new FieldError(`${name} "${s}" is not a number`)
+  if (!Number.isFinite(n)) throw new FieldError(`${name} "${s}" is not a number`)
   return n
 }
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
-/** Parses an ISO-8601 UTC timestamp to microseconds since the epoch, keeping microsecond precision. */
-export function isoMicros(v: string | undefined, name: string): number | null {
+function isLeap(y: number): boolean {
+  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+}
+
+/** true when y-m-d is a real calendar date (m 1-12, d within the month, leap years included). */
+export function validDate(y: number, m: number, d: number): boolean {
+  return m >= 1 && m <= 12 && d >= 1 && d <= (m === 2 && isLeap(y) ? 29 : DAYS_IN_MONTH[m - 1])
+}
+
+/** Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar, exact for any year (no 1900+ mapping of years 0-99). */
+export function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+}
+
+/** seconds since the epoch plus microseconds, as a number when exact (up to year 2255) or else a decimal string. */
+export function microsOf(seconds: number, micros: number): number | string {
+  const us = seconds * 1e6 + micros
+  if (Number.isSafeInteger(us) && Math.abs(seconds) < 9_000_000_000) return us
+  return (BigInt(seconds) * 1_000_000n + BigInt(micros)).toString()
+}
+
+/**
+ * Microseconds of a civil UTC date-time, validated (month, day of month, hour, minute; second 60 rolls over as
+ * before); null when the date or time does not exist.
+ */
+export function civilMicros(y: number, mo: number, d: number, h: number, mi: number, s: number, frac: string | undefined): number | string | null {
+  if (!validDate(y, mo, d) || h > 23 || mi > 59 || s > 60) return null
+  const us = frac ? Number(frac.padEnd(6, '0').slice(0, 6)) : 0
+  return microsOf(daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s, us)
+}
+
+/**
+ * Parses an ISO-8601 UTC timestamp to microseconds since the epoch, keeping microsecond precision and every
+ * year exactly (0001, 0099, 9999-12-31T23:59:59.999999); a day that does not exist (2024-02-30) is a FieldError.
+ */
+export function isoMicros(v: string | undefined, name: string): number | string | null {
   const s = str(v)
   if (s === null) return null
   const m = ISO.exec(s)
@@ -78,10 +148,9 @@ export function isoMicros(v: string | undefined, name: string): number | null {
     if (Number.isNaN(ms)) throw new FieldError(`${name} "${s}" is not a timestamp`)
     return ms * 1000
   }
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])
-  if (+m[2] > 12 || +m[3] > 31 || +m[4] > 23 || +m[5] > 59 || +m[6] > 60) throw new FieldError(`${name} "${s}" is not a valid timestamp`)
-  const frac = m[7] ? Number(m[7].padEnd(6, '0').slice(0, 6)) : 0
-  return ms * 1000 + frac
+  const us = civilMicros(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6], m[7])
+  if (us === null) throw new FieldError(`${name} "${s}" is not a valid timestamp`)
+  return us
 }
 
 /** Splits "ip:port" at the last colon (IPv6 addresses contain colons). */
@@ -92,6 +161,7 @@ export function hostPort(v: string | undefined, name: string): [string | null, n
   if (c < 0) return [s, null]
   const port = Number(s.slice(c + 1))
   if (!Number.isInteger(port)) throw new FieldError(`${name} "${s}" is not ip:port`)
+  if (port < INT_MIN || port > INT_MAX) throw new FieldError(`${name} "${s}" has a port out of range`)
   return [s.slice(0, c).replace(/^\[(.*)\]$/, '$1'), port]
 }
 

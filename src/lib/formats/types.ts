@@ -8,8 +8,9 @@ export interface Column {
 }
 
 /**
- * A parsed value. Timestamps are microseconds since the Unix epoch (UTC) as a number (exact up to year
- * 2255); json columns hold the JSON text.
+ * A parsed value. Timestamps are microseconds since the Unix epoch (UTC): a number while exact (up to year
+ * 2255), else the exact decimal digits as a string; bigint values beyond 2^53 are likewise decimal strings
+ * (never rounded); json columns hold the JSON text.
  */
 export type Value = string | number | null
 

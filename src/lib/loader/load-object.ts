@@ -1,9 +1,10 @@
+import type {Readable} from 'node:stream'
 import type {LogFormat} from '../formats/types.js'
 import {isTransient, withRetry} from '../retry.js'
 import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
 import {ParsePool} from './parse-pool.js'
-import {newCounters, type ReadCounters, type Reject, readBatches} from './read-object.js'
+import {newCounters, type ReadCounters, type Reject, readBatches, readObject} from './read-object.js'
 
 export interface LoadObjectOptions {
   loader: ObjectLoader
@@ -41,6 +42,8 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
   const max = opts.maxRejectSamples ?? 20
   const {store, object, format} = opts
   const pool = ParsePool.get()
+  // the bytes of the object as LIST/HEAD described it: a short or corrupted read is retried, never loaded
+  const read = (): Promise<Readable> => readObject(() => store.read(object.key), object, {allowLonger: store.scheme === 'gs'})
   const outcome = await withRetry(
     () => {
       counters.storedBytes = 0
@@ -56,13 +59,13 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
         isCurrent: opts.isCurrent,
         stage: pool
           ? async (file: string) => {
-              const r = await pool.stage(await store.read(object.key), format, file, counters)
+              const r = await pool.stage(await read(), format, file, counters)
               for (const rej of r.rejects) if (samples.length < max) samples.push(rej)
               return r
             }
           : undefined,
         batches: async function* () {
-          for await (const b of readBatches(await store.read(object.key), format, counters)) {
+          for await (const b of readBatches(await read(), format, counters)) {
             for (const r of b.rejects) if (samples.length < max) samples.push(r)
             yield b
           }

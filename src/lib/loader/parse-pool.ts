@@ -9,19 +9,19 @@ import {newCounters, type ReadCounters, type Reject} from './read-object.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =
-  | {type: 'start'; job: number; format: string; options?: Record<string, unknown>; file: string}
+  | {type: 'start'; job: number; format: string; options?: Record<string, unknown>; file: string; fast: boolean}
   | {type: 'chunk'; job: number; data: ArrayBuffer}
   | {type: 'end'; job: number}
   | {type: 'abort'; job: number; message: string}
 
 type FromWorker =
   | {type: 'ack'; job: number}
-  | {type: 'done'; job: number; rows: number; rejects: Reject[]; counters: ReadCounters}
+  | {type: 'done'; job: number; rows: number; rejects: Reject[]; maxLine?: number; fast?: StageResult['fast']; counters: ReadCounters}
   | {type: 'error'; job: number; message: string; code?: string; counters: ReadCounters}
 
 interface Job {
   acked: () => void
-  done: (r: {rows: number; rejects: Reject[]; counters: ReadCounters}) => void
+  done: (r: {rows: number; rejects: Reject[]; maxLine?: number; fast?: StageResult['fast']; counters: ReadCounters}) => void
   failed: (err: Error, counters: ReadCounters) => void
 }
 
@@ -90,7 +90,7 @@ export class ParsePool {
         },
         done: (r) => {
           Object.assign(counters, r.counters)
-          resolve({rows: r.rows, rejects: r.rejects})
+          resolve({rows: r.rows, rejects: r.rejects, maxLine: r.maxLine, ...(r.fast ? {fast: r.fast} : {})})
         },
         failed: (err, c) => {
           Object.assign(counters, c)
@@ -100,7 +100,7 @@ export class ParsePool {
     })
     const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer)
     try {
-      post({type: 'start', job: id, format: format.name, options: format.options, file})
+      post({type: 'start', job: id, format: format.name, options: format.options, file, fast: process.env.SENEKA_FAST_STAGE !== '0'})
       let failed = false
       finished.catch(() => {
         failed = true
@@ -108,6 +108,8 @@ export class ParsePool {
       })
       for await (const chunk of source as AsyncIterable<Buffer>) {
         if (failed) break
+        // counted here too, so a read that fails before the worker answers still says how many bytes came
+        counters.storedBytes += chunk.length
         const data = new Uint8Array(chunk).slice().buffer // a copy: stream chunks may share a pooled buffer
         post({type: 'chunk', job: id, data}, [data])
         inFlight++

@@ -27,8 +27,8 @@ parentPort!.on('message', (msg: ToWorker) => {
       jobs.set(msg.job, input)
       const counters = newCounters()
       const format = formatFor(msg.format, msg.options)
-      stageObject(input, format, msg.file, counters).then(
-        (r) => parentPort!.postMessage({type: 'done', job: msg.job, rows: r.rows, rejects: r.rejects, counters}),
+      stageObject(input, format, msg.file, counters, {fast: msg.fast}).then(
+        (r) => parentPort!.postMessage({type: 'done', job: msg.job, rows: r.rows, rejects: r.rejects, maxLine: r.maxLine, fast: r.fast, counters}),
         (err: Error & {code?: string}) => {
           input.destroy()
           parentPort!.postMessage({type: 'error', job: msg.job, message: err.message, code: err.code, counters})

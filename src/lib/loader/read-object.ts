@@ -1,5 +1,7 @@
 import {pipeline, Readable} from 'node:stream'
 import {createGunzip} from 'node:zlib'
+import {isUtf8} from 'node:buffer'
+import {errorMessage} from '../errors.js'
 import type {LogFormat, Value} from '../formats/types.js'
 
 /** A malformed line kept aside with where it came from. */
@@ -31,9 +33,63 @@ export function newCounters(): ReadCounters {
   return {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
 }
 
+/**
+ * A read that did not return the object: fewer (or more) bytes than LIST/HEAD said, or a checksum that does not
+ * match. Transient: the read is retried, and an object is never loaded from such a read.
+ */
+export class IncompleteReadError extends Error {
+  readonly $retryable = true
+  readonly code = 'SENEKA_INCOMPLETE_READ'
+  override readonly name = 'IncompleteReadError'
+}
+
+const CHECKSUM_MISMATCH = /checksum mismatch/i
+
+function incompleteIfChecksum(err: unknown, what: string, bytes: number): unknown {
+  if (!CHECKSUM_MISMATCH.test(errorMessage(err))) return err
+  return new IncompleteReadError(`checksum mismatch reading ${what} after ${bytes} bytes (${errorMessage(err)})`, {cause: err})
+}
+
+/**
+ * The object's bytes, checked against the size the listing or HEAD gave: a read that ends early or late, or
+ * whose checksum does not match, fails with IncompleteReadError instead of ending normally. `allowLonger` for
+ * stores that may serve an object decompressed (GCS decompressive transcoding): only a short read is caught.
+ */
+export async function readObject(
+  read: () => Promise<Readable>,
+  object: {uri: string; size: number},
+  opts: {allowLonger?: boolean} = {},
+): Promise<Readable> {
+  let source: Readable
+  try {
+    source = await read()
+  } catch (err) {
+    throw incompleteIfChecksum(err, object.uri, 0)
+  }
+  const expected = Number.isFinite(object.size) && object.size >= 0 ? object.size : undefined
+  return Readable.from(
+    (async function* () {
+      let n = 0
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          n += chunk.length
+          yield chunk
+        }
+      } catch (err) {
+        throw incompleteIfChecksum(err, object.uri, n)
+      }
+      if (expected !== undefined && (n < expected || (n > expected && !opts.allowLonger))) {
+        throw new IncompleteReadError(`read ${n} of ${expected} bytes of ${object.uri} (the read ended ${n < expected ? 'early' : 'late'})`)
+      }
+    })(),
+    {objectMode: false},
+  )
+}
+
 const GZIP_MAGIC_0 = 0x1f
 const GZIP_MAGIC_1 = 0x8b
-const MAX_LINE = 16 * 1024 * 1024
+/** seneka's own limit on a line, in bytes: a longer line is one rejected line */
+export const MAX_LINE = 16 * 1024 * 1024
 export const BATCH_ROWS = 2048
 
 /** Sniffs the gzip magic bytes (not the file name) and returns a stream of plain bytes. */
@@ -63,37 +119,138 @@ export async function plainBytes(source: Readable, counters: ReadCounters): Prom
   return gunzip
 }
 
+/** Called for a line that cannot be a row whatever the format: over MAX_LINE bytes, or not valid UTF-8. */
+export type OnBadLine = (lineNo: number, reason: string, raw: string) => void
+
+const NL = 0x0a
+const CR = 0x0d
+const RAW_BYTES = 2048
+
 /**
  * Reads an object's bytes (gzip or plain) and calls onLine for every line (without its line break, numbered
  * from 1, empty lines skipped but counted); yields after each stream chunk so callers can flush or yield.
- * Memory is bounded by one stream chunk plus one line, whatever the object size.
+ * Lines are split on the raw bytes: a line over MAX_LINE bytes or not valid UTF-8 goes to onBad (one rejected
+ * line, the object goes on); without onBad it is passed to onLine as decoded (U+FFFD), as a counter wants.
+ * Memory is bounded by one stream chunk plus one line (an over-long line is skipped, not held), whatever the
+ * object size.
  */
-export async function* scanLines(source: Readable, counters: ReadCounters, onLine: (line: string, lineNo: number) => void): AsyncGenerator<void> {
+export async function* scanLines(
+  source: Readable,
+  counters: ReadCounters,
+  onLine: (line: string, lineNo: number) => void,
+  onBad?: OnBadLine,
+  /** tried first for each valid line, on its bytes b[start..end): returns true when it handled the line */
+  onBytes?: (b: Buffer, start: number, end: number, lineNo: number) => boolean,
+): AsyncGenerator<void> {
   const stream = await plainBytes(source, counters)
-  const decoder = new TextDecoder('utf-8')
-  let carry = ''
   let lineNo = 0
-  const handle = (line: string): void => {
+  let first = true
+  /** the start of a line not yet ended, in pieces */
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  /** bytes of an over-long line being skipped, or -1 */
+  let skipped = -1
+  let skippedHead = Buffer.alloc(0)
+  const bad = (reason: string, bytes: Buffer): void => {
+    const raw = bytes.toString('utf8', 0, Math.min(bytes.length, RAW_BYTES))
+    if (onBad) onBad(lineNo, reason, raw)
+    else onLine(bytes.toString('utf8'), lineNo)
+  }
+  /** one line, b[ls..le) without its \n; utf8 when the caller already knows the bytes are valid UTF-8 */
+  const emit = (b: Buffer, ls: number, le: number, utf8: boolean): void => {
     lineNo++
-    if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1)
-    if (line.length > 0) onLine(line, lineNo)
+    if (first) {
+      first = false
+      if (le - ls >= 3 && b[ls] === 0xef && b[ls + 1] === 0xbb && b[ls + 2] === 0xbf) ls += 3 // a UTF-8 BOM is not data
+    }
+    if (le > ls && b[le - 1] === CR) le--
+    if (le === ls) return
+    if (le - ls > MAX_LINE) return bad(`line is longer than ${MAX_LINE} bytes (${le - ls} bytes)`, b.subarray(ls, le))
+    if (!utf8 && !isUtf8(b.subarray(ls, le))) return bad('not valid UTF-8', b.subarray(ls, le))
+    if (onBytes?.(b, ls, le, lineNo)) return
+    onLine(b.toString('utf8', ls, le), lineNo)
+  }
+  const handleBytes = (b: Buffer): void => emit(b, 0, b.length, false)
+  const endSkipped = (tail: number): void => {
+    lineNo++
+    first = false
+    const total = skipped + tail
+    bad(`line is longer than ${MAX_LINE} bytes (${total} bytes)`, skippedHead)
+    skipped = -1
+  }
+  /** whole lines in b (every one ends with \n, b ends with \n): decoded at once when valid UTF-8 */
+  const handleRegion = (b: Buffer): void => {
+    const utf8 = isUtf8(b)
+    if (!onBytes && !first && b.length <= MAX_LINE && utf8) {
+      const text = b.toString('utf8')
+      let start = 0
+      for (;;) {
+        const nl = text.indexOf('\n', start)
+        if (nl < 0) break
+        lineNo++
+        let stop = nl
+        if (stop > start && text.charCodeAt(stop - 1) === 13) stop--
+        if (stop > start) onLine(text.slice(start, stop), lineNo)
+        start = nl + 1
+      }
+      return
+    }
+    let start = 0
+    for (;;) {
+      const nl = b.indexOf(NL, start)
+      if (nl < 0) break
+      emit(b, start, nl, utf8)
+      start = nl + 1
+    }
   }
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     counters.bytes += chunk.length
-    const text = carry + decoder.decode(chunk, {stream: true})
     let start = 0
-    for (;;) {
-      const nl = text.indexOf('\n', start)
-      if (nl < 0) break
-      handle(text.slice(start, nl))
-      start = nl + 1
+    const firstNl = chunk.indexOf(NL)
+    if (firstNl < 0) {
+      if (skipped >= 0) skipped += chunk.length
+      else {
+        pending.push(chunk)
+        pendingBytes += chunk.length
+        if (pendingBytes > MAX_LINE) {
+          // too long to be a log line: remember its start for the reject, drop the rest as it comes
+          const all = Buffer.concat(pending)
+          skippedHead = Buffer.from(all.subarray(0, RAW_BYTES))
+          skipped = all.length
+          pending = []
+          pendingBytes = 0
+        }
+      }
+      yield
+      continue
     }
-    carry = start === 0 ? text : text.slice(start)
-    if (carry.length > MAX_LINE) throw new Error(`line ${lineNo + 1} is longer than ${MAX_LINE} bytes (not a log file?)`)
+    if (skipped >= 0) {
+      endSkipped(firstNl)
+      start = firstNl + 1
+    } else if (pendingBytes > 0) {
+      pending.push(chunk.subarray(0, firstNl))
+      const line = Buffer.concat(pending)
+      pending = []
+      pendingBytes = 0
+      handleBytes(line)
+      start = firstNl + 1
+    }
+    const lastNl = chunk.lastIndexOf(NL)
+    if (lastNl >= start) handleRegion(chunk.subarray(start, lastNl + 1))
+    if (lastNl + 1 < chunk.length) {
+      pending.push(chunk.subarray(lastNl + 1))
+      pendingBytes = chunk.length - lastNl - 1
+      if (pendingBytes > MAX_LINE) {
+        skippedHead = Buffer.from(chunk.subarray(lastNl + 1, lastNl + 1 + RAW_BYTES))
+        skipped = pendingBytes
+        pending = []
+        pendingBytes = 0
+      }
+    }
     yield
   }
-  carry += decoder.decode()
-  if (carry.length > 0) handle(carry)
+  if (skipped >= 0) endSkipped(0)
+  else if (pendingBytes > 0) handleBytes(Buffer.concat(pending))
   counters.lines = lineNo
 }
 
@@ -123,7 +280,8 @@ export async function* readBatches(source: Readable, format: LogFormat, counters
       batch.rejects.push(rejectOf(line, lineNo, r.reason))
     }
   }
-  for await (const _ of scanLines(source, counters, onLine)) while (ready.length > 0) yield ready.shift()!
+  const onBad: OnBadLine = (lineNo, reason, raw) => batch.rejects.push(rejectOf(raw, lineNo, reason))
+  for await (const _ of scanLines(source, counters, onLine, onBad)) while (ready.length > 0) yield ready.shift()!
   while (ready.length > 0) yield ready.shift()!
   if (batch.count > 0 || batch.rejects.length > 0) yield batch
 }

@@ -1,8 +1,13 @@
+import {createHash} from 'node:crypto'
 import {createWriteStream} from 'node:fs'
+import fs from 'node:fs/promises'
 import {once} from 'node:events'
+import os from 'node:os'
+import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../formats/types.js'
-import {type Batch, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
+import {ByteWriter, stageAlbLine} from './duckdb-alb.js'
+import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
 
 /**
  * Bulk path into DuckDB: parsed batches are written as a normalized TSV staging file that DuckDB's own
@@ -30,14 +35,16 @@ export function encodeRow(values: Value[], lineNo: number): string {
   return `${line}${lineNo}\n`
 }
 
-export function encodeBatch(batch: Batch): string {
+export function encodeBatch(batch: Batch, longest?: {max: number}): string {
   const cols = batch.columns
   const width = cols.length
   let out = ''
   for (let r = 0; r < batch.count; r++) {
     let line = ''
     for (let c = 0; c < width; c++) line += `${encode(cols[c][r])}\t`
-    out += `${line}${batch.lines[r]}\n`
+    line += `${batch.lines[r]}\n`
+    if (longest && line.length > longest.max) longest.max = line.length
+    out += line
   }
   return out
 }
@@ -45,6 +52,10 @@ export function encodeBatch(batch: Batch): string {
 export interface StageResult {
   rows: number
   rejects: Reject[]
+  /** the longest staging line written, in UTF-16 code units (at most 3 bytes each); sizes DuckDB's line buffer */
+  maxLine?: number
+  /** ALB lines staged by the fast path (duckdb-alb.ts) in their own file; `rows` counts them too */
+  fast?: {file: string; rows: number; maxLine: number}
 }
 
 /** Writes the batches to a staging file; returns the row count and the rejected lines. */
@@ -55,17 +66,18 @@ export async function stageBatches(batches: AsyncIterable<Batch>, file: string):
   })
   let rows = 0
   const rejects: Reject[] = []
+  const longest = {max: 0}
   try {
     for await (const batch of batches) {
       rows += batch.count
       for (const r of batch.rejects) rejects.push(r)
-      if (batch.count > 0 && !out.write(encodeBatch(batch))) await Promise.race([once(out, 'drain'), failed])
+      if (batch.count > 0 && !out.write(encodeBatch(batch, longest))) await Promise.race([once(out, 'drain'), failed])
     }
   } finally {
     out.end()
     await Promise.race([once(out, 'close'), failed])
   }
-  return {rows, rejects}
+  return {rows, rejects, maxLine: longest.max}
 }
 
 const FLUSH_CHARS = 1 << 20
@@ -74,14 +86,38 @@ const FLUSH_CHARS = 1 << 20
  * The direct path: reads an object's bytes, parses each line and writes its staging line at once, with no
  * intermediate batch (what worker threads run). Same output as stageBatches(readBatches(...)).
  */
-export async function stageObject(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+export async function stageObject(source: Readable, format: LogFormat, file: string, counters: ReadCounters, opts: {fast?: boolean} = {}): Promise<StageResult> {
   const out = createWriteStream(file, {highWaterMark: 1 << 20})
   const failed = once(out, 'error').then(([err]) => {
     throw err
   })
+  let fast: {file: string; rows: number; maxLine: number; out: ReturnType<typeof createWriteStream>; failed: Promise<never>; writer: ByteWriter} | undefined
+  let onBytes: ((b: Buffer, start: number, end: number, lineNo: number) => boolean) | undefined
+  if (opts.fast && format.name === 'alb') {
+    const fastOut = createWriteStream(`${file}.fast`, {highWaterMark: 1 << 20})
+    const f = {
+      file: `${file}.fast`,
+      rows: 0,
+      maxLine: 0,
+      out: fastOut,
+      failed: once(fastOut, 'error').then(([err]) => {
+        throw err
+      }),
+      writer: new ByteWriter((b) => fastOut.write(b)),
+    }
+    f.failed.catch(() => {})
+    fast = f
+    onBytes = (b, start, end, lineNo) => {
+      if (!stageAlbLine(b, start, end, lineNo, f.writer)) return false
+      f.rows++
+      if (end - start > f.maxLine) f.maxLine = end - start
+      return true
+    }
+  }
   const width = format.columns.length
   let rows = 0
   let buf = ''
+  let maxLine = 0
   const rejects: Reject[] = []
   const onLine = (line: string, lineNo: number): void => {
     const r = format.parse(line)
@@ -91,23 +127,31 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     }
     const v = r.values
     if (v.length > width) v.length = width
-    buf += encodeRow(v, lineNo)
+    const staged = encodeRow(v, lineNo)
+    if (staged.length > maxLine) maxLine = staged.length
+    buf += staged
     rows++
   }
+  const onBad: OnBadLine = (lineNo, reason, raw) => rejects.push(rejectOf(raw, lineNo, reason))
   try {
-    for await (const _ of scanLines(source, counters, onLine)) {
+    for await (const _ of scanLines(source, counters, onLine, onBad, onBytes)) {
       if (buf.length >= FLUSH_CHARS) {
         const ok = out.write(buf)
         buf = ''
         if (!ok) await Promise.race([once(out, 'drain'), failed])
       }
+      if (fast?.out.writableNeedDrain) await Promise.race([once(fast.out, 'drain'), fast.failed])
     }
     if (buf.length > 0) out.write(buf)
+    fast?.writer.drain()
   } finally {
     out.end()
+    fast?.out.end()
     await Promise.race([once(out, 'close'), failed])
+    if (fast) await Promise.race([once(fast.out, 'close'), fast.failed])
   }
-  return {rows, rejects}
+  if (!fast) return {rows, rejects, maxLine}
+  return {rows: rows + fast.rows, rejects, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
 }
 
 const READ_TYPES: Record<ColumnType, string> = {
@@ -119,11 +163,78 @@ const READ_TYPES: Record<ColumnType, string> = {
   json: 'VARCHAR',
 }
 
+/** DuckDB's default max_line_size (2 MB): staging files with longer lines get a larger line buffer. */
+const DUCKDB_DEFAULT_MAX_LINE = 2_000_000
+
+/**
+ * The read_csv options a staging file needs for its longest line: none for ordinary files; for long lines
+ * (seneka accepts log lines up to 16 MB, a staged line can be a few times that in bytes) a max_line_size and a
+ * buffer that holds it.
+ */
+export function lineSizeOptions(maxLine: number | undefined): string {
+  if (maxLine === undefined || maxLine * 3 + 64 <= DUCKDB_DEFAULT_MAX_LINE) return ''
+  const bytes = maxLine * 3 + 1024
+  return `, max_line_size = ${bytes}, buffer_size = ${Math.max(bytes * 2, 32 << 20)}`
+}
+
 /** The SELECT list and read_csv call that turn a staging file back into typed columns. */
-export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnType}>, quoteIdent: (s: string) => string): {select: string; read: string} {
+export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnType}>, quoteIdent: (s: string) => string, maxLine?: number): {select: string; read: string} {
   const defs = columns.map((c, i) => `'c${i}': '${READ_TYPES[c.type]}'`)
   defs.push(`'line': 'BIGINT'`)
   const select = columns.map((c, i) => (c.type === 'timestamp' ? `make_timestamp(c${i}) AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
-  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}})`
+  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSizeOptions(maxLine)})`
   return {select, read}
+}
+
+/**
+ * Staging folders are named `.seneka-stage-<host>-<pid>-<random>` (host: a short hash of the host name), next to
+ * the DuckDB file. A run killed with -9 cannot remove its folder; the next run that opens a loader there does.
+ */
+export const STAGE_PREFIX = '.seneka-stage-'
+/** a folder untouched this long is abandoned whatever its owner (a live loader touches it with every object) */
+export const STAGE_LEASE_MS = 24 * 3600_000
+
+const HOST = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8)
+const OWNED = /^\.seneka-stage-([0-9a-f]{8})-(\d+)-/
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // alive, another user's
+  }
+}
+
+/**
+ * Removes the staging folders in `parent` left by runs that are gone: those of this host whose process no longer
+ * exists, and any (older names, other hosts) not touched for STAGE_LEASE_MS. Returns the folders removed.
+ */
+export async function removeStaleStageDirs(parent: string, now = Date.now()): Promise<string[]> {
+  let names: string[]
+  try {
+    names = (await fs.readdir(parent)).filter((n) => n.startsWith(STAGE_PREFIX))
+  } catch {
+    return []
+  }
+  const removed: string[] = []
+  for (const name of names) {
+    const dir = path.join(parent, name)
+    const m = OWNED.exec(name)
+    let stale = m !== null && m[1] === HOST && Number(m[2]) !== process.pid && !pidAlive(Number(m[2]))
+    if (!stale) {
+      const st = await fs.stat(dir).catch(() => undefined)
+      stale = st !== undefined && now - st.mtimeMs > STAGE_LEASE_MS && !(m && m[1] === HOST && Number(m[2]) === process.pid)
+    }
+    if (!stale) continue
+    await fs.rm(dir, {recursive: true, force: true}).catch(() => {})
+    removed.push(dir)
+  }
+  return removed
+}
+
+/** Cleans up abandoned staging folders in `parent`, then creates this run's own. */
+export async function openStageDir(parent: string): Promise<string> {
+  await removeStaleStageDirs(parent)
+  return fs.mkdtemp(path.join(parent, `${STAGE_PREFIX}${HOST}-${process.pid}-`))
 }

@@ -51,3 +51,24 @@ describe('readBatches', () => {
     await expect(readAll(corrupt, 50)).rejects.toThrow()
   })
 })
+
+describe('scanLines on raw bytes', () => {
+  it('rejects a line over 16 MB (counted in bytes) and an invalid UTF-8 line, whatever the chunking', async () => {
+    const {scanLines, MAX_LINE} = await import('../../../src/lib/loader/read-object.js')
+    const long = Buffer.alloc(MAX_LINE + 10, 0x61)
+    const body = Buffer.concat([Buffer.from('\ufeffone\n'), long, Buffer.from('\nbad \xc3\x28\n', 'latin1'), Buffer.from('€uro\r\nlast')])
+    for (const chunk of [3, 65536, 5 << 20, body.length]) {
+      const parts: Buffer[] = []
+      for (let i = 0; i < body.length; i += i > 16 && i < MAX_LINE ? Math.max(chunk, 65536) : chunk) parts.push(body.subarray(i, i + (i > 16 && i < MAX_LINE ? Math.max(chunk, 65536) : chunk)))
+      const lines: Array<[number, string]> = []
+      const bad: Array<[number, string, number]> = []
+      const counters = {storedBytes: 0, bytes: 0, lines: 0, gzip: false}
+      for await (const _ of scanLines(Readable.from(parts), counters, (l, n) => lines.push([n, l]), (n, reason, raw) => bad.push([n, reason, raw.length]))) {
+        // chunks
+      }
+      expect(lines).toEqual([[1, 'one'], [4, '€uro'], [5, 'last']])
+      expect(bad).toEqual([[2, `line is longer than ${MAX_LINE} bytes (${MAX_LINE + 10} bytes)`, 2048], [3, 'not valid UTF-8', 6]])
+      expect(counters.lines).toBe(5)
+    }
+  })
+})
