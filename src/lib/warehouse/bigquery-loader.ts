@@ -6,8 +6,8 @@ import {type Column, type LogFormat, tableColumns, type Value} from '../formats/
 import {isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {createGcsClient, GcsStore} from '../store/gcs.js'
-import type {BigQueryWarehouse} from './bigquery.js'
 import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, STAGING_EXTRA} from './bigquery-sql.js'
+import type {BigQueryLoadHost} from './bigquery-types.js'
 import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from './types.js'
 
 export interface LoaderSettings {
@@ -124,7 +124,7 @@ export class BigQueryLoader implements ObjectLoader {
   private readonly runId = randomBytes(4).toString('hex')
 
   private constructor(
-    private readonly wh: BigQueryWarehouse,
+    private readonly wh: BigQueryLoadHost,
     private readonly settings: LoaderSettings,
   ) {
     this.maxInFlight = Math.max(settings.concurrency, settings.maxObjectsPerJob * 2)
@@ -136,7 +136,7 @@ export class BigQueryLoader implements ObjectLoader {
     })
   }
 
-  static async open(wh: BigQueryWarehouse, s: Partial<LoaderSettings> & Pick<LoaderSettings, 'concurrency' | 'staging'>): Promise<BigQueryLoader> {
+  static async open(wh: BigQueryLoadHost, s: Partial<LoaderSettings> & Pick<LoaderSettings, 'concurrency' | 'staging'>): Promise<BigQueryLoader> {
     return new BigQueryLoader(wh, {...LOADER_DEFAULTS, ...s})
   }
 
@@ -313,10 +313,7 @@ export class BigQueryLoader implements ObjectLoader {
     for (const t of [...this.pending.keys()]) this.flush(t)
     await this.commitChain
     for (const name of this.stagingTables.values()) {
-      await this.wh
-        .table(name)
-        .delete()
-        .catch(() => {})
+      await this.wh.dropTable(name).catch(() => {})
     }
     this.stagingTables.clear()
   }
