@@ -65,6 +65,11 @@ interface QueryParameter {
   parameterValue: {value?: string | null; arrayValues?: Array<{value?: string; structValues?: Record<string, {value: string}>}>}
 }
 
+/** Whether the SQL is a multi-statement script (statements seneka generates end with ";" on their own line). */
+export function isScript(sql: string): boolean {
+  return /;\s*\n\s*\S/.test(sql)
+}
+
 export function timestampValue(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '+00:00')
 }
@@ -234,7 +239,19 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       [REJECTS_TABLE, REJECTS_SCHEMA, {timePartitioning: {type: 'DAY', field: 'rejected_at'}, clustering: {fields: ['target_table', 'object_uri']}}],
     ] as const) {
       if (this.metaReady.has(name)) continue
-      if (!(await this.tableExists(name))) await this.createTable(name, [...schema], extra as unknown as Partial<TableMetadata>)
+      const m = await this.metadata(name)
+      if (!m) await this.createTable(name, [...schema], extra as unknown as Partial<TableMetadata>)
+      else {
+        // a ledger written by an older version: add the columns it lacks (NULLABLE: a metadata change, free)
+        const fields = m.schema?.fields ?? []
+        const have = new Set(fields.map((f) => f.name))
+        const missing = schema.filter((f) => !have.has(f.name))
+        if (missing.length > 0) {
+          await this.call(`add columns to ${name}`, 'bigquery.tables.update', () =>
+            this.table(name).setMetadata({schema: {fields: [...fields, ...missing.map((f) => ({...f, mode: 'NULLABLE'}))]}, etag: m.etag} as TableMetadata),
+          )
+        }
+      }
       this.metaReady.add(name)
     }
   }
@@ -394,7 +411,9 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     }
     const {job} = await this.runJob(
       {query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params), maximumBytesBilled: String(this.maxBytesBilled),
-        ...(session ? {connectionProperties: [{key: 'session_id', value: session}]} : {})}},
+        ...(session ? {connectionProperties: [{key: 'session_id', value: session}]} : {}),
+        // a script: every statement is capped too, and the result is its last statement's
+        ...(isScript(sql) ? {scriptOptions: {statementByteBudget: String(this.maxBytesBilled), keyResultStatement: 'LAST'}} : {})}},
       'query',
     )
     const out: Row[] = []
