@@ -99,6 +99,26 @@ function toCell(v: unknown, type: string): string | null {
   return String(v)
 }
 
+/** The statements of a script ("stmt;\nstmt;..."), as seneka joins them. */
+export function scriptStatements(sql: string): string[] {
+  return sql.split(/;\s*\n/).map((x) => x.trim().replace(/;$/, '')).filter(Boolean)
+}
+
+const DDL = /^\s*(CREATE|ALTER|DROP|TRUNCATE)\b/i
+
+/**
+ * What BigQuery's dry run of a query covers: a script's dry run stops at its first DDL statement (it is
+ * validated, the statements after it are not estimated), and CREATE TEMP TABLE cannot be dry-run at all.
+ * bytesFor() is asked about the statements covered only.
+ */
+export function dryRunCoverage(sql: string): {sql: string} | {error: string} {
+  const statements = scriptStatements(sql)
+  const first = statements.findIndex((x) => DDL.test(x))
+  if (first < 0) return {sql}
+  if (/^\s*CREATE\s+(TEMP|TEMPORARY)\s+TABLE\b/i.test(statements[first])) return {error: 'Dry run is not supported for CREATE TEMP TABLE statements in a multi-statement query.'}
+  return {sql: statements.slice(0, first).map((x) => `${x};`).join('\n')}
+}
+
 export async function startGcpDouble(): Promise<GcpDouble> {
   const requests: RecordedRequest[] = []
   const objects = new Map<string, StoredObject>()
@@ -199,13 +219,17 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       const rejects = [...tables.entries()].find(([k]) => k.endsWith('._seneka_rejects'))![1]
       const ledger = [...tables.entries()].find(([k]) => k.endsWith('._seneka_ledger'))![1]
       const table = String(params.table)
-      const expected = params.expected as Array<{uri: string; prev: string}>
+      const expected = params.expected as Array<{uri: string; prev: string; load?: string; etag?: string}>
       const current = (uri: string) => ledger.rows.find((r) => r.target_table === table && r.object_uri === uri)
       const apply = expected.filter((e) => String(current(e.uri)?.load_id ?? '') === e.prev)
       const uris = new Set(apply.map((a) => a.uri))
       const replaced = new Set(apply.filter((a) => a.prev !== '').map((a) => a.uri))
       if (sql.includes('DELETE FROM')) {
-        target.rows = target.rows.filter((r) => !replaced.has(String(r._source_uri)))
+        // a DELETE bounded by @replace_since/@replace_until removes the replaced rows within that range only
+        const lo = params.replace_since === undefined ? -Infinity : micros(params.replace_since)!
+        const hi = params.replace_until === undefined ? Infinity : micros(params.replace_until)!
+        const inRange = (r: Record<string, unknown>) => r.event_time !== null && r.event_time !== undefined && (r.event_time as number) >= lo && (r.event_time as number) < hi
+        target.rows = target.rows.filter((r) => !(replaced.has(String(r._source_uri)) && (params.replace_since === undefined || inRange(r))))
         rejects.rows = rejects.rows.filter((r) => !(r.target_table === table && replaced.has(String(r.object_uri))))
       }
       const now = Date.now() * 1000
@@ -228,10 +252,14 @@ export async function startGcpDouble(): Promise<GcpDouble> {
             path: s._load_path,
             loaded_at: now,
             sequencer: s._stg_sequencer ?? null,
+            min_event_time: s._stg_min_event ?? null,
+            max_event_time: s._stg_max_event ?? null,
           })
         }
       }
-      return {fields: [{name: 'object_uri', type: 'STRING'}], rows: apply.map((a) => ({object_uri: a.uri}))}
+      // the script's last statement: the objects whose ledger entry now carries this load of this version
+      const now2 = expected.filter((e) => (e.load === undefined ? uris.has(e.uri) : current(e.uri)?.load_id === e.load && current(e.uri)?.etag === e.etag))
+      return {fields: [{name: 'object_uri', type: 'STRING'}], rows: now2.map((a) => ({object_uri: a.uri}))}
     }
     if (sql.includes('_seneka_ledger') && sql.includes('IN UNNEST(@uris)')) {
       const uris = new Set(params.uris as string[])
@@ -254,7 +282,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       const body = r.body
       const id = body.jobReference?.jobId ?? `job${jobsById.size}`
       if (body.configuration.dryRun) {
-        return send(200, {...body, status: {state: 'DONE'}, statistics: {totalBytesProcessed: String(double.bytesFor(body.configuration.query.query)), query: {}}})
+        const covered = dryRunCoverage(body.configuration.query.query)
+        if ('error' in covered) return send(400, {error: {code: 400, message: covered.error, errors: [{reason: 'invalidQuery', message: covered.error}]}})
+        return send(200, {...body, status: {state: 'DONE'}, statistics: {totalBytesProcessed: String(double.bytesFor(covered.sql)), query: {}}})
       }
       if (jobsById.has(id)) return send(409, {error: {code: 409, message: `Already Exists: Job ${id}`, errors: [{reason: 'duplicate'}]}})
       // sessions: a job with createSession opens one; jobs sent with a session_id report it

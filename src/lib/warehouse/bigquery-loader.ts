@@ -6,8 +6,8 @@ import {type Column, type LogFormat, tableColumns, type Value} from '../formats/
 import {isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {createGcsClient, GcsStore} from '../store/gcs.js'
-import type {BigQueryWarehouse} from './bigquery.js'
-import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, STAGING_EXTRA} from './bigquery-sql.js'
+import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './bigquery-sql.js'
+import type {BigQueryLoadHost, BqParams} from './bigquery-types.js'
 import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from './types.js'
 
 export interface LoaderSettings {
@@ -52,9 +52,24 @@ export function microsToIso(us: number): string {
   return `${new Date(ms).toISOString().slice(0, -1)}${String(Math.round(rest)).padStart(3, '0')}Z`
 }
 
-function jsonValue(v: Value, type: Column['type']): Value {
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+/**
+ * A value as BigQuery's JSON loader reads it. Timestamps as RFC 3339 with microseconds; integers outside
+ * +-2^53 as decimal strings (the loader reads a quoted INT64 exactly, a JSON number would be rounded).
+ */
+export function jsonValue(v: Value, type: Column['type']): Value {
   if (v === null) return null
-  return type === 'timestamp' ? microsToIso(v as number) : v
+  if (type === 'timestamp') return microsToIso(v as number)
+  if ((type === 'bigint' || type === 'int') && (typeof v === 'string' || !Number.isSafeInteger(v))) {
+    const s = String(v).trim()
+    if (!/^[+-]?\d+$/.test(s)) throw new TypeError(`"${s}" is not an INT64`)
+    const n = BigInt(s)
+    if (n < INT64_MIN || n > INT64_MAX) throw new RangeError(`${s} is outside the INT64 range`)
+    return n.toString()
+  }
+  return v
 }
 
 /** The staged NDJSON of one object: its rows, its rejected lines, and one "object" row for its ledger entry. */
@@ -65,7 +80,23 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
   let rows = 0
   let rejected = 0
   const cols = req.format.columns
+  // event-time range of the rows (kept in the ledger: a later replace deletes within it only)
+  const timeCol = cols.findIndex((c) => c.name === 'event_time' && c.type === 'timestamp')
+  let minEvent = Infinity
+  let maxEvent = -Infinity
+  let untimed = timeCol < 0
   for await (const batch of req.batches()) {
+    if (timeCol >= 0) {
+      const times = batch.columns[timeCol]
+      for (let i = 0; i < batch.count; i++) {
+        const t = times[i]
+        if (t === null) untimed = true
+        else {
+          if ((t as number) < minEvent) minEvent = t as number
+          if ((t as number) > maxEvent) maxEvent = t as number
+        }
+      }
+    }
     for (let i = 0; i < batch.count; i++) {
       const o: Record<string, Value> = {}
       for (let k = 0; k < cols.length; k++) o[cols[k].name] = jsonValue(batch.columns[k][i], cols[k].type)
@@ -95,6 +126,8 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
       _stg_rows: rows,
       _stg_rejected: rejected,
       _stg_sequencer: req.sequencer ?? null,
+      _stg_min_event: untimed || rows === 0 ? null : microsToIso(minEvent),
+      _stg_max_event: untimed || rows === 0 ? null : microsToIso(maxEvent),
     }),
   )
   return {lines, rows, rejected}
@@ -124,7 +157,7 @@ export class BigQueryLoader implements ObjectLoader {
   private readonly runId = randomBytes(4).toString('hex')
 
   private constructor(
-    private readonly wh: BigQueryWarehouse,
+    private readonly wh: BigQueryLoadHost,
     private readonly settings: LoaderSettings,
   ) {
     this.maxInFlight = Math.max(settings.concurrency, settings.maxObjectsPerJob * 2)
@@ -136,7 +169,7 @@ export class BigQueryLoader implements ObjectLoader {
     })
   }
 
-  static async open(wh: BigQueryWarehouse, s: Partial<LoaderSettings> & Pick<LoaderSettings, 'concurrency' | 'staging'>): Promise<BigQueryLoader> {
+  static async open(wh: BigQueryLoadHost, s: Partial<LoaderSettings> & Pick<LoaderSettings, 'concurrency' | 'staging'>): Promise<BigQueryLoader> {
     return new BigQueryLoader(wh, {...LOADER_DEFAULTS, ...s})
   }
 
@@ -245,12 +278,23 @@ export class BigQueryLoader implements ObjectLoader {
   }
 
   private async commit(p: Pending, batchNo: number): Promise<void> {
+    try {
+      await this.apply(p, batchNo)
+    } finally {
+      // the staged files are not needed any more, whether the batch committed or failed before its merge
+      // (a failed batch is staged again when its objects are retried; a lifecycle rule catches what a crash leaves)
+      const limit = pLimit(8)
+      await Promise.all(p.items.map((i) => limit(() => this.store.remove(i.key).catch(() => {}))))
+    }
+  }
+
+  private async apply(p: Pending, batchNo: number): Promise<void> {
     const {table} = p
     // 1. the ledger now (the plan's snapshot may be stale): skip what is current, remember what we saw
     const rows = await this.wh.runQuery(ledgerCheckSql(this.wh.dialect), {table, uris: p.items.map((i) => i.req.object.uri)}, `ledger check (batch ${batchNo})`)
     const seen = new Map<string, LedgerEntry>()
     for (const r of rows) seen.set(String(r.object_uri), {...ledgerFromRow(r), table})
-    const apply: Array<Staged & {prev: string}> = []
+    const apply: Array<Staged & {prev: LedgerEntry | undefined}> = []
     for (const i of p.items) {
       const e = seen.get(i.req.object.uri)
       if (e && e.loadId === i.req.loadId && e.etag === i.req.object.etag) {
@@ -258,54 +302,54 @@ export class BigQueryLoader implements ObjectLoader {
         i.resolve({status: 'loaded', rows: e.rows, rejected: e.rejected})
       } else if (e && isCurrentEntry(i.req, e)) {
         i.resolve({status: 'skipped', entry: e})
-      } else apply.push({...i, prev: e?.loadId ?? ''})
+      } else apply.push({...i, prev: e})
     }
-    if (apply.length > 0) {
-      // 2. one load job: every staged file of the batch into the staging table (replacing its last batch)
-      const stg = await this.stagingTable(p)
-      const ref = this.wh.ref(stg.name)
-      await withRetry(
-        () =>
-          this.wh.runJob(
-            {
-              load: {
-                sourceUris: apply.map((a) => a.uri),
-                sourceFormat: 'NEWLINE_DELIMITED_JSON',
-                destinationTable: {projectId: this.wh.project, datasetId: ref.datasetId, tableId: ref.tableId},
-                schema: {fields: stg.fields},
-                writeDisposition: 'WRITE_TRUNCATE',
-                createDisposition: 'CREATE_NEVER',
-                maxBadRecords: 0,
-                ignoreUnknownValues: false,
-              },
-              labels: {seneka: 'load', seneka_load_id: safeId(apply[0].req.loadId).toLowerCase().slice(0, 63)},
+    if (apply.length === 0) return
+    // 2. one load job: every staged file of the batch into the staging table (replacing its last batch)
+    const stg = await this.stagingTable(p)
+    const ref = this.wh.ref(stg.name)
+    await withRetry(
+      () =>
+        this.wh.runJob(
+          {
+            load: {
+              sourceUris: apply.map((a) => a.uri),
+              sourceFormat: 'NEWLINE_DELIMITED_JSON',
+              destinationTable: {projectId: this.wh.project, datasetId: ref.datasetId, tableId: ref.tableId},
+              schema: {fields: stg.fields},
+              writeDisposition: 'WRITE_TRUNCATE',
+              createDisposition: 'CREATE_NEVER',
+              maxBadRecords: 0,
+              ignoreUnknownValues: false,
             },
-            'load',
-          ),
-        {retries: 3, baseDelayMs: 1000, isRetryable: isGcpTransient},
-      )
-      // 3. one transaction: delete replaced versions, insert rows and rejects, upsert the ledger
-      const script = joinScript(
-        mergeBatchStatements(this.wh.dialect, {table, staging: stg.name, columns: tableColumns(p.format), replacing: apply.some((a) => a.prev !== '')}),
-      )
-      const applied = await withRetry(
-        () => this.wh.runQuery(script, {table, expected: apply.map((a) => ({uri: a.req.object.uri, prev: a.prev}))}, `merge (batch ${batchNo})`),
-        {retries: 4, baseDelayMs: 1000, isRetryable: isGcpTransient},
-      )
-      const done = new Set(applied.map((r) => String(r.object_uri)))
-      for (const a of apply) {
-        if (done.has(a.req.object.uri)) a.resolve({status: a.prev ? 'replaced' : 'loaded', rows: a.rows, rejected: a.rejected})
-        else
-          a.reject(
-            Object.assign(new Error(`the ledger entry of ${a.req.object.uri} changed while it was being loaded (another loader?)`), {
-              $retryable: {throttling: false},
-            }),
-          )
-      }
+            labels: {seneka: 'load', seneka_load_id: safeId(apply[0].req.loadId).toLowerCase().slice(0, 63)},
+          },
+          'load',
+        ),
+      {retries: 3, baseDelayMs: 1000, isRetryable: isGcpTransient},
+    )
+    // 3. one transaction: delete replaced versions (within their event-time range), insert rows and rejects, upsert the ledger
+    const replaced = apply.flatMap((a) => (a.prev ? [a.prev] : []))
+    const range = replacedRange(replaced)
+    const script = joinScript(
+      mergeBatchStatements(this.wh.dialect, {table, staging: stg.name, columns: tableColumns(p.format), replacing: replaced.length > 0, replaceRange: range !== null}),
+    )
+    const params: BqParams = {
+      table,
+      expected: apply.map((a) => ({uri: a.req.object.uri, prev: a.prev?.loadId ?? '', load: a.req.loadId, etag: a.req.object.etag})),
+      ...(range ? {replace_since: range.min, replace_until: range.max} : {}),
     }
-    // 4. the staged files are not needed any more (a lifecycle rule on the prefix catches what a crash leaves)
-    const limit = pLimit(8)
-    await Promise.all(p.items.map((i) => limit(() => this.store.remove(i.key).catch(() => {}))))
+    const applied = await withRetry(() => this.wh.runQuery(script, params, `merge (batch ${batchNo})`), {retries: 4, baseDelayMs: 1000, isRetryable: isGcpTransient})
+    const done = new Set(applied.map((r) => String(r.object_uri)))
+    for (const a of apply) {
+      if (done.has(a.req.object.uri)) a.resolve({status: a.prev ? 'replaced' : 'loaded', rows: a.rows, rejected: a.rejected})
+      else
+        a.reject(
+          Object.assign(new Error(`the ledger entry of ${a.req.object.uri} changed while it was being loaded (another loader?)`), {
+            $retryable: {throttling: false},
+          }),
+        )
+    }
   }
 
   async close(): Promise<void> {
@@ -313,10 +357,7 @@ export class BigQueryLoader implements ObjectLoader {
     for (const t of [...this.pending.keys()]) this.flush(t)
     await this.commitChain
     for (const name of this.stagingTables.values()) {
-      await this.wh
-        .table(name)
-        .delete()
-        .catch(() => {})
+      await this.wh.dropTable(name).catch(() => {})
     }
     this.stagingTables.clear()
   }

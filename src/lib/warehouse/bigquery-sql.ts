@@ -99,6 +99,8 @@ export const STAGING_EXTRA: Column[] = [
   {name: '_stg_rows', type: 'bigint'},
   {name: '_stg_rejected', type: 'bigint'},
   {name: '_stg_sequencer', type: 'string'},
+  {name: '_stg_min_event', type: 'timestamp'},
+  {name: '_stg_max_event', type: 'timestamp'},
 ]
 
 export interface BqField {
@@ -123,6 +125,9 @@ export const LEDGER_SCHEMA: BqField[] = [
   {name: 'path', type: 'STRING'},
   {name: 'loaded_at', type: 'TIMESTAMP'},
   {name: 'sequencer', type: 'STRING'},
+  /** event-time range of the object's rows (NULL when unknown or some rows have no event time) */
+  {name: 'min_event_time', type: 'TIMESTAMP'},
+  {name: 'max_event_time', type: 'TIMESTAMP'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [
@@ -150,40 +155,51 @@ export function ledgerCheckSql(d: Dialect): string {
 /**
  * The statements of one batch merge, run as ONE multi-statement transaction (a script). Keyed by the
  * ledger: an object is applied only if its ledger entry still carries the load id seen when the batch was
- * checked (@expected: ARRAY<STRUCT<uri STRING, prev STRING>>, prev '' = no entry). Re-running the same
- * script after a commit whose reply was lost applies nothing twice: the ledger then carries this batch's
- * load id. Replaced objects lose their old rows and rejects in the same transaction.
+ * checked (@expected: ARRAY<STRUCT<uri STRING, prev STRING, load STRING, etag STRING>>, prev '' = no entry).
+ * Re-running the same script after a commit whose reply was lost applies nothing twice: the ledger then
+ * carries this batch's load id, and the last statement reports the object as applied all the same.
+ * Replaced objects lose their old rows and rejects in the same transaction.
+ *
+ * The script is DDL-free (no temporary table): BigQuery's dry run of a script stops at its first DDL
+ * statement (and cannot dry-run CREATE TEMP TABLE at all), so a script without DDL is estimated whole, every
+ * billed statement included. The set of applied objects is the same subquery in every statement; it reads
+ * the ledger, which only the last DML statement (the MERGE) changes.
+ *
+ * With `replaceRange`, the DELETE of replaced rows is bounded by @replace_since/@replace_until, the event-time
+ * range of the rows being replaced (recorded in their ledger entries; @replace_until exclusive): a constant filter on the partition
+ * column, so BigQuery reads only those days instead of every partition.
  */
 export function mergeBatchStatements(
   d: Dialect,
-  opts: {table: string; staging: string; columns: readonly Column[]; replacing: boolean},
+  opts: {table: string; staging: string; columns: readonly Column[]; replacing: boolean; replaceRange?: boolean; partitionColumn?: string},
 ): string[] {
   const target = d.table(opts.table)
   const stg = d.table(opts.staging)
   const ledger = d.table(LEDGER_TABLE)
   const rejects = d.table(REJECTS_TABLE)
-  const applied = `(SELECT object_uri FROM _seneka_apply)`
+  const eligible = `SELECT e.uri FROM UNNEST(@expected) AS e LEFT JOIN ${ledger} AS l ON l.target_table = @table AND l.object_uri = e.uri WHERE COALESCE(l.load_id, '') = e.prev`
+  const applied = `(${eligible})`
   const cols = opts.columns.map((c) => q(c.name))
   const values = opts.columns.map((c) => (c.name === '_ingested_at' ? 'CURRENT_TIMESTAMP()' : `s.${q(c.name)}`))
-  const out = [
-    'BEGIN TRANSACTION',
-    `CREATE TEMP TABLE _seneka_apply AS SELECT e.uri AS object_uri, e.prev <> '' AS replacing FROM UNNEST(@expected) AS e LEFT JOIN ${ledger} AS l ON l.target_table = @table AND l.object_uri = e.uri WHERE COALESCE(l.load_id, '') = e.prev`,
-  ]
+  const out = ['BEGIN TRANSACTION']
   if (opts.replacing) {
-    const replaced = `(SELECT object_uri FROM _seneka_apply WHERE replacing)`
+    const replaced = `(${eligible} AND e.prev <> '')`
+    const part = q(checkColumnName(opts.partitionColumn ?? 'event_time'))
+    const bound = opts.replaceRange ? `${part} >= ${d.timestampParam('replace_since')} AND ${part} < ${d.timestampParam('replace_until')} AND ` : ''
     out.push(
-      `DELETE FROM ${target} WHERE _source_uri IN ${replaced}`,
+      `DELETE FROM ${target} WHERE ${bound}_source_uri IN ${replaced}`,
       `DELETE FROM ${rejects} WHERE target_table = @table AND object_uri IN ${replaced}`,
     )
   }
   out.push(
     `INSERT INTO ${target} (${cols.join(', ')}) SELECT ${values.join(', ')} FROM ${stg} AS s WHERE s._stg_kind = 'row' AND s._source_uri IN ${applied}`,
     `INSERT INTO ${rejects} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT @table, s._source_uri, s._line, s._stg_reason, s._stg_raw, s._load_id, CURRENT_TIMESTAMP() FROM ${stg} AS s WHERE s._stg_kind = 'reject' AND s._source_uri IN ${applied}`,
-    `MERGE ${ledger} AS l USING (SELECT _source_uri, _load_id, _load_path, _object_modified_at, _stg_etag, _stg_size, _stg_rows, _stg_rejected, _stg_sequencer FROM ${stg} WHERE _stg_kind = 'object' AND _source_uri IN ${applied}) AS s ON l.target_table = @table AND l.object_uri = s._source_uri ` +
-      `WHEN MATCHED THEN UPDATE SET etag = s._stg_etag, size = s._stg_size, last_modified = s._object_modified_at, \`rows\` = s._stg_rows, rejected = s._stg_rejected, load_id = s._load_id, path = s._load_path, loaded_at = CURRENT_TIMESTAMP(), sequencer = s._stg_sequencer ` +
-      `WHEN NOT MATCHED THEN INSERT (target_table, object_uri, etag, size, last_modified, \`rows\`, rejected, load_id, path, loaded_at, sequencer) VALUES (@table, s._source_uri, s._stg_etag, s._stg_size, s._object_modified_at, s._stg_rows, s._stg_rejected, s._load_id, s._load_path, CURRENT_TIMESTAMP(), s._stg_sequencer)`,
+    `MERGE ${ledger} AS l USING (SELECT _source_uri, _load_id, _load_path, _object_modified_at, _stg_etag, _stg_size, _stg_rows, _stg_rejected, _stg_sequencer, _stg_min_event, _stg_max_event FROM ${stg} WHERE _stg_kind = 'object' AND _source_uri IN ${applied}) AS s ON l.target_table = @table AND l.object_uri = s._source_uri ` +
+      `WHEN MATCHED THEN UPDATE SET etag = s._stg_etag, size = s._stg_size, last_modified = s._object_modified_at, \`rows\` = s._stg_rows, rejected = s._stg_rejected, load_id = s._load_id, path = s._load_path, loaded_at = CURRENT_TIMESTAMP(), sequencer = s._stg_sequencer, min_event_time = s._stg_min_event, max_event_time = s._stg_max_event ` +
+      `WHEN NOT MATCHED THEN INSERT (target_table, object_uri, etag, size, last_modified, \`rows\`, rejected, load_id, path, loaded_at, sequencer, min_event_time, max_event_time) VALUES (@table, s._source_uri, s._stg_etag, s._stg_size, s._object_modified_at, s._stg_rows, s._stg_rejected, s._load_id, s._load_path, CURRENT_TIMESTAMP(), s._stg_sequencer, s._stg_min_event, s._stg_max_event)`,
     'COMMIT TRANSACTION',
-    `SELECT object_uri FROM _seneka_apply`,
+    // the objects whose ledger entry now carries this version from this load (also after a lost reply)
+    `SELECT e.uri AS object_uri FROM UNNEST(@expected) AS e JOIN ${ledger} AS l ON l.target_table = @table AND l.object_uri = e.uri WHERE l.load_id = e.load AND l.etag = e.etag`,
   )
   return out
 }
@@ -206,5 +222,34 @@ export function ledgerFromRow(r: Row): LedgerEntry {
     path: (r.path ?? 'backfill') as LedgerEntry['path'],
     loadedAt: r.loaded_at instanceof Date ? r.loaded_at : new Date(String(r.loaded_at ?? 0)),
     sequencer: r.sequencer === null || r.sequencer === undefined ? null : String(r.sequencer),
+    eventRange: eventRangeFromRow(r),
   }
+}
+
+function toDate(v: Row[string] | undefined): Date | null {
+  if (v === null || v === undefined) return null
+  const d = v instanceof Date ? v : new Date(typeof v === 'number' ? v : String(v))
+  return Number.isNaN(d.getTime()) ? null : d
+}
+
+function eventRangeFromRow(r: Row): {min: Date; max: Date} | null {
+  const min = toDate(r.min_event_time)
+  const max = toDate(r.max_event_time)
+  return min && max ? {min, max} : null
+}
+
+/**
+ * The event-time range covering the rows of every replaced ledger entry, or null when one of them has no
+ * recorded range (ledgers written before the range was kept): then the DELETE reads every partition.
+ */
+export function replacedRange(entries: ReadonlyArray<{eventRange?: {min: Date; max: Date} | null}>): {min: Date; max: Date} | null {
+  let min = Infinity
+  let max = -Infinity
+  for (const e of entries) {
+    if (!e.eventRange) return null
+    min = Math.min(min, e.eventRange.min.getTime())
+    max = Math.max(max, e.eventRange.max.getTime())
+  }
+  // Dates carry milliseconds, the rows microseconds: the end is exclusive, one millisecond past the last row
+  return entries.length > 0 ? {min: new Date(min), max: new Date(max + 1)} : null
 }

@@ -1,4 +1,4 @@
-import {BigQuery, type Job, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
+import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
 import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, makeEstimate, type QueryEstimate} from '../cost/bigquery.js'
 import {UserError} from '../errors.js'
@@ -8,6 +8,7 @@ import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {formatBytes} from '../output/units.js'
 import {BigQueryLoader, type LoaderSettings} from './bigquery-loader.js'
+import type {BigQueryLoadHost, BqParams, JobResult} from './bigquery-types.js'
 import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
 import {checkTableName} from './identifiers.js'
 
@@ -56,13 +57,17 @@ export interface BigQueryWarehouseOptions {
   onWarning?: (message: string) => void
 }
 
-type ParamValue = QueryParams[string] | string[] | Array<Record<string, string>>
-export type BqParams = Record<string, ParamValue>
+export type {BqParams, JobResult} from './bigquery-types.js'
 
 interface QueryParameter {
   name: string
   parameterType: {type: string; arrayType?: {type: string; structTypes?: Array<{name: string; type: {type: string}}>}}
   parameterValue: {value?: string | null; arrayValues?: Array<{value?: string; structValues?: Record<string, {value: string}>}>}
+}
+
+/** Whether the SQL is a multi-statement script (statements seneka generates end with ";" on their own line). */
+export function isScript(sql: string): boolean {
+  return /;\s*\n\s*\S/.test(sql)
 }
 
 export function timestampValue(d: Date): string {
@@ -106,11 +111,6 @@ export function fromBq(v: unknown): Row[string] {
 }
 
 
-export interface JobResult {
-  job: Job
-  metadata: JobMetadata
-}
-
 export function parseGsUri(uri: string, flag = '--staging'): {bucket: string; prefix: string} {
   const m = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,221}[a-z0-9])(?:\/(.*))?$/.exec(uri)
   if (!m) throw new UserError(`${flag} "${uri}" is not a gs://bucket/prefix URI.`, {suggestion: 'For example --staging gs://my-bucket/seneka-staging'})
@@ -122,7 +122,7 @@ export function parseGsUri(uri: string, flag = '--staging'): {bucket: string; pr
  * above the cap) and then sent with maximumBytesBilled. Table metadata comes from the tables API, which is
  * free; loads go through GCS staging files and load jobs (free), merged by one transaction per batch.
  */
-export class BigQueryWarehouse implements Warehouse {
+export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   readonly kind = 'bigquery' as const
   /** DML on one table should run one statement at a time: dedupe --apply works day by day */
   readonly dmlPartitioned = true
@@ -165,6 +165,19 @@ export class BigQueryWarehouse implements Warehouse {
 
   get project(): string {
     return this.opts.project
+  }
+
+  get location(): string | undefined {
+    return this.opts.location
+  }
+
+  /** Drops a table (staging cleanup); a missing table is not an error. */
+  async dropTable(name: string): Promise<void> {
+    try {
+      await this.table(name).delete()
+    } catch (err) {
+      if (httpStatus(err) !== 404) throw err
+    }
   }
 
   /** dataset and table id of a (possibly dataset-qualified) table name */
@@ -226,7 +239,19 @@ export class BigQueryWarehouse implements Warehouse {
       [REJECTS_TABLE, REJECTS_SCHEMA, {timePartitioning: {type: 'DAY', field: 'rejected_at'}, clustering: {fields: ['target_table', 'object_uri']}}],
     ] as const) {
       if (this.metaReady.has(name)) continue
-      if (!(await this.tableExists(name))) await this.createTable(name, [...schema], extra as unknown as Partial<TableMetadata>)
+      const m = await this.metadata(name)
+      if (!m) await this.createTable(name, [...schema], extra as unknown as Partial<TableMetadata>)
+      else {
+        // a ledger written by an older version: add the columns it lacks (NULLABLE: a metadata change, free)
+        const fields = m.schema?.fields ?? []
+        const have = new Set(fields.map((f) => f.name))
+        const missing = schema.filter((f) => !have.has(f.name))
+        if (missing.length > 0) {
+          await this.call(`add columns to ${name}`, 'bigquery.tables.update', () =>
+            this.table(name).setMetadata({schema: {fields: [...fields, ...missing.map((f) => ({...f, mode: 'NULLABLE'}))]}, etag: m.etag} as TableMetadata),
+          )
+        }
+      }
       this.metaReady.add(name)
     }
   }
@@ -386,7 +411,9 @@ export class BigQueryWarehouse implements Warehouse {
     }
     const {job} = await this.runJob(
       {query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params), maximumBytesBilled: String(this.maxBytesBilled),
-        ...(session ? {connectionProperties: [{key: 'session_id', value: session}]} : {})}},
+        ...(session ? {connectionProperties: [{key: 'session_id', value: session}]} : {}),
+        // a script: every statement is capped too, and the result is its last statement's
+        ...(isScript(sql) ? {scriptOptions: {statementByteBudget: String(this.maxBytesBilled), keyResultStatement: 'LAST'}} : {})}},
       'query',
     )
     const out: Row[] = []

@@ -19,6 +19,8 @@ export interface LedgerEntry {
   loadedAt: Date
   /** S3 event sequencer of the version loaded (stream), when known */
   sequencer: string | null
+  /** event-time range of the object's rows, when the engine records it (BigQuery: bounds replace DELETEs) */
+  eventRange?: {min: Date; max: Date} | null
 }
 
 export interface ObjectLoadRequest {

@@ -2,13 +2,13 @@ import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {runBackfill, type BackfillOptions} from '../../../src/lib/backfill/run.js'
 import {renderLoadEstimate} from '../../../src/lib/backfill/render.js'
-import {DEFAULT_MAX_BYTES_BILLED, parseBytes} from '../../../src/lib/cost/bigquery.js'
+import {DEFAULT_MAX_BYTES_BILLED, parseBytes, type QueryEstimate} from '../../../src/lib/cost/bigquery.js'
 import {UserError} from '../../../src/lib/errors.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
 import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
-import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
+import {type GcpDouble, scriptStatements, startGcpDouble} from '../../helpers/gcp-doubles.js'
 import {tempDir} from '../../helpers/tmp.js'
 
 let g: GcpDouble
@@ -235,7 +235,64 @@ describe('BigQuery warehouse: backfill through GCS staging, load jobs and ledger
     expect(again.objects).toEqual({loaded: 0, replaced: 1, skipped: fx.files.length - 1, failed: 0})
     expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(fx.good)
     const merge = g.jobs('query').filter((j) => j.configuration.query.query.includes('BEGIN TRANSACTION')).at(-1)
+    expect(merge.configuration.query.query).toContain('DELETE FROM `test-project.logs.alb_logs` WHERE `event_time` >= CAST(@replace_since AS TIMESTAMP)')
+  })
+
+  it('a replace DELETE reads only the days of the replaced rows: bounded by the event-time range kept in the ledger', async () => {
+    const {fx, base} = setup()
+    await runBackfill(base)
+    const ledger = g.tables.get('logs._seneka_ledger')!.rows
+    const uri = String(ledger[0].object_uri)
+    const times = g.tables.get('logs.alb_logs')!.rows.filter((r) => r._source_uri === uri).map((r) => r.event_time as number)
+    expect(ledger[0].min_event_time).toBe(Math.min(...times))
+    expect(ledger[0].max_event_time).toBe(Math.max(...times))
+    ledger[0].etag = 'old-version'
+    const again = await runBackfill(base)
+    expect(again.objects.replaced).toBe(1)
+    // the double deletes within the bound only: a bound too narrow would leave old rows behind
+    expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(fx.good)
+    const merge = g.jobs('query').filter((j) => j.configuration.query.query.includes('BEGIN TRANSACTION')).at(-1)
+    const p = Object.fromEntries(merge.configuration.query.queryParameters.map((q: any) => [q.name, q]))
+    expect(p.replace_since.parameterType.type).toBe('TIMESTAMP')
+    expect(Date.parse(p.replace_since.parameterValue.value.replace(' ', 'T'))).toBe(Math.floor(Math.min(...times) / 1000))
+    expect(Date.parse(p.replace_until.parameterValue.value.replace(' ', 'T'))).toBe(Math.floor(Math.max(...times) / 1000) + 1)
+  })
+
+  it('a replaced entry without a recorded range (older ledger) is deleted without a bound, still exactly once', async () => {
+    const {fx, base} = setup()
+    await runBackfill(base)
+    const ledger = g.tables.get('logs._seneka_ledger')!.rows
+    ledger[0].etag = 'old-version'
+    ledger[0].min_event_time = null
+    ledger[0].max_event_time = null
+    const again = await runBackfill(base)
+    expect(again.objects.replaced).toBe(1)
+    expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(fx.good)
+    const merge = g.jobs('query').filter((j) => j.configuration.query.query.includes('BEGIN TRANSACTION')).at(-1)
     expect(merge.configuration.query.query).toContain('DELETE FROM `test-project.logs.alb_logs` WHERE _source_uri IN')
+  })
+
+  it('the merge script dry-runs whole: its estimate covers every billed statement, and each statement is capped', async () => {
+    const {base} = setup()
+    const dml = /^(INSERT|DELETE|MERGE|UPDATE|SELECT)\b/
+    // 20 MB per billed statement the dry run covers (the double stops a script's dry run at its first DDL)
+    g.bytesFor = (sql) => scriptStatements(sql).filter((x) => dml.test(x)).length * 20_000_000
+    const estimates: QueryEstimate[] = []
+    await runBackfill({...base, bigquery: settings({onEstimate: (e: QueryEstimate) => estimates.push(e)})})
+    const merges = estimates.filter((e) => e.label.startsWith('merge'))
+    expect(merges.length).toBeGreaterThan(0)
+    // INSERT rows, INSERT rejects, MERGE ledger, SELECT applied
+    for (const e of merges) expect(e.bytesProcessed).toBe(4 * 20_000_000)
+    const merge = g.jobs('query').find((j) => j.configuration.query.query.includes('BEGIN TRANSACTION'))
+    expect(merge.configuration.query.scriptOptions).toEqual({statementByteBudget: String(DEFAULT_MAX_BYTES_BILLED), keyResultStatement: 'LAST'})
+  })
+
+  it('a failed batch leaves no staged file behind (cleanup in finally)', async () => {
+    const {fx, base} = setup()
+    g.fail({match: (r) => r.method === 'POST' && r.body?.configuration?.load !== undefined, status: 400, reason: 'invalid', times: Math.ceil(fx.files.length / 4)})
+    const r = await runBackfill({...base, retries: 0})
+    expect(r.objects.failed).toBe(fx.files.length)
+    expect([...g.objects.keys()].filter((k) => k.startsWith('stage-bucket/'))).toEqual([])
   })
 
   it('refuses to load without a staging prefix', async () => {
