@@ -145,10 +145,12 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     if (buf.length > 0) out.write(buf)
     fast?.writer.drain()
   } finally {
+    // listen for both closes before waiting on either: the second file may close while the first is awaited
+    const closed = [Promise.race([once(out, 'close'), failed])]
+    if (fast) closed.push(Promise.race([once(fast.out, 'close'), fast.failed]))
     out.end()
     fast?.out.end()
-    await Promise.race([once(out, 'close'), failed])
-    if (fast) await Promise.race([once(fast.out, 'close'), fast.failed])
+    await Promise.all(closed)
   }
   if (!fast) return {rows, rejects, maxLine}
   return {rows: rows + fast.rows, rejects, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
