@@ -4,6 +4,8 @@ import type {AddressInfo} from 'node:net'
 import {gunzipSync} from 'node:zlib'
 import {CRC32C} from '@google-cloud/storage'
 import {LEDGER_SCHEMA} from '../../src/lib/warehouse/bigquery-sql.js'
+import type {DuckDbStandIn, TypedParam} from './bigquery-on-duckdb.js'
+import {bigQuerySyntaxError} from './bigquery-sql.js'
 
 /**
  * HTTP test doubles of the GCS JSON API and the BigQuery REST API on 127.0.0.1, for the real Google client
@@ -57,6 +59,12 @@ export interface GcpDouble {
   tables: Map<string, FakeTable>
   /** answer for queries the double does not simulate */
   onQuery?: (sql: string, params: Record<string, unknown>) => QueryAnswer | undefined
+  /** when set, the queries the double does not simulate are executed there, in their session (onQuery is not asked) */
+  sql?: DuckDbStandIn
+  /** dataset -> location; jobs about a dataset listed here must run in its location, as in BigQuery */
+  datasetLocations: Map<string, string>
+  /** session id -> the location it was created in */
+  sessions: Map<string, string>
   /** totalBytesProcessed reported by dry runs */
   bytesFor: (sql: string) => number
   /** polls a job needs before it reports DONE */
@@ -70,6 +78,15 @@ export interface GcpDouble {
 }
 
 const SESSION_CONTROL = /^\s*(?:(?:BEGIN|COMMIT|ROLLBACK) TRANSACTION|CALL BQ\.ABORT_SESSION\(\))\s*;?\s*$/
+
+function typedParams(qp: any[] = []): Record<string, TypedParam> {
+  return Object.fromEntries(qp.filter((p) => p.parameterType.type !== 'ARRAY').map((p) => [p.name, {type: p.parameterType.type, value: p.parameterValue.value ?? null}]))
+}
+
+/** The datasets a statement names (`project.dataset.table`). */
+function datasetsIn(sql: string): string[] {
+  return [...sql.matchAll(/`[^`.]+\.([^`.]+)\.[^`.]+`/g)].map((m) => m[1])
+}
 
 function decodeParams(qp: any[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -126,13 +143,14 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   const jobsById = new Map<string, FakeJob>()
   const rules: FailRule[] = []
   let generation = 1000
-  let sessions = 0
 
   const double: GcpDouble = {
     endpoint: '',
     requests,
     objects,
     tables,
+    datasetLocations: new Map(),
+    sessions: new Map(),
     bytesFor: () => 1_000_000,
     pollsUntilDone: 1,
     loseMergeReplies: 0,
@@ -208,6 +226,11 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     return t
   }
 
+  /** The load path's statements (batch merge, ledger reads), which the double simulates itself. */
+  function isSimulated(sql: string): boolean {
+    return (sql.includes('BEGIN TRANSACTION') && !SESSION_CONTROL.test(sql)) || (sql.includes('_seneka_ledger') && (sql.includes('IN UNNEST(@uris)') || sql.includes('STARTS_WITH(object_uri, @prefix)')))
+  }
+
   /** The statements seneka generates, simulated; anything else goes to onQuery. */
   function simulateQuery(sql: string, params: Record<string, unknown>): QueryAnswer {
     const ledgerFields = LEDGER_SCHEMA.map((f) => ({name: f.name, type: f.type}))
@@ -275,27 +298,51 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     return {...job.resource, jobReference: {projectId: project, jobId: id, location: job.resource.jobReference?.location ?? 'US'}, status: done ? job.resource.status : {state: 'RUNNING'}}
   }
 
-  function handleBigQuery(r: RecordedRequest, res: http.ServerResponse, send: (status: number, body: unknown) => void): void {
+  async function handleBigQuery(r: RecordedRequest, res: http.ServerResponse, send: (status: number, body: unknown) => void): Promise<void> {
     const p = r.path.replace(/^\/bigquery\/v2/, '')
     let m: RegExpExecArray | null
+    if (r.method === 'GET' && (m = /^\/projects\/([^/]+)\/datasets\/([^/]+)$/.exec(p))) {
+      return send(200, {kind: 'bigquery#dataset', datasetReference: {projectId: m[1], datasetId: m[2]}, location: double.datasetLocations.get(m[2]) ?? 'US'})
+    }
     if (r.method === 'POST' && (m = /^\/projects\/([^/]+)\/jobs$/.exec(p))) {
       const body = r.body
       const id = body.jobReference?.jobId ?? `job${jobsById.size}`
+      const location = body.jobReference?.location ?? 'US'
+      const q = body.configuration.query
+      // GoogleSQL is strict: reserved words as aliases, unknown syntax and the like fail the job at once
+      const syntax = q ? bigQuerySyntaxError(q.query) : null
+      if (syntax) return send(400, {error: {code: 400, message: `Syntax error: ${syntax}`, errors: [{reason: 'invalidQuery', message: `Syntax error: ${syntax}`}]}})
+      // a job runs in one location: the datasets it names must live there
+      const named = q ? datasetsIn(q.query) : body.configuration.load ? [body.configuration.load.destinationTable.datasetId] : []
+      const elsewhere = named.find((ds: string) => double.datasetLocations.has(ds) && double.datasetLocations.get(ds) !== location)
+      if (elsewhere) {
+        const message = `Not found: Dataset ${m[1]}:${elsewhere} was not found in location ${location}`
+        return send(404, {error: {code: 404, message, errors: [{reason: 'notFound', message}]}})
+      }
       if (body.configuration.dryRun) {
-        const covered = dryRunCoverage(body.configuration.query.query)
+        const covered = dryRunCoverage(q.query)
         if ('error' in covered) return send(400, {error: {code: 400, message: covered.error, errors: [{reason: 'invalidQuery', message: covered.error}]}})
         return send(200, {...body, status: {state: 'DONE'}, statistics: {totalBytesProcessed: String(double.bytesFor(covered.sql)), query: {}}})
       }
       if (jobsById.has(id)) return send(409, {error: {code: 409, message: `Already Exists: Job ${id}`, errors: [{reason: 'duplicate'}]}})
-      // sessions: a job with createSession opens one; jobs sent with a session_id report it
-      const q = body.configuration.query
-      const sessionId = q?.createSession ? `session_${++sessions}` : q?.connectionProperties?.find((c: any) => c.key === 'session_id')?.value
+      // sessions: a job with createSession opens one in its location; jobs sent with a session_id must run there
+      const used = q?.connectionProperties?.find((c: any) => c.key === 'session_id')?.value
+      if (used && double.sessions.get(used) !== location) {
+        return send(400, {error: {code: 400, message: `Session ${used} was not found in location ${location}`, errors: [{reason: 'invalid'}]}})
+      }
+      const sessionId = q?.createSession ? `session_${double.sessions.size + 1}` : used
+      if (q?.createSession) double.sessions.set(sessionId, location)
       const job: FakeJob = {resource: {...body, status: {state: 'DONE'}, statistics: sessionId ? {sessionInfo: {sessionId}} : {}}, polls: 0}
       try {
         if (body.configuration.load) simulateLoad(body.configuration.load)
-        if (body.configuration.query) {
-          const sql = body.configuration.query.query
-          job.result = simulateQuery(sql, decodeParams(body.configuration.query.queryParameters))
+        if (q) {
+          const sql = q.query
+          if (double.sql && !isSimulated(sql)) {
+            if (/^\s*CALL BQ\.ABORT_SESSION\(\)/i.test(sql)) {
+              await double.sql.endSession(sessionId)
+              job.result = {fields: [], rows: []}
+            } else job.result = await double.sql.run(sql, typedParams(q.queryParameters), sessionId)
+          } else job.result = simulateQuery(sql, decodeParams(q.queryParameters))
           if (sql.includes('BEGIN TRANSACTION') && !SESSION_CONTROL.test(sql) && double.loseMergeReplies > 0) {
             double.loseMergeReplies--
             job.resource.status = {state: 'DONE', errorResult: {reason: 'backendError', message: 'simulated: the reply was lost after the commit'}}
@@ -452,7 +499,10 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         return send(rule.status, {error: {code: rule.status, message: rule.reason ?? `simulated ${rule.status}`, errors: [{reason: rule.reason ?? (rule.status === 429 ? 'rateLimitExceeded' : 'backendError'), message: rule.reason ?? 'simulated'}]}})
       }
       try {
-        if (rec.path.startsWith('/bigquery/')) return handleBigQuery(rec, res, send)
+        if (rec.path.startsWith('/bigquery/')) {
+          handleBigQuery(rec, res, send).catch((err) => send(500, {error: {code: 500, message: (err as Error).message}}))
+          return
+        }
         rec.query.__contentType = ct
         // STORAGE_EMULATOR_HOST is used as the base URL as it is, without /storage/v1
         return handleStorage({...rec, path: url.pathname.replace(/^\/b\//, '/storage/v1/b/')}, raw, res, send)

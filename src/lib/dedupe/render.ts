@@ -141,6 +141,9 @@ function renderObjects(r: ObjectDedupeResult): string {
 
 /** The first terms of the keep order; the full ORDER BY is in --json (keepOrder). */
 function shortOrder(order: string): string {
-  const terms = order.split(', ')
-  return terms.length <= 3 ? order : `${terms.slice(0, 3).join(', ')} (then ${terms.length - 3} more columns as tie-breakers; full order in --json)`
+  // `col IS NULL, col ASC` is how NULLs are put last on every engine: say it once instead
+  const all = order.split(', ')
+  const terms = all.filter((t) => !/ IS NULL$/.test(t))
+  const nulls = terms.length < all.length ? ', NULLs last' : ''
+  return terms.length <= 3 ? `${terms.join(', ')}${nulls}` : `${terms.slice(0, 3).join(', ')}${nulls} (then ${terms.length - 3} more columns as tie-breakers; full order in --json)`
 }

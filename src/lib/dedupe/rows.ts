@@ -114,6 +114,8 @@ export interface RowPlan {
   sourceExpr: string | null
   ingestedExpr: string | null
   params: QueryParams
+  /** every column of the table, in order */
+  columns: string[]
 }
 
 /** Validates the spec against the table and builds the SQL fragments (portable SQL + the warehouse's dialect). */
@@ -148,11 +150,12 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
   const hasIngested = names.has(spec.ingestedAtColumn)
   const dir = spec.keep === 'earliest' ? 'ASC' : 'DESC'
   const order: string[] = []
-  if (hasIngested) order.push(`${q(spec.ingestedAtColumn)} ${dir} NULLS LAST`)
+  // NULLs last, written `col IS NULL, col` (the same order; BigQuery's window grammar has no NULLS LAST)
+  if (hasIngested) order.push(`${q(spec.ingestedAtColumn)} IS NULL`, `${q(spec.ingestedAtColumn)} ${dir}`)
   const ties = TIE_BREAK.filter((c) => names.has(c) && !keys.includes(c))
   // without provenance columns, every other column breaks ties: identical rows are interchangeable anyway
   const tieCols = ties.length === TIE_BREAK.filter((c) => !keys.includes(c)).length && ties.length > 0 ? ties : cols.map((c) => c.name).filter((c) => !keys.includes(c) && c !== spec.ingestedAtColumn)
-  for (const c of tieCols) order.push(`${q(c)} ASC NULLS LAST`)
+  for (const c of tieCols) order.push(`${q(c)} IS NULL`, `${q(c)} ASC`)
   if (order.length === 0) order.push(`${q(keys[0])} ASC`)
   const qkeys = keys.map(q)
   return {
@@ -165,6 +168,7 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
     sourceExpr: names.has('_source_uri') ? q('_source_uri') : null,
     ingestedExpr: hasIngested ? q(spec.ingestedAtColumn) : null,
     params,
+    columns: cols.map((c) => c.name),
   }
 }
 
@@ -183,12 +187,12 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
     FROM ${p.table} WHERE ${p.where})`
   const dup = `CASE WHEN ${A}_null = 0 AND ${A}_rn > 1 THEN 1 ELSE 0 END`
   const days = await run(`${ranked}
-    SELECT ${A}_day AS day, COUNT(*) AS rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
+    SELECT ${A}_day AS day, COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
       SUM(${A}_null) AS null_rows, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn
     FROM ${A}_ranked GROUP BY ${A}_day ORDER BY ${A}_day`)
   const perDay: DayDuplicates[] = days.map((r) => ({
     day: r.day instanceof Date ? utcDay(r.day) : r.day === null ? 'unknown' : String(r.day).slice(0, 10),
-    rows: num(r.rows),
+    rows: num(r.n_rows),
     duplicateRows: num(r.dup_rows),
     duplicatedKeys: num(r.dup_keys),
     nullKeyRows: num(r.null_rows),
@@ -212,11 +216,11 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
   let sourcesWithDuplicates = 0
   if (p.sourceExpr && duplicateRows > 0) {
     const src = await run(`${ranked}
-      SELECT source, rows, dup_rows, COUNT(*) OVER () AS n_sources FROM (
-        SELECT ${A}_source AS source, COUNT(*) AS rows, SUM(${dup}) AS dup_rows
+      SELECT source, n_rows, dup_rows, COUNT(*) OVER () AS n_sources FROM (
+        SELECT ${A}_source AS source, COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows
         FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0) AS s
       ORDER BY dup_rows DESC, source LIMIT ${PER_SOURCE_LIMIT}`)
-    for (const r of src) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.rows), duplicateRows: num(r.dup_rows)})
+    for (const r of src) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.n_rows), duplicateRows: num(r.dup_rows)})
     sourcesWithDuplicates = num(src[0]?.n_sources)
   }
 
@@ -266,12 +270,12 @@ async function scopeCounts(tx: WarehouseTransaction, p: RowPlan): Promise<ScopeC
   const [r] = await tx.query(
     `SELECT
       (SELECT COUNT(*) FROM ${p.table}) AS table_rows,
-      (SELECT COUNT(*) FROM ${p.table} WHERE ${p.where}) AS rows,
+      (SELECT COUNT(*) FROM ${p.table} WHERE ${p.where}) AS n_rows,
       (SELECT COUNT(*) FROM ${p.table} WHERE ${p.where} AND NOT (${p.notNull})) AS null_rows,
       (SELECT COUNT(*) FROM (SELECT 1 AS one FROM ${p.table} WHERE ${p.where} AND ${p.notNull} GROUP BY ${p.keys.join(', ')}) AS g) AS distinct_keys`,
     p.params,
   )
-  const rows = num(r?.rows)
+  const rows = num(r?.n_rows)
   const nullKeyRows = num(r?.null_rows)
   const distinctKeys = num(r?.distinct_keys)
   return {tableRows: num(r?.table_rows), rows, nullKeyRows, distinctKeys, duplicateRows: rows - nullKeyRows - distinctKeys}
@@ -310,7 +314,7 @@ async function dedupeInTransaction(wh: Warehouse, tx: WarehouseTransaction, p: R
   const before = await scopeCounts(tx, p)
   await hooks.onStage?.('deleting')
   if (before.duplicateRows > 0) {
-    await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`}), p.params)
+    await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`, columns: p.columns}), p.params)
   }
   await hooks.onStage?.('verifying')
   const after = await scopeCounts(tx, p)

@@ -63,7 +63,7 @@ export function explainGcpError(err: unknown, ctx: ExplainContext): unknown {
   const net = describeNetworkError(err, `the Google Cloud ${ctx.service === 'storage' ? 'Storage' : 'BigQuery'} endpoint (${ctx.what})`)
   if (net) return net
   const e = err as GoogleError
-  const message = e?.message ?? String(err)
+  const message = apiMessage(e) ?? String(err)
   if (/Could not load the default credentials|Unable to detect a Project Id|invalid_grant|Could not refresh access token/i.test(message)) {
     return new UserError(`No usable Google Cloud credentials were found (Application Default Credentials) to ${ctx.what}.`, {
       suggestion: 'Run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run with an attached service account.',
@@ -95,6 +95,13 @@ export function explainGcpError(err: unknown, ctx: ExplainContext): unknown {
     ;(err as {$retryable?: unknown}).$retryable = {throttling: status === 429}
   }
   return err
+}
+
+/** The API's own message: the client's "Multiple errors occurred" wrapper says less than the first error. */
+function apiMessage(e: GoogleError | undefined): string | undefined {
+  const first = e?.errors?.find((x) => x.message)?.message
+  if (first && (!e?.message || /^Multiple errors occurred/.test(e.message))) return first
+  return e?.message
 }
 
 function firstLine(s: string): string {

@@ -42,23 +42,6 @@ export function quoteIdent(name: string): string {
   return `\`${name.replaceAll('\\', '\\\\').replaceAll('`', '\\`')}\``
 }
 
-/** Splits an ORDER BY list at top-level commas and drops ASC/DESC/NULLS FIRST|LAST: the key expressions. */
-export function orderKeys(orderBy: string): string[] {
-  const out: string[] = []
-  let depth = 0
-  let cur = ''
-  for (const ch of orderBy) {
-    if (ch === '(') depth++
-    if (ch === ')') depth--
-    if (ch === ',' && depth === 0) {
-      out.push(cur)
-      cur = ''
-    } else cur += ch
-  }
-  out.push(cur)
-  return out.map((k) => k.trim().replace(/(\s+(ASC|DESC))?(\s+NULLS\s+(FIRST|LAST))?\s*$/i, '').trim()).filter(Boolean)
-}
-
 /** The BigQuery dialect of a warehouse: unqualified table names resolve to project.dataset. */
 export function bigQueryDialect(project: string, dataset: string): Dialect {
   const d: Dialect = {
@@ -76,11 +59,20 @@ export function bigQueryDialect(project: string, dataset: string): Dialect {
     // percentile aggregate (PERCENTILE_CONT is an analytic function only), so quantiles are always approximate.
     quantile: (expr, q) => `APPROX_QUANTILES(${expr}, 1000)[OFFSET(${Math.min(1000, Math.max(0, Math.round(Number(q) * 1000)))})]`,
     quantilesExact: false,
-    // No rowid in BigQuery: a row is identified by its partition key and its (complete, deterministic) order key.
-    deleteRanked: (table, {partitionBy, orderBy, where}) => {
+    // No rowid in BigQuery, and byte-identical copies have no column that tells them apart: one MERGE
+    // rewrites the rows in scope as one row per key (the first by the keep order). `ON FALSE` makes every
+    // source row an INSERT and every target row in scope a DELETE, in one atomic, DDL-free statement (so it
+    // can be dry-run). The source's columns carry other names, so the DELETE condition's unqualified columns
+    // can only mean the target's.
+    deleteRanked: (table, {partitionBy, orderBy, where, columns}) => {
       const t = d.table(table)
-      const key = `TO_JSON_STRING(STRUCT(${[...partitionBy, ...orderKeys(orderBy)].join(', ')}))`
-      return `DELETE FROM ${t} WHERE (${where}) AND ${key} IN (SELECT ${key} FROM ${t} WHERE (${where}) QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) > 1)`
+      const alias = (c: string) => quoteIdent(`__seneka_${c}`)
+      const source = `SELECT ${columns.map((c) => `${quoteIdent(c)} AS ${alias(c)}`).join(', ')} FROM ${t} WHERE (${where}) QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) = 1`
+      return (
+        `MERGE INTO ${t} AS __seneka_t USING (${source}) AS __seneka_s ON FALSE ` +
+        `WHEN NOT MATCHED BY SOURCE AND (${where}) THEN DELETE ` +
+        `WHEN NOT MATCHED THEN INSERT (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((c) => `__seneka_s.${alias(c)}`).join(', ')})`
+      )
     },
   }
   return d

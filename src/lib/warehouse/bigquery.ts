@@ -168,7 +168,29 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   }
 
   get location(): string | undefined {
-    return this.opts.location
+    return this.opts.location ?? this.datasetLocation
+  }
+
+  private datasetLocation: string | undefined
+  private locationRead: Promise<string | undefined> | undefined
+
+  /**
+   * The location every job runs in: the configured one, else the dataset's own (datasets.get, free; read
+   * once). Without it a job goes to the client's default, US: a session there cannot touch an EU dataset.
+   */
+  async jobLocation(): Promise<string | undefined> {
+    if (this.opts.location) return this.opts.location
+    this.locationRead ??= this.call(`read the location of dataset ${this.opts.dataset}`, 'bigquery.datasets.get', async () => {
+      const [meta] = await this.client.dataset(this.opts.dataset).getMetadata()
+      return (meta as {location?: string}).location
+    }).then(
+      (loc) => (this.datasetLocation = loc),
+      (err) => {
+        this.locationRead = undefined
+        throw err
+      },
+    )
+    return this.locationRead
   }
 
   /** Drops a table (staging cleanup); a missing table is not an error. */
@@ -353,10 +375,11 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
 
   /** Dry run: what the statement would process, without running or billing anything. */
   async dryRun(sql: string, params: BqParams | undefined, label: string): Promise<QueryEstimate> {
+    const location = await this.jobLocation()
     const [, resp] = await this.call(`estimate a query (dry run)`, 'bigquery.jobs.create', () =>
       this.client.createJob({
         configuration: {dryRun: true, query: {query: sql, useLegacySql: false, parameterMode: 'NAMED', queryParameters: toQueryParameters(params)}},
-        location: this.opts.location,
+        location,
       } as never),
     )
     const bytes = Number((resp as JobMetadata)?.statistics?.totalBytesProcessed ?? 0)
@@ -435,13 +458,14 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   async runJob(configuration: Record<string, unknown>, kind: string): Promise<JobResult> {
     const jobId = this.nextJobId(kind)
     const needs = 'bigquery.jobs.create'
+    const location = await this.jobLocation()
     let [job, metadata] = await this.call(`start a BigQuery ${kind} job`, needs, async () => {
       try {
-        const [j, m] = await this.client.createJob({configuration: {...configuration, jobTimeoutMs: String(this.jobTimeoutMs)}, jobId, location: this.opts.location} as never)
+        const [j, m] = await this.client.createJob({configuration: {...configuration, jobTimeoutMs: String(this.jobTimeoutMs)}, jobId, location} as never)
         return [j, m as JobMetadata] as const
       } catch (err) {
         if (httpStatus(err) !== 409) throw err
-        const j = this.client.job(jobId, {location: this.opts.location})
+        const j = this.client.job(jobId, {location})
         const [m] = await j.getMetadata()
         return [j, m as JobMetadata] as const
       }
@@ -451,7 +475,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     while (metadata.status?.state !== 'DONE') {
       if (Date.now() - started > this.jobTimeoutMs) {
         throw new UserError(`The BigQuery ${kind} job ${jobId} did not finish within ${Math.round(this.jobTimeoutMs / 1000)} s.`, {
-          suggestion: `Look at it with: bq show -j ${this.opts.project}:${this.opts.location ?? 'US'}.${jobId}`,
+          suggestion: `Look at it with: bq show -j ${this.opts.project}:${location ?? 'US'}.${jobId}`,
         })
       }
       await new Promise((r) => setTimeout(r, delay))

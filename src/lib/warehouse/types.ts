@@ -111,12 +111,13 @@ export interface Dialect {
   /** whether quantile() without `approximate` is exact (DuckDB quantile_cont: yes; BigQuery APPROX_QUANTILES: no) */
   readonly quantilesExact?: boolean
   /**
-   * A DELETE statement that keeps, in each group of rows of `table` matching `where` that share the values of
+   * One DML statement that keeps, in each group of rows of `table` matching `where` that share the values of
    * `partitionBy`, only the first row by `orderBy` (a complete, deterministic ORDER BY list) and removes the others
-   * (dedupe --apply). `where` is a boolean SQL expression; callers exclude rows with NULL key parts in it.
+   * (dedupe --apply), byte-identical copies included. `where` is a boolean SQL expression over unqualified
+   * columns; callers exclude rows with NULL key parts in it. `columns` are all the table's columns, in order.
    * Optional: engines without it cannot run dedupe --apply.
    */
-  deleteRanked?(table: string, opts: {partitionBy: string[]; orderBy: string; where: string}): string
+  deleteRanked?(table: string, opts: {partitionBy: string[]; orderBy: string; where: string; columns: readonly string[]}): string
 }
 
 export interface Warehouse {

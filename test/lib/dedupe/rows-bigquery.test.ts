@@ -1,10 +1,11 @@
-import {Parser} from 'node-sql-parser'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {DEFAULT_MAX_BYTES_BILLED} from '../../../src/lib/cost/bigquery.js'
-import {applyRows, DayByDayError, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
+import {analyzeRows, applyRows, DayByDayError, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
 import {renderDedupe} from '../../../src/lib/dedupe/render.js'
 import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
 import {openWarehouse} from '../../../src/lib/warehouse/index.js'
+import {DuckDbStandIn} from '../../helpers/bigquery-on-duckdb.js'
+import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
 
 let g: GcpDouble
@@ -37,7 +38,7 @@ function statements() {
 }
 
 const kind = (sql: string): string =>
-  sql.startsWith('BEGIN') ? 'BEGIN' : sql.startsWith('COMMIT') ? 'COMMIT' : sql.startsWith('ROLLBACK') ? 'ROLLBACK' : sql.startsWith('CALL BQ.ABORT_SESSION') ? 'ABORT' : sql.startsWith('DELETE') ? 'DELETE' : sql.includes('AS table_rows') ? 'COUNT' : sql.includes('_day AS day') ? 'DAYS' : 'OTHER'
+  sql.startsWith('BEGIN') ? 'BEGIN' : sql.startsWith('COMMIT') ? 'COMMIT' : sql.startsWith('ROLLBACK') ? 'ROLLBACK' : sql.startsWith('CALL BQ.ABORT_SESSION') ? 'ABORT' : sql.startsWith('DELETE') || sql.startsWith('MERGE') ? 'DELETE' : sql.includes('AS table_rows') ? 'COUNT' : sql.includes('_day AS day') ? 'DAYS' : 'OTHER'
 
 describe('BigQuery transaction(): a multi-statement transaction in a session', () => {
   it('opens a session with BEGIN TRANSACTION, runs the statements in it with the cost guard, commits and ends the session', async () => {
@@ -126,8 +127,8 @@ function setup(removed: Record<string, number>, failDeleteOn?: string): void {
       if (n === 2) tableRows -= dup // after the delete
       const rows = n === 1 ? distinct + dup : distinct
       return {
-        fields: ['table_rows', 'rows', 'null_rows', 'distinct_keys'].map((name) => ({name, type: 'INTEGER'})),
-        rows: [{table_rows: tableRows, rows, null_rows: 0, distinct_keys: distinct}],
+        fields: ['table_rows', 'n_rows', 'null_rows', 'distinct_keys'].map((name) => ({name, type: 'INTEGER'})),
+        rows: [{table_rows: tableRows, n_rows: rows, null_rows: 0, distinct_keys: distinct}],
       }
     }
     return undefined
@@ -154,7 +155,7 @@ describe('dedupe --apply on BigQuery: one transaction per UTC day, one day after
     // the day list is read outside any session, with a query BigQuery's grammar accepts; each day has its own
     // session, created by its BEGIN
     expect(s[0].session).toBeUndefined()
-    expect(() => new Parser().astify(s[0].sql, {database: 'bigquery'})).not.toThrow()
+    expect(bigQuerySyntaxError(s[0].sql)).toBeNull()
     const first = s.slice(1, 7)
     const second = s.slice(7)
     expect(first[0].createSession && second[0].createSession).toBe(true)
@@ -167,6 +168,7 @@ describe('dedupe --apply on BigQuery: one transaction per UTC day, one day after
     for (const x of s) expect(x.maxBytes).toBe(String(DEFAULT_MAX_BYTES_BILLED))
     // each day's statements are limited to that day (on top of --since/--until), by parameters
     const deletes = g.jobs('query').filter((j) => kind(String(j.configuration.query.query)) === 'DELETE')
+    for (const d of deletes) expect(String(d.configuration.query.query)).toMatch(/^MERGE INTO .* ON FALSE WHEN NOT MATCHED BY SOURCE AND .* THEN DELETE WHEN NOT MATCHED THEN INSERT /)
     expect(deletes).toHaveLength(2)
     for (const [i, day] of ['2024-05-01', '2024-05-03'].entries()) {
       const q = deletes[i].configuration.query
@@ -178,7 +180,7 @@ describe('dedupe --apply on BigQuery: one transaction per UTC day, one day after
     }
     // every statement of the sessions was dry-run first without the session
     expect(g.jobs('dry').every((j) => j.configuration.query.connectionProperties === undefined)).toBe(true)
-    expect(g.jobs('dry').filter((j) => String(j.configuration.query.query).startsWith('DELETE'))).toHaveLength(2)
+    expect(g.jobs('dry').filter((j) => String(j.configuration.query.query).startsWith('MERGE'))).toHaveLength(2)
   })
 
   it('stops at a failing day: that day is rolled back, earlier days stay committed, and the error names them', async () => {
@@ -212,7 +214,7 @@ describe('rendering a per-day --apply', () => {
   it('lists rows removed per day and says how many cross-day copies remain', () => {
     const counts = {tableRows: 10, rows: 10, nullKeyRows: 0, distinctKeys: 8, duplicateRows: 0}
     const report = {
-      table: 'app_logs', keys: ['partition', 'offset'], keep: 'earliest' as const, keepOrder: '`_ingested_at` ASC NULLS LAST',
+      table: 'app_logs', keys: ['partition', 'offset'], keep: 'earliest' as const, keepOrder: '`_ingested_at` IS NULL, `_ingested_at` ASC',
       range: {since: null, until: null, column: null}, rows: 12, nullKeyRows: 0, nullKeyRowsByColumn: {}, distinctKeys: 8,
       duplicateRows: 4, duplicatedKeys: 3, maxCopies: 2, perDay: [], perSource: [], sourcesWithDuplicates: 0, sampleKeys: [],
     }
@@ -227,5 +229,101 @@ describe('rendering a per-day --apply', () => {
     expect(out).toMatch(/2024-05-03 {2}removed 2 duplicate rows/)
     expect(out).toMatch(/Removed 3 duplicate rows in 2 transactions, one per UTC day/)
     expect(out).toMatch(/1 duplicate rows of the report are copies on different days and remain/)
+  })
+})
+
+describe('dedupe on BigQuery, executed (the double runs the GoogleSQL on a DuckDB stand-in)', () => {
+  const FIELDS = [
+    {name: 'event_time', type: 'TIMESTAMP'},
+    {name: 'msg', type: 'STRING'},
+    {name: 'partition', type: 'INTEGER'},
+    {name: 'offset', type: 'INTEGER'},
+  ]
+  // no provenance columns (a table seneka did not load): copies of a key are byte-identical rows
+  const ROWS = [
+    {event_time: '2024-05-01T10:00:00Z', msg: 'a', partition: 0, offset: 1},
+    {event_time: '2024-05-01T10:00:00Z', msg: 'a', partition: 0, offset: 1},
+    {event_time: '2024-05-01T10:00:00Z', msg: 'a', partition: 0, offset: 1},
+    {event_time: '2024-05-01T11:00:00Z', msg: 'b', partition: 0, offset: 2},
+    {event_time: '2024-05-02T09:00:00Z', msg: 'c', partition: 1, offset: 7},
+    {event_time: '2024-05-02T09:00:00Z', msg: 'c', partition: 1, offset: 7},
+    {event_time: '2024-05-02T09:30:00Z', msg: 'null key', partition: null, offset: 9},
+    {event_time: '2024-05-02T09:30:00Z', msg: 'null key', partition: null, offset: 9},
+    {event_time: '2024-05-05T00:00:00Z', msg: 'out of range', partition: 2, offset: 1},
+    {event_time: '2024-05-05T00:00:00Z', msg: 'out of range', partition: 2, offset: 1},
+  ]
+  let sql: DuckDbStandIn
+  beforeAll(async () => {
+    sql = await DuckDbStandIn.open()
+  })
+  afterAll(() => sql.close())
+  afterEach(() => {
+    g.sql = undefined
+    g.datasetLocations.clear()
+    g.sessions.clear()
+  })
+
+  async function seed(): Promise<BigQueryWarehouse> {
+    await sql.createTable('logs', 'app_logs', FIELDS, ROWS)
+    g.tables.set('logs.app_logs', {metadata: {tableReference: {projectId: 'test-project', datasetId: 'logs', tableId: 'app_logs'}, schema: {fields: FIELDS}}, rows: []})
+    g.sql = sql
+    // the dataset lives in the EU and no --location is given: every job must still run in the EU
+    g.datasetLocations.set('logs', 'EU')
+    return (await openWarehouse('bigquery://test-project/logs', {
+      readOnly: false,
+      bigquery: {apiEndpoint: g.endpoint, gcsEndpoint: g.endpoint, overrides: {retryBaseDelayMs: 1, pollIntervalMs: 2}},
+    })) as BigQueryWarehouse
+  }
+
+  const spec: RowDedupeSpec = {...SPEC, ingestedAtColumn: '_ingested_at', samples: 5}
+
+  it('reports the duplicates with queries BigQuery accepts (reserved words quoted or avoided)', async () => {
+    const wh = await seed()
+    const r = await analyzeRows(wh, spec)
+    expect(r).toMatchObject({rows: 8, nullKeyRows: 2, duplicateRows: 3, duplicatedKeys: 2, maxCopies: 3, distinctKeys: 3})
+    expect(r.perDay.map((d) => [d.day, d.rows, d.duplicateRows])).toEqual([
+      ['2024-05-01', 4, 2],
+      ['2024-05-02', 4, 1],
+    ])
+    expect(r.sampleKeys.map((k) => [k.key, k.copies])).toEqual([
+      [{partition: 0, offset: 1}, 3],
+      [{partition: 1, offset: 7}, 2],
+    ])
+    for (const q of g.jobs('query')) expect(bigQuerySyntaxError(q.configuration.query.query)).toBeNull()
+  })
+
+  it('--apply removes byte-identical copies, keeps one of each, leaves NULL keys and rows out of range alone, in the dataset location', async () => {
+    const wh = await seed()
+    const applied = await applyRows(wh, spec)
+    expect(applied.rowsRemoved).toBe(3)
+    expect(applied.after.duplicateRows).toBe(0)
+    const left = await sql.rows('logs', 'app_logs', 'event_time, msg')
+    expect(left.map((x) => [x.msg, x.partition, x.offset])).toEqual([
+      ['a', '0', '1'],
+      ['b', '0', '2'],
+      ['c', '1', '7'],
+      ['null key', null, '9'],
+      ['null key', null, '9'],
+      ['out of range', '2', '1'],
+      ['out of range', '2', '1'],
+    ])
+    // one session per day, each created where the dataset is (read from datasets.get, as no location was set)
+    expect([...g.sessions.values()]).toEqual(['EU', 'EU'])
+    expect(g.jobs().every((j) => j.jobReference?.location === 'EU')).toBe(true)
+    expect(g.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/datasets/logs'))).toHaveLength(1)
+  })
+
+  it('a session created in the wrong location cannot run the statements (as in BigQuery)', async () => {
+    const wh = await seed()
+    g.datasetLocations.set('logs', 'EU')
+    const us = (await openWarehouse('bigquery://test-project/logs', {
+      readOnly: false,
+      bigquery: {location: 'US', apiEndpoint: g.endpoint, gcsEndpoint: g.endpoint, overrides: {retries: 0, retryBaseDelayMs: 1, pollIntervalMs: 2}},
+    })) as BigQueryWarehouse
+    const err = await applyRows(us, spec).catch((e) => e)
+    expect(String(err.message)).toMatch(/^Not found while trying to estimate a query \(dry run\): Not found: Dataset test-project:logs was not found in location US/)
+    expect(err.suggestion).toMatch(/--location/)
+    expect((await sql.rows('logs', 'app_logs')).length).toBe(ROWS.length)
+    await wh.close()
   })
 })

@@ -1,11 +1,7 @@
-import {createRequire} from 'node:module'
 import {describe, expect, it} from 'vitest'
 import {bucketCountQuery, explainQuery, floorToBucket, objectCountQuery} from '../../../src/lib/reconcile/query.js'
 import {bigQueryDialect} from '../../../src/lib/warehouse/bigquery-sql.js'
-
-const require = createRequire(import.meta.url)
-const {Parser} = require('node-sql-parser/build/bigquery') as typeof import('node-sql-parser')
-const parser = new Parser()
+import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
 
 const d = bigQueryDialect('my-project', 'logs')
 const range = {since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-02T00:00:00Z')}
@@ -28,7 +24,7 @@ describe('reconcile queries on BigQuery', () => {
     expect(o.params).toEqual({...range, lo: new Date('2024-04-30T23:00:00Z'), hi: new Date('2024-05-02T01:00:00Z')})
     expect(o.sql).toContain('WHERE `event_time` >= CAST(@lo AS TIMESTAMP) AND `event_time` < CAST(@hi AS TIMESTAMP)')
     const e = explainQuery(d, {table: 'alb_stream', timeColumn: 'event_time', sourceColumn: '_source_uri', range})
-    for (const q of [b, o, e]) expect(() => parser.astify(q.sql, {database: 'bigquery'}), q.sql).not.toThrow()
+    for (const q of [b, o, e]) expect(bigQuerySyntaxError(q.sql), q.sql).toBeNull()
   })
 
   it('rounds instants down to their bucket', () => {
