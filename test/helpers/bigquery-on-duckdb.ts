@@ -130,7 +130,7 @@ export class DuckDbStandIn {
   async createTable(dataset: string, table: string, fields: StandInField[], rows: Array<Record<string, unknown>> = []): Promise<void> {
     await this.main.run(`CREATE SCHEMA IF NOT EXISTS "${dataset}"`)
     await this.main.run(`CREATE OR REPLACE TABLE "${dataset}"."${table}" (${fields.map((f) => `"${f.name}" ${DUCK_TYPES[f.type] ?? 'VARCHAR'}`).join(', ')})`)
-    for (const r of rows) {
+    const values = rows.map((r) => {
       const vals = fields.map((f) => {
         const v = r[f.name]
         if (v === null || v === undefined) return 'NULL'
@@ -138,8 +138,9 @@ export class DuckDbStandIn {
         if (typeof v === 'number' || typeof v === 'bigint') return String(v)
         return `'${String(v).replaceAll("'", "''")}'`
       })
-      await this.main.run(`INSERT INTO "${dataset}"."${table}" VALUES (${vals.join(', ')})`)
-    }
+      return `(${vals.join(', ')})`
+    })
+    for (let i = 0; i < values.length; i += 500) await this.main.run(`INSERT INTO "${dataset}"."${table}" VALUES ${values.slice(i, i + 500).join(', ')}`)
   }
 
   /** Rows of a table, as JSON-like objects (for assertions). */

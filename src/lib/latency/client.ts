@@ -10,7 +10,7 @@ function newHistogram(): Histogram {
 
 /**
  * Client-side quantiles for warehouses (or runs) that do not compute them in SQL. The warehouse still
- * aggregates: it returns (group, latency rounded to the millisecond, row count), fetched page by page, and each
+ * aggregates: it returns (group, latency rounded to the millisecond, row count) from one query, read page by page, and each
  * page is folded into one HDR histogram per group (3 significant digits). Memory is bounded by the page size
  * plus the histograms, whatever the number of rows. HDR records non-negative integers, so values are shifted
  * by the smallest latency (which may be negative: skewed clocks) and shifted back.
@@ -28,11 +28,12 @@ export async function clientQuantiles(
   const perGroup = new Map<string, Histogram>()
   const grouped = groups !== undefined
   try {
-    for (let offset = 0; ; offset += pageSize) {
-      const params: QueryParams = {}
-      const sql = `SELECT ${grouped ? 'g, ' : ''}CAST(ROUND(x * 1000) AS BIGINT) AS ms, COUNT(*) AS n FROM (${base(params)}) AS r
-        WHERE x IS NOT NULL GROUP BY ${grouped ? 'g, ' : ''}ms ORDER BY ${grouped ? 'g, ' : ''}ms LIMIT ${Math.floor(pageSize)} OFFSET ${Math.floor(offset)}`
-      const rows = await wh.query(sql, params)
+    // ONE aggregation; its result is read a page at a time (a warehouse re-running it per page would bill
+    // the whole scan again for every page)
+    const params: QueryParams = {}
+    const sql = `SELECT ${grouped ? 'g, ' : ''}CAST(ROUND(x * 1000) AS BIGINT) AS ms, COUNT(*) AS n FROM (${base(params)}) AS r
+      WHERE x IS NOT NULL GROUP BY ${grouped ? 'g, ' : ''}ms`
+    await wh.queryPages(sql, params, pageSize, (rows) => {
       for (const r of rows) {
         const v = Number(r.ms) - shift
         const n = Number(r.n)
@@ -44,8 +45,7 @@ export async function clientQuantiles(
           h.recordValueWithCount(v, n)
         }
       }
-      if (rows.length < pageSize) break
-    }
+    })
     fill(overall, all, shift)
     for (const [key, s] of groups ?? []) {
       const h = perGroup.get(key)

@@ -425,6 +425,21 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
    * statement runs in that BigQuery session (the dry run does not: it needs no session and runs nothing).
    */
   async runQuery(sql: string, params: BqParams | undefined, label: string, session?: string): Promise<Row[]> {
+    const out: Row[] = []
+    await this.runQueryPages(sql, params, label, 10_000, (rows) => void out.push(...rows), session)
+    return out
+  }
+
+  async queryPages(sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    return this.runQueryPages(sql, params, 'query', pageSize, onPage)
+  }
+
+  /**
+   * Dry run, refuse above the cap, run with maximumBytesBilled, wait, then hand the result to onPage one page
+   * (getQueryResults, free) at a time. With `session`, the statement runs in that BigQuery session (the dry run
+   * does not: it needs no session and runs nothing).
+   */
+  private async runQueryPages(sql: string, params: BqParams | undefined, label: string, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>, session?: string): Promise<void> {
     this.warnIfUnpartitioned(sql, params)
     const e = await this.dryRun(sql, params, label)
     if (e.bytesProcessed > this.maxBytesBilled) {
@@ -439,16 +454,14 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
         ...(isScript(sql) ? {scriptOptions: {statementByteBudget: String(this.maxBytesBilled), keyResultStatement: 'LAST'}} : {})}},
       'query',
     )
-    const out: Row[] = []
     let pageToken: string | undefined
     do {
       const [rows, next] = await this.call('read query results', 'bigquery.jobs.get', () =>
-        job.getQueryResults({autoPaginate: false, maxResults: 10_000, pageToken, timeoutMs: 10_000}),
+        job.getQueryResults({autoPaginate: false, maxResults: Math.max(1, Math.floor(pageSize)), pageToken, timeoutMs: 10_000}),
       )
-      for (const r of rows) out.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fromBq(v)])))
+      await onPage(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, fromBq(v)]))))
       pageToken = (next as {pageToken?: string} | null)?.pageToken
     } while (pageToken)
-    return out
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
+  JSDuckDBValueConverter,
   timestampValue,
 } from '@duckdb/node-api'
 import {existsSync} from 'node:fs'
@@ -229,6 +230,24 @@ export class DuckDBWarehouse implements Warehouse {
     return runQuery(this.conn, sql, params)
   }
 
+  async queryPages(sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void> {
+    const result = await this.conn.stream(sql, toParams(params) as never)
+    const names = result.columnNames()
+    let page: Row[] = []
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
+        const o: Row = {}
+        names.forEach((n, i) => (o[n] = fromDuck(values[i])))
+        page.push(o)
+      }
+      if (page.length >= pageSize) {
+        await onPage(page)
+        page = []
+      }
+    }
+    if (page.length > 0) await onPage(page)
+  }
+
   async transaction<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T> {
     if (this.readOnly) throw new Error('cannot write to a read-only warehouse')
     const c = await this.instance.connect()
@@ -262,9 +281,12 @@ export class DuckDBWarehouse implements Warehouse {
   }
 }
 
+function toParams(params?: QueryParams): Record<string, ReturnType<typeof toParam>> | undefined {
+  return params ? Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toParam(v)])) : undefined
+}
+
 async function runQuery(conn: DuckDBConnection, sql: string, params?: QueryParams): Promise<Row[]> {
-  const p = params ? Object.fromEntries(Object.entries(params).map(([k, v]) => [k, toParam(v)])) : undefined
-  const reader = await conn.runAndReadAll(sql, p)
+  const reader = await conn.runAndReadAll(sql, toParams(params))
   return reader.getRowObjectsJS().map((r) => {
     const o: Row = {}
     for (const [k, v] of Object.entries(r)) o[k] = fromDuck(v)

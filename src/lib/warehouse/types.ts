@@ -136,6 +136,12 @@ export interface Warehouse {
   openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
   query(sql: string, params?: QueryParams): Promise<Row[]>
   /**
+   * Runs the statement ONCE and hands its result to onPage a page at a time (at most about pageSize rows each),
+   * so a large result is never held whole: DuckDB streams its chunks, BigQuery pages through the job's result
+   * (reading results is free; the statement is billed once).
+   */
+  queryPages(sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void>
+  /**
    * Runs fn in one transaction on a dedicated connection: committed when fn resolves, rolled back when it throws
    * (or when the process dies before the commit). Optional: engines without multi-statement transactions omit it.
    */
