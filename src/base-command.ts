@@ -1,10 +1,11 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {loadConfig, type SenekaConfig} from './lib/config.js'
-import {UserError} from './lib/errors.js'
+import {describeEstimate, type QueryEstimate} from './lib/cost/bigquery.js'
+import {UsageError, UserError} from './lib/errors.js'
 import {ExitCode} from './lib/exit-codes.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
-import {DEFAULT_WAREHOUSE} from './lib/warehouse/index.js'
+import {type BigQuerySettings, DEFAULT_WAREHOUSE, parseWarehouse} from './lib/warehouse/index.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -72,6 +73,30 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
       s3Endpoint: flags['s3-endpoint'] ?? this.settings.s3Endpoint,
       region: flags.region ?? this.settings.region,
       ...(flags['gcs-endpoint'] ? {gcsEndpoint: flags['gcs-endpoint']} : {}),
+    }
+  }
+
+  /**
+   * BigQuery settings from --location, --max-bytes-billed and --dry-run: every estimate is collected (the
+   * caller puts them in its result) and, unless dry-running, printed on stderr as it is made. --dry-run on
+   * DuckDB is refused: its queries bill nothing.
+   */
+  protected bigQuerySettings(flags: {location?: string; 'max-bytes-billed'?: number; 'dry-run'?: boolean}): BigQuerySettings & {estimates: QueryEstimate[]} {
+    const dryRun = flags['dry-run'] ?? false
+    if (dryRun && parseWarehouse(this.warehouseUri()).kind !== 'bigquery') {
+      throw new UsageError('--dry-run estimates what BigQuery would bill; DuckDB queries bill nothing and change nothing here.', 'Run without --dry-run.')
+    }
+    const estimates: QueryEstimate[] = []
+    return {
+      location: flags.location,
+      maxBytesBilled: flags['max-bytes-billed'],
+      estimateOnly: dryRun,
+      estimates,
+      onEstimate: (e) => {
+        estimates.push(e)
+        if (!dryRun) this.info(describeEstimate(e))
+      },
+      onWarning: (m) => this.warn(m),
     }
   }
 

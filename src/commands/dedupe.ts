@@ -1,12 +1,15 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {type DedupeStage} from '../lib/dedupe/rows.js'
+import {type DryRunResult, dryRunResult, renderDryRun} from '../lib/cost/bigquery.js'
+import {bigQueryFlags, queryDryRunFlag} from '../lib/cost/flags.js'
+import {DEFAULT_MAX_REMOVE, type DedupeStage, parseKeyList} from '../lib/dedupe/rows.js'
 import {NAME_PATTERNS, parseNamePattern} from '../lib/dedupe/objects.js'
 import {renderDedupe} from '../lib/dedupe/render.js'
 import {type DedupeResult, runDedupe} from '../lib/dedupe/run.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {instantFlag} from '../lib/flags.js'
+import {instantFlag, toleranceFlag} from '../lib/flags.js'
+import {formatTolerance} from '../lib/reconcile/tolerance.js'
 import {ProgressBar} from '../lib/output/progress.js'
 
 const STAGES: Record<DedupeStage, string> = {
@@ -16,7 +19,7 @@ const STAGES: Record<DedupeStage, string> = {
   committing: 'Verified; committing.',
 }
 
-export default class Dedupe extends BaseCommand<typeof Dedupe, DedupeResult> {
+export default class Dedupe extends BaseCommand<typeof Dedupe, DedupeResult | DryRunResult> {
   static override summary = 'Find (and remove) duplicate rows by key, or duplicate and overlapping Kafka offset ranges in objects.'
 
   static override description = `Rows: groups the rows of --table by the --key columns (e.g. partition,offset or _source_uri,_line) and reports rows, distinct keys and duplicate rows, per day and per source, with sample keys. Rows whose key has a NULL part are counted apart and never treated as duplicates. The report changes nothing. --apply removes every copy but one (the earliest or latest by --ingested-at-column, ties broken by _source_uri and _line) in ONE transaction, then verifies that no duplicate is left and the number of distinct keys is unchanged, else rolls back: a failure or a kill at any moment leaves the table untouched or fully deduplicated. On BigQuery (DML on a table is serialized and limited) it runs one such transaction per UTC day of --time-column that holds duplicates, day after day, each day all-or-nothing; copies of one key on different days are left (the report shows them). --since/--until limit both to rows whose --time-column is in range, so a daily run touches only recent rows.
@@ -61,9 +64,13 @@ ${exitCodeHelp([
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].', helpGroup: 'OBJECTS'}),
     apply: Flags.boolean({summary: 'Rows: remove the duplicates (one transaction, verified; BigQuery: one per UTC day). Objects: write --output (never deletes).'}),
     'fail-on-duplicates': Flags.boolean({summary: `Exit with code ${ExitCode.DUPLICATES_FOUND} when duplicates were found.`}),
+    'max-remove': toleranceFlag({summary: `Rows --apply: refuse to remove more than this share of the rows in scope, e.g. 50% [default: ${formatTolerance(DEFAULT_MAX_REMOVE)}].`, helpGroup: 'ROWS'}),
+    location: {...bigQueryFlags.location, helpGroup: 'ROWS'},
+    'max-bytes-billed': {...bigQueryFlags['max-bytes-billed'], helpGroup: 'ROWS'},
+    'dry-run': {...queryDryRunFlag, helpGroup: 'ROWS'},
   }
 
-  async run(): Promise<DedupeResult> {
+  async run(): Promise<DedupeResult | DryRunResult> {
     const {flags} = this
     let result: DedupeResult
     if (flags.objects) {
@@ -85,23 +92,35 @@ ${exitCodeHelp([
       if (!flags.table) throw new UsageError('Give --table (rows) or --objects (files).', 'For example: seneka dedupe --table app_logs --key partition,offset')
       if (!flags.key || flags.key.length === 0) throw new UsageError('Give the key columns with --key.', 'For example: --key partition,offset or --key _source_uri,_line')
       if (flags.output || flags.manifest) throw new UsageError('--output and --manifest apply to --objects.', 'Drop them, or use --objects.')
-      result = await runDedupe({
+      const bigquery = this.bigQuerySettings(flags)
+      const keys = parseKeyList(flags.key)
+      const rows = await runDedupe({
         mode: 'rows',
         warehouse: this.warehouseUri(),
-        apply: flags.apply,
+        bigquery,
+        apply: flags.apply && !flags['dry-run'],
+        maxRemove: flags['max-remove'],
         table: flags.table,
-        keys: flags.key.map((k) => k.trim()).filter((k) => k.length > 0),
+        keys,
         keep: flags.keep,
         ingestedAtColumn: flags['ingested-at-column'],
         timeColumn: flags['time-column'],
         range: {since: flags.since, until: flags.until},
         samples: flags.samples,
         onReport: (r) => {
-          if (flags.apply) this.info(`Found ${r.duplicateRows} duplicate rows of ${r.rows} in scope.`)
+          if (flags.apply && !flags['dry-run']) this.info(`Found ${r.duplicateRows} duplicate rows of ${r.rows} in scope; removing them (${r.duplicatedKeys} keys keep one row each).`)
         },
         onStage: (s) => this.info(STAGES[s]),
         onDay: (day, i, n) => this.info(`Day ${day} (${i + 1} of ${n}): one transaction.`),
       })
+      if (flags['dry-run']) {
+        const notes = ['Statements that depend on the report (per-source counts, sample keys) are not estimated.']
+        if (flags.apply) notes.push('--apply runs, per UTC day holding duplicates, two counts and one MERGE in a transaction, each dry-run and capped the same way; the days are known only from the report.')
+        const dry = dryRunResult(rows.mode === 'rows' ? rows.warehouse : this.warehouseUri(), bigquery.estimates, notes)
+        if (!this.jsonEnabled()) this.log(renderDryRun(dry))
+        return dry
+      }
+      result = rows
     }
     if (!this.jsonEnabled()) this.log(renderDedupe(result))
     if (flags['fail-on-duplicates'] && result.duplicatesFound) process.exitCode = ExitCode.DUPLICATES_FOUND

@@ -15,6 +15,8 @@ import {
   type Slo,
   type SloEvaluation,
 } from '../lib/latency/index.js'
+import {type DryRunResult, dryRunResult, renderDryRun} from '../lib/cost/bigquery.js'
+import {bigQueryFlags, queryDryRunFlag} from '../lib/cost/flags.js'
 import {errorMessage, UserError} from '../lib/errors.js'
 import {checkRange} from '../lib/time.js'
 import {openWarehouse} from '../lib/warehouse/index.js'
@@ -23,7 +25,7 @@ export type LatencyReportResult = LatencyResult & {slo?: SloEvaluation}
 
 const sloFlag = Flags.custom<Slo>({parse: wrap(parseSlo)})
 
-export default class LatencyReport extends BaseCommand<typeof LatencyReport, LatencyReportResult> {
+export default class LatencyReport extends BaseCommand<typeof LatencyReport, LatencyReportResult | DryRunResult> {
   static override summary = 'End-to-end latency percentiles and histograms of a loaded table, with SLO gates and late-data counts.'
 
   static override description = `Measures, for every row in range, one latency (--measure):
@@ -83,12 +85,16 @@ ${exitCodeHelp([
     window: Flags.option({options: ['minute', 'hour', 'day'] as const, default: 'hour' as const, summary: 'Ingestion-time window the watermark is computed for.'})(),
     csv: Flags.string({summary: 'Also write the statistics and bins to this CSV file.'}),
     html: Flags.string({summary: 'Also write a self-contained HTML page with the chart to this file.'}),
+    location: bigQueryFlags.location,
+    'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
+    'dry-run': queryDryRunFlag,
   }
 
-  async run(): Promise<LatencyReportResult> {
+  async run(): Promise<LatencyReportResult | DryRunResult> {
     const {flags} = this
     checkRange({since: flags.since, until: flags.until})
-    const wh = await openWarehouse(this.warehouseUri(), {readOnly: true})
+    const bigquery = this.bigQuerySettings(flags)
+    const wh = await openWarehouse(this.warehouseUri(), {readOnly: true, bigquery})
     let result: LatencyResult
     try {
       result = await latencyReport(wh, {
@@ -113,6 +119,11 @@ ${exitCodeHelp([
       })
     } finally {
       await wh.close()
+    }
+    if (flags['dry-run']) {
+      const dry = dryRunResult(wh.description, bigquery.estimates, ['The histogram and quantile statements depend on the range the first statement finds: a real run makes them too (each dry-run and capped the same way).'])
+      if (!this.jsonEnabled()) this.log(renderDryRun(dry))
+      return dry
     }
     const slo = flags.slo?.length ? evaluateSlos(result, flags.slo) : undefined
     const report: LatencyReportResult = slo ? {...result, slo} : result

@@ -1,8 +1,8 @@
 import {writeFileSync} from 'node:fs'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {describeEstimate} from '../lib/cost/bigquery.js'
-import {bigQueryFlags} from '../lib/cost/flags.js'
+import {type DryRunResult, dryRunResult, renderDryRun} from '../lib/cost/bigquery.js'
+import {bigQueryFlags, queryDryRunFlag} from '../lib/cost/flags.js'
 import {UserError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, toleranceFlag} from '../lib/flags.js'
@@ -10,7 +10,7 @@ import {renderReport, toCsv} from '../lib/reconcile/render.js'
 import {DEFAULT_OBJECT_MARGIN_MS, reconcile} from '../lib/reconcile/run.js'
 import type {ReconcileResult} from '../lib/reconcile/types.js'
 
-export default class Reconcile extends BaseCommand<typeof Reconcile, ReconcileResult> {
+export default class Reconcile extends BaseCommand<typeof Reconcile, ReconcileResult | DryRunResult> {
   static override summary = 'Prove the batch and the stream tables hold the same rows, bucket by bucket or object by object.'
 
   static override description = `Counts the rows of each table per time bucket of the event time (--by minute|hour|day, optionally per --group-by column) or per source object (--by object, from the provenance column _source_uri), and compares the two sides. Counting happens in the warehouse: one GROUP BY query per table, restricted to the time range so partitioned tables are pruned; no rows are pulled.
@@ -59,10 +59,12 @@ ${exitCodeHelp([
     region: Flags.string({summary: '--verify-source: AWS region [default: from the AWS configuration chain].'}),
     location: bigQueryFlags.location,
     'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
+    'dry-run': queryDryRunFlag,
   }
 
-  async run(): Promise<ReconcileResult> {
+  async run(): Promise<ReconcileResult | DryRunResult> {
     const {flags} = this
+    const bigquery = this.bigQuerySettings(flags)
     const result = await reconcile({
       warehouse: this.warehouseUri(),
       batchTable: flags['batch-table'],
@@ -80,13 +82,13 @@ ${exitCodeHelp([
       verifySource: flags['verify-source'],
       objectMarginMs: flags['object-margin'],
       storeOptions: this.storeOptions(flags),
-      bigquery: {
-        location: flags.location,
-        maxBytesBilled: flags['max-bytes-billed'],
-        onEstimate: (e) => this.info(describeEstimate(e)),
-        onWarning: (m) => this.warn(m),
-      },
+      bigquery,
     })
+    if (flags['dry-run']) {
+      const dry = dryRunResult(result.warehouse, bigquery.estimates, flags['verify-source'] ? ['--verify-source reads the source objects of the objects found: not part of the estimate (S3/GCS reads, not BigQuery).'] : [])
+      if (!this.jsonEnabled()) this.log(renderDryRun(dry))
+      return dry
+    }
     if (flags.csv) {
       try {
         writeFileSync(flags.csv, toCsv(result))

@@ -69,3 +69,38 @@ export function parseBytes(input: string, flag = '--max-bytes-billed'): number {
   if (bytes < MIN_BILLED_BYTES) throw new UsageError(`${flag} must be at least 10MiB (BigQuery bills at least 10 MB per query).`)
   return bytes
 }
+
+/** What `--dry-run` of a reading command reports: every statement's estimate and the total; nothing was run. */
+export interface DryRunResult {
+  dryRun: true
+  warehouse: string
+  statements: QueryEstimate[]
+  total: {statements: number; bytesProcessed: number; bytesBilledEstimate: number; usd: number}
+  /** statements estimated above --max-bytes-billed: a real run would refuse them */
+  overCap: number
+  /** what a dry run cannot show (statements that depend on earlier results) */
+  notes: string[]
+}
+
+export function dryRunResult(warehouse: string, statements: QueryEstimate[], notes: string[] = []): DryRunResult {
+  const sum = (f: (e: QueryEstimate) => number) => statements.reduce((s, e) => s + f(e), 0)
+  return {
+    dryRun: true,
+    warehouse,
+    statements,
+    total: {statements: statements.length, bytesProcessed: sum((e) => e.bytesProcessed), bytesBilledEstimate: sum((e) => e.bytesBilledEstimate), usd: Number(sum((e) => e.usd).toFixed(6))},
+    overCap: statements.filter((e) => e.bytesProcessed > e.maxBytesBilled).length,
+    notes,
+  }
+}
+
+export function renderDryRun(r: DryRunResult): string {
+  const lines = [`Dry run on ${r.warehouse}: nothing was run or billed.`]
+  for (const e of r.statements) lines.push(`  ${describeEstimate(e)}${e.bytesProcessed > e.maxBytesBilled ? '  OVER THE CAP: a real run refuses it' : ''}`)
+  lines.push(
+    `Total: ${r.total.statements} ${r.total.statements === 1 ? 'statement' : 'statements'}, ${formatBytes(r.total.bytesProcessed)} processed, ${formatBytes(r.total.bytesBilledEstimate)} billed at least, about ${formatUsd(r.total.usd)}.`,
+  )
+  if (r.overCap > 0) lines.push(`${r.overCap} of them would be refused by --max-bytes-billed: narrow --since/--until or raise the cap.`)
+  for (const n of r.notes) lines.push(n)
+  return lines.join('\n')
+}

@@ -14,3 +14,8 @@ export const bigQueryFlags = {
   'max-bytes-billed': bytesFlag({summary: 'BigQuery: refuse (and cap) any query above this many bytes [default: 100GiB].', env: 'SENEKA_MAX_BYTES_BILLED'}),
   'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators); STORAGE_EMULATOR_HOST is also honoured.', env: 'SENEKA_GCS_ENDPOINT'}),
 }
+
+/** --dry-run of the commands that only read (reconcile, latency-report, dedupe): BigQuery estimates, nothing run. */
+export const queryDryRunFlag = Flags.boolean({
+  summary: 'BigQuery: dry-run every statement, print each one\'s bytes and estimated cost and the total, and run nothing billable.',
+})

@@ -1,4 +1,5 @@
 import {UsageError, UserError} from '../errors.js'
+import {formatTolerance, type Tolerance} from '../reconcile/tolerance.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
 import {checkColumnName, checkTableName, type Dialect, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
 import {rangeConditions} from '../warehouse/range.js'
@@ -116,6 +117,29 @@ export interface RowPlan {
   params: QueryParams
   /** every column of the table, in order */
   columns: string[]
+}
+
+/** --key's comma-separated parts: an empty part (`--key _source_uri,`) is a mistake, never silently dropped. */
+export function parseKeyList(parts: readonly string[]): string[] {
+  const keys = parts.map((k) => k.trim())
+  if (keys.length === 0 || keys.some((k) => k === '')) {
+    throw new UsageError(`--key "${parts.join(',')}" has an empty part.`, 'List the key columns separated by single commas, e.g. --key partition,offset.')
+  }
+  return keys
+}
+
+/** Default --max-remove: an apply may remove at most half of the rows in scope (a table loaded twice over). */
+export const DEFAULT_MAX_REMOVE: Tolerance = {kind: 'percent', value: 50}
+
+/** Refuses an apply that would remove more than `maxRemove` (rows, or a percentage of the rows in scope). */
+export function checkRemoveShare(report: Pick<RowDedupeReport, 'rows' | 'duplicateRows'>, maxRemove: Tolerance): void {
+  const limit = maxRemove.kind === 'rows' ? maxRemove.value : (report.rows * maxRemove.value) / 100
+  if (report.duplicateRows === 0 || report.duplicateRows <= limit) return
+  const share = `${((report.duplicateRows / report.rows) * 100).toFixed(1).replace(/\.0$/, '')}%`
+  throw new UserError(
+    `--apply would remove ${report.duplicateRows.toLocaleString('en-US')} of the ${report.rows.toLocaleString('en-US')} rows in scope (${share}), more than --max-remove ${formatTolerance(maxRemove)}; nothing was changed.`,
+    {suggestion: 'Check --key first (a key missing a column makes distinct rows look like copies); if the report is right, run again with a higher --max-remove.'},
+  )
 }
 
 /** Validates the spec against the table and builds the SQL fragments (portable SQL + the warehouse's dialect). */

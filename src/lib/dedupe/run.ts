@@ -1,7 +1,8 @@
 import {UsageError} from '../errors.js'
-import {openWarehouse} from '../warehouse/index.js'
+import type {Tolerance} from '../reconcile/tolerance.js'
+import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
 import {analyzeObjects, type ObjectDedupeOptions, type ObjectDedupeResult} from './objects.js'
-import {analyzeRows, applyRows, type RowDedupeApplied, type RowDedupeHooks, type RowDedupeReport, type RowDedupeSpec} from './rows.js'
+import {analyzeRows, applyRows, checkRemoveShare, DEFAULT_MAX_REMOVE, type RowDedupeApplied, type RowDedupeHooks, type RowDedupeReport, type RowDedupeSpec} from './rows.js'
 
 export interface RowDedupeResult {
   mode: 'rows'
@@ -17,7 +18,8 @@ export interface RowDedupeResult {
 export type DedupeResult = RowDedupeResult | ObjectDedupeResult
 
 export type DedupeOptions =
-  | ({mode: 'rows'; warehouse: string; apply: boolean} & RowDedupeSpec & RowDedupeHooks & {onReport?: (r: RowDedupeReport) => void})
+  | ({mode: 'rows'; warehouse: string; apply: boolean; bigquery?: BigQuerySettings; /** what --apply may remove: rows or a percentage of the rows in scope [50%] */ maxRemove?: Tolerance} & RowDedupeSpec &
+      RowDedupeHooks & {onReport?: (r: RowDedupeReport) => void})
   | ({mode: 'objects'; apply: boolean} & ObjectDedupeOptions)
 
 /** The one entry point of `seneka dedupe`: report (and with --apply remove) duplicate rows, or analyse objects. */
@@ -26,10 +28,11 @@ export async function runDedupe(opts: DedupeOptions): Promise<DedupeResult> {
     if (opts.apply && !opts.output) throw new UsageError('--apply with --objects needs --output FILE.', 'seneka never deletes objects: it writes the list of redundant ones (and an S3 Batch Operations manifest) to --output.')
     return analyzeObjects({...opts, output: opts.apply ? opts.output : undefined})
   }
-  const wh = await openWarehouse(opts.warehouse, {readOnly: !opts.apply})
+  const wh = await openWarehouse(opts.warehouse, {readOnly: !opts.apply, bigquery: opts.bigquery})
   try {
     const report = await analyzeRows(wh, opts)
     opts.onReport?.(report)
+    if (opts.apply) checkRemoveShare(report, opts.maxRemove ?? DEFAULT_MAX_REMOVE)
     const applied = opts.apply ? await applyRows(wh, opts, opts) : null
     return {mode: 'rows', warehouse: wh.description, report, applied, duplicatesFound: report.duplicateRows > 0}
   } finally {

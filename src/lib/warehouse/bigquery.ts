@@ -34,6 +34,8 @@ export interface BigQueryWarehouseOptions {
   location?: string
   /** gs://bucket/prefix where load files are staged (required to load) */
   staging?: string
+  /** dry-run every query and run none (--dry-run of reading commands): reads return no rows */
+  estimateOnly?: boolean
   /** maximumBytesBilled sent with every query; statements estimated above it are not run */
   maxBytesBilled?: number
   /** custom GCS endpoint for the staging bucket */
@@ -442,6 +444,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   private async runQueryPages(sql: string, params: BqParams | undefined, label: string, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>, session?: string): Promise<void> {
     this.warnIfUnpartitioned(sql, params)
     const e = await this.dryRun(sql, params, label)
+    if (this.opts.estimateOnly) return
     if (e.bytesProcessed > this.maxBytesBilled) {
       throw new UserError(`The ${label} would process ${formatBytes(e.bytesProcessed)}, over the --max-bytes-billed cap of ${formatBytes(this.maxBytesBilled)}; nothing was run or billed.`, {
         suggestion: `${describeEstimate(e)}. Narrow --since/--until, or raise --max-bytes-billed if this is expected.`,

@@ -20,7 +20,8 @@ export interface WarehouseLocation {
 export function parseWarehouse(uri: string): WarehouseLocation {
   const duck = /^duckdb:(?:\/\/)?(.+)$/.exec(uri)
   if (duck) return {kind: 'duckdb', target: duck[1] === ':memory:' ? ':memory:' : path.resolve(duck[1])}
-  const bq = /^bigquery:\/\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/([A-Za-z0-9_]{1,1024})$/.exec(uri)
+  // project ids: 6-30 of [a-z0-9-]; legacy domain-scoped ones carry their domain (example.com:my-project)
+  const bq = /^bigquery:\/\/((?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9])\/([A-Za-z0-9_]{1,1024})$/.exec(uri)
   if (bq) return {kind: 'bigquery', target: bq[1], dataset: bq[2]}
   throw new UsageError(`"${uri}" is not a warehouse URI.`, 'Use duckdb:PATH (e.g. duckdb:./seneka.duckdb) or bigquery://PROJECT/DATASET.')
 }
@@ -43,6 +44,8 @@ export interface BigQuerySettings {
   gcsEndpoint?: string
   /** custom BigQuery API endpoint [BIGQUERY_EMULATOR_HOST also honoured] */
   apiEndpoint?: string
+  /** --dry-run: every query is dry-run (estimate recorded) and nothing is run; reads return no rows */
+  estimateOnly?: boolean
   onEstimate?: BigQueryWarehouseOptions['onEstimate']
   onWarning?: BigQueryWarehouseOptions['onWarning']
   /** extra options (tests: clients, retry delays, batching) */
@@ -61,6 +64,7 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
     maxBytesBilled: b.maxBytesBilled ?? (env.SENEKA_MAX_BYTES_BILLED ? parseBytes(env.SENEKA_MAX_BYTES_BILLED, 'SENEKA_MAX_BYTES_BILLED') : undefined),
     gcsEndpoint: b.gcsEndpoint ?? env.SENEKA_GCS_ENDPOINT,
     apiEndpoint: b.apiEndpoint,
+    estimateOnly: b.estimateOnly,
     onEstimate: b.onEstimate,
     onWarning: b.onWarning,
     ...b.overrides,

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {UsageError, UserError} from '../../../src/lib/errors.js'
-import {analyzeRows, applyRows, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
+import {analyzeRows, applyRows, parseKeyList, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
 import {runDedupe} from '../../../src/lib/dedupe/run.js'
 import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
 import {tempDir} from '../../helpers/tmp.js'
@@ -185,5 +185,29 @@ describe('dedupe rows: apply', () => {
       await expect(applyRows(wh, SPEC)).rejects.toThrow(/Verification .* failed .*1 duplicate rows are left.*rolled back/)
     })
     expect(await count(file, 'SELECT COUNT(*) FROM app_logs')).toBe(11)
+  })
+})
+
+describe('dedupe rows: guard rails of --apply', () => {
+  it('refuses an empty key part (a trailing comma) instead of dropping it', () => {
+    expect(() => parseKeyList(['_source_uri', ''])).toThrow(UsageError)
+    expect(() => parseKeyList(['_source_uri', ''])).toThrow(/--key "_source_uri," has an empty part/)
+    expect(() => parseKeyList([' partition', 'offset '])).not.toThrow()
+    expect(parseKeyList([' partition', 'offset '])).toEqual(['partition', 'offset'])
+  })
+
+  it('refuses to remove more than --max-remove of the rows in scope (a too coarse key), changing nothing', async () => {
+    const dir = tempDir()
+    // 20 distinct records; keyed by partition alone, 19 of the 20 rows look like copies
+    const file = await makeTable(dir, records(0, 0, 20, 's3://b/a.jsonl', T1))
+    const coarse = {...SPEC, keys: ['partition']}
+    const err = await runDedupe({mode: 'rows', warehouse: `duckdb:${file}`, apply: true, ...coarse}).catch((e) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect(err.message).toBe('--apply would remove 19 of the 20 rows in scope (95%), more than --max-remove 50%; nothing was changed.')
+    expect(await count(file, 'SELECT COUNT(*) FROM app_logs')).toBe(20)
+    // told explicitly, it goes ahead
+    const ok = await runDedupe({mode: 'rows', warehouse: `duckdb:${file}`, apply: true, ...coarse, maxRemove: {kind: 'percent', value: 100}})
+    expect(ok.mode === 'rows' && ok.applied?.rowsRemoved).toBe(19)
+    expect(await count(file, 'SELECT COUNT(*) FROM app_logs')).toBe(1)
   })
 })

@@ -1,0 +1,121 @@
+import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
+import Dedupe from '../../src/commands/dedupe.js'
+import LatencyReport from '../../src/commands/latency-report.js'
+import Reconcile from '../../src/commands/reconcile.js'
+import {DuckDbStandIn} from '../helpers/bigquery-on-duckdb.js'
+import {ROOT} from '../helpers/cli.js'
+import {type GcpDouble, startGcpDouble} from '../helpers/gcp-doubles.js'
+
+/**
+ * The reading commands on BigQuery, in-process against the double (which executes the SQL on a DuckDB
+ * stand-in): --dry-run, --location and --max-bytes-billed on each of them.
+ */
+let g: GcpDouble
+let sql: DuckDbStandIn
+const saved = {...process.env}
+const FIELDS = [
+  {name: 'event_time', type: 'TIMESTAMP'},
+  {name: 'partition', type: 'INTEGER'},
+  {name: 'offset', type: 'INTEGER'},
+  {name: '_source_uri', type: 'STRING'},
+  {name: '_line', type: 'INTEGER'},
+  {name: '_ingested_at', type: 'TIMESTAMP'},
+  {name: '_object_modified_at', type: 'TIMESTAMP'},
+]
+const rows = Array.from({length: 40}, (_, i) => ({
+  event_time: new Date(Date.UTC(2024, 4, 1, i % 24)),
+  partition: i % 2,
+  offset: i % 30,
+  _source_uri: `s3://b/o${i % 4}`,
+  _line: i,
+  _ingested_at: new Date(Date.UTC(2024, 4, 1, i % 24, 5)),
+  _object_modified_at: new Date(Date.UTC(2024, 4, 1, i % 24, 1)),
+}))
+
+beforeAll(async () => {
+  ;[g, sql] = await Promise.all([startGcpDouble(), DuckDbStandIn.open()])
+  g.sql = sql
+  // jobs are DONE at once: no polling delay in these command runs
+  g.pollsUntilDone = 0
+  for (const t of ['t_batch', 't_stream']) {
+    await sql.createTable('logs', t, FIELDS, rows)
+    g.tables.set(`logs.${t}`, {metadata: {tableReference: {projectId: 'test-project', datasetId: 'logs', tableId: t}, schema: {fields: FIELDS}}, rows: []})
+  }
+  g.datasetLocations.set('logs', 'EU')
+  process.env.BIGQUERY_EMULATOR_HOST = `${g.endpoint}/bigquery/v2`
+  process.env.SENEKA_WAREHOUSE = 'bigquery://test-project/logs'
+})
+afterAll(async () => {
+  process.env = saved
+  sql.close()
+  await g.close()
+})
+afterEach(() => {
+  g.requests.length = 0
+  vi.restoreAllMocks()
+})
+
+/** Runs a command in-process; returns what it printed on stdout and its result. */
+async function run(cmd: {run(argv: string[], root: string): Promise<unknown>}, argv: string[]): Promise<{out: string; result: any; error?: any}> {
+  let out = ''
+  // oclif writes through console.log / console.error
+  vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`))
+  vi.spyOn(console, 'error').mockImplementation(() => {})
+  try {
+    const result = await cmd.run(argv, ROOT)
+    return {out, result}
+  } catch (error) {
+    return {out, result: undefined, error}
+  } finally {
+    vi.restoreAllMocks()
+  }
+}
+
+const COMMANDS = [
+  ['reconcile', Reconcile, ['--batch-table', 't_batch', '--stream-table', 't_stream', '--since', '2024-05-01', '--until', '2024-05-02']],
+  ['latency-report', LatencyReport, ['--table', 't_stream', '--since', '2024-05-01', '--until', '2024-05-02']],
+  ['dedupe', Dedupe, ['--table', 't_stream', '--key', 'partition,offset', '--since', '2024-05-01', '--until', '2024-05-02']],
+] as const
+
+describe('every reading command on BigQuery', () => {
+  for (const [name, cmd, argv] of COMMANDS) {
+    it(`${name} --dry-run prints each statement's bytes and cost and the total, and runs nothing billable`, async () => {
+      g.bytesFor = () => 123_456_789
+      const {result, out} = await run(cmd, [...argv, '--dry-run', '--location', 'EU', '--json'])
+      expect(result).toMatchObject({dryRun: true, warehouse: expect.stringContaining('bigquery://test-project/logs')})
+      expect(result.statements.length).toBeGreaterThan(0)
+      expect(result.total.bytesProcessed).toBe(123_456_789 * result.statements.length)
+      expect(result.total.usd).toBeGreaterThan(0)
+      expect(JSON.parse(out)).toMatchObject({dryRun: true})
+      // dry runs only: not one query job ran
+      expect(g.jobs('query')).toEqual([])
+      expect(g.jobs('dry').length).toBe(result.statements.length)
+      for (const j of g.jobs('dry')) expect(j.jobReference.location).toBe('EU')
+    })
+
+    it(`${name} --max-bytes-billed caps every statement and refuses one estimated above it`, async () => {
+      g.bytesFor = () => 50 * 1024 ** 2
+      const {error} = await run(cmd, [...argv, '--max-bytes-billed', '20MiB'])
+      expect(error?.message).toMatch(/over the --max-bytes-billed cap of 20(\.0)? MiB; nothing was run or billed/)
+      expect(g.jobs('query')).toEqual([])
+      g.bytesFor = () => 1_000_000
+      g.requests.length = 0
+      const ok = await run(cmd, [...argv, '--max-bytes-billed', '20MiB', '--json'])
+      expect(ok.error).toBeUndefined()
+      expect(g.jobs('query').length).toBeGreaterThan(0)
+      for (const j of g.jobs('query')) expect(j.configuration.query.maximumBytesBilled).toBe(String(20 * 1024 ** 2))
+    })
+
+    it(`${name} --location sends every job there (a wrong one fails on the dataset, as BigQuery does)`, async () => {
+      g.bytesFor = () => 1_000_000
+      const {error} = await run(cmd, [...argv, '--location', 'US'])
+      expect(error?.message).toMatch(/was not found in location US/)
+    })
+  }
+
+  it('--dry-run on DuckDB is a usage error: its queries bill nothing', async () => {
+    const {error} = await run(Reconcile, [...COMMANDS[0][2], '--dry-run', '--warehouse', 'duckdb::memory:'])
+    expect(error?.message).toMatch(/--dry-run estimates what BigQuery would bill/)
+    expect(error?.oclif?.exit ?? error?.exitCode).toBe(2)
+  })
+})
