@@ -57,6 +57,8 @@ export interface PlanInput {
   storeFactories?: StoreFactories
   /** listings in flight at once */
   listConcurrency?: number
+  /** objects the ledger has are replaced even when their ETag is the same (backfill --reload) */
+  reload?: boolean
 }
 
 export interface PlannedSource {
@@ -103,7 +105,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
       if (!inShard(o.uri, input.shard)) continue
       seen.add(o.uri)
       const prev = ledger.get(o.uri)
-      const action: PlannedAction = !prev ? 'load' : prev.etag === o.etag ? 'skip' : 'replace'
+      const action: PlannedAction = !prev ? 'load' : prev.etag === o.etag && !input.reload ? 'skip' : 'replace'
       objects.push({...o, action, day: utcDay(t)})
     }
     sources.push({store, objects})

@@ -4,10 +4,11 @@ import {errorMessage} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../loader/load-object.js'
 import {newCounters, type ReadCounters} from '../loader/read-object.js'
+import {RejectedObjectError} from '../loader/reject-rule.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import type {LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
+import type {LedgerEntry, LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
 import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
 import type {Shard} from './shard.js'
 
@@ -29,6 +30,8 @@ export interface BackfillOptions {
   bigquery?: BigQuerySettings
   /** id recorded on every row and ledger entry; generated when absent */
   loadId?: string
+  /** load the objects in range again even when the ledger has them, replacing their rows (exactly once) */
+  reload?: boolean
 }
 
 export interface ObjectFailure {
@@ -103,7 +106,10 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
   const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun, bigquery: opts.bigquery})
   let sources: PlannedSource[] = []
   try {
-    const ledger = await warehouse.readLedger(opts.table)
+    // a ledger outlives its table when the table is dropped: then its entries do not count, and the objects
+    // are loaded again (each replacing whatever a stale entry says, so nothing is counted twice)
+    const tableExists = await warehouse.tableExists(opts.table)
+    const ledger = tableExists ? await warehouse.readLedger(opts.table) : new Map<string, LedgerEntry>()
     const planned = await planBackfill(
       {
         sources: opts.sources,
@@ -114,6 +120,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
         storeOptions: opts.storeOptions,
         storeFactories: opts.storeFactories,
         listConcurrency: Math.max(4, opts.concurrency),
+        reload: opts.reload,
       },
       ledger,
     )
@@ -143,7 +150,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks)
+    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
     result.durationMs = Math.round(performance.now() - started)
     const secs = Math.max(result.durationMs, 1) / 1000
     result.rowsPerSecond = Math.round(result.rows / secs)
@@ -163,8 +170,12 @@ async function load(
   plan: BackfillPlan,
   result: BackfillResult,
   hooks: BackfillHooks,
+  ctx: {fresh: boolean},
 ): Promise<void> {
   await warehouse.ensureTable(opts.table, opts.format)
+  // --reload, or a table created now over a stale ledger: only this run's own entries make a load unnecessary
+  // (a retry after a lost commit reply), every older entry is replaced
+  const isCurrent = opts.reload || ctx.fresh ? (e: LedgerEntry): boolean => e.loadId === loadId : undefined
   const loader = await warehouse.openLoader({concurrency: opts.concurrency})
   // batching loaders (BigQuery) bound their own parsing and want many objects waiting for the next batch
   const limit = pLimit(Math.max(opts.concurrency, loader.maxInFlight ?? 0))
@@ -188,13 +199,15 @@ async function load(
               object: obj,
               loadId,
               path: 'backfill',
+              isCurrent,
               counters,
               retries: opts.retries ?? 4,
               maxRejectSamples: MAX_REJECT_SAMPLES,
               onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n),
             })
             const samples: RejectSample[] = rejectSamples.map((r) => ({uri: obj.uri, line: r.line, reason: r.reason}))
-            record(result, outcome, samples)
+            // a stale entry of a dropped table is replaced, but for the user the object is loaded
+            record(result, ctx.fresh && obj.action === 'load' && outcome.status === 'replaced' ? {...outcome, status: 'loaded'} : outcome, samples)
             result.bytesRead += counters.storedBytes
             result.bytesUncompressed += counters.bytes
           } catch (err) {
@@ -244,6 +257,7 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 function describeLoadError(err: unknown, counters: ReadCounters): string {
+  if (err instanceof RejectedObjectError) return err.message
   const code = (err as {code?: string}).code
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
     return `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`
