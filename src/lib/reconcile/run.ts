@@ -170,7 +170,8 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       rows,
       totals,
       summary,
-      passed: summary.mismatched === 0,
+      passed: summary.mismatched === 0 && summary.compared > 0,
+      noData: summary.compared === 0,
       queries,
       durationMs: Math.round(performance.now() - started),
     }
@@ -195,7 +196,8 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
     explain,
     totals: totalsOf(rows),
     summary,
-    passed: summary.mismatched === 0,
+    passed: summary.mismatched === 0 && summary.compared > 0,
+    noData: summary.compared === 0,
     queries,
     durationMs: Math.round(performance.now() - started),
   }
