@@ -27,7 +27,7 @@ The full report is printed whatever the verdict; the exit code is the verdict.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'every bucket (or object) is within --tolerance'],
-  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, over --max-bytes-billed ...)'],
+  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, over --max-bytes-billed, --verify-source could not read the sources ...)'],
   [ExitCode.USAGE, 'bad flags, an unknown table or column, an empty time range'],
   [ExitCode.RECONCILE_MISMATCH, 'the check ran and at least one bucket (or object) differs beyond --tolerance, or neither table has rows in the range (nothing compared is no pass)'],
 ])}`
