@@ -10,6 +10,7 @@ import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../lib/flags
 import {formatAndTable} from '../lib/formats/index.js'
 import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
+import {MARKER_DESCRIPTION} from '../lib/store/markers.js'
 
 export default class Backfill extends BaseCommand<typeof Backfill, BackfillResult> {
   static override summary = 'Replay historical log objects (local folders or S3 prefixes) into the warehouse, exactly once.'
@@ -20,11 +21,13 @@ With --since/--until, date-partitioned layouts (.../yyyy/mm/dd/) are listed only
 
 Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows. So does an object whose lines are (nearly) all rejected: ${REJECT_RULE_TEXT}; the message names the format its lines look like.
 
+Marker objects are not logs and are never loaded: ${MARKER_DESCRIPTION}; the plan and the summary count them apart. Sources with no log objects in range fail (exit 1) instead of reporting 0 loaded.
+
 The ledger belongs to its table: after the table is dropped, a re-run loads the objects again. To load objects again while the table stays, use --reload: every object in the range (and --include/--exclude/--shard) is loaded again and its rows replace the ones already loaded, exactly once.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'every planned object was loaded (or skipped as already loaded)'],
-  [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint ...)'],
+  [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint, no log objects under the sources in range ...)'],
   [ExitCode.USAGE, 'bad flags or arguments'],
   [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
   [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects'],

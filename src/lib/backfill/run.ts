@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
-import {errorMessage} from '../errors.js'
+import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../loader/load-object.js'
 import {newCounters, type ReadCounters} from '../loader/read-object.js'
@@ -127,6 +127,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
     sources = planned.sources
     const {plan} = planned
     hooks.onPlan?.(plan)
+    if (plan.totals.objects === 0) throw noObjects(opts, plan)
     const result: BackfillResult = {
       loadId,
       dryRun: opts.dryRun,
@@ -248,6 +249,18 @@ function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: Rej
   result.rows += outcome.rows
   result.rejected += outcome.rejected
   for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
+}
+
+/** Nothing to load or skip: say so instead of "0 loaded" (a typo in the prefix, the range or a glob). */
+function noObjects(opts: BackfillOptions, plan: BackfillPlan): UserError {
+  const where = opts.sources.join(', ')
+  const range = opts.range.since || opts.range.until ? ` in [${opts.range.since?.toISOString() ?? '-inf'}, ${opts.range.until?.toISOString() ?? '+inf'})` : ''
+  const filters = [opts.include?.length ? '--include' : '', opts.exclude?.length ? '--exclude' : '', opts.shard ? '--shard' : ''].filter(Boolean)
+  const m = plan.markers.objects
+  const markers = m > 0 ? ` (only ${m} marker object${m === 1 ? '' : 's'} such as ${plan.markers.samples[0]}, which are never loaded)` : ''
+  return new UserError(`No log objects were found under ${where}${range}${filters.length ? ` that pass ${filters.join(', ')}` : ''}${markers}, so nothing was ${opts.dryRun ? 'planned' : 'loaded'}.`, {
+    suggestion: `Check the prefix (keys are case-sensitive)${range ? ' and --since/--until' : ''}${filters.length ? ` and ${filters.join(', ')}` : ''}; --dry-run --json lists the prefixes that were read (plan.requests.listedPrefixes).`,
+  })
 }
 
 /** A full disk: staging file writes (ENOSPC) or DuckDB's own writes ("No space left on device"). */

@@ -161,7 +161,7 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       if (unread.length > 0) {
         const [uri, info] = unread[0]
         throw new UserError(
-          `Could not read ${unread.length} of ${sources.size} source objects to count their lines (first: ${uri}: ${String(info.error).replace(/\.$/, "")}), so --verify-source did not run.`,
+          `Could not read ${unread.length} of ${sources.size} source objects to count their lines (first: ${uri}: ${String(info.error).replace(/\.$/, '')}), so --verify-source did not run.`,
           {suggestion: 'Check the object store endpoint, credentials and network, then run again (or run without --verify-source).', exitCode: ExitCode.ERROR},
         )
       }
