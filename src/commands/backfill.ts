@@ -30,7 +30,7 @@ ${exitCodeHelp([
   [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint, no log objects under the sources in range ...)'],
   [ExitCode.USAGE, 'bad flags or arguments'],
   [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
-  [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects'],
+  [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects (the rows loaded are committed; the rejects are in _seneka_rejects)'],
 ])}`
 
   static override examples = [
@@ -59,7 +59,7 @@ ${exitCodeHelp([
     concurrency: concurrencyFlag,
     'dry-run': Flags.boolean({summary: 'Print the plan and write nothing.'}),
     reload: Flags.boolean({summary: 'Load objects again even when the ledger says they are loaded, replacing their rows (exactly once).'}),
-    'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected.'}),
+    'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected (the rows loaded stay committed; the message says how many and where the rejects are).'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
     ...bigQueryFlags,
@@ -84,6 +84,7 @@ ${exitCodeHelp([
         concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
         dryRun: flags['dry-run'],
         reload: flags.reload,
+        maxRejects: flags['max-rejects'],
         storeOptions: this.storeOptions(flags),
         bigquery: {
           staging: flags.staging,
@@ -103,7 +104,10 @@ ${exitCodeHelp([
     progress.stop()
     if (!this.jsonEnabled()) this.log(renderSummary(result))
     if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
-    else if (flags['max-rejects'] !== undefined && result.rejected > flags['max-rejects']) process.exitCode = ExitCode.REJECTS_EXCEEDED
+    else if (result.rejectsExceeded) {
+      process.exitCode = ExitCode.REJECTS_EXCEEDED
+      if (!this.jsonEnabled()) this.logToStderr(`Exit ${ExitCode.REJECTS_EXCEEDED}: ${result.rejectsExceeded}`)
+    }
     return result
   }
 }

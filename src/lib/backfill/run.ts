@@ -8,7 +8,7 @@ import {RejectedObjectError} from '../loader/reject-rule.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import type {LedgerEntry, LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
+import {type LedgerEntry, type LoadEstimate, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
 import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
 import type {Shard} from './shard.js'
 
@@ -32,6 +32,8 @@ export interface BackfillOptions {
   loadId?: string
   /** load the objects in range again even when the ledger has them, replacing their rows (exactly once) */
   reload?: boolean
+  /** --max-rejects: more rejected lines than this set `rejectsExceeded` (exit 4) */
+  maxRejects?: number
 }
 
 export interface ObjectFailure {
@@ -77,6 +79,8 @@ export interface BackfillResult {
   failures: ObjectFailure[]
   /** why the run stopped before loading every object (a full disk), or absent */
   stopped?: string
+  /** --max-rejects was exceeded: one sentence saying by how much, where the rejects are and what was committed */
+  rejectsExceeded?: string
   rejectSamples: RejectSample[]
   /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
   loadEstimate?: LoadEstimate
@@ -152,6 +156,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       rejectSamples: [],
     }
     if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    if (!opts.dryRun && opts.maxRejects !== undefined && result.rejected > opts.maxRejects) result.rejectsExceeded = describeRejectsExceeded(result, opts.maxRejects)
     result.durationMs = Math.round(performance.now() - started)
     const secs = Math.max(result.durationMs, 1) / 1000
     result.rowsPerSecond = Math.round(result.rows / secs)
@@ -249,6 +254,12 @@ function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: Rej
   result.rows += outcome.rows
   result.rejected += outcome.rejected
   for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
+}
+
+function describeRejectsExceeded(r: BackfillResult, max: number): string {
+  const n = (x: number): string => x.toLocaleString('en-US')
+  const committed = r.objects.loaded + r.objects.replaced
+  return `${n(r.rejected)} lines were rejected, more than --max-rejects ${n(max)}; they are listed in the table ${REJECTS_TABLE} (load_id = '${r.loadId}'), and the ${n(r.rows)} rows of the ${n(committed)} objects loaded were committed.`
 }
 
 /** Nothing to load or skip: say so instead of "0 loaded" (a typo in the prefix, the range or a glob). */
