@@ -8,7 +8,9 @@ import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../lib/flags.js'
 import {formatAndTable} from '../lib/formats/index.js'
+import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
+import {MARKER_DESCRIPTION} from '../lib/store/markers.js'
 
 export default class Backfill extends BaseCommand<typeof Backfill, BackfillResult> {
   static override summary = 'Replay historical log objects (local folders or S3 prefixes) into the warehouse, exactly once.'
@@ -17,20 +19,25 @@ export default class Backfill extends BaseCommand<typeof Backfill, BackfillResul
 
 With --since/--until, date-partitioned layouts (.../yyyy/mm/dd/) are listed only for the days in range. Run with --dry-run first: it prints the plan (objects and bytes per day, what is already loaded, request counts) and writes nothing.
 
-Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows.
+Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows. So does an object whose lines are (nearly) all rejected: ${REJECT_RULE_TEXT}; the message names the format its lines look like.
+
+Marker objects are not logs and are never loaded: ${MARKER_DESCRIPTION}; the plan and the summary count them apart. Sources with no log objects in range fail (exit 1) instead of reporting 0 loaded.
+
+The ledger belongs to its table: after the table is dropped, a re-run loads the objects again. To load objects again while the table stays, use --reload: every object in the range (and --include/--exclude/--shard) is loaded again and its rows replace the ones already loaded, exactly once.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'every planned object was loaded (or skipped as already loaded)'],
-  [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint ...)'],
+  [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint, no log objects under the sources in range ...)'],
   [ExitCode.USAGE, 'bad flags or arguments'],
-  [ExitCode.PARTIAL_FAILURE, 'some objects failed; nothing partial was written; re-run to retry just those'],
-  [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects'],
+  [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
+  [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects (the rows loaded are committed; the rejects are in _seneka_rejects)'],
 ])}`
 
   static override examples = [
     {description: 'Preview a month of ALB logs from S3 (writes nothing):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --dry-run'},
     {description: 'Load them into the embedded DuckDB warehouse:', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --table alb_logs'},
     {description: 'Load a local folder of JSON-lines application logs:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --table app_logs'},
+    {description: 'Load one day again, replacing the rows already loaded from it:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --table app_logs --since 2024-05-01 --until 2024-05-02 --reload'},
     {description: 'Split one backfill over 4 jobs (each runs one shard):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --shard 2/4'},
     {description: 'Preview a load into BigQuery through a GCS staging prefix (prints load jobs and cost):', command: '<%= config.bin %> <%= command.id %> gs://my-logs/app/ --format jsonl --warehouse bigquery://my-project/logs --staging gs://my-staging/seneka --location EU --dry-run'},
     {description: 'Any S3-compatible server:', command: '<%= config.bin %> <%= command.id %> s3://logs/app/ --format jsonl --s3-endpoint http://127.0.0.1:9000'},
@@ -51,7 +58,8 @@ ${exitCodeHelp([
     shard: shardFlag({summary: 'Load only shard i of n (i/n), for splitting one backfill across n jobs with no overlap.'}),
     concurrency: concurrencyFlag,
     'dry-run': Flags.boolean({summary: 'Print the plan and write nothing.'}),
-    'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected.'}),
+    reload: Flags.boolean({summary: 'Load objects again even when the ledger says they are loaded, replacing their rows (exactly once).'}),
+    'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected (the rows loaded stay committed; the message says how many and where the rejects are).'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
     ...bigQueryFlags,
@@ -75,6 +83,8 @@ ${exitCodeHelp([
         shard: flags.shard,
         concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
         dryRun: flags['dry-run'],
+        reload: flags.reload,
+        maxRejects: flags['max-rejects'],
         storeOptions: this.storeOptions(flags),
         bigquery: {
           staging: flags.staging,
@@ -94,7 +104,10 @@ ${exitCodeHelp([
     progress.stop()
     if (!this.jsonEnabled()) this.log(renderSummary(result))
     if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
-    else if (flags['max-rejects'] !== undefined && result.rejected > flags['max-rejects']) process.exitCode = ExitCode.REJECTS_EXCEEDED
+    else if (result.rejectsExceeded) {
+      process.exitCode = ExitCode.REJECTS_EXCEEDED
+      if (!this.jsonEnabled()) this.logToStderr(`Exit ${ExitCode.REJECTS_EXCEEDED}: ${result.rejectsExceeded}`)
+    }
     return result
   }
 }

@@ -28,7 +28,7 @@ Objects: --objects lists a prefix of files named by Kafka partition and start of
 
 ${exitCodeHelp([
   [ExitCode.OK, 'the report ran (and --apply removed the duplicates or wrote the lists)'],
-  [ExitCode.ERROR, 'the run could not complete (missing table, verification failed and rolled back, unreadable object ...)'],
+  [ExitCode.ERROR, 'the run could not complete (missing table, verification failed and rolled back, unreadable object, --objects found no object or none matching --name-pattern ...)'],
   [ExitCode.USAGE, 'bad flags or arguments'],
   [ExitCode.DUPLICATES_FOUND, 'duplicates (or redundant/overlapping objects) were found and --fail-on-duplicates was given'],
 ])}`

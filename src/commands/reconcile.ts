@@ -21,13 +21,15 @@ On BigQuery every query is dry-run first: its bytes and estimated cost are print
 
 Recent data may still be arriving: --settle 15m leaves out every row at or after the watermark now - 15m (rounded down to the start of its bucket), and the report prints the watermark used.
 
+A range where neither table has rows compares nothing and does not pass (exit 10, "NO DATA"): a typo in --since or two stopped loaders must not look like agreement.
+
 The full report is printed whatever the verdict; the exit code is the verdict.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'every bucket (or object) is within --tolerance'],
-  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, over --max-bytes-billed ...)'],
+  [ExitCode.ERROR, 'the check could not run (warehouse unreachable, over --max-bytes-billed, --verify-source could not read the sources ...)'],
   [ExitCode.USAGE, 'bad flags, an unknown table or column, an empty time range'],
-  [ExitCode.RECONCILE_MISMATCH, 'the check ran and at least one bucket (or object) differs beyond --tolerance'],
+  [ExitCode.RECONCILE_MISMATCH, 'the check ran and at least one bucket (or object) differs beyond --tolerance, or neither table has rows in the range (nothing compared is no pass)'],
 ])}`
 
   static override examples = [

@@ -71,6 +71,7 @@ describe('seneka backfill (CLI)', () => {
     [['backfill', 'ftp://x/y', '--format', 'alb', '--dry-run'], 2, /Unsupported location "ftp:\/\/x\/y"/],
     [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 1, /The folder .*missing-folder-xyz does not exist/],
     [['backfill', '.', '--format', 'alb', '--warehouse', 'postgres://x', '--dry-run'], 2, /"postgres:\/\/x" is not a warehouse URI/],
+    [['backfill', '.', '--format', 'alb', '--dry-run'], 1, /No log objects were found under \., so nothing was planned\./],
   ])('%j exits %i with one clear sentence and no stack trace', async (args, code, message) => {
     const r = await runCli(args as string[], {cwd: tempDir()})
     expect(r.code).toBe(code)
@@ -88,6 +89,28 @@ describe('seneka backfill (CLI)', () => {
     expect(r.code).toBe(3)
     expect(r.stdout).toMatch(/1 failed/)
     expect(r.stdout).toContain(victim)
+  })
+
+  it('a wrong --format fails every object (exit 3), names the format the lines look like and commits nothing', async () => {
+    const {src, db, fx} = setup({days: 1})
+    const r = await runCli(['backfill', src, '--format', 'elb', '--warehouse', `duckdb:${db}`, '--table', 't'])
+    expect(r.code).toBe(3)
+    expect(r.stdout).toMatch(new RegExp(`${fx.files.length} failed`))
+    expect(r.stdout).toMatch(/lines were rejected as elb .*so nothing from this object was loaded; the lines look like alb: run again with --format alb/)
+    expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(0)
+  })
+
+  it('--max-rejects exits 4 and says why: how many rejects, the limit, where they are listed and what was committed', async () => {
+    const {src, db, fx} = setup({days: 1, malformedRate: 0.05})
+    expect(fx.malformed).toBeGreaterThan(0)
+    const r = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--max-rejects', '0'])
+    expect(r.code).toBe(4)
+    const said = r.stderr.replace(/\s+/g, ' ')
+    expect(said).toContain(`Exit 4: ${fx.malformed} lines were rejected, more than --max-rejects 0; they are listed in the table _seneka_rejects (load_id = 'bf-`)
+    expect(said).toContain(`and the ${fx.good.toLocaleString('en-US')} rows of the ${fx.files.length} objects loaded were committed.`)
+    const json = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't2', '--max-rejects', '0', '--json'])
+    expect(json.code).toBe(4)
+    expect(JSON.parse(json.stdout).rejectsExceeded).toMatch(/lines were rejected, more than --max-rejects 0/)
   })
 
   it('--help documents examples and exit codes', async () => {

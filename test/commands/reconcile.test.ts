@@ -61,4 +61,18 @@ describe('seneka reconcile', () => {
     expect(r.code).toBe(0)
     for (const s of ['--batch-table', '--settle', '--tolerance', '--explain', '--verify-source', 'EXIT CODES', '10  the check ran']) expect(r.stdout).toContain(s)
   })
+
+  it('exits 10 with NO DATA when neither table has rows in the range, and 1 when --verify-source cannot reach the store', async () => {
+    const warehouse = await buildWarehouse(tempDir(), {batch: hourly(), stream: hourly()})
+    const empty = await runCli(['reconcile', '--warehouse', warehouse, '--batch-table', 'batch_logs', '--stream-table', 'stream_logs', '--since', '2023-05-01', '--until', '2023-05-02'])
+    expect(empty.code).toBe(ExitCode.RECONCILE_MISMATCH)
+    expect(empty.stdout).toMatch(/NO DATA: neither batch_logs nor stream_logs has rows/)
+    expect(empty.stdout).not.toMatch(/OK:/)
+    const outage = await runCli([...args(warehouse), '--by', 'object', '--verify-source', '--s3-endpoint', 'http://127.0.0.1:9', '--region', 'us-east-1'], {
+      env: {AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test'},
+    })
+    expect(outage.code).toBe(ExitCode.ERROR)
+    expect(outage.stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ')).toMatch(/Could not read \d+ of \d+ source objects to count their lines .*so --verify-source did not run\./)
+    expect(outage.stdout).not.toMatch(/differs from source|source_differs/)
+  })
 })

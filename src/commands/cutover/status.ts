@@ -10,7 +10,7 @@ export default class CutoverStatus extends BaseCommand<typeof CutoverStatus, Sta
 
 ${exitCodeHelp([
   [ExitCode.OK, 'the state was read'],
-  [ExitCode.ERROR, 'the state or config cannot be read'],
+  [ExitCode.ERROR, 'the state or config cannot be read, or --bucket/--wave selects no bucket'],
   [ExitCode.USAGE, 'bad flags'],
 ])}`
 

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit'
 import picomatch from 'picomatch'
+import {isMarkerKey} from '../store/markers.js'
 import {type ObjectInfo, type ObjectStore, openStore, parseLocation, type StoreFactories, type StoreOptions} from '../store/index.js'
 import {inRange, type TimeRange, utcDay} from '../time.js'
 import type {LedgerEntry} from '../warehouse/types.js'
@@ -41,10 +42,18 @@ export interface PlanRequests {
   listedPrefixes: string[]
 }
 
+/** Marker objects (see store/markers.ts) among the selected objects: never loaded, counted apart. */
+export interface PlanMarkers {
+  objects: number
+  /** the first few URIs */
+  samples: string[]
+}
+
 export interface BackfillPlan {
   days: DayPlan[]
   totals: PlanTotals
   requests: PlanRequests
+  markers: PlanMarkers
 }
 
 export interface PlanInput {
@@ -57,11 +66,15 @@ export interface PlanInput {
   storeFactories?: StoreFactories
   /** listings in flight at once */
   listConcurrency?: number
+  /** objects the ledger has are replaced even when their ETag is the same (backfill --reload) */
+  reload?: boolean
 }
 
 export interface PlannedSource {
   store: ObjectStore
   objects: PlannedObject[]
+  /** marker objects left out */
+  markers: string[]
 }
 
 function globMatcher(globs: string[] | undefined): ((key: string) => boolean) | undefined {
@@ -94,6 +107,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
       ),
     )
     const objects: PlannedObject[] = []
+    const markers: string[] = []
     for (const o of [...(named ? [named] : []), ...listed.flat()]) {
       if (seen.has(o.uri)) continue // overlapping sources list an object once
       if (include && !include(o.key)) continue
@@ -102,11 +116,15 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
       if (!inRange(t, input.range)) continue
       if (!inShard(o.uri, input.shard)) continue
       seen.add(o.uri)
+      if (isMarkerKey(o.key)) {
+        markers.push(o.uri)
+        continue
+      }
       const prev = ledger.get(o.uri)
-      const action: PlannedAction = !prev ? 'load' : prev.etag === o.etag ? 'skip' : 'replace'
+      const action: PlannedAction = !prev ? 'load' : prev.etag === o.etag && !input.reload ? 'skip' : 'replace'
       objects.push({...o, action, day: utcDay(t)})
     }
-    sources.push({store, objects})
+    sources.push({store, objects, markers})
   }
   return {sources, plan: summarize(sources)}
 }
@@ -131,5 +149,6 @@ function summarize(sources: PlannedSource[]): BackfillPlan {
     }
   }
   requests.get = totals.load + totals.replace
-  return {days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)), totals, requests}
+  const markers = sources.flatMap((s) => s.markers)
+  return {days: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)), totals, requests, markers: {objects: markers.length, samples: markers.slice(0, 5)}}
 }

@@ -4,6 +4,7 @@ import {formatBytes, formatCount} from '../output/units.js'
 import type {BackfillPlan} from './plan.js'
 import type {BackfillResult} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
+import {MARKER_DESCRIPTION} from '../store/markers.js'
 
 /** The dry-run view: what would be loaded, day by day, and what it costs in requests. */
 export function renderPlan(plan: BackfillPlan): string {
@@ -27,8 +28,14 @@ export function renderPlan(plan: BackfillPlan): string {
   ])
   return [
     table,
+    ...(plan.markers.objects > 0 ? [markerLine(plan)] : []),
     `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plan.requests.listedPrefixes.length} prefixes), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
   ].join('\n')
+}
+
+function markerLine(plan: BackfillPlan): string {
+  const m = plan.markers
+  return `Markers: ${formatCount(m.objects)} marker object${m.objects === 1 ? '' : 's'} skipped, not logs (${MARKER_DESCRIPTION}), e.g. ${m.samples[0]}.`
 }
 
 /** BigQuery: the jobs the load will use, against the per-table daily load-job limit. */
@@ -52,6 +59,7 @@ export function renderSummary(r: BackfillResult): string {
   lines.push(
     `Backfill ${r.loadId} into ${r.table} (${r.warehouse})`,
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} skipped (already loaded), ${formatCount(o.failed)} failed`,
+    ...(r.plan.markers.objects > 0 ? [`  markers   ${formatCount(r.plan.markers.objects)} skipped, not logs (${MARKER_DESCRIPTION})`] : []),
     `  rows      ${formatCount(r.rows)} loaded, ${formatCount(r.rejected)} rejected lines`,
     `  bytes     ${formatBytes(r.bytesRead)} read, ${formatBytes(r.bytesUncompressed)} uncompressed`,
     `  time      ${formatDuration(r.durationMs)}, ${formatCount(r.rowsPerSecond)} rows/s, ${r.mbPerSecond} MB/s`,

@@ -1,13 +1,14 @@
 import {randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
-import {errorMessage} from '../errors.js'
+import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../loader/load-object.js'
 import {newCounters, type ReadCounters} from '../loader/read-object.js'
+import {RejectedObjectError} from '../loader/reject-rule.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import type {LoadEstimate, ObjectLoadOutcome, Warehouse} from '../warehouse/types.js'
+import {type LedgerEntry, type LoadEstimate, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
 import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
 import type {Shard} from './shard.js'
 
@@ -29,6 +30,10 @@ export interface BackfillOptions {
   bigquery?: BigQuerySettings
   /** id recorded on every row and ledger entry; generated when absent */
   loadId?: string
+  /** load the objects in range again even when the ledger has them, replacing their rows (exactly once) */
+  reload?: boolean
+  /** --max-rejects: more rejected lines than this set `rejectsExceeded` (exit 4) */
+  maxRejects?: number
 }
 
 export interface ObjectFailure {
@@ -74,6 +79,8 @@ export interface BackfillResult {
   failures: ObjectFailure[]
   /** why the run stopped before loading every object (a full disk), or absent */
   stopped?: string
+  /** --max-rejects was exceeded: one sentence saying by how much, where the rejects are and what was committed */
+  rejectsExceeded?: string
   rejectSamples: RejectSample[]
   /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
   loadEstimate?: LoadEstimate
@@ -103,7 +110,10 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
   const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun, bigquery: opts.bigquery})
   let sources: PlannedSource[] = []
   try {
-    const ledger = await warehouse.readLedger(opts.table)
+    // a ledger outlives its table when the table is dropped: then its entries do not count, and the objects
+    // are loaded again (each replacing whatever a stale entry says, so nothing is counted twice)
+    const tableExists = await warehouse.tableExists(opts.table)
+    const ledger = tableExists ? await warehouse.readLedger(opts.table) : new Map<string, LedgerEntry>()
     const planned = await planBackfill(
       {
         sources: opts.sources,
@@ -114,12 +124,14 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
         storeOptions: opts.storeOptions,
         storeFactories: opts.storeFactories,
         listConcurrency: Math.max(4, opts.concurrency),
+        reload: opts.reload,
       },
       ledger,
     )
     sources = planned.sources
     const {plan} = planned
     hooks.onPlan?.(plan)
+    if (plan.totals.objects === 0) throw noObjects(opts, plan)
     const result: BackfillResult = {
       loadId,
       dryRun: opts.dryRun,
@@ -143,7 +155,8 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks)
+    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    if (!opts.dryRun && opts.maxRejects !== undefined && result.rejected > opts.maxRejects) result.rejectsExceeded = describeRejectsExceeded(result, opts.maxRejects)
     result.durationMs = Math.round(performance.now() - started)
     const secs = Math.max(result.durationMs, 1) / 1000
     result.rowsPerSecond = Math.round(result.rows / secs)
@@ -163,8 +176,12 @@ async function load(
   plan: BackfillPlan,
   result: BackfillResult,
   hooks: BackfillHooks,
+  ctx: {fresh: boolean},
 ): Promise<void> {
   await warehouse.ensureTable(opts.table, opts.format)
+  // --reload, or a table created now over a stale ledger: only this run's own entries make a load unnecessary
+  // (a retry after a lost commit reply), every older entry is replaced
+  const isCurrent = opts.reload || ctx.fresh ? (e: LedgerEntry): boolean => e.loadId === loadId : undefined
   const loader = await warehouse.openLoader({concurrency: opts.concurrency})
   // batching loaders (BigQuery) bound their own parsing and want many objects waiting for the next batch
   const limit = pLimit(Math.max(opts.concurrency, loader.maxInFlight ?? 0))
@@ -188,13 +205,15 @@ async function load(
               object: obj,
               loadId,
               path: 'backfill',
+              isCurrent,
               counters,
               retries: opts.retries ?? 4,
               maxRejectSamples: MAX_REJECT_SAMPLES,
               onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n),
             })
             const samples: RejectSample[] = rejectSamples.map((r) => ({uri: obj.uri, line: r.line, reason: r.reason}))
-            record(result, outcome, samples)
+            // a stale entry of a dropped table is replaced, but for the user the object is loaded
+            record(result, ctx.fresh && obj.action === 'load' && outcome.status === 'replaced' ? {...outcome, status: 'loaded'} : outcome, samples)
             result.bytesRead += counters.storedBytes
             result.bytesUncompressed += counters.bytes
           } catch (err) {
@@ -237,6 +256,24 @@ function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: Rej
   for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
 }
 
+function describeRejectsExceeded(r: BackfillResult, max: number): string {
+  const n = (x: number): string => x.toLocaleString('en-US')
+  const committed = r.objects.loaded + r.objects.replaced
+  return `${n(r.rejected)} lines were rejected, more than --max-rejects ${n(max)}; they are listed in the table ${REJECTS_TABLE} (load_id = '${r.loadId}'), and the ${n(r.rows)} rows of the ${n(committed)} objects loaded were committed.`
+}
+
+/** Nothing to load or skip: say so instead of "0 loaded" (a typo in the prefix, the range or a glob). */
+function noObjects(opts: BackfillOptions, plan: BackfillPlan): UserError {
+  const where = opts.sources.join(', ')
+  const range = opts.range.since || opts.range.until ? ` in [${opts.range.since?.toISOString() ?? '-inf'}, ${opts.range.until?.toISOString() ?? '+inf'})` : ''
+  const filters = [opts.include?.length ? '--include' : '', opts.exclude?.length ? '--exclude' : '', opts.shard ? '--shard' : ''].filter(Boolean)
+  const m = plan.markers.objects
+  const markers = m > 0 ? ` (only ${m} marker object${m === 1 ? '' : 's'} such as ${plan.markers.samples[0]}, which are never loaded)` : ''
+  return new UserError(`No log objects were found under ${where}${range}${filters.length ? ` that pass ${filters.join(', ')}` : ''}${markers}, so nothing was ${opts.dryRun ? 'planned' : 'loaded'}.`, {
+    suggestion: `Check the prefix (keys are case-sensitive)${range ? ' and --since/--until' : ''}${filters.length ? ` and ${filters.join(', ')}` : ''}; --dry-run --json lists the prefixes that were read (plan.requests.listedPrefixes).`,
+  })
+}
+
 /** A full disk: staging file writes (ENOSPC) or DuckDB's own writes ("No space left on device"). */
 export function isDiskFull(err: unknown): boolean {
   const e = err as {code?: string; cause?: {code?: string}}
@@ -244,6 +281,7 @@ export function isDiskFull(err: unknown): boolean {
 }
 
 function describeLoadError(err: unknown, counters: ReadCounters): string {
+  if (err instanceof RejectedObjectError) return err.message
   const code = (err as {code?: string}).code
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
     return `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`

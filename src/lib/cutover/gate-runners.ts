@@ -17,6 +17,9 @@ export function defaultGateRunners(): GateRunners {
         return {passed: false, summary: `cutover.buckets.${bucket.name}.batchTable must name the batch path's table (not ${bucket.table}) for the reconcile gate to compare anything`}
       }
       const r = await reconcile({warehouse, batchTable: bucket.batchTable, streamTable: bucket.table, since: window.since, until: window.until, by: 'hour', now: window.until})
+      if (r.noData) {
+        return {passed: false, summary: `no rows in ${r.batchTable} or ${r.streamTable} over the shadow window: nothing was compared`, details: {summary: r.summary, totals: r.totals, since: r.since, until: r.until}}
+      }
       return {
         passed: r.passed,
         summary: `${r.summary.mismatched} mismatched, ${r.summary.withinTolerance} within tolerance (${r.by}, ${r.batchTable} vs ${r.streamTable})`,

@@ -1,3 +1,4 @@
+import {UserError} from '../errors.js'
 import type {CutoverConfig} from './config.js'
 import type {GateRecord, Mode, StateLock, StateStore} from './state.js'
 
@@ -31,6 +32,13 @@ export async function cutoverStatus(cfg: CutoverConfig, store: StateStore, filte
     if (filter.bucket !== undefined && filter.bucket !== name) continue
     if (filter.wave !== undefined && filter.wave !== wave) continue
     rows.push({bucket: name, wave, mode, since: s?.since || null, by: s?.by || null, gates: s?.gates ?? null, configured: Boolean(c), skipBatch: mode === 'event-driven'})
+  }
+  if (rows.length === 0 && (filter.bucket !== undefined || filter.wave !== undefined)) {
+    const known = [...names].sort()
+    const what = filter.bucket !== undefined ? `The bucket ${filter.bucket} is` : `No bucket is in wave ${filter.wave}`
+    throw new UserError(`${what}${filter.bucket !== undefined ? ' neither' : ''} in the cutover configuration ${filter.bucket !== undefined ? 'nor' : 'or'} in the state (${store.location}).`, {
+      suggestion: `Known buckets: ${known.join(', ') || '(none)'}.`,
+    })
   }
   rows.sort((a, b) => (a.wave ?? 1e9) - (b.wave ?? 1e9) || a.bucket.localeCompare(b.bucket))
   return {state: {location: store.location, version: state.version, updatedAt: state.updatedAt, updatedBy: state.updatedBy, lock: state.lock ?? null}, buckets: rows}

@@ -158,6 +158,17 @@ export async function analyzeObjects(opts: ObjectDedupeOptions): Promise<ObjectD
         if (unmatchedSamples.length < 5) unmatchedSamples.push(info.uri)
       }
     }
+    // nothing to analyze is not "no duplicates": say why
+    const where = store.uri(loc.prefix)
+    if (objects === 0) {
+      throw new UserError(`There are no objects under ${where}, so nothing was checked.`, {suggestion: 'Check the prefix (keys are case-sensitive) and the bucket or folder.'})
+    }
+    if (matched.length === 0) {
+      const pattern = opts.pattern.name === 'custom' ? opts.pattern.regex.source : opts.pattern.name
+      throw new UserError(`None of the ${objects} objects under ${where} has a name that matches --name-pattern ${pattern} (for example ${unmatchedSamples[0]}), so nothing was checked.`, {
+        suggestion: 'Use --name-pattern kafka-connect or secor, or a regex with named groups partition and offset that matches these names.',
+      })
+    }
     const limit = pLimit(Math.max(1, opts.concurrency))
     let done = 0
     let bytesDone = 0

@@ -5,6 +5,7 @@ import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
 import {ParsePool} from './parse-pool.js'
 import {newCounters, type ReadCounters, type Reject, readBatches, readObject} from './read-object.js'
+import {checkRejectRule} from './reject-rule.js'
 
 export interface LoadObjectOptions {
   loader: ObjectLoader
@@ -21,6 +22,11 @@ export interface LoadObjectOptions {
   /** transient failures retried this many times (default 4) */
   retries?: number
   maxRejectSamples?: number
+  /**
+   * Fail an object whose lines are (nearly) all rejected instead of loading it (see reject-rule.ts); the check
+   * runs after parsing, before anything is committed. Default true.
+   */
+  rejectRule?: boolean
   onRetry?: (err: unknown, attempt: number) => void
 }
 
@@ -41,6 +47,7 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
   const samples: Reject[] = []
   const max = opts.maxRejectSamples ?? 20
   const {store, object, format} = opts
+  const rule = opts.rejectRule ?? true
   const pool = ParsePool.get()
   // the bytes of the object as LIST/HEAD described it: a short or corrupted read is retried, never loaded
   const read = (): Promise<Readable> => readObject(() => store.read(object.key), object, {allowLonger: store.scheme === 'gs'})
@@ -61,14 +68,21 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
           ? async (file: string) => {
               const r = await pool.stage(await read(), format, file, counters)
               for (const rej of r.rejects) if (samples.length < max) samples.push(rej)
+              if (rule) checkRejectRule(object.uri, format, r.rows, r.rejects, r.rejects)
               return r
             }
           : undefined,
         batches: async function* () {
+          let rows = 0
+          let rejected = 0
           for await (const b of readBatches(await read(), format, counters)) {
             for (const r of b.rejects) if (samples.length < max) samples.push(r)
+            rows += b.count
+            rejected += b.rejects.length
             yield b
           }
+          // thrown before the loader commits (it consumes every batch first)
+          if (rule) checkRejectRule(object.uri, format, rows, rejected, samples)
         },
       })
     },

@@ -92,6 +92,8 @@ export interface LedgerInfo {
 export interface SourceInfo {
   lines: number | null
   error: string | null
+  /** the object could not be read at all (store unreachable, denied, throttled): the check did not run for it */
+  unavailable?: true
 }
 
 /**

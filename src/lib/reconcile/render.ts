@@ -26,7 +26,11 @@ export function renderReport(r: ReconcileResult, opts: {mismatchesOnly?: boolean
   const kinds = Object.entries(s.byStatus).map(([k, n]) => `${n} ${STATUS_LABELS[k as keyof typeof STATUS_LABELS]}`)
   const what = r.by === 'object' ? 'objects' : 'buckets'
   lines.push('')
-  if (r.passed) {
+  if (r.noData) {
+    lines.push(
+      `NO DATA: neither ${r.batchTable} nor ${r.streamTable} has rows in [${r.since}, ${r.effectiveUntil}), so nothing was compared and nothing passed. Check --since/--until${r.watermark ? ' and --settle' : ''}, and that both load paths are running. (${formatDuration(r.durationMs)})`,
+    )
+  } else if (r.passed) {
     const tol = s.withinTolerance > 0 ? `, ${s.withinTolerance} differ within tolerance` : ''
     lines.push(`OK: ${formatCount(s.compared)} ${what} compared, ${formatCount(s.identical)} identical${tol}. (${formatDuration(r.durationMs)})`)
   } else {

@@ -156,6 +156,15 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       const uris = new Set<string>()
       for (const side of ['batch', 'stream'] as const) for (const c of counts[side]) if (c.object !== null) uris.add(c.object)
       sources = await countSourceLines([...uris].sort(), {storeOptions: opts.storeOptions, storeFactories: opts.storeFactories})
+      // a source check that could not run is an error, not a difference from the source
+      const unread = [...sources].filter(([, info]) => info.unavailable)
+      if (unread.length > 0) {
+        const [uri, info] = unread[0]
+        throw new UserError(
+          `Could not read ${unread.length} of ${sources.size} source objects to count their lines (first: ${uri}: ${String(info.error).replace(/\.$/, '')}), so --verify-source did not run.`,
+          {suggestion: 'Check the object store endpoint, credentials and network, then run again (or run without --verify-source).', exitCode: ExitCode.ERROR},
+        )
+      }
     }
     const rows = compareObjects(counts.batch, counts.stream, ledgers, sources, tolerance)
     const summary = summarize(rows)
@@ -170,7 +179,8 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
       rows,
       totals,
       summary,
-      passed: summary.mismatched === 0,
+      passed: summary.mismatched === 0 && summary.compared > 0,
+      noData: summary.compared === 0,
       queries,
       durationMs: Math.round(performance.now() - started),
     }
@@ -195,7 +205,8 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
     explain,
     totals: totalsOf(rows),
     summary,
-    passed: summary.mismatched === 0,
+    passed: summary.mismatched === 0 && summary.compared > 0,
+    noData: summary.compared === 0,
     queries,
     durationMs: Math.round(performance.now() - started),
   }

@@ -129,8 +129,13 @@ interface ReportBase {
   tolerance: Tolerance
   totals: Totals
   summary: ReconcileSummary
-  /** true when every bucket/object is within tolerance (exit code 0) */
+  /**
+   * true when at least one bucket/object was compared and every one is within tolerance (exit code 0); an
+   * empty comparison (neither side has rows in the range) does not pass
+   */
   passed: boolean
+  /** neither side has rows in the range: nothing was compared (a typo in --since, or both loaders down) */
+  noData: boolean
   queries: QueryRecord[]
   durationMs: number
 }

@@ -58,7 +58,8 @@ export async function countSourceLines(uris: string[], opts: VerifyOptions = {})
             }
             out.set(uri, {lines, error: null})
           } catch (err) {
-            out.set(uri, {lines: null, error: errorMessage(err)})
+            // bytes that do not decompress are a finding about the source; anything else means it was not read
+            out.set(uri, isContentError(err) ? {lines: null, error: errorMessage(err)} : {lines: null, error: describe(err), unavailable: true})
           }
         }),
       ),
@@ -67,4 +68,19 @@ export async function countSourceLines(uris: string[], opts: VerifyOptions = {})
     for (const s of stores.values()) await s.close()
   }
   return out
+}
+
+/** A corrupt or truncated gzip: the object was read, and its bytes are the finding. */
+function isContentError(err: unknown): boolean {
+  const code = (err as {code?: string}).code
+  return code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))
+}
+
+/** The error in a few words (network errors may carry only a code, e.g. an AggregateError of ECONNREFUSED). */
+function describe(err: unknown): string {
+  const e = err as {code?: string; name?: string; cause?: {code?: string}}
+  const code = e?.code ?? e?.cause?.code
+  const msg = errorMessage(err).trim()
+  if (msg && code && !msg.includes(code)) return `${msg} (${code})`
+  return msg || code || e?.name || 'unknown error'
 }

@@ -3,13 +3,14 @@ import {errorMessage} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../loader/load-object.js'
 import {isTransient, withRetry} from '../retry.js'
+import {isMarkerKey} from '../store/markers.js'
 import {openStore, type ObjectInfo, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'
 import type {LedgerEntry, ObjectLoader} from '../warehouse/types.js'
 import {compareSequencers, type ObjectEvent} from './events.js'
 import {KeyLock} from './key-lock.js'
 import type {LatencyRecorder, StreamCounters} from './stats.js'
 
-export type LoadOutcome = 'loaded' | 'replaced' | 'skipped' | 'missing' | 'failed'
+export type LoadOutcome = 'loaded' | 'replaced' | 'skipped' | 'missing' | 'failed' | 'marker'
 
 export interface LoadFailure {
   uri: string
@@ -87,6 +88,7 @@ export class StreamLoader {
   async loadEvent(ev: ObjectEvent): Promise<LoadOutcome> {
     const store = this.store(ev.bucket)
     const uri = store.uri(ev.key)
+    if (isMarkerKey(ev.key)) return this.marker()
     return this.lock.run(uri, () =>
       this.limit(async () => {
         // a duplicate of an event this worker already handled (same or older sequencer): nothing to ask anyone
@@ -114,7 +116,14 @@ export class StreamLoader {
 
   /** Loads a local file (--watch). Never throws. */
   async loadFile(store: ObjectStore, info: ObjectInfo): Promise<LoadOutcome> {
+    if (isMarkerKey(info.key)) return this.marker()
     return this.lock.run(info.uri, () => this.limit(() => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified)))
+  }
+
+  /** A marker object (_SUCCESS, ELBAccessLogTestFile ...): not a log, never loaded, counted apart. */
+  private marker(): LoadOutcome {
+    this.opts.counters.objects.markers++
+    return 'marker'
   }
 
   private async load(
@@ -154,7 +163,7 @@ export class StreamLoader {
     this.opts.onStart?.(uri)
     try {
       const {outcome, rows} = await fn()
-      c.objects[outcome]++
+      c.objects[outcome as Exclude<LoadOutcome, 'marker'>]++
       const committedAt = new Date()
       if ((outcome === 'loaded' || outcome === 'replaced') && since) this.opts.latency.record(committedAt.getTime() - since.getTime())
       this.opts.onLoaded?.({uri, outcome, rows: rows ?? 0, committedAt})

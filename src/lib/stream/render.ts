@@ -8,7 +8,7 @@ export function renderStreamSummary(r: StreamResult): string {
   const m = r.messages
   const lines = [
     `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
-    `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} already loaded, ${formatCount(o.missing)} gone, ${formatCount(o.failed)} failed`,
+    `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} already loaded, ${formatCount(o.missing)} gone, ${formatCount(o.failed)} failed${o.markers > 0 ? `, ${formatCount(o.markers)} markers skipped (not logs)` : ''}`,
     `  rows      ${formatCount(r.rows)} (${formatCount(r.rejected)} rejected lines in _seneka_rejects), ${formatBytes(r.bytesRead)} read`,
   ]
   if (r.mode === 'sqs') {

@@ -25,6 +25,8 @@ export interface StreamCounters {
     /** the object no longer exists (deleted before it could be loaded) */
     missing: number
     failed: number
+    /** marker objects (_SUCCESS, ELBAccessLogTestFile ...): not logs, never loaded */
+    markers: number
   }
   rows: number
   rejected: number
@@ -38,7 +40,7 @@ export function emptyCounters(): StreamCounters {
   return {
     messages: {received: 0, deleted: 0, invalid: 0, testEvents: 0, retained: 0},
     events: {objectCreated: 0, ignored: 0},
-    objects: {loaded: 0, replaced: 0, skipped: 0, missing: 0, failed: 0},
+    objects: {loaded: 0, replaced: 0, skipped: 0, missing: 0, failed: 0, markers: 0},
     rows: 0,
     rejected: 0,
     bytesRead: 0,
@@ -183,6 +185,7 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     ['{outcome="skipped"}', c.objects.skipped],
     ['{outcome="missing"}', c.objects.missing],
     ['{outcome="failed"}', c.objects.failed],
+    ['{outcome="marker"}', c.objects.markers],
   ])
   metric('seneka_stream_rows_total', 'counter', 'Rows loaded.', [['', c.rows]])
   metric('seneka_stream_rejected_lines_total', 'counter', 'Malformed lines kept in _seneka_rejects.', [['', c.rejected]])

@@ -182,6 +182,9 @@ export class DuckDBWarehouse implements Warehouse {
     if (!have) {
       const cols = want.map((c) => `${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`).join(', ')
       await this.conn.run(`CREATE TABLE IF NOT EXISTS ${t} (${cols})`)
+      // ledger and rejects of a dropped table describe rows that are gone: a new table starts without them
+      await this.conn.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table`, {table})
+      await this.conn.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table`, {table})
       return
     }
     const names = new Set(have.map((c) => c.name))

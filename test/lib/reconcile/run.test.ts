@@ -295,3 +295,33 @@ describe('reconcile by object', () => {
     expect(narrow.rows.map((x) => [x.status, x.detail])).toEqual([['partial', '20 rows, the ledger recorded 100']])
   })
 })
+
+describe('reconcile over a range with no rows', () => {
+  it('does not pass an empty comparison, by bucket or by object', async () => {
+    const wh = await buildWarehouse(tempDir(), {batch: hourly(), stream: hourly()})
+    // a typo in --since: a year with no rows on either side
+    const empty = {since: new Date('2023-05-01T00:00:00Z'), until: new Date('2023-05-02T00:00:00Z')}
+    const r = await reconcile(opts(wh, empty))
+    expect(r.summary.compared).toBe(0)
+    expect(r.noData).toBe(true)
+    expect(r.passed).toBe(false)
+    const o = await reconcile(opts(wh, {...empty, by: 'object'}))
+    expect(o.noData).toBe(true)
+    expect(o.passed).toBe(false)
+    // rows on both sides still pass
+    const full = await reconcile(opts(wh))
+    expect([full.noData, full.passed]).toEqual([false, true])
+  })
+
+  it('the cutover reconcile gate does not pass on an empty comparison', async () => {
+    const {defaultGateRunners} = await import('../../../src/lib/cutover/gate-runners.js')
+    const wh = await buildWarehouse(tempDir(), {batch: hourly(), stream: hourly()})
+    const bucket = {name: 'logs', table: 'stream_logs', batchTable: 'batch_logs', p99Ms: 300_000} as unknown as Parameters<ReturnType<typeof defaultGateRunners>['reconcile']>[0]['bucket']
+    const gate = defaultGateRunners().reconcile
+    const empty = await gate({bucket, warehouse: wh, window: {since: new Date('2023-05-01T00:00:00Z'), until: new Date('2023-05-02T00:00:00Z')}})
+    expect(empty.passed).toBe(false)
+    expect(empty.summary).toMatch(/no rows in batch_logs or stream_logs over the shadow window: nothing was compared/)
+    const ok = await gate({bucket, warehouse: wh, window: {since, until}})
+    expect(ok.passed).toBe(true)
+  })
+})

@@ -3,6 +3,8 @@ import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {UserError} from '../../../src/lib/errors.js'
+import {ExitCode} from '../../../src/lib/exit-codes.js'
 import {reconcile} from '../../../src/lib/reconcile/run.js'
 import type {ObjectReport} from '../../../src/lib/reconcile/types.js'
 import {countSourceLines} from '../../../src/lib/reconcile/verify.js'
@@ -74,5 +76,20 @@ describe('--verify-source', () => {
       ['short.log', 'source_differs', 'batch', 10, '6 rows in batch, the source has 10 lines'],
     ])
     expect(r.passed).toBe(false)
+  })
+
+  it('a source check that could not run (S3 unreachable) is an error (exit 1), not a difference from the source', async () => {
+    const dir = tempDir()
+    const objects = [{uri: 's3://logs/app/s3.log.gz', start: '2024-05-01 00:00:00', count: 30}]
+    const wh = await buildWarehouse(dir, {batch: objects, stream: objects})
+    const args = {warehouse: wh, batchTable: 'batch_logs', streamTable: 'stream_logs', since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-01T01:00:00Z'), by: 'object' as const, verifySource: true}
+    // reachable: the check runs and passes
+    const ok = (await reconcile({...args, storeOptions: {s3Endpoint: aws.endpoint, region: 'us-east-1'}})) as ObjectReport
+    expect(ok.passed).toBe(true)
+    // nothing listens on the endpoint: an outage
+    const err = await reconcile({...args, storeOptions: {s3Endpoint: 'http://127.0.0.1:9', region: 'us-east-1'}}).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).exitCode).toBe(ExitCode.ERROR)
+    expect((err as UserError).message).toMatch(/^Could not read 1 of 1 source objects to count their lines \(first: s3:\/\/logs\/app\/s3\.log\.gz: .+\), so --verify-source did not run\.$/)
   })
 })
