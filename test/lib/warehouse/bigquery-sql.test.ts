@@ -3,6 +3,7 @@ import {getFormat} from '../../../src/lib/formats/index.js'
 import {tableColumns} from '../../../src/lib/formats/types.js'
 import {bigQueryDialect, joinScript, ledgerCheckSql, ledgerSelectSql, mergeBatchStatements, replacedRange} from '../../../src/lib/warehouse/bigquery-sql.js'
 import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
+import {parseWarehouse} from '../../../src/lib/warehouse/index.js'
 import {dryRunCoverage} from '../../helpers/gcp-doubles.js'
 
 
@@ -77,5 +78,16 @@ describe('every SQL statement the BigQuery warehouse generates parses as GoogleS
     expect(d.table('raw.alb_logs')).toBe('`test-project.raw.alb_logs`')
     expect(() => d.table('x; DROP TABLE y')).toThrow(/not a valid table name/)
     expect(() => d.param('a-b')).toThrow()
+  })
+})
+
+describe('warehouse URIs', () => {
+  it('accept domain-scoped project ids (example.com:my-project) and qualify their tables with them', () => {
+    expect(parseWarehouse('bigquery://example.com:my-project/logs')).toEqual({kind: 'bigquery', target: 'example.com:my-project', dataset: 'logs'})
+    expect(parseWarehouse('bigquery://my-project/logs')).toEqual({kind: 'bigquery', target: 'my-project', dataset: 'logs'})
+    const t = bigQueryDialect('example.com:my-project', 'logs').table('alb_logs')
+    expect(t).toBe('`example.com:my-project.logs.alb_logs`')
+    expect(bigQuerySyntaxError(`SELECT COUNT(*) AS n FROM ${t}`)).toBeNull()
+    for (const bad of ['bigquery://My-Project/logs', 'bigquery://ab/logs', 'bigquery://:proj-ect/logs', 'bigquery://my-project/lo-gs']) expect(() => parseWarehouse(bad)).toThrow(/is not a warehouse URI/)
   })
 })
