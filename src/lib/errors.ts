@@ -40,3 +40,13 @@ export function describeNetworkError(err: unknown, what: string): UserError | un
   }
   return undefined
 }
+
+/** An object was overwritten between the LIST/HEAD that described it and the read: terminal for this version. */
+export class ObjectChangedError extends UserError {
+  constructor(uri: string, version: string) {
+    super(`${uri} changed after it was listed (version ${version} is gone); nothing of that version was loaded.`, {
+      suggestion: 'Run again: the next run (or the stream worker, on its event) loads the current version.',
+    })
+    this.name = 'ObjectChangedError'
+  }
+}

@@ -50,7 +50,7 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
   const rule = opts.rejectRule ?? true
   const pool = ParsePool.get()
   // the bytes of the object as LIST/HEAD described it: a short or corrupted read is retried, never loaded
-  const read = (): Promise<Readable> => readObject(() => store.read(object.key), object, {allowLonger: store.scheme === 'gs'})
+  const read = (): Promise<Readable> => readObject(() => store.read(object.key, {version: object.etag || undefined}), object, {allowLonger: store.scheme === 'gs'})
   const outcome = await withRetry(
     () => {
       counters.storedBytes = 0

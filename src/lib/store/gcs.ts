@@ -1,5 +1,6 @@
-import {type File, type FileMetadata, Storage, type StorageOptions} from '@google-cloud/storage'
+import {CRC32C, type File, type FileMetadata, Storage, type StorageOptions} from '@google-cloud/storage'
 import {PassThrough, type Readable} from 'node:stream'
+import {ObjectChangedError, UserError} from '../errors.js'
 import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats, type StoreOptions} from './types.js'
@@ -40,6 +41,15 @@ export function createGcsClient(opts: StoreOptions = {}): Storage {
 
 function md5Hex(b64: string | undefined): string | null {
   return b64 ? Buffer.from(b64, 'base64').toString('hex') : null
+}
+
+/** Uploads from this size on are resumable (the library sends them in chunks that it can resend). */
+export const RESUMABLE_FROM = 8 * 1024 * 1024
+
+function crc32c(data: Buffer): string {
+  const c = new CRC32C()
+  c.update(data)
+  return c.toString()
 }
 
 export class GcsStore implements ObjectStore {
@@ -130,19 +140,49 @@ export class GcsStore implements ObjectStore {
     }
   }
 
-  /** Streams the object by name (no listing). Errors arrive as clear sentences on the stream. */
-  async read(key: string): Promise<Readable> {
+  /**
+   * Streams the object by name (no listing), pinned to `version` (a generation) when given: an overwritten
+   * object's old generation is gone (404), which is ObjectChangedError. Errors arrive as clear sentences.
+   */
+  async read(key: string, opts: {version?: string} = {}): Promise<Readable> {
     this.stats.get++
-    const source = this.file(key).createReadStream()
+    const generation = opts.version && /^\d+$/.test(opts.version) ? opts.version : undefined
+    const source = this.client.bucket(this.bucket).file(key, generation ? {generation} : {}).createReadStream()
     const out = new PassThrough()
-    source.on('error', (err) => out.destroy(explainGcpError(err, {what: `read ${this.uri(key)}`, needs: 'storage.objects.get', service: 'storage'}) as Error))
+    source.on('error', (err) =>
+      out.destroy(
+        generation && httpStatus(err) === 404
+          ? new ObjectChangedError(this.uri(key), generation)
+          : (explainGcpError(err, {what: `read ${this.uri(key)}`, needs: 'storage.objects.get', service: 'storage'}) as Error),
+      ),
+    )
     return source.pipe(out)
   }
 
+  /**
+   * Creates the object, never overwriting one (ifGenerationMatch: 0), with its CRC32C checked against what
+   * GCS stored. Bodies above RESUMABLE_FROM go as a resumable upload (chunks resent, not the whole body). A
+   * retry whose first attempt did land meets its own object: same checksum, so it is the write, done.
+   */
   async write(key: string, body: Buffer | string): Promise<GcsObjectInfo> {
     this.stats.put++
     const f = this.file(key)
-    await this.call('write', key, 'storage.objects.create', () => f.save(typeof body === 'string' ? Buffer.from(body) : body, {resumable: false}))
+    const data = typeof body === 'string' ? Buffer.from(body) : body
+    try {
+      await this.call('write', key, 'storage.objects.create', () =>
+        f.save(data, {resumable: data.length >= RESUMABLE_FROM, validation: 'crc32c', preconditionOpts: {ifGenerationMatch: 0}}),
+      )
+    } catch (err) {
+      if (httpStatus(err) !== 412) throw err
+      const existing = await this.head(key)
+      if (!existing || existing.crc32c !== crc32c(data)) {
+        throw new UserError(`${this.uri(key)} already exists with other content; seneka never overwrites an object.`, {
+          suggestion: 'Staged files have unique names: another process writes under the same --staging prefix. Give each worker its own prefix.',
+          cause: err,
+        })
+      }
+      return existing
+    }
     return this.info(key, f.metadata)
   }
 

@@ -90,7 +90,8 @@ export class LocalStore implements ObjectStore {
     return this.stat(key)
   }
 
-  async read(key: string): Promise<Readable> {
+  /** Local files have no versions: `version` is not checked (a changed size or checksum still is, by the reader). */
+  async read(key: string, _opts: {version?: string} = {}): Promise<Readable> {
     this.stats.get++
     const file = this.abs(key)
     await fs.access(file)

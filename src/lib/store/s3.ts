@@ -7,7 +7,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3'
 import type {Readable} from 'node:stream'
-import {describeNetworkError, UserError} from '../errors.js'
+import {describeNetworkError, ObjectChangedError, UserError} from '../errors.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats, type StoreOptions} from './types.js'
 
 /** Builds an S3 client from the standard AWS chain; a custom endpoint switches to path-style addressing. */
@@ -112,9 +112,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async read(key: string): Promise<Readable> {
+  async read(key: string, opts: {version?: string} = {}): Promise<Readable> {
     this.stats.get++
-    const res = await this.client.send(new GetObjectCommand({Bucket: this.bucket, Key: key})).catch((err) => {
+    const ifMatch = opts.version ? `"${opts.version}"` : undefined
+    const res = await this.client.send(new GetObjectCommand({Bucket: this.bucket, Key: key, IfMatch: ifMatch})).catch((err) => {
+      if (opts.version && (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 412) throw new ObjectChangedError(this.uri(key), opts.version)
       throw explainS3Error(err, this.bucket, key)
     })
     return res.Body as Readable

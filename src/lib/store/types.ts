@@ -40,7 +40,11 @@ export interface ObjectStore {
   listPrefixes(prefix: string): Promise<string[]>
   /** Metadata of one object, or undefined when it does not exist. Prefer this to listing when the key is known. */
   head(key: string): Promise<ObjectInfo | undefined>
-  read(key: string): Promise<Readable>
+  /**
+   * Streams the object. With `version` (the etag a LIST/HEAD gave: S3 ETag, GCS generation) the read is pinned
+   * to that version: an object overwritten since fails with ObjectChangedError instead of serving other bytes.
+   */
+  read(key: string, opts?: {version?: string}): Promise<Readable>
   write(key: string, body: Buffer | string): Promise<ObjectInfo>
   close(): Promise<void>
 }
