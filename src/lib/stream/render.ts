@@ -1,6 +1,6 @@
 import {formatBytes, formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
-import type {StreamResult} from './run.js'
+import type {StreamResult} from './types.js'
 
 /** The human summary printed when the worker stops. */
 export function renderStreamSummary(r: StreamResult): string {

@@ -1,8 +1,9 @@
-import {openStore} from '../store/index.js'
-import type {ObjectInfo} from '../store/types.js'
-import {UserError} from '../errors.js'
-import type {Source, WorkerContext} from './run.js'
-import {sleep} from './run.js'
+import {UserError} from '../../errors.js'
+import {openStore} from '../../store/index.js'
+import type {ObjectInfo} from '../../store/types.js'
+import {sleep} from '../sleep.js'
+import type {StopReason} from '../types.js'
+import type {Source, WorkerContext} from './types.js'
 
 /** Names that are still being written by convention: hidden files, temp and partial downloads. */
 export function isTemporaryName(key: string): boolean {
@@ -15,7 +16,7 @@ export function isTemporaryName(key: string): boolean {
  * its size and modification time have stayed the same for the settle delay (so half-written files are
  * never read). What was loaded is known from the ledger, so restarts load nothing twice.
  */
-export function watchFolder(ctx: WorkerContext, dir: string): Source {
+export function folderSource(ctx: WorkerContext, dir: string): Source {
   const {opts, hooks, loader} = ctx
   const store = openStore(dir)
   if (store.scheme !== 'file') throw new UserError(`--watch takes a local folder, not ${dir}.`, {suggestion: 'For S3 buckets use --queue with the bucket\'s event notifications.'})
@@ -44,7 +45,7 @@ export function watchFolder(ctx: WorkerContext, dir: string): Source {
     async run() {
       for (const [uri, e] of await ctx.warehouse.readLedger(opts.table, store.uri(''))) loaded.set(uri, e.etag)
       let lastActivity = performance.now()
-      let stoppedBy: 'signal' | 'idle' = 'signal'
+      let stoppedBy: StopReason = 'signal'
       hooks.onReady?.()
       try {
         while (!ctx.isStopping()) {
