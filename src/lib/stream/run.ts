@@ -4,6 +4,7 @@ import {openWarehouse} from '../warehouse/index.js'
 import {startMetricsServer} from './metrics-server.js'
 import {StreamLoader} from './object-loader.js'
 import {folderSource} from './sources/folder.js'
+import {pubsubSource} from './sources/pubsub.js'
 import {sqsSource} from './sources/sqs.js'
 import {MAX_SAMPLES, type Source, type WorkerContext} from './sources/types.js'
 import {emptyCounters, LatencyRecorder, renderPrometheus, StatusTracker} from './stats.js'
@@ -17,7 +18,7 @@ export type {Source, WorkerContext} from './sources/types.js'
  * each new object exactly once through the ledger, until signalled or idle.
  */
 export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): Promise<StreamResult> {
-  if (Boolean(opts.queue) === Boolean(opts.watch)) throw new UsageError('Give exactly one of --queue or --watch.', 'For example: seneka stream --queue https://sqs.eu-west-1.amazonaws.com/123456789012/logs --format alb')
+  if ([opts.queue, opts.subscription, opts.watch].filter(Boolean).length !== 1) throw new UsageError('Give exactly one of --queue, --subscription or --watch.', 'For example: seneka stream --queue https://sqs.eu-west-1.amazonaws.com/123456789012/logs --format alb')
   const started = performance.now()
   const loadId = opts.loadId ?? newLoadId('st')
   const counters = emptyCounters()
@@ -25,8 +26,8 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
   const result: StreamResult = {
     type: 'summary',
     loadId,
-    mode: opts.queue ? 'sqs' : 'watch',
-    source: opts.queue ?? opts.watch ?? '',
+    mode: opts.queue ? 'sqs' : opts.subscription ? 'pubsub' : 'watch',
+    source: opts.queue ?? opts.subscription ?? opts.watch ?? '',
     warehouse: '',
     table: opts.table,
     format: opts.format.name,
@@ -36,6 +37,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
     latency: latency.summary(),
     failures: [],
     invalidMessages: [],
+    poisonObjects: [],
   }
   const warehouse = await openWarehouse(opts.warehouse)
   result.warehouse = warehouse.description
@@ -89,7 +91,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
       metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary()))
       hooks.onMetrics?.(metrics.url)
     }
-    const source: Source = opts.queue ? sqsSource(ctx, opts.queue) : folderSource(ctx, opts.watch!)
+    const source: Source = opts.queue ? sqsSource(ctx, opts.queue) : opts.subscription ? pubsubSource(ctx, opts.subscription) : folderSource(ctx, opts.watch!)
     if ((opts.statusIntervalMs ?? 0) > 0) {
       statusTimer = setInterval(() => {
         source

@@ -5,13 +5,15 @@ import type {LoadedObject, LoadFailure} from './object-loader.js'
 import type {LatencySummary, StreamCounters, StreamStatus} from './stats.js'
 
 /** Where the worker's events come from. */
-export type StreamMode = 'sqs' | 'watch'
+export type StreamMode = 'sqs' | 'pubsub' | 'watch'
 
 export type StopReason = 'signal' | 'idle'
 
 export interface StreamOptions {
-  /** SQS queue URL (exactly one of queue / watch) */
+  /** SQS queue URL (exactly one of queue / subscription / watch) */
   queue?: string
+  /** Pub/Sub subscription receiving a GCS bucket's notifications: projects/P/subscriptions/S */
+  subscription?: string
   /** local folder to watch (embedded mode) */
   watch?: string
   format: LogFormat
@@ -33,6 +35,17 @@ export interface StreamOptions {
   /** --watch: a file is loaded once its size and mtime have not changed for this long (ms) */
   settleMs?: number
   sqs?: {endpoint?: string; region?: string}
+  /** custom Pub/Sub endpoint HOST:PORT (emulators, test doubles; plaintext); default PUBSUB_EMULATOR_HOST, then Google */
+  pubsub?: {endpoint?: string}
+  /** --subscription: ack deadline asked for and renewed while loading (seconds, 10-600) [default: 60] */
+  ackDeadlineSeconds?: number
+  /** --subscription: how often the deadline of a message being loaded is extended (ms) [default: a third of the deadline] */
+  ackExtendIntervalMs?: number
+  /**
+   * after this many deliveries of a message whose load fails, it is recorded as poison and left to the
+   * dead-letter queue / topic; default: the queue's maxReceiveCount / the subscription's maxDeliveryAttempts, else 5
+   */
+  maxDeliveries?: number
   /** replace the SQS client (tests) */
   sqsClient?: SQSClient
   storeOptions?: StoreOptions
@@ -48,6 +61,8 @@ export interface StreamHooks {
   onLoaded?: (o: LoadedObject) => void
   onFailure?: (f: LoadFailure) => void
   onInvalid?: (m: InvalidMessage) => void
+  /** a message that failed maxDeliveries times, left to the dead-letter queue / topic */
+  onPoison?: (p: PoisonObject) => void
   onWarning?: (message: string) => void
   onStart?: (uri: string) => void
   onRetry?: (uri: string, err: unknown, attempt: number) => void
@@ -60,6 +75,17 @@ export interface InvalidMessage {
   messageId: string
   reason: string
   receiveCount: number | null
+}
+
+/** An object (or unparseable message) that failed on every delivery up to the limit. */
+export interface PoisonObject {
+  /** the object, or null for a message that could not be parsed */
+  uri: string | null
+  messageId: string
+  deliveries: number
+  reason: string
+  /** where the message goes now */
+  deadLetter: string | null
 }
 
 export interface StreamResult extends StreamCounters {
@@ -76,4 +102,6 @@ export interface StreamResult extends StreamCounters {
   latency: LatencySummary
   failures: LoadFailure[]
   invalidMessages: InvalidMessage[]
+  /** the first poison objects (the count is in `poison`) */
+  poisonObjects: PoisonObject[]
 }
