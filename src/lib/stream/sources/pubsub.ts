@@ -86,6 +86,8 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
           closeOptions: {timeout: Duration.from({seconds: 10})},
         })
         const inflight = new Set<Promise<void>>()
+        /** in-flight messages that are new work (not redeliveries of messages that keep failing) */
+        let freshInflight = 0
         let lastActivity = performance.now()
         let stoppedBy: StopReason = 'signal'
         let fatal: unknown
@@ -144,7 +146,11 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
             m.nack() // arrived while stopping: redelivered to whoever runs next
             return
           }
-          if (!tracker.isRedeliveryOfFailure(m.id)) lastActivity = performance.now()
+          const fresh = !tracker.isRedeliveryOfFailure(m.id)
+          if (fresh) {
+            lastActivity = performance.now()
+            freshInflight++
+          }
           const published = m.publishTime?.getTime?.()
           held.set(m.id, Number.isFinite(published) ? published : Date.now())
           const p: Promise<void> = handle(m)
@@ -155,6 +161,7 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
             })
             .finally(() => {
               inflight.delete(p)
+              if (fresh) freshInflight--
               held.delete(m.id)
               if (!tracker.isRedeliveryOfFailure(m.id)) lastActivity = performance.now()
             })
@@ -170,7 +177,7 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
           idleMs === undefined
             ? undefined
             : setInterval(() => {
-                if (inflight.size === 0 && performance.now() - lastActivity >= idleMs) {
+                if (freshInflight === 0 && performance.now() - lastActivity >= idleMs) {
                   stoppedBy = 'idle'
                   finish()
                 }

@@ -4,6 +4,7 @@ import {parseMessage} from '../events.js'
 import {sleep} from '../sleep.js'
 import {createSqsClient, DeleteBatcher, SqsQueue} from '../sqs.js'
 import type {StopReason} from '../types.js'
+import {DeliveryTracker} from './poison.js'
 import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
 
 /**
@@ -21,6 +22,7 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
   /** SentTimestamp of messages held now */
   const held = new Map<string, number>()
   let intervalOldest: number | null = null
+  let tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
 
   const handle = async (m: Message): Promise<void> => {
     const id = m.MessageId ?? '?'
@@ -30,13 +32,15 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
       intervalOldest = intervalOldest === null ? sent : Math.min(intervalOldest, sent)
     }
     counters.messages.received++
+    const receiveCount = m.Attributes?.ApproximateReceiveCount ? Number(m.Attributes.ApproximateReceiveCount) : null
     try {
       const parsed = parseMessage(m.Body ?? '')
       if (parsed.kind === 'invalid') {
         counters.messages.invalid++
-        const inv = {messageId: id, reason: parsed.reason, receiveCount: m.Attributes?.ApproximateReceiveCount ? Number(m.Attributes.ApproximateReceiveCount) : null}
+        const inv = {messageId: id, reason: parsed.reason, receiveCount}
         if (ctx.result.invalidMessages.length < MAX_SAMPLES) ctx.result.invalidMessages.push(inv)
         hooks.onInvalid?.(inv)
+        tracker.failed(id, tracker.deliveries(id, receiveCount), null, parsed.reason)
         return // left on the queue: its redrive policy moves it to the DLQ after maxReceiveCount
       }
       if (parsed.kind === 'test') {
@@ -62,12 +66,17 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
           } finally {
             clearInterval(timer)
           }
-          if (outcomes.includes('failed')) {
+          const failedAt = outcomes.indexOf('failed')
+          if (failedAt >= 0) {
             counters.messages.retained++
+            const ev = parsed.events[failedAt]
+            const uri = `s3://${ev.bucket}/${ev.key}`
+            tracker.failed(id, tracker.deliveries(id, receiveCount), uri, loader.failureReason(uri) ?? 'the load failed')
             return // redelivered after the visibility timeout; what did load is skipped then
           }
         }
       }
+      tracker.succeeded(id)
       const err = await deleter.delete(m.ReceiptHandle!)
       if (err === null) counters.messages.deleted++
       else {
@@ -97,9 +106,12 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
 
     async run() {
       const attrs = await queue.attributes() // fails fast on a wrong URL, endpoint or credentials
+      tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? attrs.maxReceiveCount ?? 5, attrs.deadLetterTargetArn)
       if (!attrs.hasRedrivePolicy) hooks.onWarning?.(`the queue has no redrive policy: a message that cannot be loaded is redelivered forever (attach a dead-letter queue)`)
       if (attrs.visibilityTimeoutSeconds !== null) ctx.backlog = {messages: attrs.messages, inFlight: attrs.inFlight, oldestAgeSeconds: null}
       const inflight = new Set<Promise<void>>()
+      /** in-flight messages that are new work (not redeliveries of messages that keep failing) */
+      let freshInflight = 0
       const receiveAbort = new AbortController()
       void ctx.stopped.then(() => receiveAbort.abort())
       const idleMs = opts.stopWhenIdleMs
@@ -116,7 +128,7 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
           let wait = maxWait
           if (idleMs !== undefined) {
             const remaining = idleMs - (performance.now() - lastActivity)
-            if (inflight.size === 0 && remaining <= 0) {
+            if (freshInflight === 0 && remaining <= 0) {
               stoppedBy = 'idle'
               break
             }
@@ -134,8 +146,11 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
             await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), ctx.stopped)
             continue
           }
-          if (msgs.length > 0) lastActivity = performance.now()
+          // redeliveries of messages that keep failing are not new work: a poison message never keeps the worker from idling
+          if (msgs.some((m) => !tracker.isRedeliveryOfFailure(m.MessageId ?? '?'))) lastActivity = performance.now()
           for (const m of msgs) {
+            const fresh = !tracker.isRedeliveryOfFailure(m.MessageId ?? '?')
+            if (fresh) freshInflight++
             const p: Promise<void> = handle(m)
               .catch((err) => {
                 counters.errors++
@@ -143,7 +158,8 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
               })
               .finally(() => {
                 inflight.delete(p)
-                lastActivity = performance.now()
+                if (fresh) freshInflight--
+                if (!tracker.isRedeliveryOfFailure(m.MessageId ?? '?')) lastActivity = performance.now()
               })
             inflight.add(p)
           }
