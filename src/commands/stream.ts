@@ -6,10 +6,11 @@ import {concurrencyFlag, durationFlag, formatFlags, wrap} from '../lib/flags.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
+import {parseSubscriptionName} from '../lib/stream/sources/pubsub.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
-  static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS (or a watched local folder), exactly once.'
+  static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (or a watched local folder), exactly once.'
 
   static override description = `Long-polls the SQS queue that receives the bucket's S3 event notifications (up to 10 messages per receive, --concurrency loads in flight) and loads every object an ObjectCreated event names, with the same formats, provenance columns and load ledger as backfill. Delivery is at least once; the ledger makes loading exactly once: a duplicate or redelivered notification loads nothing twice, and for two events on the same key the S3 sequencer decides which version is newer.
 
@@ -24,6 +25,16 @@ MESSAGES ACCEPTED
   - the s3:TestEvent S3 sends when notifications are configured: deleted and ignored
   Events other than ObjectCreated (ObjectRemoved, ObjectRestore, ...) are acknowledged, ignored and counted.
 
+--subscription projects/P/subscriptions/S receives a GCS bucket's Pub/Sub notifications (payload JSON_API_V1 or NONE) over StreamingPull. Each OBJECT_FINALIZE names bucketId, objectId and objectGeneration: the object is read by name at that generation (never listed), and the generation is its version in the ledger, so a redelivered notification loads nothing twice and an older generation never replaces a newer one. A message is acked only after its object is committed; its ack deadline (--ack-deadline) is extended while it loads (ModifyAckDeadline). A failed load nacks it for redelivery; OBJECT_DELETE, OBJECT_METADATA_UPDATE and OBJECT_ARCHIVE are acked and counted as ignored.
+
+POISON MESSAGES
+  A message whose load fails (or that cannot be parsed) on every delivery is poison once it reached
+  --max-deliveries deliveries (default: the queue's maxReceiveCount, the subscription's dead-letter
+  maxDeliveryAttempts, else 5): it is counted ("poison" in the summary, --json and metrics) with its object
+  and reason, and left to the dead-letter queue or topic. Without a dead-letter topic a poison Pub/Sub
+  message is held rather than nacked forever. Redeliveries of failing messages do not keep
+  --stop-when-idle from stopping.
+
 --watch DIR is the embedded mode: it lists a local folder every --poll-interval and loads each file once its size and modification time have not changed for --settle (so half-written files are never read); hidden files and *.tmp / *.part names are left alone. Restarts load nothing twice (the ledger again).
 
 SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0; a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
@@ -34,12 +45,13 @@ ${exitCodeHelp([
   [ExitCode.OK, 'stopped by a signal, or idle with every object loaded'],
   [ExitCode.ERROR, 'the worker could not start (queue not found, bad credentials, unreachable endpoint ...)'],
   [ExitCode.USAGE, 'bad flags'],
-  [ExitCode.PARTIAL_FAILURE, '--stop-when-idle run in which some loads failed (their messages stay on the queue)'],
+  [ExitCode.PARTIAL_FAILURE, '--stop-when-idle run in which some loads failed or messages were poison (their messages stay on the queue or go to the dead-letter topic)'],
 ])}`
 
   static override examples = [
     {description: 'Load ALB logs as they land (the queue receives the bucket\'s ObjectCreated notifications):', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --table alb_logs'},
     {description: 'Drain the backlog and exit once the queue has been empty for 30 seconds:', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --stop-when-idle 30s'},
+    {description: 'Load from a GCS bucket\'s Pub/Sub notifications (the subscription of its OBJECT_FINALIZE topic):', command: '<%= config.bin %> <%= command.id %> --subscription projects/my-project/subscriptions/alb-logs-finalize --format alb --table alb_logs --warehouse bigquery://my-project/logs'},
     {description: 'Embedded mode, no cloud: load files as they appear in a local folder:', command: '<%= config.bin %> <%= command.id %> --watch ./incoming --format jsonl --table app_logs'},
     {description: 'Emulators or S3/SQS-compatible servers, with Prometheus metrics:', command: '<%= config.bin %> <%= command.id %> --queue http://127.0.0.1:4566/000000000000/logs --sqs-endpoint http://127.0.0.1:4566 --s3-endpoint http://127.0.0.1:4566 --format jsonl --metrics-port 9464'},
   ]
@@ -47,17 +59,27 @@ ${exitCodeHelp([
   static override flags = {
     queue: Flags.string({
       summary: 'URL of the SQS queue receiving the bucket\'s S3 event notifications.',
-      exactlyOne: ['queue', 'watch'],
+      exactlyOne: ['queue', 'subscription', 'watch'],
       parse: wrap((v) => {
         if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new UsageError(`--queue "${v}" is not a queue URL.`, 'Use the queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME.')
         return v
       }),
     }),
-    watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'watch']}),
+    subscription: Flags.string({
+      summary: 'Pub/Sub subscription receiving a GCS bucket\'s notifications: projects/PROJECT/subscriptions/NAME.',
+      exactlyOne: ['queue', 'subscription', 'watch'],
+      parse: wrap((v) => {
+        parseSubscriptionName(v)
+        return v
+      }),
+    }),
+    watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'subscription', 'watch']}),
     ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
     'visibility-timeout': durationFlag({summary: 'How long a received message stays invisible; renewed while its objects load [default: 60s].'}),
+    'ack-deadline': durationFlag({summary: '--subscription: the ack deadline asked for, 10s to 600s; extended while an object loads [default: 60s].'}),
+    'max-deliveries': Flags.integer({min: 1, max: 1000, summary: 'Deliveries after which a failing message is poison, left to the dead-letter queue/topic [default: the queue\'s maxReceiveCount or the subscription\'s maxDeliveryAttempts, else 5].'}),
     'wait-time': durationFlag({summary: 'Long-poll wait per receive, up to 20s [default: 20s].'}),
     'status-interval': durationFlag({summary: 'How often the status line (or JSON line) is written; 0s for never [default: 10s].'}),
     'metrics-port': Flags.integer({min: 0, max: 65_535, summary: 'Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 picks a free port).'}),
@@ -65,6 +87,8 @@ ${exitCodeHelp([
     settle: durationFlag({summary: '--watch: a file is loaded once its size and mtime are unchanged this long [default: 2s].'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     'sqs-endpoint': Flags.string({summary: 'Custom SQS endpoint (emulators).', env: 'AWS_ENDPOINT_URL_SQS'}),
+    'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
+    'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators).', env: 'STORAGE_EMULATOR_HOST'}),
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
   }
 
@@ -80,6 +104,8 @@ ${exitCodeHelp([
     if (visibility < 1000 || visibility > 43_200_000) throw new UsageError('--visibility-timeout must be between 1s and 12h.', 'For example: --visibility-timeout 5m')
     const wait = flags['wait-time'] ?? 20_000
     if (wait > 20_000) throw new UsageError('--wait-time can be at most 20s (the SQS long-poll limit).', 'Use --wait-time 20s.')
+    const ackDeadline = flags['ack-deadline'] ?? 60_000
+    if (ackDeadline < 10_000 || ackDeadline > 600_000) throw new UsageError('--ack-deadline must be between 10s and 600s (the Pub/Sub limits).', 'For example: --ack-deadline 60s')
 
     const abort = new AbortController()
     let signals = 0
@@ -98,6 +124,7 @@ ${exitCodeHelp([
       const result = await runStream(
         {
           queue: flags.queue,
+          subscription: flags.subscription,
           watch: flags.watch,
           format,
           warehouse: this.warehouseUri(),
@@ -111,23 +138,27 @@ ${exitCodeHelp([
           pollIntervalMs: flags['poll-interval'],
           settleMs: flags.settle,
           sqs: {endpoint: flags['sqs-endpoint'], region: flags.region ?? this.settings.region},
+          pubsub: {endpoint: flags['pubsub-endpoint']},
+          ackDeadlineSeconds: Math.round(ackDeadline / 1000),
+          maxDeliveries: flags['max-deliveries'],
           storeOptions: this.storeOptions(flags),
           signal: abort.signal,
         },
         {
-          onReady: () => this.info(flags.queue ? `Receiving from ${flags.queue} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
+          onReady: () => this.info(flags.queue || flags.subscription ? `Receiving from ${flags.queue ?? flags.subscription} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
           onWarning: (m) => this.warnLine(m),
           onFailure: (f) => this.warnLine(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
           onInvalid: (m) => this.warnLine(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
+          onPoison: (p) => this.warnLine(`poison: ${p.uri ?? `message ${p.messageId}`} failed on ${p.deliveries} deliveries, left to ${p.deadLetter ?? 'the dead-letter queue'}: ${p.reason}`),
           onStart: (uri) => this.trace(`loading ${uri}`),
           onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${o.rows} rows)`),
           onRetry: (u, err, n) => this.trace(`retry ${n} for ${u}: ${(err as Error).message}`),
         },
       )
       if (!this.jsonEnabled()) this.log(renderStreamSummary(result))
-      if (result.stoppedBy === 'idle' && result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
+      if (result.stoppedBy === 'idle' && (result.objects.failed > 0 || result.poison > 0)) process.exitCode = ExitCode.PARTIAL_FAILURE
       return result
     } finally {
       process.off('SIGTERM', onSignal)

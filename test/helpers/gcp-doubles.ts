@@ -72,6 +72,10 @@ export interface GcpDouble {
   /** make the next merge scripts commit and then report a failure (a lost reply) */
   loseMergeReplies: number
   fail(rule: Omit<FailRule, 'times'> & {times?: number}): void
+  /** delay the answers to matching requests by `ms` (slow reads) */
+  delay(rule: {match: (r: RecordedRequest) => boolean; ms: number; times?: number}): void
+  /** keep overwritten generations readable (?generation=), as a bucket with object versioning does */
+  versioning: boolean
   putObject(bucket: string, name: string, data: Buffer | string): void
   jobs(kind?: 'query' | 'load' | 'dry'): any[]
   close(): Promise<void>
@@ -142,6 +146,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   const tables = new Map<string, FakeTable>()
   const jobsById = new Map<string, FakeJob>()
   const rules: FailRule[] = []
+  const delays: Array<{match: (r: RecordedRequest) => boolean; ms: number; times: number}> = []
+  /** every generation written, by "bucket/name#generation" */
+  const versions = new Map<string, StoredObject>()
   let generation = 1000
 
   const double: GcpDouble = {
@@ -157,9 +164,13 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     fail(rule) {
       rules.push({times: 1, ...rule})
     },
+    delay(rule) {
+      delays.push({times: Infinity, ...rule})
+    },
+    versioning: false,
     putObject(bucket, name, data) {
       const buf = Buffer.from(data)
-      objects.set(`${bucket}/${name}`, {
+      const stored: StoredObject = {
         data: buf,
         generation: String(++generation),
         updated: new Date().toISOString(),
@@ -169,7 +180,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
           c.update(buf)
           return c.toString()
         })(),
-      })
+      }
+      objects.set(`${bucket}/${name}`, stored)
+      versions.set(`${bucket}/${name}#${stored.generation}`, stored)
     },
     jobs(kind) {
       const all = requests.filter((r) => r.method === 'POST' && /\/projects\/[^/]+\/jobs$/.test(r.path)).map((r) => r.body)
@@ -431,7 +444,10 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     }
     if ((m = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(r.path))) {
       const name = decodeURIComponent(m[2])
-      const o = objects.get(`${m[1]}/${name}`)
+      const live = objects.get(`${m[1]}/${name}`)
+      // ?generation= names one version: the live one, or (with versioning) an overwritten one
+      const gen = r.query.generation
+      const o = gen === undefined || live?.generation === gen ? live : double.versioning ? versions.get(`${m[1]}/${name}#${gen}`) : undefined
       if (r.method === 'DELETE') {
         if (!o) return send(404, {error: {code: 404, message: 'No such object'}})
         objects.delete(`${m[1]}/${name}`)
@@ -493,6 +509,15 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         res.writeHead(status, {'content-type': 'application/json'})
         res.end(JSON.stringify(b))
       }
+      const slow = delays.find((x) => x.times > 0 && x.match(rec))
+      if (slow) {
+        slow.times--
+        setTimeout(() => answer(rec, raw, ct, url, res, send), slow.ms)
+      } else answer(rec, raw, ct, url, res, send)
+    })
+  })
+  const answer = (rec: RecordedRequest, raw: Buffer, ct: string, url: URL, res: http.ServerResponse, send: (status: number, b: unknown) => void): void => {
+    {
       const rule = rules.find((x) => x.times > 0 && x.match(rec))
       if (rule) {
         rule.times--
@@ -509,8 +534,8 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       } catch (err) {
         send(500, {error: {code: 500, message: (err as Error).message}})
       }
-    })
-  })
+    }
+  }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   double.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return double

@@ -7,7 +7,9 @@ import {isMarkerKey} from '../store/markers.js'
 import {openStore, type ObjectInfo, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'
 import type {LedgerEntry, ObjectLoader} from '../warehouse/types.js'
 import {compareSequencers, type ObjectEvent} from './events.js'
+import {compareGenerations, type GcsObjectEvent} from './gcs-events.js'
 import {KeyLock} from './key-lock.js'
+import {PinnedGcsStores} from './pinned-gcs.js'
 import type {LatencyRecorder, StreamCounters} from './stats.js'
 
 export type LoadOutcome = 'loaded' | 'replaced' | 'skipped' | 'missing' | 'failed' | 'marker'
@@ -56,9 +58,18 @@ export class StreamLoader {
   /** sequencer of the newest version this worker committed (or saw committed), per object URI */
   private readonly recent = new Map<string, string>()
   private active = 0
+  private readonly pinned: PinnedGcsStores
+  /** why the last load of an object failed (until it loads) */
+  private readonly failures = new Map<string, string>()
 
   constructor(private readonly opts: StreamLoaderOptions) {
     this.limit = pLimit(opts.concurrency)
+    this.pinned = new PinnedGcsStores(opts.storeOptions)
+  }
+
+  /** why the last load of this object failed, if it did */
+  failureReason(uri: string): string | undefined {
+    return this.failures.get(uri)
   }
 
   /** objects being loaded now */
@@ -114,6 +125,43 @@ export class StreamLoader {
     )
   }
 
+  /**
+   * Loads the generation a GCS OBJECT_FINALIZE names, read at that generation. The generation is the
+   * version: a ledger entry of the same or a newer generation makes the load unnecessary, so an older
+   * generation never replaces a newer one. Never throws: a failure is an outcome.
+   */
+  async loadGeneration(ev: GcsObjectEvent): Promise<LoadOutcome> {
+    const store = this.pinned.at(ev.bucket, ev.generation)
+    const uri = store.uri(ev.key)
+    return this.lock.run(uri, () =>
+      this.limit(async () => {
+        const seen = this.recent.get(uri)
+        if (seen !== undefined && compareGenerations(seen, ev.generation) >= 0) {
+          this.opts.counters.objects.skipped++
+          return 'skipped'
+        }
+        return this.guard(uri, async () => {
+          const head = await store.head(ev.key)
+          if (!head) return {outcome: 'missing' as const}
+          const newer = (v: string | null): boolean => v !== null && /^\d+$/.test(v) && compareGenerations(v, ev.generation) >= 0
+          const isCurrent = (e: LedgerEntry): boolean => e.etag === ev.generation || newer(e.sequencer) || newer(e.etag)
+          const res = await this.load(store, head, ev.generation, isCurrent)
+          const version = res.outcome === 'skipped' && newer(res.sequencer ?? null) ? res.sequencer! : ev.generation
+          if (res.outcome !== 'failed') this.rememberGeneration(uri, version)
+          return res
+        }, ev.eventTime)
+      }),
+    )
+  }
+
+  private rememberGeneration(uri: string, generation: string): void {
+    const had = this.recent.get(uri)
+    if (had !== undefined && /^\d+$/.test(had) && compareGenerations(had, generation) >= 0) return
+    this.recent.delete(uri)
+    this.recent.set(uri, generation)
+    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
+  }
+
   /** Loads a local file (--watch). Never throws. */
   async loadFile(store: ObjectStore, info: ObjectInfo): Promise<LoadOutcome> {
     if (isMarkerKey(info.key)) return this.marker()
@@ -163,6 +211,7 @@ export class StreamLoader {
     this.opts.onStart?.(uri)
     try {
       const {outcome, rows} = await fn()
+      this.failures.delete(uri)
       c.objects[outcome as Exclude<LoadOutcome, 'marker'>]++
       const committedAt = new Date()
       if ((outcome === 'loaded' || outcome === 'replaced') && since) this.opts.latency.record(committedAt.getTime() - since.getTime())
@@ -171,6 +220,8 @@ export class StreamLoader {
     } catch (err) {
       c.objects.failed++
       c.errors++
+      this.failures.set(uri, errorMessage(err))
+      if (this.failures.size > RECENT_MAX) this.failures.delete(this.failures.keys().next().value as string)
       this.opts.onFailure?.({uri, error: `${errorMessage(err)}; nothing from this object was loaded`})
       return 'failed'
     } finally {

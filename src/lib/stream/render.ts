@@ -1,13 +1,13 @@
 import {formatBytes, formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
-import type {StreamResult} from './run.js'
+import type {StreamResult} from './types.js'
 
 /** The human summary printed when the worker stops. */
 export function renderStreamSummary(r: StreamResult): string {
   const o = r.objects
   const m = r.messages
   const lines = [
-    `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
+    `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : r.mode === 'pubsub' ? 'subscription' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} already loaded, ${formatCount(o.missing)} gone, ${formatCount(o.failed)} failed${o.markers > 0 ? `, ${formatCount(o.markers)} markers skipped (not logs)` : ''}`,
     `  rows      ${formatCount(r.rows)} (${formatCount(r.rejected)} rejected lines in _seneka_rejects), ${formatBytes(r.bytesRead)} read`,
   ]
@@ -17,9 +17,17 @@ export function renderStreamSummary(r: StreamResult): string {
       `  events    ${formatCount(r.events.objectCreated)} ObjectCreated, ${formatCount(r.events.ignored)} other (ignored)`,
     )
   }
+  if (r.mode === 'pubsub') {
+    lines.push(
+      `  messages  ${formatCount(m.received)} received, ${formatCount(m.deleted)} acked, ${formatCount(m.retained)} nacked for redelivery, ${formatCount(m.invalid)} unparseable`,
+      `  events    ${formatCount(r.events.objectCreated)} OBJECT_FINALIZE, ${formatCount(r.events.ignored)} other (ignored)`,
+    )
+  }
+  if (r.poison > 0) lines.push(`  poison    ${formatCount(r.poison)} messages failed on every delivery and were left to the dead-letter queue/topic`)
   if (r.latency.count > 0) lines.push(`  latency   event to commit p50 ${formatDuration(r.latency.p50Ms!)}, p99 ${formatDuration(r.latency.p99Ms!)}, max ${formatDuration(r.latency.maxMs!)}`)
   for (const f of r.failures.slice(0, 5)) lines.push(`  failed    ${f.uri}: ${f.error}`)
   if (r.failures.length > 5) lines.push(`  ... and ${o.failed - 5} more failures`)
+  for (const p of r.poisonObjects.slice(0, 5)) lines.push(`  poison    ${p.uri ?? `message ${p.messageId}`} (${p.deliveries} deliveries): ${p.reason}`)
   for (const i of r.invalidMessages.slice(0, 5)) lines.push(`  invalid   message ${i.messageId}: ${i.reason}`)
   return lines.join('\n')
 }

@@ -60,6 +60,19 @@ export interface QueueAttributes {
   messages: number | null
   inFlight: number | null
   hasRedrivePolicy: boolean
+  /** the redrive policy's maxReceiveCount */
+  maxReceiveCount: number | null
+  /** the redrive policy's dead-letter queue ARN */
+  deadLetterTargetArn: string | null
+}
+
+function redrive(v: string | undefined): {maxReceiveCount: number | null; deadLetterTargetArn: string | null} {
+  try {
+    const p = JSON.parse(v ?? '') as {maxReceiveCount?: unknown; deadLetterTargetArn?: unknown}
+    return {maxReceiveCount: intAttr(String(p.maxReceiveCount ?? '')), deadLetterTargetArn: typeof p.deadLetterTargetArn === 'string' ? p.deadLetterTargetArn : null}
+  } catch {
+    return {maxReceiveCount: null, deadLetterTargetArn: null}
+  }
 }
 
 function intAttr(v: string | undefined): number | null {
@@ -90,6 +103,7 @@ export class SqsQueue {
       messages: intAttr(a.ApproximateNumberOfMessages),
       inFlight: intAttr(a.ApproximateNumberOfMessagesNotVisible),
       hasRedrivePolicy: Boolean(a.RedrivePolicy),
+      ...redrive(a.RedrivePolicy),
     }
   }
 

@@ -33,7 +33,10 @@ export interface StreamCounters {
   bytesRead: number
   /** failed loads + queue API errors */
   errors: number
+  /** SQS visibility / Pub/Sub ack deadline extensions made while loading */
   visibilityExtensions: number
+  /** messages that failed on every delivery up to the limit, left to the dead-letter queue / topic */
+  poison: number
 }
 
 export function emptyCounters(): StreamCounters {
@@ -46,6 +49,7 @@ export function emptyCounters(): StreamCounters {
     bytesRead: 0,
     errors: 0,
     visibilityExtensions: 0,
+    poison: 0,
   }
 }
 
@@ -157,7 +161,7 @@ export function renderStatusLine(s: StreamStatus): string {
   return (
     `stream: ${s.messagesPerSecond} msg/s, ${s.objectsPerSecond} obj/s, ${fmt(s.rowsPerSecond)} rows/s | ` +
     `loaded ${fmt(t.objects.loaded + t.objects.replaced)}, skipped ${fmt(t.objects.skipped)}, failed ${fmt(t.objects.failed)}, ` +
-    `invalid ${fmt(t.messages.invalid)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading} | ${backlog}${age}`
+    `invalid ${fmt(t.messages.invalid)}, poison ${fmt(t.poison)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading} | ${backlog}${age}`
   )
 }
 
@@ -191,7 +195,8 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_rejected_lines_total', 'counter', 'Malformed lines kept in _seneka_rejects.', [['', c.rejected]])
   metric('seneka_stream_bytes_read_total', 'counter', 'Bytes read from the object store (as stored).', [['', c.bytesRead]])
   metric('seneka_stream_errors_total', 'counter', 'Failed loads and queue API errors.', [['', c.errors]])
-  metric('seneka_stream_visibility_extensions_total', 'counter', 'ChangeMessageVisibility calls made while loading.', [['', c.visibilityExtensions]])
+  metric('seneka_stream_visibility_extensions_total', 'counter', 'ChangeMessageVisibility (SQS) or ModifyAckDeadline (Pub/Sub) calls made while loading.', [['', c.visibilityExtensions]])
+  metric('seneka_stream_poison_total', 'counter', 'Messages that failed on every delivery up to the limit, left to the dead-letter queue or topic.', [['', c.poison]])
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
   metric('seneka_stream_backlog_in_flight_messages', 'gauge', 'Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible).', [['', backlog.inFlight]])

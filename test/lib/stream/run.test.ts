@@ -170,6 +170,34 @@ describe('runStream from SQS (fauxqs, real AWS SDK)', () => {
     expect(await queueDepth(aws.sqs, queue)).toEqual({visible: 0, inFlight: 3})
   })
 
+  it('records a poison object after maxDeliveries and still stops when idle while it keeps coming back', async () => {
+    const {db, queue, dir} = await fresh('poison-idle')
+    const bad = await putObject(aws.s3, 'logs', `${dir}/bad.log`, jsonl(2, 'bad'))
+    const good = await putObject(aws.s3, 'logs', `${dir}/good.log`, jsonl(3, 'good'))
+    await send(aws.sqs, queue, notification(bad), notification(good))
+    const started = performance.now()
+    const r = await runStream(
+      options(db, queue, {
+        visibilityTimeoutSeconds: 1,
+        stopWhenIdleMs: 2500,
+        maxDeliveries: 2,
+        storeFactories: wrappedStores(async (_s, key) => {
+          if (key.endsWith('bad.log')) throw Object.assign(new Error('simulated: access denied'), {name: 'AccessDenied'})
+        }),
+      }),
+    )
+    // the bad message comes back every second (no redrive policy): its redeliveries are not activity
+    expect(r.stoppedBy).toBe('idle')
+    expect(performance.now() - started).toBeLessThan(15_000)
+    expect(r.poison).toBe(1)
+    expect(r.poisonObjects).toHaveLength(1)
+    expect(r.poisonObjects[0]).toMatchObject({uri: `s3://logs/${dir}/bad.log`, deadLetter: null})
+    expect(r.poisonObjects[0].deliveries).toBeGreaterThanOrEqual(2)
+    expect(r.poisonObjects[0].reason).toMatch(/simulated: access denied/)
+    expect(r.objects.loaded).toBe(1)
+    expect(await count(db, 'SELECT count(*) FROM app')).toBe(3)
+  })
+
   it('counts an object deleted before it could be loaded as gone, and acknowledges it', async () => {
     const {db, queue, dir} = await fresh('gone')
     await send(aws.sqs, queue, notification({bucket: 'logs', key: `${dir}/never-written.log`, etag: 'abc', size: 1, sequencer: '01'}))

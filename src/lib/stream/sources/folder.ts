@@ -1,8 +1,10 @@
-import {openStore} from '../store/index.js'
-import type {ObjectInfo} from '../store/types.js'
-import {UserError} from '../errors.js'
-import type {Source, WorkerContext} from './run.js'
-import {sleep} from './run.js'
+import {UserError} from '../../errors.js'
+import {openStore} from '../../store/index.js'
+import type {ObjectInfo} from '../../store/types.js'
+import {sleep} from '../sleep.js'
+import type {StopReason} from '../types.js'
+import {DeliveryTracker} from './poison.js'
+import type {Source, WorkerContext} from './types.js'
 
 /** Names that are still being written by convention: hidden files, temp and partial downloads. */
 export function isTemporaryName(key: string): boolean {
@@ -15,7 +17,7 @@ export function isTemporaryName(key: string): boolean {
  * its size and modification time have stayed the same for the settle delay (so half-written files are
  * never read). What was loaded is known from the ledger, so restarts load nothing twice.
  */
-export function watchFolder(ctx: WorkerContext, dir: string): Source {
+export function folderSource(ctx: WorkerContext, dir: string): Source {
   const {opts, hooks, loader} = ctx
   const store = openStore(dir)
   if (store.scheme !== 'file') throw new UserError(`--watch takes a local folder, not ${dir}.`, {suggestion: 'For S3 buckets use --queue with the bucket\'s event notifications.'})
@@ -29,6 +31,8 @@ export function watchFolder(ctx: WorkerContext, dir: string): Source {
   const retryAt = new Map<string, {etag: string; at: number; attempts: number}>()
   const running = new Map<string, Promise<void>>()
   let pending: ObjectInfo[] = []
+  /** a file whose load failed maxDeliveries times is poison: recorded, and not retried until it changes */
+  const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
 
   const refresh = (): void => {
     const now = Date.now()
@@ -44,7 +48,7 @@ export function watchFolder(ctx: WorkerContext, dir: string): Source {
     async run() {
       for (const [uri, e] of await ctx.warehouse.readLedger(opts.table, store.uri(''))) loaded.set(uri, e.etag)
       let lastActivity = performance.now()
-      let stoppedBy: 'signal' | 'idle' = 'signal'
+      let stoppedBy: StopReason = 'signal'
       hooks.onReady?.()
       try {
         while (!ctx.isStopping()) {
@@ -62,14 +66,18 @@ export function watchFolder(ctx: WorkerContext, dir: string): Source {
             const retry = retryAt.get(info.uri)
             if (retry && retry.etag === info.etag) blocked++
             if (!settled || (retry && retry.etag === info.etag && retry.at > now)) continue
-            lastActivity = performance.now()
+            // retries of a file that keeps failing are not new work: they never keep the worker from idling
+            const isRetry = retry !== undefined && retry.etag === info.etag
+            if (!isRetry) lastActivity = performance.now()
             const p = loader.loadFile(store, info).then((outcome) => {
               running.delete(info.uri)
-              lastActivity = performance.now()
               if (outcome === 'failed') {
-                const attempts = (retryAt.get(info.uri)?.attempts ?? 0) + 1
-                retryAt.set(info.uri, {etag: info.etag, at: Date.now() + Math.min(300_000, 1000 * 2 ** attempts), attempts})
+                const attempts = (retry && retry.etag === info.etag ? retry.attempts : 0) + 1
+                const version = `${info.uri}#${info.etag}`
+                const poison = tracker.failed(version, attempts, info.uri, loader.failureReason(info.uri) ?? 'the load failed')
+                retryAt.set(info.uri, {etag: info.etag, at: poison ? Infinity : Date.now() + Math.min(300_000, 1000 * 2 ** attempts), attempts})
               } else {
+                lastActivity = performance.now()
                 retryAt.delete(info.uri)
                 loaded.set(info.uri, info.etag)
               }

@@ -1,0 +1,37 @@
+import type {Warehouse} from '../../warehouse/types.js'
+import type {StreamLoader} from '../object-loader.js'
+import type {Backlog, LatencyRecorder, StreamCounters} from '../stats.js'
+import type {StopReason, StreamHooks, StreamOptions, StreamResult} from '../types.js'
+
+/** Shared state of one worker run, whatever the source. */
+export interface WorkerContext {
+  opts: StreamOptions
+  hooks: StreamHooks
+  counters: StreamCounters
+  latency: LatencyRecorder
+  loader: StreamLoader
+  warehouse: Warehouse
+  result: StreamResult
+  /** resolves when the run is asked to stop */
+  stopped: Promise<void>
+  isStopping: () => boolean
+  /** the latest backlog figures (refreshed by the source) */
+  backlog: Backlog
+}
+
+/**
+ * One source of object events (SQS, Pub/Sub pull, a watched folder ...): it receives events, loads their
+ * objects through `ctx.loader` (exactly once through the ledger) and acknowledges them after the commit.
+ */
+export interface Source {
+  /** Runs until the worker is asked to stop (ctx.stopped) or, with stopWhenIdleMs, until idle. */
+  run(): Promise<StopReason>
+  /** Refreshes ctx.backlog (called for status lines and metrics). */
+  refreshBacklog(): Promise<void>
+}
+
+/** Builds a source for one worker run. */
+export type SourceFactory = (ctx: WorkerContext) => Source
+
+/** The most samples (failures, invalid messages, poison objects) kept in the summary. */
+export const MAX_SAMPLES = 20
