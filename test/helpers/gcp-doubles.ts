@@ -74,6 +74,8 @@ export interface GcpDouble {
   fail(rule: Omit<FailRule, 'times'> & {times?: number}): void
   /** delay the answers to matching requests by `ms` (slow reads) */
   delay(rule: {match: (r: RecordedRequest) => boolean; ms: number; times?: number}): void
+  /** resumable upload sessions completed */
+  resumableUploads: number
   /** keep overwritten generations readable (?generation=), as a bucket with object versioning does */
   versioning: boolean
   putObject(bucket: string, name: string, data: Buffer | string): void
@@ -150,6 +152,8 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   /** every generation written, by "bucket/name#generation" */
   const versions = new Map<string, StoredObject>()
   let generation = 1000
+  const uploads = new Map<string, {bucket: string; name: string; cond?: string; chunks: Buffer[]}>()
+  let uploadSeq = 0
 
   const double: GcpDouble = {
     endpoint: '',
@@ -168,6 +172,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       delays.push({times: Infinity, ...rule})
     },
     versioning: false,
+    resumableUploads: 0,
     putObject(bucket, name, data) {
       const buf = Buffer.from(data)
       const stored: StoredObject = {
@@ -428,6 +433,35 @@ export async function startGcpDouble(): Promise<GcpDouble> {
 
   function handleStorage(r: RecordedRequest, raw: Buffer, res: http.ServerResponse, send: (status: number, body: unknown) => void): void {
     let m: RegExpExecArray | null
+    // ifGenerationMatch=0: create only, as GCS checks it (412 conditionNotMet when the object exists)
+    const conditionFails = (bucket: string, name: string, cond: string | undefined) => cond !== undefined && (objects.get(`${bucket}/${name}`)?.generation ?? '0') !== cond
+    const conditionNotMet = () => send(412, {error: {code: 412, message: 'At least one of the pre-conditions you specified did not hold.', errors: [{reason: 'conditionNotMet', message: 'Precondition Failed'}]}})
+    // resumable uploads: POST opens a session (Location), PUTs carry the bytes (Content-Range), 308 until the last
+    if (r.method === 'POST' && r.query.uploadType === 'resumable' && (m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path))) {
+      const id = String(++uploadSeq)
+      uploads.set(id, {bucket: m[1], name: r.body?.name ?? r.query.name, cond: r.query.ifGenerationMatch, chunks: []})
+      res.writeHead(200, {location: `${double.endpoint}/upload/storage/v1/b/${m[1]}/o?uploadType=resumable&upload_id=${id}`, 'content-type': 'application/json'})
+      res.end('{}')
+      return
+    }
+    if (r.method === 'PUT' && r.query.upload_id && (m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path))) {
+      const u = uploads.get(r.query.upload_id)
+      if (!u) return send(404, {error: {code: 404, message: 'No such upload session'}})
+      u.chunks.push(raw)
+      const range = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(String(r.query.__contentRange ?? ''))
+      const total = range ? range[3] : String(raw.length)
+      const have = u.chunks.reduce((n, c) => n + c.length, 0)
+      if (total === '*' || have < Number(total)) {
+        res.writeHead(308, have > 0 ? {range: `bytes=0-${have - 1}`} : {})
+        res.end()
+        return
+      }
+      uploads.delete(r.query.upload_id)
+      double.resumableUploads++
+      if (conditionFails(u.bucket, u.name, u.cond)) return conditionNotMet()
+      double.putObject(u.bucket, u.name, Buffer.concat(u.chunks))
+      return send(200, objectResource(u.bucket, u.name, objects.get(`${u.bucket}/${u.name}`)!))
+    }
     if (r.method === 'POST' && (m = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(r.path))) {
       const boundary = /boundary=([^;]+)/.exec(String(r.query.__contentType))?.[1]
       let name = r.query.name
@@ -439,6 +473,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         const body = parts[1].slice(parts[1].indexOf('\r\n\r\n') + 4, -2)
         data = Buffer.from(body, 'latin1')
       }
+      if (conditionFails(m[1], name, r.query.ifGenerationMatch)) return conditionNotMet()
       double.putObject(m[1], name, data)
       return send(200, objectResource(m[1], name, objects.get(`${m[1]}/${name}`)!))
     }
@@ -501,9 +536,10 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       const raw = Buffer.concat(chunks)
       let body: unknown = null
       const ct = String(req.headers['content-type'] ?? '')
-      if (ct.includes('json') && raw.length > 0) body = JSON.parse(raw.toString('utf8'))
+      if (ct.includes('json') && raw.length > 0 && req.method !== 'PUT') body = JSON.parse(raw.toString('utf8'))
       const query = Object.fromEntries(url.searchParams.entries())
       const rec: RecordedRequest = {method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query, body}
+      if (req.headers['content-range']) rec.query.__contentRange = String(req.headers['content-range'])
       requests.push(rec)
       const send = (status: number, b: unknown) => {
         res.writeHead(status, {'content-type': 'application/json'})

@@ -1,8 +1,8 @@
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {UserError} from '../../../src/lib/errors.js'
+import {ObjectChangedError, UserError} from '../../../src/lib/errors.js'
 import {openStore} from '../../../src/lib/store/index.js'
-import {createGcsClient, GcsStore} from '../../../src/lib/store/gcs.js'
+import {createGcsClient, GcsStore, RESUMABLE_FROM} from '../../../src/lib/store/gcs.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
 
 async function text(r: Readable): Promise<string> {
@@ -68,6 +68,46 @@ describe('GcsStore against a GCS JSON API double (real @google-cloud/storage cli
     expect(await text(await s.read('staging/a b.json'))).toBe('{"a":1}\n')
     await s.remove('staging/a b.json')
     expect(g.objects.has('logs/staging/a b.json')).toBe(false)
+  })
+
+  it('reads pinned to a generation: an overwritten one is ObjectChangedError, never the new bytes', async () => {
+    const s = store()
+    g.putObject('logs', 'pin/x.log', 'old\n')
+    const old = (await s.head('pin/x.log'))!
+    expect(await text(await s.read('pin/x.log', {version: old.generation}))).toBe('old\n')
+    g.putObject('logs', 'pin/x.log', 'new and longer\n')
+    const err = await s
+      .read('pin/x.log', {version: old.generation})
+      .then(text)
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(ObjectChangedError)
+    expect(err.message).toBe(`gs://logs/pin/x.log changed after it was listed (version ${old.generation} is gone); nothing of that version was loaded.`)
+    const reads = g.requests.filter((r) => r.path.endsWith('/o/pin/x.log') && r.query.alt === 'media')
+    expect(reads.at(-1)?.query.generation).toBe(old.generation)
+  })
+
+  it('never overwrites: writes carry ifGenerationMatch=0, a retry that had landed is the same write, other content is refused', async () => {
+    const s = store()
+    await s.write('staging/once.json', '{"a":1}\n')
+    const upload = g.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/upload/')).at(-1)!
+    expect(upload.query.ifGenerationMatch).toBe('0')
+    // the same bytes again (a retried upload whose first reply was lost): recognised by its CRC32C
+    const again = await s.write('staging/once.json', '{"a":1}\n')
+    expect(again.size).toBe(8)
+    const err = await s.write('staging/once.json', '{"a":2}\n').catch((e) => e)
+    expect(err).toBeInstanceOf(UserError)
+    expect(err.message).toMatch(/already exists with other content; seneka never overwrites an object/)
+    expect(g.objects.get('logs/staging/once.json')?.data.toString()).toBe('{"a":1}\n')
+  })
+
+  it('sends large bodies as a resumable upload, checked by CRC32C', async () => {
+    const s = store()
+    const big = Buffer.alloc(RESUMABLE_FROM + 1234, 7)
+    const before = g.resumableUploads
+    const info = await s.write('staging/big.bin', big)
+    expect(g.resumableUploads).toBe(before + 1)
+    expect(info.size).toBe(big.length)
+    expect(g.objects.get('logs/staging/big.bin')?.data.equals(big)).toBe(true)
   })
 
   it('retries 429 and 503 with backoff', async () => {
