@@ -20,12 +20,59 @@ export interface LoaderSettings {
   maxBytesPerJob: number
   /** how long an incomplete batch waits for more objects once nothing else is being staged */
   lingerMs: number
+  /**
+   * stream: a batch is committed when it is full or when its first object has waited this long, whatever
+   * else arrives (undefined: after lingerMs of quiet, as a backfill wants). Bounds the batches, hence the load
+   * jobs and billed statements, per day: at most one batch per table per maxLatencyMs below a full batch.
+   */
+  maxLatencyMs?: number
+  /** load jobs into one staging table before the next one is used (BigQuery: 1,500 per table per day) */
+  loadJobsPerStagingTable: number
+  /** time source of the flush timers and staging rotation (tests run a simulated day) */
+  clock: LoaderClock
 }
 
-/** billed statements per batch: ledger check, temp table, row insert, reject insert, ledger merge */
+/** What the loader needs of time: the wall clock and timers. */
+export interface LoaderClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const REAL_CLOCK: LoaderClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+/** billed statements per batch: ledger check; in the merge script row insert, reject insert, ledger merge, result (replacing adds two deletes) */
 const STATEMENTS_PER_BATCH = 5
 
-export const LOADER_DEFAULTS = {maxObjectsPerJob: 1000, maxBytesPerJob: 4 * 1024 ** 3, lingerMs: 100}
+export const LOADER_DEFAULTS = {
+  maxObjectsPerJob: 1000,
+  maxBytesPerJob: 4 * 1024 ** 3,
+  lingerMs: 100,
+  // failed load jobs count too: a margin below the quota for retries
+  loadJobsPerStagingTable: DAILY_LOAD_JOBS_PER_TABLE - 100,
+  clock: REAL_CLOCK,
+}
+
+/** What a stream worker on BigQuery will use per day at most, from its flush interval (printed at start). */
+export interface StreamDayPlan {
+  maxLatencyMs: number
+  /** batches (= load jobs = merge transactions) per table per day, while under a full batch per interval */
+  batchesPerDay: number
+  /** objects per interval above which batches flush by size instead (more batches, each full) */
+  objectsPerBatch: number
+  /** billed statements per day (ledger check + merge script statements), each at least 10 MB */
+  statementsPerDay: number
+  /** bytes billed per day at least (the statements' minimums; the staged rows are read once on top) */
+  minBytesBilledPerDay: number
+  minUsdPerDay: number
+  /** staging tables used per day (each takes at most loadJobsPerStagingTable load jobs) */
+  stagingTablesPerDay: number
+  dailyLoadJobLimit: number
+}
 
 interface Staged {
   req: ObjectLoadRequest
@@ -153,7 +200,9 @@ export class BigQueryLoader implements ObjectLoader {
   private staging = 0
   private fileSeq = 0
   private batchSeq = 0
-  private lingerTimer: NodeJS.Timeout | undefined
+  private lingerTimer: unknown
+  private readonly deadlines = new Map<string, unknown>()
+  private readonly stagingUse = new Map<string, {loads: number; seq: number}>()
   private readonly runId = randomBytes(4).toString('hex')
 
   private constructor(
@@ -171,6 +220,25 @@ export class BigQueryLoader implements ObjectLoader {
 
   static async open(wh: BigQueryLoadHost, s: Partial<LoaderSettings> & Pick<LoaderSettings, 'concurrency' | 'staging'>): Promise<BigQueryLoader> {
     return new BigQueryLoader(wh, {...LOADER_DEFAULTS, ...s})
+  }
+
+  /** The most a stream worker flushing every maxLatencyMs uses per table per day, and its least cost. */
+  static streamDay(s: Partial<Omit<LoaderSettings, 'staging'>> & {maxLatencyMs: number}): StreamDayPlan {
+    const perJob = s.maxObjectsPerJob ?? LOADER_DEFAULTS.maxObjectsPerJob
+    const perTable = s.loadJobsPerStagingTable ?? LOADER_DEFAULTS.loadJobsPerStagingTable
+    const batches = Math.ceil(86_400_000 / Math.max(1, s.maxLatencyMs))
+    const statements = batches * STATEMENTS_PER_BATCH
+    const bytes = statements * MIN_BILLED_BYTES
+    return {
+      maxLatencyMs: s.maxLatencyMs,
+      batchesPerDay: batches,
+      objectsPerBatch: perJob,
+      statementsPerDay: statements,
+      minBytesBilledPerDay: bytes,
+      minUsdPerDay: Number(estimateUsd(bytes).toFixed(4)),
+      stagingTablesPerDay: Math.max(1, Math.ceil(batches / perTable)),
+      dailyLoadJobLimit: DAILY_LOAD_JOBS_PER_TABLE,
+    }
   }
 
   /** Load jobs (and merge transactions) a plan needs: one per batch of objects. */
@@ -231,15 +299,25 @@ export class BigQueryLoader implements ObjectLoader {
     if (!p) {
       p = {table, format: item.req.format, items: [], bytes: 0}
       this.pending.set(table, p)
+      const wait = this.settings.maxLatencyMs
+      if (wait !== undefined) {
+        this.deadlines.set(
+          table,
+          this.settings.clock.setTimeout(() => {
+            this.deadlines.delete(table)
+            this.flush(table)
+          }, wait),
+        )
+      }
     }
     p.items.push(item)
     p.bytes += item.bytes
     if (p.items.length >= this.settings.maxObjectsPerJob || p.bytes >= this.settings.maxBytesPerJob) this.flush(table)
-    else this.scheduleLinger()
+    else if (this.settings.maxLatencyMs === undefined) this.scheduleLinger()
   }
 
   private cancelLinger(): void {
-    if (this.lingerTimer) clearTimeout(this.lingerTimer)
+    if (this.lingerTimer !== undefined) this.settings.clock.clearTimeout(this.lingerTimer)
     this.lingerTimer = undefined
   }
 
@@ -247,7 +325,7 @@ export class BigQueryLoader implements ObjectLoader {
   private scheduleLinger(): void {
     this.cancelLinger()
     if (this.staging > 0) return
-    this.lingerTimer = setTimeout(() => {
+    this.lingerTimer = this.settings.clock.setTimeout(() => {
       this.lingerTimer = undefined
       if (this.staging === 0) for (const t of [...this.pending.keys()]) this.flush(t)
     }, this.settings.lingerMs)
@@ -255,6 +333,9 @@ export class BigQueryLoader implements ObjectLoader {
 
   private flush(table: string): void {
     const p = this.pending.get(table)
+    const deadline = this.deadlines.get(table)
+    if (deadline !== undefined) this.settings.clock.clearTimeout(deadline)
+    this.deadlines.delete(table)
     if (!p || p.items.length === 0) return
     this.pending.delete(table)
     const batchNo = ++this.batchSeq
@@ -265,15 +346,29 @@ export class BigQueryLoader implements ObjectLoader {
     )
   }
 
+  /**
+   * The staging table of a target table for the next load job. Each takes at most loadJobsPerStagingTable
+   * load jobs (BigQuery counts 1,500 per table per day, failed ones included); then the next one is created
+   * and the full one dropped, so a worker that runs for months never meets the quota.
+   */
   private async stagingTable(p: Pending): Promise<{name: string; fields: BqField[]}> {
     const fields = bqSchema([...tableColumns(p.format), ...STAGING_EXTRA])
+    const use = this.stagingUse.get(p.table) ?? {loads: 0, seq: 0}
     let name = this.stagingTables.get(p.table)
+    if (name && use.loads >= this.settings.loadJobsPerStagingTable) {
+      await this.wh.dropTable(name).catch(() => {})
+      this.stagingTables.delete(p.table)
+      name = undefined
+      use.loads = 0
+    }
     if (!name) {
-      name = `_seneka_stg_${safeId(p.table)}_${this.runId}`
+      use.seq++
+      name = `_seneka_stg_${safeId(p.table)}_${this.runId}${use.seq > 1 ? `_${use.seq}` : ''}`
       // expires by itself if this run dies before close() drops it
-      await this.wh.createTable(name, fields, {expirationTime: String(Date.now() + 2 * 24 * 3600_000), description: 'seneka load staging (temporary)'})
+      await this.wh.createTable(name, fields, {expirationTime: String(this.settings.clock.now() + 2 * 24 * 3600_000), description: 'seneka load staging (temporary)'})
       this.stagingTables.set(p.table, name)
     }
+    this.stagingUse.set(p.table, use)
     return {name, fields}
   }
 
@@ -308,9 +403,12 @@ export class BigQueryLoader implements ObjectLoader {
     // 2. one load job: every staged file of the batch into the staging table (replacing its last batch)
     const stg = await this.stagingTable(p)
     const ref = this.wh.ref(stg.name)
+    const use = this.stagingUse.get(table)!
     await withRetry(
-      () =>
-        this.wh.runJob(
+      () => {
+        // every attempt counts against the staging table's daily quota, a failed one too
+        use.loads++
+        return this.wh.runJob(
           {
             load: {
               sourceUris: apply.map((a) => a.uri),
@@ -325,7 +423,8 @@ export class BigQueryLoader implements ObjectLoader {
             labels: {seneka: 'load', seneka_load_id: safeId(apply[0].req.loadId).toLowerCase().slice(0, 63)},
           },
           'load',
-        ),
+        )
+      },
       {retries: 3, baseDelayMs: 1000, isRetryable: isGcpTransient},
     )
     // 3. one transaction: delete replaced versions (within their event-time range), insert rows and rejects, upsert the ledger
@@ -354,6 +453,8 @@ export class BigQueryLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     this.cancelLinger()
+    for (const d of this.deadlines.values()) this.settings.clock.clearTimeout(d)
+    this.deadlines.clear()
     for (const t of [...this.pending.keys()]) this.flush(t)
     await this.commitChain
     for (const name of this.stagingTables.values()) {

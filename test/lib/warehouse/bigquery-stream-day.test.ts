@@ -1,0 +1,170 @@
+import {Readable} from 'node:stream'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {albLine, prng} from '../../../src/lib/demo/alb-generator.js'
+import {getFormat} from '../../../src/lib/formats/index.js'
+import {newCounters, readBatches} from '../../../src/lib/loader/read-object.js'
+import {DAILY_LOAD_JOBS_PER_TABLE} from '../../../src/lib/warehouse/bigquery-sql.js'
+import {BigQueryLoader, type LoaderClock} from '../../../src/lib/warehouse/bigquery-loader.js'
+import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
+import type {ObjectLoadOutcome, ObjectLoadRequest} from '../../../src/lib/warehouse/types.js'
+import {type GcpDouble, scriptStatements, startGcpDouble} from '../../helpers/gcp-doubles.js'
+
+/**
+ * A stream worker on BigQuery for a whole day, time accelerated: a simulated clock drives the loader's
+ * flush timers, every load job and merge really goes to the BigQuery double. BigQuery's per-table daily
+ * quotas: 1,500 load jobs per table (failed ones included), 30,000 partition modifications per
+ * column-partitioned table (DML included).
+ */
+const PARTITION_MODIFICATIONS_PER_DAY = 30_000
+
+class SimClock implements LoaderClock {
+  t = Date.UTC(2024, 4, 1)
+  private seq = 0
+  private timers = new Map<number, {at: number; fn: () => void}>()
+  now(): number {
+    return this.t
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq
+    this.timers.set(id, {at: this.t + ms, fn})
+    return id
+  }
+  clearTimeout(h: unknown): void {
+    this.timers.delete(h as number)
+  }
+  /** Moves time to `to`, firing every timer due on the way, in order. */
+  advanceTo(to: number): void {
+    for (;;) {
+      const next = [...this.timers.entries()].sort((a, b) => a[1].at - b[1].at)[0]
+      if (!next || next[1].at > to) break
+      this.timers.delete(next[0])
+      this.t = next[1].at
+      next[1].fn()
+    }
+    this.t = to
+  }
+}
+
+const ALB = getFormat('alb')
+const rand = prng(7)
+
+function request(node: number, at: number, loadId: string): ObjectLoadRequest {
+  const key = `AWSLogs/1/elasticloadbalancing/eu-west-1/2024/05/01/node${node}_${at}.log`
+  const text = [0, 1].map((i) => albLine(rand, at + i * 1000, {account: '1', region: 'eu-west-1', lb: `app/lb${node}/x`})).join('\n') + '\n'
+  return {
+    table: 'alb_logs',
+    format: ALB,
+    object: {uri: `s3://logs/${key}`, key, size: text.length, etag: `e${node}_${at}`, lastModified: new Date(at)},
+    loadId,
+    path: 'stream',
+    batches: () => readBatches(Readable.from([Buffer.from(text)]), ALB, newCounters()),
+  }
+}
+
+let g: GcpDouble
+beforeAll(async () => {
+  g = await startGcpDouble()
+  g.pollsUntilDone = 0
+})
+afterAll(() => g.close())
+afterEach(() => {
+  g.tables.clear()
+  g.objects.clear()
+  g.requests.length = 0
+})
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 1))
+}
+
+/** Arrivals: `nodes` load balancer nodes each deliver one object every `everyMs`, for `durationMs`. */
+async function simulate(opts: {nodes: number; everyMs: number; durationMs: number; maxLatencyMs: number; loadJobsPerStagingTable?: number; loseRepliesAt?: number}) {
+  const clock = new SimClock()
+  const start = clock.t
+  const wh = new BigQueryWarehouse({
+    project: 'p',
+    dataset: 'logs',
+    location: 'EU',
+    staging: 'gs://stage/seneka',
+    apiEndpoint: g.endpoint,
+    gcsEndpoint: g.endpoint,
+    retryBaseDelayMs: 1,
+    pollIntervalMs: 1,
+    loader: {clock, maxLatencyMs: opts.maxLatencyMs, ...(opts.loadJobsPerStagingTable ? {loadJobsPerStagingTable: opts.loadJobsPerStagingTable} : {})},
+  })
+  await wh.ensureTable('alb_logs', ALB)
+  const loader = await wh.openLoader({concurrency: 8})
+  const loads: Array<Promise<ObjectLoadOutcome>> = []
+  const uploads = () => g.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/upload/')).length
+  let tick = 0
+  for (let t = start; t < start + opts.durationMs; t += opts.everyMs, tick++) {
+    clock.advanceTo(t)
+    if (tick === opts.loseRepliesAt) g.loseMergeReplies = 2
+    const before = uploads()
+    for (let n = 0; n < opts.nodes; n++) loads.push(loader.load(request(n, t, 'stream-day')))
+    // every object of this tick is staged (and in a batch) before time moves on
+    await until(() => uploads() >= before + opts.nodes)
+  }
+  // the last objects join a batch once staged: keep time moving until every load is committed
+  let settled = false
+  const all = Promise.all(loads).finally(() => (settled = true))
+  while (!settled) {
+    clock.advanceTo(clock.t + opts.maxLatencyMs)
+    await Promise.race([all, new Promise((r) => setTimeout(r, 20))])
+  }
+  const outcomes = await all
+  await loader.close()
+  return {outcomes, objects: loads.length}
+}
+
+function perTableLoadJobs(): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const j of g.jobs('load')) {
+    const t = j.configuration.load.destinationTable.tableId
+    out.set(t, (out.get(t) ?? 0) + 1)
+  }
+  return out
+}
+
+describe('stream on BigQuery for a day (simulated clock, real client against the double)', () => {
+  it('ALB from 6 nodes every 5 minutes with --max-latency 10m: one batch per interval, every quota far off, exactly once under lost replies', async () => {
+    const day = 86_400_000
+    const {outcomes, objects} = await simulate({nodes: 6, everyMs: 300_000, durationMs: day, maxLatencyMs: 600_000, loseRepliesAt: 100})
+    expect(objects).toBe(1728)
+    expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
+    // exactly once: every object's two rows and one ledger entry, though two merge replies were lost
+    expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(2 * objects)
+    expect(new Set(g.tables.get('logs.alb_logs')!.rows.map((r) => `${r._source_uri}#${r._line}`)).size).toBe(2 * objects)
+    expect(g.tables.get('logs._seneka_ledger')!.rows).toHaveLength(objects)
+    const plan = BigQueryLoader.streamDay({maxLatencyMs: 600_000})
+    expect(plan.batchesPerDay).toBe(144)
+    // batches: one per interval (+1 for the last one)
+    const loads = g.jobs('load')
+    expect(loads.length).toBeLessThanOrEqual(plan.batchesPerDay + 1)
+    expect(loads.length).toBeGreaterThanOrEqual(plan.batchesPerDay - 1)
+    for (const n of perTableLoadJobs().values()) expect(n).toBeLessThan(DAILY_LOAD_JOBS_PER_TABLE)
+    // merge transactions modify at most 2 partitions of the target each (rows of one day, plus a late one)
+    const merges = g.jobs('query').filter((j) => String(j.configuration.query.query).startsWith('BEGIN TRANSACTION'))
+    expect(merges.length).toBeLessThanOrEqual(loads.length + 2)
+    expect(merges.length * 2).toBeLessThan(PARTITION_MODIFICATIONS_PER_DAY)
+    // billed statements per day: what the plan printed at start, plus the two merges retried after a lost reply
+    const billed = g.jobs('query').reduce((n, j) => n + scriptStatements(String(j.configuration.query.query)).filter((s) => !/^(BEGIN|COMMIT) TRANSACTION$/.test(s)).length, 0)
+    expect(billed).toBeLessThanOrEqual(plan.statementsPerDay + 3 * (plan.statementsPerDay / plan.batchesPerDay))
+    // staged files are all gone, the staging table too
+    expect([...g.objects.keys()].filter((k) => k.startsWith('stage/'))).toEqual([])
+    expect([...g.tables.keys()].some((k) => k.includes('_seneka_stg_'))).toBe(false)
+  }, 120_000)
+
+  it('a flush interval too short for the quota rotates staging tables before any reaches its load-job budget', async () => {
+    // two hours at a 30 s interval (2,880 batches a day: above 1,500); a budget of 100 per table shows the rotation
+    const {outcomes, objects} = await simulate({nodes: 2, everyMs: 30_000, durationMs: 2 * 3_600_000, maxLatencyMs: 30_000, loadJobsPerStagingTable: 100})
+    expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
+    expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(2 * objects)
+    const per = perTableLoadJobs()
+    expect(g.jobs('load').length).toBeGreaterThanOrEqual(239)
+    expect(per.size).toBe(Math.ceil(g.jobs('load').length / 100))
+    for (const n of per.values()) expect(n).toBeLessThanOrEqual(100)
+    expect([...per.keys()].slice(1).every((k) => /_\d+$/.test(k))).toBe(true)
+    expect(BigQueryLoader.streamDay({maxLatencyMs: 30_000}).stagingTablesPerDay).toBe(3)
+  }, 120_000)
+})
