@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
+import {describeEstimate} from '../lib/cost/bigquery.js'
+import {bigQueryFlags} from '../lib/cost/flags.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, formatFlags, wrap} from '../lib/flags.js'
@@ -8,6 +10,8 @@ import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
+import {formatDuration} from '../lib/time.js'
+import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery-loader.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (or a watched local folder), exactly once.'
@@ -90,6 +94,12 @@ ${exitCodeHelp([
     'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
     'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators).', env: 'STORAGE_EMULATOR_HOST'}),
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
+    'max-latency': durationFlag({
+      summary: `BigQuery: commit a batch at the latest this long after its first object arrived; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
+    }),
+    staging: bigQueryFlags.staging,
+    location: bigQueryFlags.location,
+    'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
   }
 
   /** stream --json writes JSON lines: status lines while running, then the summary as one line */
@@ -142,12 +152,22 @@ ${exitCodeHelp([
           ackDeadlineSeconds: Math.round(ackDeadline / 1000),
           maxDeliveries: flags['max-deliveries'],
           storeOptions: this.storeOptions(flags),
+          bigquery: {
+            staging: flags.staging,
+            location: flags.location,
+            maxBytesBilled: flags['max-bytes-billed'],
+            gcsEndpoint: flags['gcs-endpoint'],
+            maxLatencyMs: flags['max-latency'] ?? DEFAULT_STREAM_MAX_LATENCY_MS,
+            onEstimate: (e) => this.trace(describeEstimate(e)),
+            onWarning: (m) => this.warnLine(m),
+          },
           signal: abort.signal,
         },
         {
           onReady: () => this.info(flags.queue || flags.subscription ? `Receiving from ${flags.queue ?? flags.subscription} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
+          onInfo: (line) => this.info(line),
           onWarning: (m) => this.warnLine(m),
           onFailure: (f) => this.warnLine(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
           onInvalid: (m) => this.warnLine(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),

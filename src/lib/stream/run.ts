@@ -39,7 +39,8 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
     invalidMessages: [],
     poisonObjects: [],
   }
-  const warehouse = await openWarehouse(opts.warehouse)
+  const warehouse = await openWarehouse(opts.warehouse, {bigquery: opts.bigquery})
+  for (const line of warehouse.describeStreaming?.() ?? []) hooks.onInfo?.(line)
   result.warehouse = warehouse.description
   let stopping = false
   let stop!: () => void

@@ -1,3 +1,4 @@
+import type {BigQuerySettings} from '../warehouse/index.js'
 import type {SQSClient} from '@aws-sdk/client-sqs'
 import type {LogFormat} from '../formats/types.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
@@ -49,6 +50,8 @@ export interface StreamOptions {
   /** replace the SQS client (tests) */
   sqsClient?: SQSClient
   storeOptions?: StoreOptions
+  /** BigQuery settings (location, staging, byte cap, --max-latency) */
+  bigquery?: BigQuerySettings
   storeFactories?: StoreFactories
   retries?: number
   loadId?: string
@@ -69,6 +72,8 @@ export interface StreamHooks {
   onMetrics?: (url: string) => void
   /** once the worker is receiving (or watching) */
   onReady?: () => void
+  /** what the warehouse says about running for long (BigQuery: load jobs and least cost per day) */
+  onInfo?: (line: string) => void
 }
 
 export interface InvalidMessage {

@@ -1,12 +1,13 @@
 import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
-import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, makeEstimate, type QueryEstimate} from '../cost/bigquery.js'
+import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../cost/bigquery.js'
 import {UserError} from '../errors.js'
 import {type Column, type LogFormat, tableColumns} from '../formats/types.js'
 import {emulatorAuthClient} from '../gcp/auth.js'
 import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
-import {formatBytes} from '../output/units.js'
+import {formatBytes, formatCount} from '../output/units.js'
+import {formatDuration} from '../time.js'
 import {BigQueryLoader, type LoaderSettings} from './bigquery-loader.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './bigquery-types.js'
 import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
@@ -349,6 +350,17 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     }
     await this.ensureMeta()
     return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), ...this.opts.loader})
+  }
+
+  describeStreaming(): string[] {
+    const maxLatencyMs = this.opts.loader?.maxLatencyMs
+    if (maxLatencyMs === undefined) return []
+    const p = BigQueryLoader.streamDay({...this.opts.loader, maxLatencyMs})
+    const every = formatDuration(maxLatencyMs)
+    return [
+      `BigQuery: a batch commits when full (${formatCount(p.objectsPerBatch)} objects) or ${every} after its first object (--max-latency): at most ${formatCount(p.batchesPerDay)} load jobs and ${formatCount(p.batchesPerDay)} merge transactions a day per table below ${formatCount(p.objectsPerBatch)} objects per ${every}.`,
+      `BigQuery: at least ${formatBytes(p.minBytesBilledPerDay)} billed a day (${formatCount(p.statementsPerDay)} statements of at least 10 MB; about ${formatUsd(p.minUsdPerDay)} at $${ON_DEMAND_USD_PER_TIB}/TiB), plus the staged rows read once. Quota: ${formatCount(p.dailyLoadJobLimit)} load jobs per table per day; staging tables rotate before it (${formatCount(p.stagingTablesPerDay)} a day).`,
+    ]
   }
 
   estimateLoad(plan: {objects: number; bytes: number}): LoadEstimate {

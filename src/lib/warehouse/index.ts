@@ -44,6 +44,8 @@ export interface BigQuerySettings {
   gcsEndpoint?: string
   /** custom BigQuery API endpoint [BIGQUERY_EMULATOR_HOST also honoured] */
   apiEndpoint?: string
+  /** stream: commit a batch at the latest this long after its first object arrived (--max-latency) */
+  maxLatencyMs?: number
   /** --dry-run: every query is dry-run (estimate recorded) and nothing is run; reads return no rows */
   estimateOnly?: boolean
   onEstimate?: BigQueryWarehouseOptions['onEstimate']
@@ -68,6 +70,7 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
     onEstimate: b.onEstimate,
     onWarning: b.onWarning,
     ...b.overrides,
+    loader: {...(b.maxLatencyMs !== undefined ? {maxLatencyMs: b.maxLatencyMs} : {}), ...b.overrides?.loader},
   }
 }
 

@@ -157,6 +157,11 @@ export interface Warehouse {
    * billed). Optional: engines that bill nothing per query omit it. Commands print it under --dry-run.
    */
   estimate?(sql: string, params?: QueryParams): Promise<StatementEstimate>
+  /**
+   * What a loader running for days will use per day (printed when `stream` starts). Optional: engines
+   * without per-day quotas or per-statement billing omit it.
+   */
+  describeStreaming?(): string[]
   /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
   estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
   close(): Promise<void>

@@ -4,7 +4,7 @@ import {albLine, prng} from '../../../src/lib/demo/alb-generator.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {newCounters, readBatches} from '../../../src/lib/loader/read-object.js'
 import {DAILY_LOAD_JOBS_PER_TABLE} from '../../../src/lib/warehouse/bigquery-sql.js'
-import {BigQueryLoader, type LoaderClock} from '../../../src/lib/warehouse/bigquery-loader.js'
+import {BigQueryLoader, DEFAULT_STREAM_MAX_LATENCY_MS, type LoaderClock} from '../../../src/lib/warehouse/bigquery-loader.js'
 import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
 import type {ObjectLoadOutcome, ObjectLoadRequest} from '../../../src/lib/warehouse/types.js'
 import {type GcpDouble, scriptStatements, startGcpDouble} from '../../helpers/gcp-doubles.js'
@@ -167,4 +167,13 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
     expect([...per.keys()].slice(1).every((k) => /_\d+$/.test(k))).toBe(true)
     expect(BigQueryLoader.streamDay({maxLatencyMs: 30_000}).stagingTablesPerDay).toBe(3)
   }, 120_000)
+
+  it('says at start what a day will use: load jobs, merges, least bytes and cost, rotation', () => {
+    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
+    const [jobs, cost] = wh.describeStreaming()
+    expect(jobs).toBe('BigQuery: a batch commits when full (1,000 objects) or 2m00s after its first object (--max-latency): at most 720 load jobs and 720 merge transactions a day per table below 1,000 objects per 2m00s.')
+    expect(cost).toMatch(/^BigQuery: at least 35\.2 GiB billed a day \(3,600 statements of at least 10 MB; about \$0\.21 at \$6\.25\/TiB\), plus the staged rows read once\. Quota: 1,500 load jobs per table per day; staging tables rotate before it \(1 a day\)\.$/)
+    // a backfill (no --max-latency) prints nothing of the kind
+    expect(new BigQueryWarehouse({project: 'p', dataset: 'logs'}).describeStreaming()).toEqual([])
+  })
 })
