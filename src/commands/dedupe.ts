@@ -25,8 +25,8 @@ Objects: --objects lists a prefix of files named by Kafka partition and start of
 
 ${exitCodeHelp([
   [ExitCode.OK, 'the report ran (and --apply removed the duplicates or wrote the lists)'],
-  [ExitCode.ERROR, 'the run could not complete (missing table, verification failed and rolled back, unreadable object ...)'],
-  [ExitCode.USAGE, 'bad flags or arguments'],
+  [ExitCode.ERROR, 'the run could not complete (verification failed and rolled back, unreadable object ...)'],
+  [ExitCode.USAGE, 'bad flags or arguments, an unknown table or column'],
   [ExitCode.DUPLICATES_FOUND, 'duplicates (or redundant/overlapping objects) were found and --fail-on-duplicates was given'],
 ])}`
 

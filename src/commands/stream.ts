@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, durationFlag, formatFlags, wrap} from '../lib/flags.js'
+import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../lib/flags.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
@@ -53,7 +53,7 @@ ${exitCodeHelp([
         return v
       }),
     }),
-    watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'watch']}),
+    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: ['queue', 'watch']}),
     ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
@@ -73,6 +73,11 @@ ${exitCodeHelp([
     process.stdout.write(`${JSON.stringify(json)}\n`)
   }
 
+  /** the last JSON line: the shared envelope, marked like the status lines before it */
+  override toSuccessJson(result: unknown): {type: 'summary'} & ReturnType<BaseCommand<typeof Stream, StreamResult>['toSuccessJson']> {
+    return {type: 'summary', ...super.toSuccessJson(result)}
+  }
+
   async run(): Promise<StreamResult> {
     const {flags} = this
     const {format, table} = formatAndTable(flags)
@@ -86,7 +91,7 @@ ${exitCodeHelp([
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++
       if (signals > 1) {
-        this.logToStderr(`${sig} again: exiting now (unfinished messages will be redelivered).`)
+        this.stderrLine(`${sig} again: exiting now (unfinished messages will be redelivered).`)
         process.exit(130)
       }
       this.info(`${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`)
@@ -118,9 +123,9 @@ ${exitCodeHelp([
           onReady: () => this.info(flags.queue ? `Receiving from ${flags.queue} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
-          onWarning: (m) => this.warnLine(m),
-          onFailure: (f) => this.warnLine(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
-          onInvalid: (m) => this.warnLine(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
+          onWarning: (m) => this.warn(m),
+          onFailure: (f) => this.warn(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
+          onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
           onStart: (uri) => this.trace(`loading ${uri}`),
           onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${o.rows} rows)`),
           onRetry: (u, err, n) => this.trace(`retry ${n} for ${u}: ${(err as Error).message}`),
@@ -135,8 +140,4 @@ ${exitCodeHelp([
     }
   }
 
-  private warnLine(message: string): void {
-    // stderr even under --json (stdout carries only the JSON lines)
-    if (this.logLevel !== 'error') process.stderr.write(`Warning: ${message}\n`)
-  }
 }

@@ -64,7 +64,11 @@ describe('seneka stream (CLI)', () => {
     expect(lines.length).toBeGreaterThanOrEqual(2)
     expect(lines.slice(0, -1).every((l) => l.type === 'status' && typeof l.messagesPerSecond === 'number' && 'backlog' in l)).toBe(true)
     const summary = lines.at(-1)
-    expect(summary).toMatchObject({type: 'summary', mode: 'sqs', stoppedBy: 'idle', rows: 15, objects: {loaded: 5, failed: 0}, messages: {received: 5, deleted: 5}})
+    expect(summary).toMatchObject({type: 'summary', status: 0})
+    // the shared warning rule: on stderr and in the document (the queue here has no dead-letter queue)
+    expect(summary.warnings).toEqual([expect.stringMatching(/^the queue has no redrive policy/)])
+    expect(r.stderr).toMatch(/^Warning: the queue has no redrive policy/m)
+    expect(summary.result).toMatchObject({type: 'summary', mode: 'sqs', stoppedBy: 'idle', rows: 15, objects: {loaded: 5, failed: 0}, messages: {received: 5, deleted: 5}})
   })
 
   it('stops gracefully on SIGTERM: finishes the load in flight, deletes its message, exits 0', async () => {
