@@ -4,6 +4,7 @@ import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../lib/flags.js'
 import {formatAndTable} from '../lib/formats/index.js'
+import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
@@ -125,9 +126,9 @@ ${exitCodeHelp([
           onMetrics: (url) => this.info(`Metrics on ${url}`),
           onWarning: (m) => this.warn(m),
           onFailure: (f) => this.warn(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
-          onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
+          onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${plural(m.receiveCount, 'time')})` : ''}: ${m.reason}`),
           onStart: (uri) => this.trace(`loading ${uri}`),
-          onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${o.rows} rows)`),
+          onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${plural(o.rows, 'row')})`),
           onRetry: (u, err, n) => this.trace(`retry ${n} for ${u}: ${(err as Error).message}`),
         },
       )

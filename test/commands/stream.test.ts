@@ -71,6 +71,18 @@ describe('seneka stream (CLI)', () => {
     expect(summary.result).toMatchObject({type: 'summary', mode: 'sqs', stoppedBy: 'idle', rows: 15, objects: {loaded: 5, failed: 0}, messages: {received: 5, deleted: 5}})
   })
 
+  it('an unparseable message is a warning on stderr and in the --json summary, in plain words', async () => {
+    const db = path.join(tempDir(), 'wh.duckdb')
+    const queue = await createQueue(aws.sqs, 'cli-invalid')
+    await send(aws.sqs, queue, 'this is not an S3 event')
+    const r = await runCli(['stream', '--queue', queue, '--format', 'jsonl', '--table', 'app', '--warehouse', `duckdb:${db}`, '--stop-when-idle', '2s', '--wait-time', '1s', '--status-interval', '0s', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    const warning = summary.warnings.find((w: string) => w.startsWith('unparseable message'))
+    expect(warning).toMatch(/left for the dead-letter queue \(received 1 time\): /)
+    expect(r.stderr).toContain(`Warning: ${warning}`)
+  })
+
   it('stops gracefully on SIGTERM: finishes the load in flight, deletes its message, exits 0', async () => {
     const db = path.join(tempDir(), 'wh.duckdb')
     const queue = await createQueue(aws.sqs, 'cli-term')

@@ -223,9 +223,9 @@ describe('rendering a per-day --apply', () => {
         {day: '2024-05-03', rowsRemoved: 2, before: counts, after: counts, durationMs: 700},
       ]},
     })
-    expect(out).toMatch(/2024-05-01 {2}removed 1 duplicate rows/)
+    expect(out).toMatch(/2024-05-01 {2}removed 1 duplicate row \(/)
     expect(out).toMatch(/2024-05-03 {2}removed 2 duplicate rows/)
     expect(out).toMatch(/Removed 3 duplicate rows in 2 transactions, one per UTC day/)
-    expect(out).toMatch(/1 duplicate rows of the report are copies on different days and remain/)
+    expect(out).toMatch(/1 duplicate row of the report is a copy on another day and remains/)
   })
 })
