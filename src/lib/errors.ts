@@ -45,9 +45,9 @@ export function describeNetworkError(err: unknown, what: string): UserError | un
  * A table or column the user named does not exist. Always a usage error (exit 2), in every command: the command
  * line names something that is not there, like an unknown flag value.
  */
-export class NotFoundError extends UserError {
+export class NotFoundError extends UsageError {
   constructor(message: string, suggestion?: string) {
-    super(message, {suggestion, exitCode: ExitCode.USAGE})
+    super(message, suggestion)
     this.name = 'NotFoundError'
   }
 }
