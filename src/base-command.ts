@@ -1,8 +1,10 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {loadConfig, type SenekaConfig} from './lib/config.js'
 import {describeEstimate, type QueryEstimate} from './lib/cost/bigquery.js'
-import {UsageError, UserError} from './lib/errors.js'
-import {ExitCode} from './lib/exit-codes.js'
+import {describeError, type ErrorDetail, UsageError} from './lib/errors.js'
+import {existingFileFlag} from './lib/flags.js'
+import {explainKnownError} from './lib/known-errors.js'
+import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
 import {type BigQuerySettings, DEFAULT_WAREHOUSE, parseWarehouse} from './lib/warehouse/index.js'
@@ -14,16 +16,23 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 
 /**
  * Base of every seneka command: --json, --config, --warehouse, --log-level; user errors as one clear
- * sentence (stack traces only at --log-level debug); typed results that --json prints as they are.
+ * sentence (stack traces only at --log-level debug).
+ *
+ * Output rules, the same for every command:
+ * - stdout: the human report, or under --json one envelope and nothing else (lib/output/json.ts):
+ *   {"status", "result", "warnings"} on success, {"status", "error": {name, message, exitCode, suggestion?},
+ *   "warnings"} on failure, whatever failed (a flag the parser refused, a UserError, an SDK error).
+ * - stderr: informational lines (`info`, cost estimates, "Planned ..."), warnings and progress; with --json too,
+ *   so nothing a person should see is lost. --log-level error keeps only errors; warn keeps warnings.
+ * - warnings (`warn`): on stderr as "Warning: ..." and, under --json, in the document's `warnings`.
  */
 export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   static override enableJsonFlag = true
 
   static override baseFlags = {
-    config: Flags.file({
+    config: existingFileFlag({
       summary: 'JSON config file (see docs/configuration.md).',
       env: 'SENEKA_CONFIG',
-      exists: true,
       helpGroup: 'GLOBAL',
     }),
     warehouse: Flags.string({
@@ -44,6 +53,8 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   protected settings!: SenekaConfig
   /** every positional argument, for commands that take several (static strict = false) */
   protected positionals: string[] = []
+  /** every warning of this run, for the --json document */
+  protected readonly warnings = new WarningLog()
 
   override async init(): Promise<void> {
     await super.init()
@@ -104,13 +115,43 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     return (this.flags?.['log-level'] ?? 'info') as LogLevel
   }
 
-  /** Informational line on stderr (never on stdout, so --json output stays one document). */
+  /** Informational line on stderr, with --json too (stdout carries only the document). */
   protected info(message: string): void {
-    if (this.logLevel === 'info' || this.logLevel === 'debug') this.logToStderr(message)
+    if (this.logLevel === 'info' || this.logLevel === 'debug') this.stderrLine(message)
   }
 
   protected trace(message: string): void {
-    if (this.logLevel === 'debug') this.logToStderr(message)
+    if (this.logLevel === 'debug') this.stderrLine(message)
+  }
+
+  /**
+   * The one warning rule: "Warning: ..." on stderr (unless --log-level error), with --json too, and the message in
+   * the --json document's `warnings`. (oclif's own warn is silent under --json.)
+   */
+  override warn(input: string | Error): string | Error {
+    const message = typeof input === 'string' ? input : input.message
+    this.warnings.add(message)
+    if (this.logLevel !== 'error') this.stderrLine(`Warning: ${message}`)
+    return input
+  }
+
+  /** One line on stderr, whatever --json says. */
+  protected stderrLine(message: string): void {
+    process.stderr.write(`${message}\n`)
+  }
+
+  /** The success document of --json: the command's result in the envelope, with the run's warnings. */
+  override toSuccessJson(result: unknown): SuccessEnvelope<unknown> {
+    return successEnvelope(result, Number(process.exitCode ?? 0), this.warnings.list)
+  }
+
+  /** The error document of --json: four fields, never the error's other properties. */
+  override toErrorJson(err: unknown): ErrorEnvelope {
+    return errorEnvelope(this.describe(err), this.warnings.list)
+  }
+
+  private describe(err: unknown): ErrorDetail {
+    return describeError(explainKnownError(err) ?? err, {command: `${this.config?.bin ?? 'seneka'} ${this.id ?? ''}`.trim()})
   }
 
   /** Whether interactive output (progress bars) may be drawn. */
@@ -125,22 +166,16 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    // this.exit(n) and the help flags end a command with an ExitError: not a failure to report
+    if ((err as {code?: string}).code === 'EEXIT') throw err
     const debug = this.logLevel === 'debug' || process.argv.includes('--log-level=debug')
-    if (err instanceof UserError) {
-      process.exitCode = err.exitCode
-      if (this.jsonEnabled()) {
-        this.logJson({error: {name: err.name, message: err.message, suggestion: err.suggestion, exitCode: err.exitCode}})
-        return
-      }
-      if (debug) this.logToStderr(err.stack ?? err.message)
-      throw new Errors.CLIError(err.message, {exit: err.exitCode, suggestions: err.suggestion ? [err.suggestion] : undefined})
+    const detail = this.describe(err)
+    process.exitCode = detail.exitCode
+    if (debug) this.stderrLine(err.stack ?? err.message)
+    if (this.jsonEnabled()) {
+      this.logJson(errorEnvelope(detail, this.warnings.list))
+      return
     }
-    if (err instanceof Errors.CLIError || (err as {oclif?: unknown}).oclif) return super.catch(err)
-    if (debug || this.jsonEnabled()) return super.catch(err)
-    process.exitCode = ExitCode.ERROR
-    throw new Errors.CLIError(`Unexpected error: ${err.message}`, {
-      exit: ExitCode.ERROR,
-      suggestions: ['Run again with --log-level debug to see where it happened, and report it with that output.'],
-    })
+    throw new Errors.CLIError(detail.message, {exit: detail.exitCode, suggestions: detail.suggestion ? [detail.suggestion] : undefined})
   }
 }

@@ -10,6 +10,7 @@ import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../lib/flags
 import {formatAndTable} from '../lib/formats/index.js'
 import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
+import {count, plural} from '../lib/output/words.js'
 import {MARKER_DESCRIPTION} from '../lib/store/markers.js'
 
 export default class Backfill extends BaseCommand<typeof Backfill, BackfillResult> {
@@ -96,7 +97,7 @@ ${exitCodeHelp([
         },
       },
       {
-        onPlan: (p) => this.info(`Planned ${p.totals.objects} objects (${p.totals.load} to load, ${p.totals.replace} to replace, ${p.totals.skip} already loaded) from ${p.requests.list} LIST requests.`),
+        onPlan: (p) => this.info(`Planned ${plural(p.totals.objects, 'object')} (${count(p.totals.load)} to load, ${count(p.totals.replace)} to replace, ${count(p.totals.skip)} already loaded) from ${plural(p.requests.list, 'LIST request')}.`),
         onProgress: (p) => progress.update({done: p.objectsDone, total: p.objectsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rows: p.rows}),
         onRetry: (uri, err, n) => this.trace(`retry ${n} for ${uri}: ${(err as Error).message}`),
       },

@@ -28,8 +28,8 @@ Objects: --objects lists a prefix of files named by Kafka partition and start of
 
 ${exitCodeHelp([
   [ExitCode.OK, 'the report ran (and --apply removed the duplicates or wrote the lists)'],
-  [ExitCode.ERROR, 'the run could not complete (missing table, verification failed and rolled back, unreadable object, --objects found no object or none matching --name-pattern ...)'],
-  [ExitCode.USAGE, 'bad flags or arguments'],
+  [ExitCode.ERROR, 'the run could not complete (verification failed and rolled back, unreadable object, --objects found no object or none matching --name-pattern ...)'],
+  [ExitCode.USAGE, 'bad flags or arguments, an unknown table or column, an apply above --max-remove'],
   [ExitCode.DUPLICATES_FOUND, 'duplicates (or redundant/overlapping objects) were found and --fail-on-duplicates was given'],
 ])}`
 
@@ -94,7 +94,17 @@ ${exitCodeHelp([
       if (flags.output || flags.manifest) throw new UsageError('--output and --manifest apply to --objects.', 'Drop them, or use --objects.')
       const bigquery = this.bigQuerySettings(flags)
       const keys = parseKeyList(flags.key)
+      // Ctrl-C / SIGTERM during --apply: the open transaction's session is ended at once (rolled back), so the
+      // table's DML is not held until BigQuery times it out; days already committed stay committed
+      const abort = new AbortController()
+      const onSignal = (sig: NodeJS.Signals): void => {
+        this.info(`${sig}: ending the open transaction (it is rolled back; days already committed stay so), then exiting.`)
+        abort.abort()
+      }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
       const rows = await runDedupe({
+        signal: abort.signal,
         mode: 'rows',
         warehouse: this.warehouseUri(),
         bigquery,
@@ -112,6 +122,9 @@ ${exitCodeHelp([
         },
         onStage: (s) => this.info(STAGES[s]),
         onDay: (day, i, n) => this.info(`Day ${day} (${i + 1} of ${n}): one transaction.`),
+      }).finally(() => {
+        process.off('SIGINT', onSignal)
+        process.off('SIGTERM', onSignal)
       })
       if (flags['dry-run']) {
         const notes = ['Statements that depend on the report (per-source counts, sample keys) are not estimated.']

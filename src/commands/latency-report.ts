@@ -50,8 +50,8 @@ Output: a terminal report with histogram bars, --json (latencies in seconds: p50
 
 ${exitCodeHelp([
   [ExitCode.OK, 'report printed; every --slo met'],
-  [ExitCode.ERROR, 'the report could not be made (missing table or column, unreachable warehouse ...)'],
-  [ExitCode.USAGE, 'bad flags (unknown measure, malformed --slo, empty time range ...)'],
+  [ExitCode.ERROR, 'the report could not be made (unreachable warehouse, bad credentials ...)'],
+  [ExitCode.USAGE, 'bad flags (unknown measure, malformed --slo, empty time range ...), an unknown table or column'],
   [ExitCode.SLO_BREACHED, 'report printed; at least one --slo was breached (or had no rows to check)'],
 ])}`
 

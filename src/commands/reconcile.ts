@@ -6,6 +6,7 @@ import {bigQueryFlags, queryDryRunFlag} from '../lib/cost/flags.js'
 import {UserError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, toleranceFlag} from '../lib/flags.js'
+import {plural} from '../lib/output/words.js'
 import {renderReport, toCsv} from '../lib/reconcile/render.js'
 import {DEFAULT_OBJECT_MARGIN_MS, reconcile} from '../lib/reconcile/run.js'
 import type {ReconcileResult} from '../lib/reconcile/types.js'
@@ -100,7 +101,7 @@ ${exitCodeHelp([
           cause: err,
         })
       }
-      this.info(`Wrote ${result.rows.length} rows to ${flags.csv}.`)
+      this.info(`Wrote ${plural(result.rows.length, 'row')} to ${flags.csv}.`)
     }
     if (!this.jsonEnabled()) this.log(renderReport(result, {mismatchesOnly: flags['mismatches-only']}))
     if (!result.passed) process.exitCode = ExitCode.RECONCILE_MISMATCH

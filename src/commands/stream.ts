@@ -4,8 +4,9 @@ import {describeEstimate} from '../lib/cost/bigquery.js'
 import {bigQueryFlags} from '../lib/cost/flags.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, durationFlag, formatFlags, wrap} from '../lib/flags.js'
+import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../lib/flags.js'
 import {formatAndTable} from '../lib/formats/index.js'
+import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub.js'
@@ -77,7 +78,7 @@ ${exitCodeHelp([
         return v
       }),
     }),
-    watch: Flags.directory({summary: 'Embedded mode: load files as they appear under this local folder.', exists: true, exactlyOne: ['queue', 'subscription', 'watch']}),
+    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: ['queue', 'subscription', 'watch']}),
     ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
@@ -107,6 +108,11 @@ ${exitCodeHelp([
     process.stdout.write(`${JSON.stringify(json)}\n`)
   }
 
+  /** the last JSON line: the shared envelope, marked like the status lines before it */
+  override toSuccessJson(result: unknown): {type: 'summary'} & ReturnType<BaseCommand<typeof Stream, StreamResult>['toSuccessJson']> {
+    return {type: 'summary', ...super.toSuccessJson(result)}
+  }
+
   async run(): Promise<StreamResult> {
     const {flags} = this
     const {format, table} = formatAndTable(flags)
@@ -122,7 +128,7 @@ ${exitCodeHelp([
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++
       if (signals > 1) {
-        this.logToStderr(`${sig} again: exiting now (unfinished messages will be redelivered).`)
+        this.stderrLine(`${sig} again: exiting now (unfinished messages will be redelivered).`)
         process.exit(130)
       }
       this.info(`${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`)
@@ -159,7 +165,7 @@ ${exitCodeHelp([
             gcsEndpoint: flags['gcs-endpoint'],
             maxLatencyMs: flags['max-latency'] ?? DEFAULT_STREAM_MAX_LATENCY_MS,
             onEstimate: (e) => this.trace(describeEstimate(e)),
-            onWarning: (m) => this.warnLine(m),
+            onWarning: (m) => this.warn(m),
           },
           signal: abort.signal,
         },
@@ -168,12 +174,12 @@ ${exitCodeHelp([
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
           onInfo: (line) => this.info(line),
-          onWarning: (m) => this.warnLine(m),
-          onFailure: (f) => this.warnLine(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
-          onInvalid: (m) => this.warnLine(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${m.receiveCount} times)` : ''}: ${m.reason}`),
-          onPoison: (p) => this.warnLine(`poison: ${p.uri ?? `message ${p.messageId}`} failed on ${p.deliveries} deliveries, left to ${p.deadLetter ?? 'the dead-letter queue'}: ${p.reason}`),
+          onWarning: (m) => this.warn(m),
+          onFailure: (f) => this.warn(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
+          onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${plural(m.receiveCount, 'time')})` : ''}: ${m.reason}`),
+          onPoison: (p) => this.warn(`poison: ${p.uri ?? `message ${p.messageId}`} failed on ${plural(p.deliveries, 'delivery', 'deliveries')}, left to ${p.deadLetter ?? 'the dead-letter queue'}: ${p.reason}`),
           onStart: (uri) => this.trace(`loading ${uri}`),
-          onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${o.rows} rows)`),
+          onLoaded: (o) => this.trace(`${o.outcome} ${o.uri} (${plural(o.rows, 'row')})`),
           onRetry: (u, err, n) => this.trace(`retry ${n} for ${u}: ${(err as Error).message}`),
         },
       )
@@ -186,8 +192,4 @@ ${exitCodeHelp([
     }
   }
 
-  private warnLine(message: string): void {
-    // stderr even under --json (stdout carries only the JSON lines)
-    if (this.logLevel !== 'error') process.stderr.write(`Warning: ${message}\n`)
-  }
 }

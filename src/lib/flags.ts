@@ -1,8 +1,9 @@
-import {Errors, Flags} from '@oclif/core'
+import {Args, Errors, Flags} from '@oclif/core'
 import {parseShard, type Shard} from './backfill/shard.js'
 import {errorMessage} from './errors.js'
 import {FORMAT_NAMES} from './formats/index.js'
 import {ExitCode} from './exit-codes.js'
+import {requireExisting} from './output/files.js'
 import {parseTolerance, type Tolerance} from './reconcile/tolerance.js'
 import {parseDuration, parseInstant} from './time.js'
 
@@ -32,6 +33,21 @@ export const durationFlag = Flags.custom<number>({
 export const shardFlag = Flags.custom<Shard>({
   parse: wrap(parseShard),
 })
+
+/** A file that must exist (instead of Flags.file's `exists`, whose error is not one clear sentence). */
+export const existingFileFlag = Flags.custom<string>({
+  parse: (input, _ctx, opts) => wrap((v) => requireExisting(v, 'file', `--${opts.name}`))(input),
+})
+
+/** A folder that must exist. */
+export const existingFolderFlag = Flags.custom<string>({
+  parse: (input, _ctx, opts) => wrap((v) => requireExisting(v, 'folder', `--${opts.name}`))(input),
+})
+
+/** A positional file argument that must exist. */
+export function existingFileArg(name: string, description: string, suggestion?: string) {
+  return Args.custom<string>({description, parse: wrap((v) => requireExisting(v, 'file', name, suggestion))})()
+}
 
 export const concurrencyFlag = Flags.integer({
   min: 1,

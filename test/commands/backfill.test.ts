@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {albFixture, PREFIX} from '../helpers/alb-fixtures.js'
-import {runCli} from '../helpers/cli.js'
+import {jsonResult, runCli} from '../helpers/cli.js'
 import {count} from '../helpers/duckdb.js'
 import {tempDir} from '../helpers/tmp.js'
 
@@ -18,7 +18,7 @@ describe('seneka backfill (CLI)', () => {
     const {src, db, fx} = setup({malformedRate: 0.02})
     const r = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--json'])
     expect(r.code).toBe(0)
-    const doc = JSON.parse(r.stdout)
+    const doc = jsonResult(r.stdout)
     expect(doc.objects).toEqual({loaded: fx.files.length, replaced: 0, skipped: 0, failed: 0})
     expect(doc.rows).toBe(fx.good)
     expect(doc.rejected).toBe(fx.malformed)
@@ -55,7 +55,7 @@ describe('seneka backfill (CLI)', () => {
     expect(await count(db, 'SELECT count(*) FROM t')).toBe(await count(db, 'SELECT coalesce(sum(rows), 0) FROM _seneka_ledger'))
     const second = await runCli([...args, '--json'])
     expect(second.code).toBe(0)
-    const doc = JSON.parse(second.stdout)
+    const doc = jsonResult(second.stdout)
     expect(doc.objects.skipped).toBe(partial)
     expect(doc.objects.loaded).toBe(fx.files.length - partial)
     expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
@@ -110,7 +110,7 @@ describe('seneka backfill (CLI)', () => {
     expect(said).toContain(`and the ${fx.good.toLocaleString('en-US')} rows of the ${fx.files.length} objects loaded were committed.`)
     const json = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't2', '--max-rejects', '0', '--json'])
     expect(json.code).toBe(4)
-    expect(JSON.parse(json.stdout).rejectsExceeded).toMatch(/lines were rejected, more than --max-rejects 0/)
+    expect(jsonResult(json.stdout).rejectsExceeded).toMatch(/lines were rejected, more than --max-rejects 0/)
   })
 
   it('--help documents examples and exit codes', async () => {

@@ -58,6 +58,7 @@ afterEach(() => {
 /** Runs a command in-process; returns what it printed on stdout and its result. */
 async function run(cmd: {run(argv: string[], root: string): Promise<unknown>}, argv: string[]): Promise<{out: string; result: any; error?: any}> {
   let out = ''
+  process.exitCode = undefined
   // oclif writes through console.log / console.error
   vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void (out += `${a.join(' ')}\n`))
   vi.spyOn(console, 'error').mockImplementation(() => {})
@@ -68,6 +69,7 @@ async function run(cmd: {run(argv: string[], root: string): Promise<unknown>}, a
     return {out, result: undefined, error}
   } finally {
     vi.restoreAllMocks()
+    process.exitCode = undefined
   }
 }
 
@@ -86,7 +88,7 @@ describe('every reading command on BigQuery', () => {
       expect(result.statements.length).toBeGreaterThan(0)
       expect(result.total.bytesProcessed).toBe(123_456_789 * result.statements.length)
       expect(result.total.usd).toBeGreaterThan(0)
-      expect(JSON.parse(out)).toMatchObject({dryRun: true})
+      expect(JSON.parse(out)).toMatchObject({status: 0, result: {dryRun: true}, warnings: []})
       // dry runs only: not one query job ran
       expect(g.jobs('query')).toEqual([])
       expect(g.jobs('dry').length).toBe(result.statements.length)

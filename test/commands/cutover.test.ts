@@ -3,7 +3,7 @@ import {CreateQueueCommand} from '@aws-sdk/client-sqs'
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {runCli} from '../helpers/cli.js'
+import {jsonResult, runCli} from '../helpers/cli.js'
 import {startAws} from '../helpers/fauxqs.js'
 import {tempDir} from '../helpers/tmp.js'
 
@@ -36,7 +36,7 @@ describe('seneka cutover (built CLI against fauxqs)', () => {
 
     const applied = await cli('apply', planFile, '--json')
     expect(applied.code, applied.stderr).toBe(0)
-    const a = JSON.parse(applied.stdout)
+    const a = jsonResult(applied.stdout)
     expect(a.result.buckets[0]).toMatchObject({bucket: 'cli-logs', outcome: 'applied', to: 'shadow'})
 
     // the same plan file again: the state moved on, so it is stale
@@ -46,7 +46,7 @@ describe('seneka cutover (built CLI against fauxqs)', () => {
 
     const status = await cli('status', '--json')
     expect(status.code).toBe(0)
-    expect(JSON.parse(status.stdout).buckets).toEqual([expect.objectContaining({bucket: 'cli-logs', mode: 'shadow', wave: 0, by: 'ci', skipBatch: false})])
+    expect(jsonResult(status.stdout).buckets).toEqual([expect.objectContaining({bucket: 'cli-logs', mode: 'shadow', wave: 0, by: 'ci', skipBatch: false})])
     const table = await cli('status')
     expect(table.stdout).toMatch(/cli-logs\s+0\s+shadow/)
 
@@ -57,8 +57,8 @@ describe('seneka cutover (built CLI against fauxqs)', () => {
     expect(JSON.parse(changed.stdout).error.message).toMatch(/changed after seneka applied its rule/)
     const rb = await cli('rollback', '--bucket', 'cli-logs', '--force', '--json')
     expect(rb.code, rb.stderr).toBe(0)
-    expect(JSON.parse(rb.stdout)).toMatchObject({from: 'shadow', to: 'batch'})
-    expect(JSON.parse((await cli('status', '--json')).stdout).buckets[0].mode).toBe('batch')
+    expect(jsonResult(rb.stdout)).toMatchObject({from: 'shadow', to: 'batch'})
+    expect(jsonResult((await cli('status', '--json')).stdout).buckets[0].mode).toBe('batch')
   })
 
   it('names the config key path of an error', async () => {

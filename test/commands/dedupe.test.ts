@@ -3,7 +3,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ExitCode} from '../../src/lib/exit-codes.js'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb.js'
-import {runCli} from '../helpers/cli.js'
+import {jsonResult, runCli} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {body, count, kc, makeTable, records} from '../lib/dedupe/fixtures.js'
 
@@ -24,7 +24,7 @@ describe('seneka dedupe (rows)', () => {
     expect(plain.stdout).toContain('Report only: nothing was changed')
     const check = await runCli(['dedupe', '--warehouse', wh, '--table', 'app_logs', '--key', 'partition,offset', '--fail-on-duplicates', '--json'])
     expect(check.code).toBe(ExitCode.DUPLICATES_FOUND)
-    const doc = JSON.parse(check.stdout)
+    const doc = jsonResult(check.stdout)
     expect(doc).toMatchObject({mode: 'rows', duplicatesFound: true, applied: null, report: {rows: 25, distinctKeys: 20, duplicateRows: 5}})
     expect(doc.report.perSource).toEqual([{source: 's3://b/replay.jsonl', rows: 5, duplicateRows: 5}])
     expect(await count(file, 'SELECT COUNT(*) FROM app_logs')).toBe(25)
@@ -35,14 +35,14 @@ describe('seneka dedupe (rows)', () => {
     const wh = `duckdb:${file}`
     const applied = await runCli(['dedupe', '--warehouse', wh, '--table', 'app_logs', '--key', 'partition', '--key', 'offset', '--apply', '--json'])
     expect(applied.code).toBe(0)
-    expect(JSON.parse(applied.stdout).applied).toMatchObject({rowsRemoved: 5, after: {duplicateRows: 0, distinctKeys: 20}})
+    expect(jsonResult(applied.stdout).applied).toMatchObject({rowsRemoved: 5, after: {duplicateRows: 0, distinctKeys: 20}})
     expect(await count(file, `SELECT COUNT(*) FROM app_logs WHERE _source_uri = 's3://b/replay.jsonl'`)).toBe(0)
     const check = await runCli(['dedupe', '--warehouse', wh, '--table', 'app_logs', '--key', 'partition,offset', '--fail-on-duplicates'])
     expect(check.code).toBe(0)
     expect(check.stdout).toContain('No duplicates.')
   })
 
-  it('exits 2 on bad flags and 1 on a missing table', async () => {
+  it('exits 2 on bad flags and on a missing table (as reconcile and latency-report do)', async () => {
     const file = await smallTable(tempDir(), false)
     const wh = `duckdb:${file}`
     const bad = await runCli(['dedupe', '--warehouse', wh, '--table', 'app_logs', '--key', 'partition,off-set'])
@@ -56,7 +56,7 @@ describe('seneka dedupe (rows)', () => {
     expect(since.code).not.toBe(0)
     expect(since.stderr).toContain('is not a date or timestamp')
     const missing = await runCli(['dedupe', '--warehouse', wh, '--table', 'nope', '--key', 'partition'])
-    expect(missing.code).toBe(ExitCode.ERROR)
+    expect(missing.code).toBe(ExitCode.USAGE)
     expect(missing.stderr).toContain('does not exist')
   })
 
@@ -146,7 +146,7 @@ describe('seneka dedupe --objects', () => {
     const out = path.join(dir, 'redundant.json')
     const applied = await runCli(['dedupe', '--objects', src, '--apply', '--output', out, '--json'])
     expect(applied.code).toBe(0)
-    const doc = JSON.parse(applied.stdout)
+    const doc = jsonResult(applied.stdout)
     expect(doc.written).toEqual({output: out, manifest: null, objects: 1})
     expect(doc.redundant[0].key).toBe(`b/${kc('app', 0, 25)}`)
   })

@@ -3,7 +3,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb.js'
-import {runCli} from '../helpers/cli.js'
+import {jsonResult, runCli} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {arrivalRows, createTable, testDir} from '../lib/latency/fixtures.js'
 
@@ -44,7 +44,7 @@ describe('seneka latency-report', () => {
     const {uri} = await warehouse()
     const r = await runCli(['latency-report', '--warehouse', uri, '--table', 'logs', '--compare-table', 'stream', '--bins', '10', '--slo', 'p90<=1m', '--json'])
     expect(r.code).toBe(11)
-    const j = JSON.parse(r.stdout)
+    const j = jsonResult(r.stdout)
     expect(j).toMatchObject({table: 'logs', measure: 'arrival', count: 100, max: 100, quantiles: {exact: true}})
     expect(j.p50).toBeCloseTo(50.5, 9)
     expect(j.p99_9).toBeCloseTo(99.901, 9)
@@ -83,11 +83,11 @@ describe('seneka latency-report', () => {
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain('--slo "p99=6m" is not an SLO.')
     const missing = await runCli(['latency-report', '--warehouse', uri, '--table', 'nope'])
-    expect(missing.code).toBe(1)
+    expect(missing.code).toBe(2) // an unknown table or column is a usage error in every command
     expect(missing.stderr).toContain('The table nope does not exist')
     expect(missing.stderr).not.toMatch(/\n\s+at /)
     const transfer = await runCli(['latency-report', '--warehouse', uri, '--table', 'logs', '--measure', 'transfer'])
-    expect(transfer.code).toBe(1)
+    expect(transfer.code).toBe(2)
     expect(transfer.stderr).toContain('--gcs-created-column')
   })
 

@@ -2,7 +2,7 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ExitCode} from '../../src/lib/exit-codes.js'
-import {runCli} from '../helpers/cli.js'
+import {jsonResult, runCli} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {buildWarehouse, hourly} from '../lib/reconcile/fixtures.js'
 
@@ -28,7 +28,7 @@ describe('seneka reconcile', () => {
     const csv = path.join(dir, 'out.csv')
     const r = await runCli([...args(warehouse), '--json', '--csv', csv])
     expect(r.code).toBe(ExitCode.RECONCILE_MISMATCH)
-    const doc = JSON.parse(r.stdout)
+    const doc = jsonResult(r.stdout)
     expect(doc.passed).toBe(false)
     expect(doc.by).toBe('hour')
     expect(doc.rows.map((x: {bucket: string; batch: number; stream: number; status: string}) => [x.bucket, x.batch, x.stream, x.status])).toEqual([

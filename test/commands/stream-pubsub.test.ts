@@ -45,8 +45,9 @@ describe('seneka stream --subscription (CLI, gRPC double)', () => {
     const cleanDb = path.join(tempDir(), 'clean.duckdb')
     const ok = await runCli([...args(clean, cleanDb), '--stop-when-idle', '2s', '--json'])
     expect(ok.code).toBe(0)
-    const summary = JSON.parse(ok.stdout.trim().split('\n').at(-1)!)
-    expect(summary).toMatchObject({type: 'summary', mode: 'pubsub', stoppedBy: 'idle', rows: 150_005, poison: 0, objects: {loaded: 2, failed: 0}, events: {objectCreated: 2, ignored: 1}, messages: {received: 3, deleted: 3}})
+    const last = JSON.parse(ok.stdout.trim().split('\n').at(-1)!)
+    expect(last).toMatchObject({type: 'summary', status: 0})
+    expect(last.result).toMatchObject({mode: 'pubsub', stoppedBy: 'idle', rows: 150_005, poison: 0, objects: {loaded: 2, failed: 0}, events: {objectCreated: 2, ignored: 1}, messages: {received: 3, deleted: 3}})
 
     const db = path.join(tempDir(), 'wh.duckdb')
     let stderr = ''

@@ -64,7 +64,23 @@ describe('seneka stream (CLI)', () => {
     expect(lines.length).toBeGreaterThanOrEqual(2)
     expect(lines.slice(0, -1).every((l) => l.type === 'status' && typeof l.messagesPerSecond === 'number' && 'backlog' in l)).toBe(true)
     const summary = lines.at(-1)
-    expect(summary).toMatchObject({type: 'summary', mode: 'sqs', stoppedBy: 'idle', rows: 15, objects: {loaded: 5, failed: 0}, messages: {received: 5, deleted: 5}})
+    expect(summary).toMatchObject({type: 'summary', status: 0})
+    // the shared warning rule: on stderr and in the document (the queue here has no dead-letter queue)
+    expect(summary.warnings).toEqual([expect.stringMatching(/^the queue has no redrive policy/)])
+    expect(r.stderr).toMatch(/^Warning: the queue has no redrive policy/m)
+    expect(summary.result).toMatchObject({type: 'summary', mode: 'sqs', stoppedBy: 'idle', rows: 15, objects: {loaded: 5, failed: 0}, messages: {received: 5, deleted: 5}})
+  })
+
+  it('an unparseable message is a warning on stderr and in the --json summary, in plain words', async () => {
+    const db = path.join(tempDir(), 'wh.duckdb')
+    const queue = await createQueue(aws.sqs, 'cli-invalid')
+    await send(aws.sqs, queue, 'this is not an S3 event')
+    const r = await runCli(['stream', '--queue', queue, '--format', 'jsonl', '--table', 'app', '--warehouse', `duckdb:${db}`, '--stop-when-idle', '2s', '--wait-time', '1s', '--status-interval', '0s', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!)
+    const warning = summary.warnings.find((w: string) => w.startsWith('unparseable message'))
+    expect(warning).toMatch(/left for the dead-letter queue \(received 1 time\): /)
+    expect(r.stderr).toContain(`Warning: ${warning}`)
   })
 
   it('stops gracefully on SIGTERM: finishes the load in flight, deletes its message, exits 0', async () => {

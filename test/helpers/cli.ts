@@ -36,3 +36,18 @@ export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: str
     })
   })
 }
+
+/** The envelope every --json document has: {status, result, warnings} or {status, error, warnings}. */
+export interface JsonEnvelope<T = any> {
+  status: number
+  result?: T
+  error?: {name: string; message: string; exitCode: number; suggestion?: string}
+  warnings: string[]
+}
+
+/** Parses a --json success document and returns its result, after checking the envelope around it. */
+export function jsonResult<T = any>(stdout: string): T {
+  const doc = JSON.parse(stdout) as JsonEnvelope<T>
+  if (typeof doc.status !== 'number' || !Array.isArray(doc.warnings) || !('result' in doc)) throw new Error(`not a success envelope: ${stdout.slice(0, 300)}`)
+  return doc.result as T
+}

@@ -65,6 +65,8 @@ export interface GcpDouble {
   datasetLocations: Map<string, string>
   /** session id -> the location it was created in */
   sessions: Map<string, string>
+  /** sessions ended by CALL BQ.ABORT_SESSION(): no job runs in them any more */
+  endedSessions: Set<string>
   /** totalBytesProcessed reported by dry runs */
   bytesFor: (sql: string) => number
   /** polls a job needs before it reports DONE */
@@ -162,6 +164,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     tables,
     datasetLocations: new Map(),
     sessions: new Map(),
+    endedSessions: new Set(),
     bytesFor: () => 1_000_000,
     pollsUntilDone: 1,
     loseMergeReplies: 0,
@@ -345,6 +348,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       if (jobsById.has(id)) return send(409, {error: {code: 409, message: `Already Exists: Job ${id}`, errors: [{reason: 'duplicate'}]}})
       // sessions: a job with createSession opens one in its location; jobs sent with a session_id must run there
       const used = q?.connectionProperties?.find((c: any) => c.key === 'session_id')?.value
+      if (used && double.endedSessions.has(used)) {
+        return send(400, {error: {code: 400, message: `Session ${used} has been terminated`, errors: [{reason: 'invalid'}]}})
+      }
       if (used && double.sessions.get(used) !== location) {
         return send(400, {error: {code: 400, message: `Session ${used} was not found in location ${location}`, errors: [{reason: 'invalid'}]}})
       }
@@ -358,6 +364,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
           if (double.sql && !isSimulated(sql)) {
             if (/^\s*CALL BQ\.ABORT_SESSION\(\)/i.test(sql)) {
               await double.sql.endSession(sessionId)
+              double.endedSessions.add(sessionId)
               job.result = {fields: [], rows: []}
             } else job.result = await double.sql.run(sql, typedParams(q.queryParameters), sessionId)
           } else job.result = simulateQuery(sql, decodeParams(q.queryParameters))

@@ -1,8 +1,10 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 import {createInterface} from 'node:readline/promises'
 import {BaseCommand} from '../../base-command.js'
 import {UsageError} from '../../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
+import {existingFileArg} from '../../lib/flags.js'
+import {plural} from '../../lib/output/words.js'
 import {cutoverFlags, selectionFlags} from '../../lib/cutover/flags.js'
 import {type ApplyResult, type CutoverPlan, openCutover, readPlanFile, renderApply, renderPlan, runApply, runPlan} from '../../lib/cutover/index.js'
 
@@ -34,7 +36,7 @@ ${exitCodeHelp([
   ]
 
   static override args = {
-    planfile: Args.file({description: 'Plan written by `seneka cutover plan --out` (omit to plan again).', exists: true}),
+    planfile: existingFileArg('PLANFILE', 'Plan written by `seneka cutover plan --out` (omit to plan again).', 'Give the file `seneka cutover plan --out FILE` wrote, or omit PLANFILE to plan again.'),
   }
 
   static override flags = {
@@ -72,7 +74,7 @@ ${exitCodeHelp([
     }
     const total = plan.totals.add + plan.totals.change + plan.totals.remove
     const rl = createInterface({input: process.stdin, output: process.stderr})
-    const answer = await rl.question(`\nApply these ${total} change(s)? Only "yes" is accepted: `)
+    const answer = await rl.question(`\nApply ${total === 1 ? 'this change' : `these ${plural(total, 'change')}`}? Only "yes" is accepted: `)
     rl.close()
     if (answer.trim() !== 'yes') throw new UsageError('Apply cancelled; nothing was changed.')
   }

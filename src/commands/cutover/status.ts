@@ -16,7 +16,7 @@ ${exitCodeHelp([
 
   static override examples = [
     {description: 'All buckets:', command: '<%= config.bin %> <%= command.id %> --config seneka.json'},
-    {description: 'Buckets the batch job must skip, for a script:', command: '<%= config.bin %> <%= command.id %> --config seneka.json --json | jq -r \'.buckets[] | select(.skipBatch) | .bucket\''},
+    {description: 'Buckets the batch job must skip, for a script:', command: '<%= config.bin %> <%= command.id %> --config seneka.json --json | jq -r \'.result.buckets[] | select(.skipBatch) | .bucket\''},
   ]
 
   static override flags = {...cutoverFlags, ...selectionFlags}

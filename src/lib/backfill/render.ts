@@ -1,6 +1,7 @@
 import {formatDuration} from '../time.js'
 import {renderTable} from '../output/table.js'
 import {formatBytes, formatCount} from '../output/units.js'
+import {plural} from '../output/words.js'
 import type {BackfillPlan} from './plan.js'
 import type {BackfillResult} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
@@ -29,7 +30,7 @@ export function renderPlan(plan: BackfillPlan): string {
   return [
     table,
     ...(plan.markers.objects > 0 ? [markerLine(plan)] : []),
-    `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plan.requests.listedPrefixes.length} prefixes), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
+    `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plural(plan.requests.listedPrefixes.length, 'prefix')}), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
   ].join('\n')
 }
 
@@ -41,7 +42,7 @@ function markerLine(plan: BackfillPlan): string {
 /** BigQuery: the jobs the load will use, against the per-table daily load-job limit. */
 export function renderLoadEstimate(e: LoadEstimate): string {
   return [
-    `Warehouse jobs: ${formatCount(e.loadJobs)} load jobs (up to ${formatCount(e.objectsPerJob)} objects each; limit ${formatCount(e.dailyLoadJobLimit)} per table per day), ${formatCount(e.mergeQueries)} merge transactions, ${formatCount(e.ledgerQueries)} ledger checks${e.staging ? `; staging files under ${e.staging}` : ''}.`,
+    `Warehouse jobs: ${plural(e.loadJobs, 'load job')} (up to ${plural(e.objectsPerJob, 'object')} each; limit ${formatCount(e.dailyLoadJobLimit)} per table per day), ${plural(e.mergeQueries, 'merge transaction')}, ${plural(e.ledgerQueries, 'ledger check')}${e.staging ? `; staging files under ${e.staging}` : ''}.`,
     `Estimated BigQuery cost of the load: ${formatBytes(e.bytesBilledEstimate)} billed, about ${e.usd < 0.01 ? '< $0.01' : `$${e.usd.toFixed(2)}`} on demand (load jobs are free).`,
     ...e.notes.map((n) => `  ${n}`),
   ].join('\n')
@@ -52,7 +53,7 @@ export function renderSummary(r: BackfillResult): string {
   if (r.dryRun) {
     lines.push(renderPlan(r.plan))
     if (r.loadEstimate) lines.push(renderLoadEstimate(r.loadEstimate))
-    lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${formatCount(r.plan.totals.load + r.plan.totals.replace)} objects into ${r.table}.`)
+    lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${plural(r.plan.totals.load + r.plan.totals.replace, 'object')} into ${r.table}.`)
     return lines.join('\n')
   }
   const o = r.objects
@@ -60,7 +61,7 @@ export function renderSummary(r: BackfillResult): string {
     `Backfill ${r.loadId} into ${r.table} (${r.warehouse})`,
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} skipped (already loaded), ${formatCount(o.failed)} failed`,
     ...(r.plan.markers.objects > 0 ? [`  markers   ${formatCount(r.plan.markers.objects)} skipped, not logs (${MARKER_DESCRIPTION})`] : []),
-    `  rows      ${formatCount(r.rows)} loaded, ${formatCount(r.rejected)} rejected lines`,
+    `  rows      ${formatCount(r.rows)} loaded, ${plural(r.rejected, 'rejected line')}`,
     `  bytes     ${formatBytes(r.bytesRead)} read, ${formatBytes(r.bytesUncompressed)} uncompressed`,
     `  time      ${formatDuration(r.durationMs)}, ${formatCount(r.rowsPerSecond)} rows/s, ${r.mbPerSecond} MB/s`,
   )
@@ -68,7 +69,7 @@ export function renderSummary(r: BackfillResult): string {
   if (r.failures.length > 0) {
     lines.push('', `Failed objects (nothing from them was loaded; re-run the same command to retry only these):`)
     for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.uri}: ${f.error}`)
-    if (r.failures.length > 20) lines.push(`  ... and ${r.failures.length - 20} more (see --json)`)
+    if (r.failures.length > 20) lines.push(`  ... and ${formatCount(r.failures.length - 20)} more (see --json)`)
   }
   if (r.rejected > 0) {
     lines.push('', `Rejected lines (kept in table _seneka_rejects with object, line number and reason):`)

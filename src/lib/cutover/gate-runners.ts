@@ -1,4 +1,5 @@
 import {latencyReport} from '../latency/index.js'
+import {plural} from '../output/words.js'
 import {reconcile} from '../reconcile/run.js'
 import {openWarehouse} from '../warehouse/index.js'
 import type {GateRunners} from './gates.js'
@@ -32,7 +33,7 @@ export function defaultGateRunners(): GateRunners {
         const r = await latencyReport(wh, {table: bucket.table, since: window.since, until: window.until})
         const sloS = bucket.p99Ms / 1000
         if (r.p99 === null) return {passed: false, summary: `no rows with a measurable latency in ${bucket.table} over the shadow window`}
-        return {passed: r.p99 <= sloS, summary: `p99 ${r.p99.toFixed(1)}s ${r.p99 <= sloS ? '<=' : '>'} SLO ${sloS}s over ${r.count} rows`, details: {p50: r.p50, p99: r.p99, count: r.count, definition: r.definition}}
+        return {passed: r.p99 <= sloS, summary: `p99 ${r.p99.toFixed(1)}s ${r.p99 <= sloS ? '<=' : '>'} SLO ${sloS}s over ${plural(r.count, 'row')}`, details: {p50: r.p50, p99: r.p99, count: r.count, definition: r.definition}}
       } finally {
         await wh.close()
       }

@@ -1,5 +1,6 @@
 import {renderTable as table} from '../output/table.js'
 import {formatCount} from '../output/units.js'
+import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import type {ObjectDedupeResult} from './objects.js'
 import type {DedupeResult, RowDedupeResult} from './run.js'
@@ -19,7 +20,7 @@ function renderRows(r: RowDedupeResult): string {
     `Duplicates in ${s.table} (${r.warehouse}) by key (${s.keys.join(', ')})${scope}`,
     `  rows             ${formatCount(s.rows)}`,
     `  distinct keys    ${formatCount(s.distinctKeys)}`,
-    `  duplicate rows   ${formatCount(s.duplicateRows)} (extra copies of ${formatCount(s.duplicatedKeys)} keys, up to ${formatCount(s.maxCopies)} copies of one key)`,
+    `  duplicate rows   ${formatCount(s.duplicateRows)}${s.duplicateRows > 0 ? ` (extra copies of ${plural(s.duplicatedKeys, 'key')}, up to ${plural(s.maxCopies, 'copy')} of one key)` : ''}`,
     `  NULL-key rows    ${formatCount(s.nullKeyRows)}${s.nullKeyRows > 0 ? ` (never treated as duplicates; by column: ${Object.entries(s.nullKeyRowsByColumn).map(([k, v]) => `${k} ${formatCount(v)}`).join(', ')})` : ''}`,
     `  keeps            the ${s.keep} copy: ORDER BY ${shortOrder(s.keepOrder)}`,
   ]
@@ -37,7 +38,7 @@ function renderRows(r: RowDedupeResult): string {
         ],
       ),
     )
-    if (days.length > 31) lines.push(`  ... and ${days.length - 31} more days with duplicates (see --json)`)
+    if (days.length > 31) lines.push(`  ... and ${plural(days.length - 31, 'more day')} with duplicates (see --json)`)
   }
   if (s.perSource.length > 0) {
     lines.push('', `Sources holding the copies that would be removed (${formatCount(s.sourcesWithDuplicates)} in all):`)
@@ -54,17 +55,17 @@ function renderRows(r: RowDedupeResult): string {
   if (r.applied) {
     const a = r.applied
     if (a.perDay) {
-      for (const d of a.perDay) lines.push(`  ${d.day}  removed ${formatCount(d.rowsRemoved)} duplicate rows (${formatDuration(d.durationMs)})`)
+      for (const d of a.perDay) lines.push(`  ${d.day}  removed ${plural(d.rowsRemoved, 'duplicate row')} (${formatDuration(d.durationMs)})`)
       lines.push(
-        `Removed ${formatCount(a.rowsRemoved)} duplicate rows in ${formatCount(a.perDay.length)} transactions, one per UTC day holding duplicates (${formatDuration(a.durationMs)}); each day verified: no duplicates left within the day, distinct keys as before, NULL-key rows untouched. Copies of one key on different days are not removed by this pass.`,
+        `Removed ${plural(a.rowsRemoved, 'duplicate row')} in ${plural(a.perDay.length, 'transaction')}, one per UTC day holding duplicates (${formatDuration(a.durationMs)}); each day verified: no duplicates left within the day, distinct keys as before, NULL-key rows untouched. Copies of one key on different days are not removed by this pass.`,
       )
       const left = s.duplicateRows - a.rowsRemoved
-      if (left > 0) lines.push(`${formatCount(left)} duplicate rows of the report are copies on different days and remain; run the report again to see them.`)
+      if (left > 0) lines.push(`${plural(left, 'duplicate row')} of the report ${left === 1 ? 'is a copy on another day and remains' : 'are copies on different days and remain'}; run the report again to see ${left === 1 ? 'it' : 'them'}.`)
     } else lines.push(
-      `Removed ${formatCount(a.rowsRemoved)} duplicate rows in one transaction (${formatDuration(a.durationMs)}); verified: no duplicates left, ${formatCount(a.after.distinctKeys)} distinct keys as before, ${formatCount(a.after.nullKeyRows)} NULL-key rows untouched.`,
+      `Removed ${plural(a.rowsRemoved, 'duplicate row')} in one transaction (${formatDuration(a.durationMs)}); verified: no duplicates left, ${plural(a.after.distinctKeys, 'distinct key')} as before, ${plural(a.after.nullKeyRows, 'NULL-key row')} untouched.`,
     )
   } else if (s.duplicateRows > 0) {
-    lines.push(`Report only: nothing was changed. Run again with --apply to remove the ${formatCount(s.duplicateRows)} duplicate rows.`)
+    lines.push(`Report only: nothing was changed. Run again with --apply to remove the ${plural(s.duplicateRows, 'duplicate row')}.`)
   } else {
     lines.push('No duplicates.')
   }
@@ -74,11 +75,11 @@ function renderRows(r: RowDedupeResult): string {
 function renderObjects(r: ObjectDedupeResult): string {
   const t = r.totals
   const lines: string[] = [
-    `Offset ranges of ${formatCount(t.files)} files (${formatCount(t.partitions)} partitions, pattern ${r.pattern}) under ${r.location}`,
+    `Offset ranges of ${plural(t.files, 'file')} (${plural(t.partitions, 'partition')}, pattern ${r.pattern}) under ${r.location}`,
     `  records          ${formatCount(t.records)} (${formatCount(t.duplicateRecords)} duplicate)`,
-    `  redundant files  ${formatCount(t.redundantFiles)} (${formatCount(t.redundantRecords)} records, all held by other files)`,
-    `  overlaps         ${formatCount(t.overlappingFiles)} files share ${formatCount(t.overlappingRecords)} records with their neighbour (needs row-level dedupe)`,
-    `  gaps             ${formatCount(t.gaps)} (${formatCount(t.missingRecords)} offsets missing; not duplicates)`,
+    `  redundant files  ${formatCount(t.redundantFiles)} (${plural(t.redundantRecords, 'record')}, all held by other files)`,
+    `  overlaps         ${plural(t.overlappingFiles, 'file')} share ${plural(t.overlappingRecords, 'record')} with their neighbour (needs row-level dedupe)`,
+    `  gaps             ${formatCount(t.gaps)} (${plural(t.missingRecords, 'offset')} missing; not duplicates)`,
   ]
   if (r.unmatched > 0) lines.push(`  not matched      ${formatCount(r.unmatched)} objects did not match the name pattern, e.g. ${r.unmatchedSamples[0]}`)
   if (t.emptyFiles > 0) lines.push(`  empty files      ${formatCount(t.emptyFiles)}`)

@@ -1,4 +1,4 @@
-import {UsageError, UserError} from '../errors.js'
+import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {formatTolerance, type Tolerance} from '../reconcile/tolerance.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
 import {checkColumnName, checkTableName, type Dialect, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
@@ -153,14 +153,12 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
   checkRange(spec.range)
   const cols = await wh.tableColumns(spec.table)
   if (!cols) {
-    throw new UserError(`The table ${spec.table} does not exist in ${wh.description}.`, {
-      suggestion: 'Check --table and --warehouse (seneka backfill creates tables named <format>_logs by default).',
-    })
+    throw new NotFoundError(`The table ${spec.table} does not exist in ${wh.description}.`, 'Check --table and --warehouse (seneka backfill creates tables named <format>_logs by default).')
   }
   const names = new Set(cols.map((c) => c.name))
   const missing = keys.filter((k) => !names.has(k))
   if (missing.length > 0) {
-    throw new UsageError(`The table ${spec.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}.`, `Its columns are: ${cols.map((c) => c.name).join(', ')}.`)
+    throw new NotFoundError(`The table ${spec.table} has no column ${missing.map((m) => `"${m}"`).join(', ')}.`, `Its columns are: ${cols.map((c) => c.name).join(', ')}.`)
   }
   const d = wh.dialect
   const q = (n: string): string => d.quoteIdent(n)

@@ -18,7 +18,7 @@ export interface RowDedupeResult {
 export type DedupeResult = RowDedupeResult | ObjectDedupeResult
 
 export type DedupeOptions =
-  | ({mode: 'rows'; warehouse: string; apply: boolean; bigquery?: BigQuerySettings; /** what --apply may remove: rows or a percentage of the rows in scope [50%] */ maxRemove?: Tolerance} & RowDedupeSpec &
+  | ({mode: 'rows'; warehouse: string; apply: boolean; bigquery?: BigQuerySettings; /** what --apply may remove: rows or a percentage of the rows in scope [50%] */ maxRemove?: Tolerance; signal?: AbortSignal} & RowDedupeSpec &
       RowDedupeHooks & {onReport?: (r: RowDedupeReport) => void})
   | ({mode: 'objects'; apply: boolean} & ObjectDedupeOptions)
 
@@ -29,6 +29,9 @@ export async function runDedupe(opts: DedupeOptions): Promise<DedupeResult> {
     return analyzeObjects({...opts, output: opts.apply ? opts.output : undefined})
   }
   const wh = await openWarehouse(opts.warehouse, {readOnly: !opts.apply, bigquery: opts.bigquery})
+  // interrupted (Ctrl-C, SIGTERM): end the open transaction's session now, so the table's DML is not held
+  const onAbort = (): void => void wh.abortOpenWork?.()
+  opts.signal?.addEventListener('abort', onAbort, {once: true})
   try {
     const report = await analyzeRows(wh, opts)
     opts.onReport?.(report)
@@ -36,6 +39,7 @@ export async function runDedupe(opts: DedupeOptions): Promise<DedupeResult> {
     const applied = opts.apply ? await applyRows(wh, opts, opts) : null
     return {mode: 'rows', warehouse: wh.description, report, applied, duplicatesFound: report.duplicateRows > 0}
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort)
     await wh.close()
   }
 }

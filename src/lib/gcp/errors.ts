@@ -62,6 +62,8 @@ const ROLE_HINT: Record<ExplainContext['service'], string> = {
 export function explainGcpError(err: unknown, ctx: ExplainContext): unknown {
   const net = describeNetworkError(err, `the Google Cloud ${ctx.service === 'storage' ? 'Storage' : 'BigQuery'} endpoint (${ctx.what})`)
   if (net) return net
+  const file = explainCredentialsFileError(err)
+  if (file) return file
   const e = err as GoogleError
   const message = apiMessage(e) ?? String(err)
   if (/Could not load the default credentials|Unable to detect a Project Id|invalid_grant|Could not refresh access token/i.test(message)) {
@@ -102,6 +104,29 @@ function apiMessage(e: GoogleError | undefined): string | undefined {
   const first = e?.errors?.find((x) => x.message)?.message
   if (first && (!e?.message || /^Multiple errors occurred/.test(e.message))) return first
   return e?.message
+}
+
+const CREDENTIALS_FILE = /Unable to read the credential file specified by the GOOGLE_APPLICATION_CREDENTIALS environment variable:\s*(.*)/s
+
+/**
+ * A GOOGLE_APPLICATION_CREDENTIALS that names a missing file, a file that is not JSON, or JSON that is not a key
+ * file: one sentence naming the variable and the file. Undefined for any other error.
+ */
+export function explainCredentialsFileError(err: unknown): UserError | undefined {
+  const message = (err as {message?: unknown})?.message
+  const m = typeof message === 'string' ? CREDENTIALS_FILE.exec(message) : null
+  if (!m) return undefined
+  const file = process.env.GOOGLE_APPLICATION_CREDENTIALS ?? 'the file'
+  const reason = m[1].trim()
+  const what = /does not exist|ENOENT|not a file/i.test(reason)
+    ? 'does not exist (or is not a file)'
+    : /Unexpected (token|end)|in JSON at position|is not valid JSON/i.test(reason)
+      ? 'is not valid JSON'
+      : `is not a usable key file (${firstLine(reason).replace(/\.$/, '')})`
+  return new UserError(`GOOGLE_APPLICATION_CREDENTIALS names ${file}, which ${what}.`, {
+    suggestion: 'Point GOOGLE_APPLICATION_CREDENTIALS at a service-account key file (JSON), or unset it to use `gcloud auth application-default login`.',
+    cause: err,
+  })
 }
 
 function firstLine(s: string): string {

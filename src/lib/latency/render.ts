@@ -1,5 +1,6 @@
 import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
+import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import type {Bin, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
 
@@ -47,7 +48,7 @@ function lateLine(t: TableLatency): string {
   const l = t.lateData
   if (!l) return `  ${t.table}: not computed (no event-time or ingested-at column)`
   const windowsLate = l.windows.filter((w) => w.late > 0).length
-  return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${windowsLate} of ${l.windows.length} windows`
+  return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${formatCount(windowsLate)} of ${plural(l.windows.length, 'window')}`
 }
 
 
@@ -63,7 +64,7 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
     const unmeasured = parts.reduce((s, p) => s + p.unmeasured, 0)
     out.push(
       unmeasured > 0
-        ? `No latency to report: ${formatCount(unmeasured)} rows are in range but none has both ${r.definition.split(' - ').join(' and ')}.`
+        ? `No latency to report: ${plural(unmeasured, 'row')} ${unmeasured === 1 ? 'is' : 'are'} in range but none has both ${r.definition.split(' - ').join(' and ')}.`
         : 'No rows in range: nothing to report. Check --since/--until and --table.',
     )
   } else {
@@ -75,7 +76,7 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
     out.push(renderBlock(rows, [{key: 'stat', name: ''}, ...parts.map((p, i) => ({key: `t${i}`, name: p.table, align: 'right' as const}))]))
     for (const p of parts) {
       if (p.negative.count > 0) {
-        out.push(`  warning: ${formatCount(p.negative.count)} rows of ${p.table} have a negative latency (down to ${formatSeconds(p.negative.min)}): clocks disagree; they are counted as they are.`)
+        out.push(`  warning: ${plural(p.negative.count, 'row')} of ${p.table} ${p.negative.count === 1 ? 'has' : 'have'} a negative latency (down to ${formatSeconds(p.negative.min)}): clocks disagree; they are counted as they are.`)
       }
     }
     for (const p of parts) {

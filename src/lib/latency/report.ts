@@ -1,4 +1,4 @@
-import {UsageError, UserError} from '../errors.js'
+import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, OBJECT_MODIFIED_AT_COLUMN} from '../formats/types.js'
 import {checkRange} from '../time.js'
 import {checkColumnName, checkTableName} from '../warehouse/identifiers.js'
@@ -40,22 +40,16 @@ async function plan(wh: Warehouse, table: string, opts: LatencyOptions): Promise
   const gcs = checkColumnName(opts.gcsCreatedColumn ?? '_gcs_created_at', '--gcs-created-column')
   const cols = await wh.tableColumns(table)
   if (!cols) {
-    throw new UserError(`The table ${table} does not exist in ${wh.description}.`, {
-      suggestion: 'Check --table/--compare-table and --warehouse (seneka backfill creates the table it loads).',
-    })
+    throw new NotFoundError(`The table ${table} does not exist in ${wh.description}.`, 'Check --table/--compare-table and --warehouse (seneka backfill creates the table it loads).')
   }
   const byName = new Map<string, Column>(cols.map((c) => [c.name, c]))
   const need = (name: string, flag: string, why: string): void => {
     const c = byName.get(name)
     if (!c) {
-      throw new UserError(`The table ${table} has no column ${name}, needed by ${why}.`, {
-        suggestion: `Name the column that holds it with ${flag}.`,
-      })
+      throw new NotFoundError(`The table ${table} has no column ${name}, needed by ${why}.`, `Name the column that holds it with ${flag}.`)
     }
     if (c.type !== 'timestamp') {
-      throw new UserError(`The column ${name} of ${table} is not a TIMESTAMP, so ${why} cannot use it.`, {
-        suggestion: `Name a TIMESTAMP column with ${flag}.`,
-      })
+      throw new UsageError(`The column ${name} of ${table} is not a TIMESTAMP, so ${why} cannot use it.`, `Name a TIMESTAMP column with ${flag}.`)
     }
   }
   const pair: [string, string] =

@@ -1,3 +1,5 @@
+import {count} from './words.js'
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
 
 export function formatBytes(bytes: number): string {
@@ -10,6 +12,7 @@ export function formatBytes(bytes: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${UNITS[i]}`
 }
 
+/** A count with thousands separators (the same as words.count). */
 export function formatCount(n: number): string {
-  return n.toLocaleString('en-US')
+  return count(n)
 }

@@ -1,6 +1,7 @@
 import {stringify} from 'csv-stringify/sync'
 import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
+import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import {formatTolerance} from './tolerance.js'
 import {type BucketReport, type ObjectReport, type ReconcileResult, STATUS_LABELS} from './types.js'
@@ -23,18 +24,18 @@ export function renderReport(r: ReconcileResult, opts: {mismatchesOnly?: boolean
   lines.push(r.by === 'object' ? objectTable(r, opts.mismatchesOnly) : bucketTable(r, opts.mismatchesOnly))
   if (r.by !== 'object' && r.explain) lines.push('', explainTable(r))
   const s = r.summary
-  const kinds = Object.entries(s.byStatus).map(([k, n]) => `${n} ${STATUS_LABELS[k as keyof typeof STATUS_LABELS]}`)
-  const what = r.by === 'object' ? 'objects' : 'buckets'
+  const kinds = Object.entries(s.byStatus).map(([k, n]) => `${formatCount(n)} ${STATUS_LABELS[k as keyof typeof STATUS_LABELS]}`)
+  const unit = r.by === 'object' ? 'object' : 'bucket'
   lines.push('')
   if (r.noData) {
     lines.push(
       `NO DATA: neither ${r.batchTable} nor ${r.streamTable} has rows in [${r.since}, ${r.effectiveUntil}), so nothing was compared and nothing passed. Check --since/--until${r.watermark ? ' and --settle' : ''}, and that both load paths are running. (${formatDuration(r.durationMs)})`,
     )
   } else if (r.passed) {
-    const tol = s.withinTolerance > 0 ? `, ${s.withinTolerance} differ within tolerance` : ''
-    lines.push(`OK: ${formatCount(s.compared)} ${what} compared, ${formatCount(s.identical)} identical${tol}. (${formatDuration(r.durationMs)})`)
+    const tol = s.withinTolerance > 0 ? `, ${formatCount(s.withinTolerance)} differ within tolerance` : ''
+    lines.push(`OK: ${plural(s.compared, unit)} compared, ${formatCount(s.identical)} identical${tol}. (${formatDuration(r.durationMs)})`)
   } else {
-    lines.push(`MISMATCH: ${formatCount(s.mismatched)} of ${formatCount(s.compared)} ${what} differ beyond the tolerance (${kinds.join(', ')}). (${formatDuration(r.durationMs)})`)
+    lines.push(`MISMATCH: ${formatCount(s.mismatched)} of ${plural(s.compared, unit)} differ beyond the tolerance (${kinds.join(', ')}). (${formatDuration(r.durationMs)})`)
     if (r.by !== 'object' && !r.explain) {
       const first = r.rows.find((x) => !x.withinTolerance)
       if (first) lines.push(`See which objects are behind a bucket with --explain ${first.bucket}`)
@@ -66,7 +67,7 @@ function bucketTable(r: BucketReport, mismatchesOnly?: boolean): string {
       {key: 'difference', name: 'Difference', align: 'right'},
       {key: 'ratio', name: 'Ratio', align: 'right'},
       {key: 'status', name: 'Status'},
-    ]) + (hidden > 0 ? `\n(${formatCount(hidden)} buckets within tolerance not shown)` : '')
+    ]) + (hidden > 0 ? `\n(${plural(hidden, 'bucket')} within tolerance not shown)` : '')
   )
 }
 
@@ -91,7 +92,7 @@ function objectTable(r: ObjectReport, mismatchesOnly?: boolean): string {
       {key: 'difference', name: 'Difference', align: 'right'},
       ...(r.verifiedSource ? [{key: 'source' as const, name: 'Source lines', align: 'right' as const}] : []),
       {key: 'status', name: 'Status'},
-    ]) + (hidden > 0 ? `\n(${formatCount(hidden)} objects within tolerance not shown)` : '')
+    ]) + (hidden > 0 ? `\n(${plural(hidden, 'object')} within tolerance not shown)` : '')
   )
 }
 

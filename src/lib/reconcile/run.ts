@@ -1,4 +1,4 @@
-import {UsageError, UserError} from '../errors.js'
+import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {EVENT_TIME_COLUMN, LINE_COLUMN, SOURCE_URI_COLUMN, type Column} from '../formats/types.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
@@ -107,10 +107,7 @@ export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Prom
   for (const side of ['batch', 'stream'] as const) {
     const cols = await wh.tableColumns(tables[side])
     if (!cols) {
-      throw new UserError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, {
-        suggestion: `Check --${side}-table and --warehouse.`,
-        exitCode: ExitCode.USAGE,
-      })
+      throw new NotFoundError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, `Check --${side}-table and --warehouse.`)
     }
     columns[side] = cols
     const time = requireColumn(cols, timeColumn, side, tables[side], '--time-column')
@@ -260,7 +257,7 @@ function requireColumn(cols: Column[], name: string, side: Side, table: string, 
   if (c) return c
   const names = cols.map((x) => x.name)
   const shown = names.length > 12 ? `${names.slice(0, 12).join(', ')} ...` : names.join(', ')
-  throw new UsageError(`The ${side} table ${table} has no column ${name} (${flag}).`, `Its columns are: ${shown}.`)
+  throw new NotFoundError(`The ${side} table ${table} has no column ${name} (${flag}).`, `Its columns are: ${shown}.`)
 }
 
 function isoFromEpochSeconds(v: Row[string]): string {

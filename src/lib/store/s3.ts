@@ -7,6 +7,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3'
 import type {Readable} from 'node:stream'
+import {explainAwsError} from '../aws/errors.js'
 import {describeNetworkError, ObjectChangedError, UserError} from '../errors.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats, type StoreOptions} from './types.js'
 
@@ -44,6 +45,8 @@ export function explainS3Error(err: unknown, bucket: string, key?: string): unkn
       })
     default:
   }
+  const aws = explainAwsError(err, {where})
+  if (aws) return aws
   if (typeof e?.message === 'string' && /region is missing/i.test(e.message)) {
     return new UserError('No AWS region is configured.', {suggestion: 'Set AWS_REGION (or use a profile with a region).', cause: err})
   }

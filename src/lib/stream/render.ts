@@ -1,4 +1,5 @@
 import {formatBytes, formatCount} from '../output/units.js'
+import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import type {StreamResult} from './types.js'
 
@@ -9,11 +10,11 @@ export function renderStreamSummary(r: StreamResult): string {
   const lines = [
     `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : r.mode === 'pubsub' ? 'subscription' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} already loaded, ${formatCount(o.missing)} gone, ${formatCount(o.failed)} failed${o.markers > 0 ? `, ${formatCount(o.markers)} markers skipped (not logs)` : ''}`,
-    `  rows      ${formatCount(r.rows)} (${formatCount(r.rejected)} rejected lines in _seneka_rejects), ${formatBytes(r.bytesRead)} read`,
+    `  rows      ${formatCount(r.rows)} (${plural(r.rejected, 'rejected line')} in _seneka_rejects), ${formatBytes(r.bytesRead)} read`,
   ]
   if (r.mode === 'sqs') {
     lines.push(
-      `  messages  ${formatCount(m.received)} received, ${formatCount(m.deleted)} deleted, ${formatCount(m.retained)} left for redelivery, ${formatCount(m.invalid)} unparseable, ${formatCount(m.testEvents)} test events`,
+      `  messages  ${formatCount(m.received)} received, ${formatCount(m.deleted)} deleted, ${formatCount(m.retained)} left for redelivery, ${formatCount(m.invalid)} unparseable, ${plural(m.testEvents, 'test event')}`,
       `  events    ${formatCount(r.events.objectCreated)} ObjectCreated, ${formatCount(r.events.ignored)} other (ignored)`,
     )
   }
@@ -26,8 +27,8 @@ export function renderStreamSummary(r: StreamResult): string {
   if (r.poison > 0) lines.push(`  poison    ${formatCount(r.poison)} messages failed on every delivery and were left to the dead-letter queue/topic`)
   if (r.latency.count > 0) lines.push(`  latency   event to commit p50 ${formatDuration(r.latency.p50Ms!)}, p99 ${formatDuration(r.latency.p99Ms!)}, max ${formatDuration(r.latency.maxMs!)}`)
   for (const f of r.failures.slice(0, 5)) lines.push(`  failed    ${f.uri}: ${f.error}`)
-  if (r.failures.length > 5) lines.push(`  ... and ${o.failed - 5} more failures`)
-  for (const p of r.poisonObjects.slice(0, 5)) lines.push(`  poison    ${p.uri ?? `message ${p.messageId}`} (${p.deliveries} deliveries): ${p.reason}`)
+  if (r.failures.length > 5) lines.push(`  ... and ${plural(o.failed - 5, 'more failure')}`)
+  for (const p of r.poisonObjects.slice(0, 5)) lines.push(`  poison    ${p.uri ?? `message ${p.messageId}`} (${plural(p.deliveries, 'delivery', 'deliveries')}): ${p.reason}`)
   for (const i of r.invalidMessages.slice(0, 5)) lines.push(`  invalid   message ${i.messageId}: ${i.reason}`)
   return lines.join('\n')
 }

@@ -141,6 +141,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   private readonly pollIntervalMs: number
   private readonly metaReady = new Set<string>()
   private jobSeq = 0
+  private readonly openSessions = new Set<string>()
 
   constructor(readonly opts: BigQueryWarehouseOptions) {
     this.dialect = bigQueryDialect(opts.project, opts.dataset)
@@ -416,8 +417,8 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     const begin = await this.runJob({query: {query: 'BEGIN TRANSACTION', useLegacySql: false, createSession: true, maximumBytesBilled: String(this.maxBytesBilled)}}, 'transaction')
     const session = begin.metadata.statistics?.sessionInfo?.sessionId
     if (!session) throw new Error(`BigQuery did not return a session id for job ${begin.job.id ?? ''}: cannot run a transaction`)
-    const inSession = (sql: string, kind: string) =>
-      this.runJob({query: {query: sql, useLegacySql: false, connectionProperties: [{key: 'session_id', value: session}], maximumBytesBilled: String(this.maxBytesBilled)}}, kind)
+    const inSession = (sql: string, kind: string) => this.runInSession(session, sql, kind)
+    this.openSessions.add(session)
     try {
       let result: T
       try {
@@ -430,8 +431,29 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       }
       return result
     } finally {
-      await inSession('CALL BQ.ABORT_SESSION()', 'session_end').catch((err) => this.opts.onWarning?.(`Could not end BigQuery session ${session} (it expires on its own): ${(err as Error).message}`))
+      if (this.openSessions.delete(session)) await this.endSession(session)
     }
+  }
+
+  private runInSession(session: string, sql: string, kind: string): Promise<JobResult> {
+    return this.runJob({query: {query: sql, useLegacySql: false, connectionProperties: [{key: 'session_id', value: session}], maximumBytesBilled: String(this.maxBytesBilled)}}, kind)
+  }
+
+  /** Ends a session: its open transaction, if any, is rolled back by BigQuery and the table's DML is free again. */
+  private async endSession(session: string): Promise<void> {
+    await this.runInSession(session, 'CALL BQ.ABORT_SESSION()', 'session_end').catch((err) =>
+      this.opts.onWarning?.(`Could not end BigQuery session ${session} (it expires on its own): ${(err as Error).message}`),
+    )
+  }
+
+  /**
+   * Ends every session a transaction still holds (an interrupted dedupe --apply): an open transaction would
+   * otherwise keep the table's DML waiting until BigQuery times the session out. Also called by close().
+   */
+  async abortOpenWork(): Promise<void> {
+    const open = [...this.openSessions]
+    this.openSessions.clear()
+    await Promise.all(open.map((s) => this.endSession(s)))
   }
 
   /**
@@ -534,5 +556,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     return {job, metadata}
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.abortOpenWork()
+  }
 }

@@ -164,6 +164,11 @@ export interface Warehouse {
   describeStreaming?(): string[]
   /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
   estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
+  /**
+   * Ends what an interrupted command leaves open on the engine's side (BigQuery: the session of an open
+   * transaction, which would hold the table's DML until it times out). Optional: DuckDB rolls back on exit.
+   */
+  abortOpenWork?(): Promise<void>
   close(): Promise<void>
 }
 

@@ -1,6 +1,7 @@
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {DEFAULT_MAX_BYTES_BILLED} from '../../../src/lib/cost/bigquery.js'
 import {analyzeRows, applyRows, DayByDayError, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
+import {runDedupe} from '../../../src/lib/dedupe/run.js'
 import {renderDedupe} from '../../../src/lib/dedupe/render.js'
 import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
 import {openWarehouse} from '../../../src/lib/warehouse/index.js'
@@ -225,10 +226,10 @@ describe('rendering a per-day --apply', () => {
         {day: '2024-05-03', rowsRemoved: 2, before: counts, after: counts, durationMs: 700},
       ]},
     })
-    expect(out).toMatch(/2024-05-01 {2}removed 1 duplicate rows/)
+    expect(out).toMatch(/2024-05-01 {2}removed 1 duplicate row \(/)
     expect(out).toMatch(/2024-05-03 {2}removed 2 duplicate rows/)
     expect(out).toMatch(/Removed 3 duplicate rows in 2 transactions, one per UTC day/)
-    expect(out).toMatch(/1 duplicate rows of the report are copies on different days and remain/)
+    expect(out).toMatch(/1 duplicate row of the report is a copy on another day and remains/)
   })
 })
 
@@ -261,6 +262,7 @@ describe('dedupe on BigQuery, executed (the double runs the GoogleSQL on a DuckD
     g.sql = undefined
     g.datasetLocations.clear()
     g.sessions.clear()
+    g.endedSessions.clear()
   })
 
   async function seed(): Promise<BigQueryWarehouse> {
@@ -311,6 +313,32 @@ describe('dedupe on BigQuery, executed (the double runs the GoogleSQL on a DuckD
     expect([...g.sessions.values()]).toEqual(['EU', 'EU'])
     expect(g.jobs().every((j) => j.jobReference?.location === 'EU')).toBe(true)
     expect(g.requests.filter((r) => r.method === 'GET' && r.path.endsWith('/datasets/logs'))).toHaveLength(1)
+  })
+
+  it('an interrupted --apply ends its session at once: the open transaction is rolled back and frees the table', async () => {
+    await seed()
+    const abort = new AbortController()
+    const err = await runDedupe({
+      mode: 'rows',
+      warehouse: 'bigquery://test-project/logs',
+      bigquery: {apiEndpoint: g.endpoint, gcsEndpoint: g.endpoint, overrides: {retries: 0, retryBaseDelayMs: 1, pollIntervalMs: 2}},
+      apply: true,
+      maxRemove: {kind: 'percent', value: 100},
+      signal: abort.signal,
+      ...spec,
+      // Ctrl-C after the MERGE ran in the transaction, before the commit
+      onStage: async (s) => {
+        if (s !== 'verifying') return
+        abort.abort()
+        await new Promise((r) => setTimeout(r, 50))
+      },
+    }).catch((e) => e)
+    expect(err).toBeInstanceOf(Error)
+    expect(String(err.message)).toMatch(/rolled back/)
+    // the session was ended (by the interruption, not by a timeout) and nothing of the day is committed
+    expect(g.endedSessions.size).toBe(1)
+    expect((await sql.rows('logs', 'app_logs')).length).toBe(ROWS.length)
+    expect(g.jobs('query').filter((j) => String(j.configuration.query.query).startsWith('COMMIT'))).toHaveLength(0)
   })
 
   it('a session created in the wrong location cannot run the statements (as in BigQuery)', async () => {

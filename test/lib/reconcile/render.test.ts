@@ -35,7 +35,7 @@ describe('reconcile rendering', () => {
         'See which objects are behind a bucket with --explain 2024-05-01T00:00:00.000Z',
       ].join('\n'),
     )
-    expect(renderReport(r, {mismatchesOnly: true})).toContain('(1 buckets within tolerance not shown)')
+    expect(renderReport(r, {mismatchesOnly: true})).toContain('(1 bucket within tolerance not shown)')
     expect(toCsv(r)).toBe(
       [
         'bucket,batch,stream,difference,ratio,status,within_tolerance',

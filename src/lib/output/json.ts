@@ -1,0 +1,55 @@
+/**
+ * The one --json contract of every seneka command (after sf-plugins-core): a success and an error are the same
+ * small envelope. `status` is the process exit code; `warnings` holds every warning the run printed on stderr.
+ *
+ *   {"status": 0, "result": {...}, "warnings": []}
+ *   {"status": 2, "error": {"name": "UsageError", "message": "...", "exitCode": 2, "suggestion": "..."}, "warnings": []}
+ *
+ * An error carries these four fields and nothing else: no stack, no parser context, no SDK internals.
+ */
+export interface ErrorDetail {
+  name: string
+  message: string
+  exitCode: number
+  suggestion?: string
+}
+
+export interface SuccessEnvelope<R> {
+  status: number
+  result: R
+  warnings: string[]
+}
+
+export interface ErrorEnvelope {
+  status: number
+  error: ErrorDetail
+  warnings: string[]
+}
+
+export function successEnvelope<R>(result: R, status: number, warnings: string[]): SuccessEnvelope<R> {
+  return {status, result, warnings: [...warnings]}
+}
+
+export function errorEnvelope(error: ErrorDetail, warnings: string[]): ErrorEnvelope {
+  const detail: ErrorDetail = {name: error.name, message: error.message, exitCode: error.exitCode}
+  if (error.suggestion) detail.suggestion = error.suggestion
+  return {status: error.exitCode, error: detail, warnings: [...warnings]}
+}
+
+/** At most this many warnings are kept for the document (a long stream run can warn without end). */
+export const MAX_WARNINGS = 100
+
+/** Collects warnings for the --json document, keeping the first MAX_WARNINGS and counting the rest. */
+export class WarningLog {
+  private readonly kept: string[] = []
+  private dropped = 0
+
+  add(message: string): void {
+    if (this.kept.length < MAX_WARNINGS) this.kept.push(message)
+    else this.dropped++
+  }
+
+  get list(): string[] {
+    return this.dropped > 0 ? [...this.kept, `... and ${this.dropped} more warnings (all of them were printed on stderr)`] : [...this.kept]
+  }
+}

@@ -1,0 +1,51 @@
+import {spawnSync} from 'node:child_process'
+import {existsSync, readFileSync} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {ROOT, runCli} from '../helpers/cli.js'
+
+const version = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string
+
+describe('seneka help, version and typos (CLI)', () => {
+  it('`seneka help` lists the commands and topics', async () => {
+    const r = await runCli(['help'])
+    expect(r.code, r.stderr).toBe(0)
+    for (const s of ['backfill', 'reconcile', 'latency-report', 'dedupe', 'stream', 'cutover']) expect(r.stdout).toContain(s)
+  })
+
+  it('`seneka help backfill` is the same as `seneka backfill --help`', async () => {
+    const [a, b] = await Promise.all([runCli(['help', 'backfill']), runCli(['backfill', '--help'])])
+    expect(a.code, a.stderr).toBe(0)
+    expect(a.stdout).toContain('EXIT CODES')
+    expect(a.stdout).toBe(b.stdout)
+  })
+
+  it('`seneka help cutover apply` shows the topic command', async () => {
+    const r = await runCli(['help', 'cutover', 'apply'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('PLANFILE')
+  })
+
+  it('`seneka version` and `seneka --version` print the version', async () => {
+    const [a, b] = await Promise.all([runCli(['version']), runCli(['--version'])])
+    expect(a.code, a.stderr).toBe(0)
+    expect(a.stdout).toContain(`seneka/${version}`)
+    expect(b.stdout).toContain(`seneka/${version}`)
+  })
+
+  it('a typo is named as not a command, with where to look (no TTY: no prompt)', async () => {
+    const r = await runCli(['backfil'])
+    expect(r.code).toBe(127)
+    expect(r.stderr).toContain('backfil is not a seneka command')
+    expect(r.stderr).toContain('seneka help')
+  })
+
+  // `script` (util-linux) gives the CLI a terminal, where the not-found plugin asks "Did you mean ...?"
+  it.runIf(existsSync('/usr/bin/script'))('a typo on a terminal gets "Did you mean backfill?"', () => {
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'bin/run.js'))} backfil`
+    const r = spawnSync('/usr/bin/script', ['-qec', cmd, '/dev/null'], {input: 'n\r', encoding: 'utf8', timeout: 30_000, env: {...process.env, NO_COLOR: '1'}})
+    // eslint-disable-next-line no-control-regex
+    const out = r.stdout.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '')
+    expect(out).toMatch(/Did you mean backfill\?/)
+  })
+})
