@@ -15,7 +15,7 @@ const ROWS = Number(process.env.DEDUPE_BENCH_ROWS ?? 2_000_000)
 const FILES = Number(process.env.DEDUPE_BENCH_FILES ?? 200)
 const LINES = Number(process.env.DEDUPE_BENCH_LINES ?? 5000)
 
-const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb.js')
+const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb/warehouse.js')
 const {analyzeRows, applyRows} = await import('../dist/lib/dedupe/rows.js')
 const {analyzeObjects, parseNamePattern} = await import('../dist/lib/dedupe/objects.js')
 

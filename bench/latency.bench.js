@@ -12,7 +12,7 @@ const ROWS = Number(process.env.LATENCY_BENCH_ROWS ?? 2_000_000)
 const self = fileURLToPath(import.meta.url)
 
 async function open(file) {
-  const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb.js')
+  const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb/warehouse.js')
   return DuckDBWarehouse.open(file)
 }
 

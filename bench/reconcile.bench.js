@@ -47,7 +47,7 @@ async function phaseBuild(db) {
 }
 
 async function phaseLib(db, by) {
-  const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb.js')
+  const {DuckDBWarehouse} = await import('../dist/lib/warehouse/duckdb/warehouse.js')
   const {reconcileWith} = await import('../dist/lib/reconcile/run.js')
   const wh = await DuckDBWarehouse.open(db, {readOnly: true})
   const t0 = performance.now()

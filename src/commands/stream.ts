@@ -12,7 +12,7 @@ import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
-import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery-loader.js'
+import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/loader.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (or a watched local folder), exactly once.'

@@ -3,7 +3,7 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {gunzipSync} from 'node:zlib'
 import {CRC32C} from '@google-cloud/storage'
-import {LEDGER_SCHEMA} from '../../src/lib/warehouse/bigquery-sql.js'
+import {LEDGER_SCHEMA} from '../../src/lib/warehouse/bigquery/sql.js'
 import type {DuckDbStandIn, TypedParam} from './bigquery-on-duckdb.js'
 import {bigQuerySyntaxError} from './bigquery-sql.js'
 

@@ -1,7 +1,7 @@
 import {z} from 'zod'
 import {UserError} from '../errors.js'
 import {parseDuration} from '../time.js'
-import {checkTableName} from '../warehouse/identifiers.js'
+import {checkTableName} from '../identifiers.js'
 import {issueWhere} from '../config.js'
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/

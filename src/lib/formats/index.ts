@@ -1,5 +1,5 @@
 import {UsageError} from '../errors.js'
-import {checkTableName} from '../warehouse/identifiers.js'
+import {checkTableName} from '../identifiers.js'
 import {alb} from './alb.js'
 import {elb} from './elb.js'
 import {jsonl, type JsonlOptions, parseJsonlColumns} from './jsonl.js'

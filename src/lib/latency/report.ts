@@ -1,7 +1,7 @@
 import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, OBJECT_MODIFIED_AT_COLUMN} from '../formats/types.js'
 import {checkRange} from '../time.js'
-import {checkColumnName, checkTableName} from '../warehouse/identifiers.js'
+import {checkColumnName, checkTableName} from '../identifiers.js'
 import {rangeConditions} from '../warehouse/range.js'
 import type {Dialect, QueryParams, Row, Warehouse} from '../warehouse/types.js'
 import {clientQuantiles} from './client.js'

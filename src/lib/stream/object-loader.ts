@@ -1,7 +1,7 @@
 import pLimit, {type LimitFunction} from 'p-limit'
 import {errorMessage} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
-import {loadObject} from '../loader/load-object.js'
+import {loadObject} from '../load/object.js'
 import {isTransient, withRetry} from '../retry.js'
 import {isMarkerKey} from '../store/markers.js'
 import {openStore, type ObjectInfo, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'

@@ -1,12 +1,12 @@
 import path from 'node:path'
 import {UsageError} from '../errors.js'
 import {parseBytes} from '../cost/bigquery.js'
-import {BigQueryWarehouse, type BigQueryWarehouseOptions} from './bigquery.js'
-import {DuckDBWarehouse} from './duckdb.js'
+import {BigQueryWarehouse, type BigQueryWarehouseOptions} from './bigquery/warehouse.js'
+import {DuckDBWarehouse} from './duckdb/warehouse.js'
 import type {Warehouse} from './types.js'
 
 export * from './types.js'
-export {checkColumnName, checkTableName} from './identifiers.js'
+export {checkColumnName, checkTableName} from '../identifiers.js'
 
 export const DEFAULT_WAREHOUSE = 'duckdb:./seneka.duckdb'
 

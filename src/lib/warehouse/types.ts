@@ -34,7 +34,7 @@ export interface ObjectLoadRequest {
   batches: () => AsyncIterable<Batch>
   /**
    * Optional faster path for file-staging loaders (DuckDB): writes the object's parsed rows as a staging TSV
-   * (see duckdb-stage.ts) to `file`, e.g. in a worker thread, and returns rows and rejects.
+   * (see duckdb/stage.ts) to `file`, e.g. in a worker thread, and returns rows and rejects.
    */
   stage?: (file: string) => Promise<{rows: number; rejects: Reject[]}>
   /**

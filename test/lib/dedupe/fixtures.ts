@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 export interface TestRow {
   partition: number | null

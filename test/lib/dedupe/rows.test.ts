@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {UsageError, UserError} from '../../../src/lib/errors.js'
 import {analyzeRows, applyRows, parseKeyList, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
 import {runDedupe} from '../../../src/lib/dedupe/run.js'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 import {tempDir} from '../../helpers/tmp.js'
 import {count, makeTable, records, type TestRow} from './fixtures.js'
 

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {onTestFinished} from 'vitest'
 import {tempDir} from '../../helpers/tmp.js'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 /** 2024-05-01T00:00:00Z in seconds since the epoch: every fixture time is an offset from it. */
 export const T0 = Date.UTC(2024, 4, 1) / 1000

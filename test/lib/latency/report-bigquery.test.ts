@@ -1,6 +1,6 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {latencyReport} from '../../../src/lib/latency/report.js'
-import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery.js'
+import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery/warehouse.js'
 import {DuckDbStandIn} from '../../helpers/bigquery-on-duckdb.js'
 import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'

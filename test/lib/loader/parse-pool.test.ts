@@ -3,12 +3,12 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {type ReadCounters, readBatches} from '../../../src/lib/loader/read-object.js'
-import {stageBatches, stageObject} from '../../../src/lib/warehouse/duckdb-stage.js'
+import {stageBatches, stageObject} from '../../../src/lib/warehouse/duckdb/stage.js'
 import {albFixture} from '../../helpers/alb-fixtures.js'
 import {tempDir} from '../../helpers/tmp.js'
 
 // Worker threads run compiled code: the pool is imported from dist/ (npm test builds first).
-const {ParsePool} = await import('../../../dist/lib/loader/parse-pool.js' as string)
+const {ParsePool} = await import('../../../dist/lib/warehouse/duckdb/parse-pool.js' as string)
 
 const counters = (): ReadCounters => ({storedBytes: 0, bytes: 0, lines: 0, gzip: false})
 

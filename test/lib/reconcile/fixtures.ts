@@ -1,5 +1,5 @@
 import path from 'node:path'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 import {LEDGER_TABLE} from '../../../src/lib/warehouse/types.js'
 
 /** Rows of one source object: `count` rows starting at `start`, one every `stepSeconds`, lines from `firstLine`. */

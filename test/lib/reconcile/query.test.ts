@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {bucketCountQuery, explainQuery, floorToBucket, objectCountQuery} from '../../../src/lib/reconcile/query.js'
-import {bigQueryDialect} from '../../../src/lib/warehouse/bigquery-sql.js'
+import {bigQueryDialect} from '../../../src/lib/warehouse/bigquery/sql.js'
 import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
 
 const d = bigQueryDialect('my-project', 'logs')

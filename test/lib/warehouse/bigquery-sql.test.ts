@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {tableColumns} from '../../../src/lib/formats/types.js'
-import {bigQueryDialect, joinScript, ledgerCheckSql, ledgerSelectSql, mergeBatchStatements, replacedRange} from '../../../src/lib/warehouse/bigquery-sql.js'
+import {bigQueryDialect, joinScript, ledgerCheckSql, ledgerSelectSql, mergeBatchStatements, replacedRange} from '../../../src/lib/warehouse/bigquery/sql.js'
 import {bigQuerySyntaxError} from '../../helpers/bigquery-sql.js'
 import {parseWarehouse} from '../../../src/lib/warehouse/index.js'
 import {dryRunCoverage} from '../../helpers/gcp-doubles.js'

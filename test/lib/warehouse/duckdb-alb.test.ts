@@ -9,7 +9,7 @@ import {tempDir} from '../../helpers/tmp.js'
 // The fast path runs in the parse workers, which run compiled code: import from dist/ (npm test builds first).
 const {runBackfill} = await import('../../../dist/lib/backfill/run.js' as string)
 const {getFormat} = await import('../../../dist/lib/formats/index.js' as string)
-const {stageObject} = await import('../../../dist/lib/warehouse/duckdb-stage.js' as string)
+const {stageObject} = await import('../../../dist/lib/warehouse/duckdb/stage.js' as string)
 
 const F = [
   'http', '2024-05-01T10:00:00.123456Z', 'app/lb/1', '10.0.0.1:2817', '10.0.0.2:80', '0.000', '0.001', '0.000', '200', '200', '34', '366',

@@ -3,8 +3,8 @@ import {existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync} from 'nod
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
-import {openStageDir, removeStaleStageDirs, STAGE_LEASE_MS} from '../../../src/lib/warehouse/duckdb-stage.js'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb.js'
+import {openStageDir, removeStaleStageDirs, STAGE_LEASE_MS} from '../../../src/lib/warehouse/duckdb/stage.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 import {tempDir} from '../../helpers/tmp.js'
 
 /** the pid of a process that has exited */

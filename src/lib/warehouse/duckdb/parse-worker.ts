@@ -4,10 +4,10 @@
  */
 import {PassThrough} from 'node:stream'
 import {parentPort} from 'node:worker_threads'
-import {getFormat} from '../formats/index.js'
-import type {LogFormat} from '../formats/types.js'
-import {stageObject} from '../warehouse/duckdb-stage.js'
-import {newCounters} from './read-object.js'
+import {getFormat} from '../../formats/index.js'
+import type {LogFormat} from '../../formats/types.js'
+import {stageObject} from './stage.js'
+import {newCounters} from '../../loader/read-object.js'
 import type {ToWorker} from './parse-pool.js'
 
 const jobs = new Map<number, PassThrough>()

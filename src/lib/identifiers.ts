@@ -1,4 +1,4 @@
-import {UsageError} from '../errors.js'
+import {UsageError} from './errors.js'
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 

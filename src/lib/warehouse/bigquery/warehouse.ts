@@ -1,17 +1,17 @@
 import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
-import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../cost/bigquery.js'
-import {UserError} from '../errors.js'
-import {type Column, type LogFormat, tableColumns} from '../formats/types.js'
-import {emulatorAuthClient} from '../gcp/auth.js'
-import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
-import {withRetry} from '../retry.js'
-import {formatBytes, formatCount} from '../output/units.js'
-import {formatDuration} from '../time.js'
-import {BigQueryLoader, type LoaderSettings} from './bigquery-loader.js'
-import type {BigQueryLoadHost, BqParams, JobResult} from './bigquery-types.js'
-import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './bigquery-sql.js'
-import {checkTableName} from './identifiers.js'
+import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../../cost/bigquery.js'
+import {UserError} from '../../errors.js'
+import {type Column, type LogFormat, tableColumns} from '../../formats/types.js'
+import {emulatorAuthClient} from '../../gcp/auth.js'
+import {explainGcpError, httpStatus, isGcpTransient} from '../../gcp/errors.js'
+import {withRetry} from '../../retry.js'
+import {formatBytes, formatCount} from '../../output/units.js'
+import {formatDuration} from '../../time.js'
+import {BigQueryLoader, type LoaderSettings} from './loader.js'
+import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
+import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
+import {checkTableName} from '../../identifiers.js'
 
 import {
   LEDGER_TABLE,
@@ -23,7 +23,7 @@ import {
   type Row,
   type Warehouse,
   type WarehouseTransaction,
-} from './types.js'
+} from '../types.js'
 
 /** Ledgers up to this many rows are read with tabledata.list (free) instead of a query. */
 const FREE_LEDGER_READ_ROWS = 500_000
@@ -60,7 +60,7 @@ export interface BigQueryWarehouseOptions {
   onWarning?: (message: string) => void
 }
 
-export type {BqParams, JobResult} from './bigquery-types.js'
+export type {BqParams, JobResult} from './types.js'
 
 interface QueryParameter {
   name: string

@@ -1,5 +1,5 @@
-import {alb} from '../formats/alb.js'
-import {INT_MAX, validDate} from '../formats/fields.js'
+import {alb} from '../../formats/alb.js'
+import {INT_MAX, validDate} from '../../formats/fields.js'
 
 /**
  * The fast path of ALB logs into DuckDB: a byte-level scanner that splits a line's fields exactly as the ALB

@@ -1,14 +1,14 @@
 import {randomBytes} from 'node:crypto'
 import {gzipSync} from 'node:zlib'
 import pLimit from 'p-limit'
-import {estimateUsd, MIN_BILLED_BYTES} from '../cost/bigquery.js'
-import {type Column, type LogFormat, tableColumns, type Value} from '../formats/types.js'
-import {isGcpTransient} from '../gcp/errors.js'
-import {withRetry} from '../retry.js'
-import {createGcsClient, GcsStore} from '../store/gcs.js'
-import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './bigquery-sql.js'
-import type {BigQueryLoadHost, BqParams} from './bigquery-types.js'
-import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from './types.js'
+import {estimateUsd, MIN_BILLED_BYTES} from '../../cost/bigquery.js'
+import {type Column, type LogFormat, tableColumns, type Value} from '../../formats/types.js'
+import {isGcpTransient} from '../../gcp/errors.js'
+import {withRetry} from '../../retry.js'
+import {createGcsClient, GcsStore} from '../../store/gcs.js'
+import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './sql.js'
+import type {BigQueryLoadHost, BqParams} from './types.js'
+import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from '../types.js'
 
 export interface LoaderSettings {
   /** objects parsed and staged at once */

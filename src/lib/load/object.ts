@@ -3,9 +3,9 @@ import type {LogFormat} from '../formats/types.js'
 import {isTransient, withRetry} from '../retry.js'
 import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
-import {ParsePool} from './parse-pool.js'
-import {newCounters, type ReadCounters, type Reject, readBatches, readObject} from './read-object.js'
-import {checkRejectRule} from './reject-rule.js'
+import {ParsePool} from '../warehouse/duckdb/parse-pool.js'
+import {newCounters, type ReadCounters, type Reject, readBatches, readObject} from '../loader/read-object.js'
+import {checkRejectRule} from '../loader/reject-rule.js'
 
 export interface LoadObjectOptions {
   loader: ObjectLoader

@@ -3,9 +3,9 @@ import os from 'node:os'
 import type {Readable} from 'node:stream'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import type {LogFormat} from '../formats/types.js'
-import type {StageResult} from '../warehouse/duckdb-stage.js'
-import {newCounters, type ReadCounters, type Reject} from './read-object.js'
+import type {LogFormat} from '../../formats/types.js'
+import type {StageResult} from './stage.js'
+import {newCounters, type ReadCounters, type Reject} from '../../loader/read-object.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =

@@ -11,9 +11,9 @@ import {randomUUID} from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {UserError} from '../errors.js'
-import {requireFolderOf} from '../output/files.js'
-import {type Column, type ColumnType, type LogFormat, tableColumns} from '../formats/types.js'
+import {UserError} from '../../errors.js'
+import {requireFolderOf} from '../../output/files.js'
+import {type Column, type ColumnType, type LogFormat, tableColumns} from '../../formats/types.js'
 import {
   type Dialect,
   LEDGER_TABLE,
@@ -27,10 +27,10 @@ import {
   type Row,
   type Warehouse,
   type WarehouseTransaction,
-} from './types.js'
-import {checkTableName} from './identifiers.js'
-import {albFastSelect} from './duckdb-alb.js'
-import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedSelect} from './duckdb-stage.js'
+} from '../types.js'
+import {checkTableName} from '../../identifiers.js'
+import {albFastSelect} from './alb.js'
+import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedSelect} from './stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',

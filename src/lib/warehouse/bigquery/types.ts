@@ -1,12 +1,12 @@
 import type {Job, JobMetadata, TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
-import type {QueryEstimate} from '../cost/bigquery.js'
-import type {BqField} from './bigquery-sql.js'
-import type {Dialect, QueryParams, Row} from './types.js'
+import type {QueryEstimate} from '../../cost/bigquery.js'
+import type {BqField} from './sql.js'
+import type {Dialect, QueryParams, Row} from '../types.js'
 
 /**
  * The pieces the BigQuery warehouse and its loader share. The loader sees the warehouse only through
- * BigQueryLoadHost, so bigquery.ts imports bigquery-loader.ts and never the other way round.
+ * BigQueryLoadHost, so warehouse.ts imports loader.ts and never the other way round.
  */
 
 export type ParamValue = QueryParams[string] | string[] | Array<Record<string, string>>

@@ -5,9 +5,9 @@ import {once} from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
-import type {ColumnType, LogFormat, Value} from '../formats/types.js'
-import {ByteWriter, stageAlbLine} from './duckdb-alb.js'
-import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../loader/read-object.js'
+import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
+import {ByteWriter, stageAlbLine} from './alb.js'
+import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
 /**
  * Bulk path into DuckDB: parsed batches are written as a normalized TSV staging file that DuckDB's own
@@ -54,7 +54,7 @@ export interface StageResult {
   rejects: Reject[]
   /** the longest staging line written, in UTF-16 code units (at most 3 bytes each); sizes DuckDB's line buffer */
   maxLine?: number
-  /** ALB lines staged by the fast path (duckdb-alb.ts) in their own file; `rows` counts them too */
+  /** ALB lines staged by the fast path (alb.ts) in their own file; `rows` counts them too */
   fast?: {file: string; rows: number; maxLine: number}
 }
 

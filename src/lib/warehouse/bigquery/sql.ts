@@ -1,6 +1,6 @@
-import type {Column, ColumnType} from '../formats/types.js'
-import {checkColumnName, checkTableName} from './identifiers.js'
-import {type Dialect, LEDGER_TABLE, type LedgerEntry, REJECTS_TABLE, type Row} from './types.js'
+import type {Column, ColumnType} from '../../formats/types.js'
+import {checkColumnName, checkTableName} from '../../identifiers.js'
+import {type Dialect, LEDGER_TABLE, type LedgerEntry, REJECTS_TABLE, type Row} from '../types.js'
 
 /**
  * Every SQL statement the BigQuery warehouse generates is built here, from validated identifiers, so the
