@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {durationFlag, instantFlag, wrap} from '../lib/flags.js'
+import {durationFlag, instantFlag, wrap} from '../flags/index.js'
 import {
   evaluateSlos,
   latencyCsv,
@@ -16,7 +16,7 @@ import {
   type SloEvaluation,
 } from '../lib/latency/index.js'
 import {type DryRunResult, dryRunResult, renderDryRun} from '../lib/cost/bigquery.js'
-import {bigQueryFlags, queryDryRunFlag} from '../lib/cost/flags.js'
+import {bigQueryFlags, queryDryRunFlag} from '../flags/cost.js'
 import {errorMessage, UserError} from '../lib/errors.js'
 import {checkRange} from '../lib/time.js'
 import {openWarehouse} from '../lib/warehouse/index.js'

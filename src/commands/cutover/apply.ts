@@ -3,9 +3,9 @@ import {createInterface} from 'node:readline/promises'
 import {BaseCommand} from '../../base-command.js'
 import {UsageError} from '../../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {existingFileArg} from '../../lib/flags.js'
+import {existingFileArg} from '../../flags/index.js'
 import {plural} from '../../lib/output/words.js'
-import {cutoverFlags, selectionFlags} from '../../lib/cutover/flags.js'
+import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
 import {type ApplyResult, type CutoverPlan, openCutover, readPlanFile, renderApply, renderPlan, runApply, runPlan} from '../../lib/cutover/index.js'
 
 export type CutoverApplyResult = {plan: CutoverPlan; dryRun: boolean; result: ApplyResult | null}

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags, selectionFlags} from '../../lib/cutover/flags.js'
+import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
 import {type CutoverPlan, openCutover, renderPlan, runPlan} from '../../lib/cutover/index.js'
 
 export default class CutoverPlanCommand extends BaseCommand<typeof CutoverPlanCommand, CutoverPlan> {

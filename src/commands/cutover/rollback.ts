@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags} from '../../lib/cutover/flags.js'
+import {cutoverFlags} from '../../flags/cutover.js'
 import {openCutover, renderRollback, type RollbackResult, runRollback} from '../../lib/cutover/index.js'
 
 export default class CutoverRollback extends BaseCommand<typeof CutoverRollback, RollbackResult> {

@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags, selectionFlags} from '../../lib/cutover/flags.js'
+import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
 import {openCutover, renderStatus, runStatus, type StatusResult} from '../../lib/cutover/index.js'
 
 export default class CutoverStatus extends BaseCommand<typeof CutoverStatus, StatusResult> {

@@ -1,5 +1,4 @@
-import {Console} from 'node:console'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {renderPlan} from '../../../src/lib/backfill/render.js'
 import {renderDedupe} from '../../../src/lib/dedupe/render.js'
 import type {RowDedupeResult} from '../../../src/lib/dedupe/run.js'
@@ -31,11 +30,6 @@ describe('words: counts and plurals', () => {
 })
 
 describe('human output uses them', () => {
-  beforeAll(() => {
-    // @oclif/table renders through ink, which builds a console.Console; vitest's console replacement has none
-    if (typeof (console as {Console?: unknown}).Console !== 'function') Object.assign(console, {Console})
-  })
-
   it('backfill plan: "1 LIST made while planning (1 prefix)", counts with separators', () => {
     const text = renderPlan({
       days: [{day: '2024-05-01', objects: 4032, bytes: 1024, load: 4032, replace: 0, skip: 0}],

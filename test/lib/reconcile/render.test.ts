@@ -1,5 +1,4 @@
-import {Console} from 'node:console'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {renderReport, toCsv} from '../../../src/lib/reconcile/render.js'
 import {reconcile} from '../../../src/lib/reconcile/run.js'
 import {tempDir} from '../../helpers/tmp.js'
@@ -8,11 +7,6 @@ import {buildWarehouse, hourly} from './fixtures.js'
 const base = {batchTable: 'batch_logs', streamTable: 'stream_logs', since: new Date('2024-05-01T00:00:00Z'), until: new Date('2024-05-01T03:00:00Z')}
 
 describe('reconcile rendering', () => {
-  // @oclif/table renders through ink, which builds a console.Console; vitest's console replacement has none
-  beforeAll(() => {
-    if (typeof (console as {Console?: unknown}).Console !== 'function') Object.assign(console, {Console})
-  })
-
   it('prints a table with totals and the verdict, and one CSV row per bucket', async () => {
     const [h0, h1, h2] = hourly()
     const dir = tempDir()

@@ -1,11 +1,11 @@
 import {Args, Errors, Flags} from '@oclif/core'
-import {parseShard, type Shard} from './backfill/shard.js'
-import {errorMessage} from './errors.js'
-import {FORMAT_NAMES} from './formats/index.js'
-import {ExitCode} from './exit-codes.js'
-import {requireExisting} from './output/files.js'
-import {parseTolerance, type Tolerance} from './reconcile/tolerance.js'
-import {parseDuration, parseInstant} from './time.js'
+import {parseShard, type Shard} from '../lib/backfill/shard.js'
+import {errorMessage} from '../lib/errors.js'
+import {FORMAT_NAMES} from '../lib/formats/index.js'
+import {ExitCode} from '../lib/exit-codes.js'
+import {requireExisting} from '../lib/output/files.js'
+import {parseTolerance, type Tolerance} from '../lib/reconcile/tolerance.js'
+import {parseDuration, parseInstant} from '../lib/time.js'
 
 /**
  * Shared flag definitions with parse-time validation: a bad value fails before anything runs, with exit

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
-import {wrap} from '../flags.js'
-import {parseBytes} from './bigquery.js'
+import {wrap} from './index.js'
+import {parseBytes} from '../lib/cost/bigquery.js'
 
 /** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
 export const bytesFlag = Flags.custom<number>({
