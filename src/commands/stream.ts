@@ -9,10 +9,10 @@ import {formatAndTable} from '../lib/formats/index.js'
 import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
-import {parseSubscriptionName} from '../lib/stream/sources/pubsub.js'
+import {parseSubscriptionName} from '../lib/stream/sources/pubsub-name.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
-import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/loader.js'
+import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (or a watched local folder), exactly once.'

@@ -3,9 +3,6 @@ import {UsageError} from '../errors.js'
 import {openWarehouse} from '../warehouse/index.js'
 import {startMetricsServer} from './metrics-server.js'
 import {StreamLoader} from './object-loader.js'
-import {folderSource} from './sources/folder.js'
-import {pubsubSource} from './sources/pubsub.js'
-import {sqsSource} from './sources/sqs.js'
 import {MAX_SAMPLES, type Source, type WorkerContext} from './sources/types.js'
 import {emptyCounters, LatencyRecorder, renderPrometheus, StatusTracker} from './stats.js'
 import type {StreamHooks, StreamOptions, StreamResult} from './types.js'
@@ -92,7 +89,12 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
       metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary()))
       hooks.onMetrics?.(metrics.url)
     }
-    const source: Source = opts.queue ? sqsSource(ctx, opts.queue) : opts.subscription ? pubsubSource(ctx, opts.subscription) : folderSource(ctx, opts.watch!)
+    // each source module (and its SDK) is imported only when it is the one in use
+    const source: Source = opts.queue
+      ? (await import('./sources/sqs.js')).sqsSource(ctx, opts.queue)
+      : opts.subscription
+        ? (await import('./sources/pubsub.js')).pubsubSource(ctx, opts.subscription)
+        : (await import('./sources/folder.js')).folderSource(ctx, opts.watch!)
     if ((opts.statusIntervalMs ?? 0) > 0) {
       statusTimer = setInterval(() => {
         source

@@ -1,8 +1,7 @@
 import path from 'node:path'
 import {UsageError} from '../errors.js'
 import {parseBytes} from '../cost/bigquery.js'
-import {BigQueryWarehouse, type BigQueryWarehouseOptions} from './bigquery/warehouse.js'
-import {DuckDBWarehouse} from './duckdb/warehouse.js'
+import type {BigQueryWarehouseOptions} from './bigquery/warehouse.js'
 import type {Warehouse} from './types.js'
 
 export * from './types.js'
@@ -77,6 +76,7 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
 /** The one place warehouses are built. */
 export async function openWarehouse(uri: string, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
   const loc = parseWarehouse(uri)
-  if (loc.kind === 'duckdb') return DuckDBWarehouse.open(loc.target, opts)
-  return new BigQueryWarehouse(bigQueryOptions(loc.target, loc.dataset!, opts))
+  // each engine's client is imported when it is used: a DuckDB run never loads the Google SDKs, and the reverse
+  if (loc.kind === 'duckdb') return (await import('./duckdb/warehouse.js')).DuckDBWarehouse.open(loc.target, opts)
+  return new (await import('./bigquery/warehouse.js')).BigQueryWarehouse(bigQueryOptions(loc.target, loc.dataset!, opts))
 }

@@ -5,14 +5,9 @@ import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
 import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
 
-const SUBSCRIPTION = /^projects\/([a-z][a-z0-9-]{4,28}[a-z0-9])\/subscriptions\/([A-Za-z][\w.~+%-]{2,254})$/
+import {parseSubscriptionName} from './pubsub-name.js'
 
-/** The project and id of a full subscription name, or a usage error. */
-export function parseSubscriptionName(name: string): {project: string; id: string} {
-  const m = SUBSCRIPTION.exec(name)
-  if (!m) throw new UsageError(`--subscription "${name}" is not a full subscription name.`, 'Use projects/PROJECT/subscriptions/NAME (as shown by `gcloud pubsub subscriptions describe NAME --format="value(name)"`).')
-  return {project: m[1], id: m[2]}
-}
+export {parseSubscriptionName}
 
 /** gRPC status codes the worker names (google-gax / grpc-js errors carry them as `code`). */
 const GRPC = {NOT_FOUND: 5, PERMISSION_DENIED: 7, UNAUTHENTICATED: 16, UNAVAILABLE: 14} as const

@@ -32,11 +32,7 @@ export interface LoaderSettings {
   clock: LoaderClock
 }
 
-/**
- * Default --max-latency of `stream` on BigQuery: 720 batches a day at most (below 1,000 objects per 2 minutes),
- * half the per-table load-job quota, at least 36 GB billed a day (about $0.21 on demand).
- */
-export const DEFAULT_STREAM_MAX_LATENCY_MS = 120_000
+export {DEFAULT_STREAM_MAX_LATENCY_MS} from './defaults.js'
 
 /** What the loader needs of time: the wall clock and timers. */
 export interface LoaderClock {
