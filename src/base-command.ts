@@ -55,6 +55,8 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   protected positionals: string[] = []
   /** every warning of this run, for the --json document */
   protected readonly warnings = new WarningLog()
+  /** BigQuery: every statement's dry-run estimate, for the --json document (see bigQuerySettings) */
+  protected readonly estimates: QueryEstimate[] = []
 
   override async init(): Promise<void> {
     await super.init()
@@ -97,7 +99,7 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     if (dryRun && parseWarehouse(this.warehouseUri()).kind !== 'bigquery') {
       throw new UsageError('--dry-run estimates what BigQuery would bill; DuckDB queries bill nothing and change nothing here.', 'Run without --dry-run.')
     }
-    const estimates: QueryEstimate[] = []
+    const estimates = this.estimates
     return {
       location: flags.location,
       maxBytesBilled: flags['max-bytes-billed'],
@@ -142,12 +144,12 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
 
   /** The success document of --json: the command's result in the envelope, with the run's warnings. */
   override toSuccessJson(result: unknown): SuccessEnvelope<unknown> {
-    return successEnvelope(result, Number(process.exitCode ?? 0), this.warnings.list)
+    return successEnvelope(result, Number(process.exitCode ?? 0), this.warnings.list, this.estimates)
   }
 
   /** The error document of --json: four fields, never the error's other properties. */
   override toErrorJson(err: unknown): ErrorEnvelope {
-    return errorEnvelope(this.describe(err), this.warnings.list)
+    return errorEnvelope(this.describe(err), this.warnings.list, this.estimates)
   }
 
   private describe(err: unknown): ErrorDetail {

@@ -2,7 +2,6 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {renderSummary} from '../lib/backfill/render.js'
 import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
-import {describeEstimate} from '../lib/cost/bigquery.js'
 import {bigQueryFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
@@ -87,14 +86,8 @@ ${exitCodeHelp([
         reload: flags.reload,
         maxRejects: flags['max-rejects'],
         storeOptions: this.storeOptions(flags),
-        bigquery: {
-          staging: flags.staging,
-          location: flags.location,
-          maxBytesBilled: flags['max-bytes-billed'],
-          gcsEndpoint: flags['gcs-endpoint'],
-          onEstimate: (e) => this.info(describeEstimate(e)),
-          onWarning: (m) => this.warn(m),
-        },
+        // backfill's --dry-run is its plan (free: no query at all), not the reading commands' estimate-only mode
+        bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint']},
       },
       {
         onPlan: (p) => this.info(`Planned ${plural(p.totals.objects, 'object')} (${count(p.totals.load)} to load, ${count(p.totals.replace)} to replace, ${count(p.totals.skip)} already loaded) from ${plural(p.requests.list, 'LIST request')}.`),

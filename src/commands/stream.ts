@@ -164,6 +164,7 @@ ${exitCodeHelp([
             maxBytesBilled: flags['max-bytes-billed'],
             gcsEndpoint: flags['gcs-endpoint'],
             maxLatencyMs: flags['max-latency'] ?? DEFAULT_STREAM_MAX_LATENCY_MS,
+            // every batch makes estimates: on stderr at --log-level debug only, never collected for a run without end
             onEstimate: (e) => this.trace(describeEstimate(e)),
             onWarning: (m) => this.warn(m),
           },

@@ -104,6 +104,10 @@ describe('every reading command on BigQuery', () => {
       g.requests.length = 0
       const ok = await run(cmd, [...argv, '--max-bytes-billed', '20MiB', '--json'])
       expect(ok.error).toBeUndefined()
+      // the estimates reach the --json document too (oclif prints no info line under --json by itself)
+      const doc = JSON.parse(ok.out)
+      expect(doc.estimates.length).toBe(g.jobs('dry').length)
+      expect(doc.estimates[0]).toMatchObject({bytesProcessed: 1_000_000, maxBytesBilled: 20 * 1024 ** 2})
       expect(g.jobs('query').length).toBeGreaterThan(0)
       for (const j of g.jobs('query')) expect(j.configuration.query.maximumBytesBilled).toBe(String(20 * 1024 ** 2))
     })

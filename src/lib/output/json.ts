@@ -2,10 +2,11 @@
  * The one --json contract of every seneka command (after sf-plugins-core): a success and an error are the same
  * small envelope. `status` is the process exit code; `warnings` holds every warning the run printed on stderr.
  *
- *   {"status": 0, "result": {...}, "warnings": []}
+ *   {"status": 0, "result": {...}, "warnings": [], "estimates": [...]}
  *   {"status": 2, "error": {"name": "UsageError", "message": "...", "exitCode": 2, "suggestion": "..."}, "warnings": []}
  *
  * An error carries these four fields and nothing else: no stack, no parser context, no SDK internals.
+ * `estimates` (on BigQuery: every statement's dry-run bytes and cost, in order) is there when any was made.
  */
 export interface ErrorDetail {
   name: string
@@ -18,22 +19,26 @@ export interface SuccessEnvelope<R> {
   status: number
   result: R
   warnings: string[]
+  estimates?: unknown[]
 }
 
 export interface ErrorEnvelope {
   status: number
   error: ErrorDetail
   warnings: string[]
+  estimates?: unknown[]
 }
 
-export function successEnvelope<R>(result: R, status: number, warnings: string[]): SuccessEnvelope<R> {
-  return {status, result, warnings: [...warnings]}
+const withEstimates = (estimates: readonly unknown[] = []) => (estimates.length > 0 ? {estimates: [...estimates]} : {})
+
+export function successEnvelope<R>(result: R, status: number, warnings: string[], estimates?: readonly unknown[]): SuccessEnvelope<R> {
+  return {status, result, warnings: [...warnings], ...withEstimates(estimates)}
 }
 
-export function errorEnvelope(error: ErrorDetail, warnings: string[]): ErrorEnvelope {
+export function errorEnvelope(error: ErrorDetail, warnings: string[], estimates?: readonly unknown[]): ErrorEnvelope {
   const detail: ErrorDetail = {name: error.name, message: error.message, exitCode: error.exitCode}
   if (error.suggestion) detail.suggestion = error.suggestion
-  return {status: error.exitCode, error: detail, warnings: [...warnings]}
+  return {status: error.exitCode, error: detail, warnings: [...warnings], ...withEstimates(estimates)}
 }
 
 /** At most this many warnings are kept for the document (a long stream run can warn without end). */
