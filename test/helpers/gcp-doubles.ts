@@ -74,6 +74,8 @@ export interface GcpDouble {
   /** make the next merge scripts commit and then report a failure (a lost reply) */
   loseMergeReplies: number
   fail(rule: Omit<FailRule, 'times'> & {times?: number}): void
+  /** drops every fail rule not used up yet */
+  clearFailures(): void
   /** delay the answers to matching requests by `ms` (slow reads) */
   delay(rule: {match: (r: RecordedRequest) => boolean; ms: number; times?: number}): void
   /** resumable upload sessions completed */
@@ -170,6 +172,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     loseMergeReplies: 0,
     fail(rule) {
       rules.push({times: 1, ...rule})
+    },
+    clearFailures() {
+      rules.length = 0
     },
     delay(rule) {
       delays.push({times: Infinity, ...rule})
