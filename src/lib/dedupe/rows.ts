@@ -1,7 +1,7 @@
 import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {formatTolerance, type Tolerance} from '../reconcile/tolerance.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
-import {checkColumnName, checkTableName, type Dialect, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
+import {checkColumnName, checkTableName, type Dialect, LEDGER_TABLE, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
 import {rangeConditions} from '../warehouse/range.js'
 
 export type KeepPolicy = 'earliest' | 'latest'
@@ -113,6 +113,8 @@ export interface RowPlan {
   orderBy: string
   dayExpr: string | null
   sourceExpr: string | null
+  /** the line number within the source object (seneka's _line), when the table has it */
+  lineExpr: string | null
   ingestedExpr: string | null
   params: QueryParams
   /** every column of the table, in order */
@@ -188,6 +190,7 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
     orderBy: order.join(', '),
     dayExpr: hasTime ? d.timeBucket(q(spec.timeColumn), 'day') : null,
     sourceExpr: names.has('_source_uri') ? q('_source_uri') : null,
+    lineExpr: names.has('_line') ? q('_line') : null,
     ingestedExpr: hasIngested ? q(spec.ingestedAtColumn) : null,
     params,
     columns: cols.map((c) => c.name),
@@ -331,10 +334,37 @@ export class DayByDayError extends UserError {
   }
 }
 
-async function dedupeInTransaction(wh: Warehouse, tx: WarehouseTransaction, p: RowPlan, spec: RowDedupeSpec, deleteRanked: NonNullable<Dialect['deleteRanked']>, hooks: RowDedupeHooks): Promise<Omit<DayApplied, 'day' | 'durationMs'>> {
+/**
+ * The ledger entries of the objects that are about to lose lines, lowered by the lines each loses, in the same
+ * transaction as the removal (run just before it, with the same ranking): after an apply the ledger, the table
+ * and `reconcile --by object` agree. The ledger counts an object's lines once, so a line goes from it only when
+ * every copy of it goes (a replayed object's lines: yes; a second copy of a line of the same object: no). Only
+ * for tables seneka loaded (with _source_uri, _line and a ledger).
+ */
+function ledgerUpdate(d: Dialect, p: RowPlan, ledger: string): string {
+  const rows = d.quoteIdent('rows')
+  return `UPDATE ${d.table(ledger)} AS l SET ${rows} = l.${rows} - g.removed
+    FROM (SELECT ${A}_source AS uri, COUNT(*) AS removed FROM (
+      SELECT ${A}_source, MIN(${A}_rn) AS ${A}_first FROM (
+        SELECT ${p.sourceExpr} AS ${A}_source, ${p.lineExpr} AS ${A}_line, row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn
+        FROM ${p.table} WHERE ${p.where} AND ${p.notNull}) AS r
+      GROUP BY ${A}_source, ${A}_line) AS lines WHERE ${A}_first > 1 GROUP BY ${A}_source) AS g
+    WHERE l.target_table = ${d.param('seneka_table')} AND l.object_uri = g.uri`
+}
+
+async function dedupeInTransaction(
+  wh: Warehouse,
+  tx: WarehouseTransaction,
+  p: RowPlan,
+  spec: RowDedupeSpec,
+  deleteRanked: NonNullable<Dialect['deleteRanked']>,
+  hooks: RowDedupeHooks,
+  ledger: string | null,
+): Promise<Omit<DayApplied, 'day' | 'durationMs'>> {
   await hooks.onStage?.('counting')
   const before = await scopeCounts(tx, p)
   await hooks.onStage?.('deleting')
+  if (before.duplicateRows > 0 && ledger) await tx.query(ledgerUpdate(wh.dialect, p, ledger), {...p.params, seneka_table: spec.table})
   if (before.duplicateRows > 0) {
     await tx.query(deleteRanked(spec.table, {partitionBy: p.keys, orderBy: p.orderBy, where: `${p.where} AND ${p.notNull}`, columns: p.columns}), p.params)
   }
@@ -396,9 +426,10 @@ export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDe
     throw new UserError(`dedupe --apply is not supported on ${wh.kind} warehouses yet.`, {suggestion: 'Run without --apply for the report.'})
   }
   const p = await planRows(wh, spec)
+  const ledger = p.sourceExpr && p.lineExpr && (await wh.tableExists(LEDGER_TABLE)) ? LEDGER_TABLE : null
   const started = Date.now()
   if (!wh.dmlPartitioned || !p.dayExpr) {
-    const r = await transaction((tx) => dedupeInTransaction(wh, tx, p, spec, deleteRanked, hooks))
+    const r = await transaction((tx) => dedupeInTransaction(wh, tx, p, spec, deleteRanked, hooks, ledger))
     return {...r, durationMs: Date.now() - started}
   }
   const days = await daysWithDuplicates(wh, p)
@@ -407,7 +438,7 @@ export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDe
     await hooks.onDay?.(day, i, days.length)
     const dayStarted = Date.now()
     try {
-      const r = await transaction((tx) => dedupeInTransaction(wh, tx, dayPlan(wh, p, spec, day), spec, deleteRanked, hooks))
+      const r = await transaction((tx) => dedupeInTransaction(wh, tx, dayPlan(wh, p, spec, day), spec, deleteRanked, hooks, ledger))
       done.push({day, ...r, durationMs: Date.now() - dayStarted})
     } catch (err) {
       throw new DayByDayError(day, done, days.slice(i + 1), err)

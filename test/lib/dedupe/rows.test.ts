@@ -1,4 +1,9 @@
+import {writeFileSync} from 'node:fs'
+import path from 'node:path'
 import {describe, expect, it} from 'vitest'
+import {runBackfill} from '../../../src/lib/backfill/run.js'
+import {getFormat} from '../../../src/lib/formats/index.js'
+import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
 import {UsageError, UserError} from '../../../src/lib/errors.js'
 import {analyzeRows, applyRows, parseKeyList, type RowDedupeSpec} from '../../../src/lib/dedupe/rows.js'
 import {runDedupe} from '../../../src/lib/dedupe/run.js'
@@ -209,5 +214,31 @@ describe('dedupe rows: guard rails of --apply', () => {
     const ok = await runDedupe({mode: 'rows', warehouse: `duckdb:${file}`, apply: true, ...coarse, maxRemove: {kind: 'percent', value: 100}})
     expect(ok.mode === 'rows' && ok.applied?.rowsRemoved).toBe(19)
     expect(await count(file, 'SELECT COUNT(*) FROM app_logs')).toBe(1)
+  })
+})
+
+describe('dedupe rows: the ledger after --apply', () => {
+  it('agrees with the table: a replayed object loses the lines removed from it, copies of one line do not count twice', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 720, linesPerFile: 20, dir: src})
+    // a replay: the first object's lines again, under another name (another object for the ledger)
+    const first = fx.files[0]
+    const replayKey = first.key.replace(/\.log\.gz$/, '_replay.log.gz')
+    writeFileSync(path.join(src, replayKey), first.body)
+    const file = path.join(dir, 'w.duckdb')
+    const wh = `duckdb:${file}`
+    await runBackfill({sources: [path.join(src, PREFIX)], format: getFormat('alb'), warehouse: wh, table: 'alb_logs', range: {}, concurrency: 2, dryRun: false, retries: 0})
+    // and a second copy of one line of another object, written by something else than seneka
+    await withWarehouse(file, (w) => w.query(`INSERT INTO alb_logs SELECT * FROM alb_logs WHERE _source_uri LIKE '%${path.basename(fx.files[1].key)}' AND _line = 3`))
+    const r = await runDedupe({mode: 'rows', warehouse: wh, apply: true, table: 'alb_logs', keys: ['trace_id'], keep: 'earliest', ingestedAtColumn: '_ingested_at', timeColumn: 'event_time', range: {}, samples: 0})
+    expect(r.mode === 'rows' && r.applied?.rowsRemoved).toBe(21)
+    const mismatches = await withWarehouse(file, (w) =>
+      w.query(`SELECT l.object_uri, l.rows AS ledger, (SELECT COUNT(*) FROM alb_logs t WHERE t._source_uri = l.object_uri) AS in_table
+        FROM _seneka_ledger l WHERE l.target_table = 'alb_logs' AND l.rows <> (SELECT COUNT(*) FROM alb_logs t WHERE t._source_uri = l.object_uri)`),
+    )
+    expect(mismatches).toEqual([])
+    const replay = await withWarehouse(file, (w) => w.query(`SELECT rows FROM _seneka_ledger WHERE object_uri LIKE '%_replay.log.gz'`))
+    expect(Number(replay[0].rows)).toBe(0)
   })
 })

@@ -163,6 +163,10 @@ for (const make of [duckdb, bigquery]) {
     })
 
     describe('reads', () => {
+      // a warehouse of its own: the tables below are seeded, not loaded
+      beforeAll(() => {
+        e = make()
+      })
       const T = (h: number, m = 0) => new Date(Date.UTC(2024, 4, 1, h, m))
       const FIELDS: StandInField[] = [
         {name: 'event_time', type: 'TIMESTAMP'},
