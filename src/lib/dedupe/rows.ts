@@ -197,26 +197,47 @@ export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowP
   }
 }
 
+const dayOf = (v: Row[string] | undefined): string => (v instanceof Date ? utcDay(v) : v === null || v === undefined ? 'unknown' : String(v).slice(0, 10))
 const num = (v: Row[string] | undefined): number => (v === null || v === undefined ? 0 : Number(v))
 const iso = (v: Row[string] | undefined): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v))
 
 /** The report: counts, per day, per source, sample keys. Reads only. */
 export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
   const p = await planRows(wh, spec)
-  const run = (sql: string): Promise<Row[]> => wh.query(sql, p.params)
-  // one window pass gives totals and days: rn > 1 are the copies --apply removes, rn = 2 marks a duplicated key
-  const ranked = `WITH ${A}_ranked AS (
-    SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source,
-      CASE WHEN ${p.notNull} THEN 0 ELSE 1 END AS ${A}_null,
-      row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn
-    FROM ${p.table} WHERE ${p.where})`
+  const samples = Math.max(0, Math.floor(spec.samples))
+  const keyCols = p.keys.map((_, i) => `${A}_k${i}`)
+  // ONE pass over the table: the window ranks every row of the scope once (rn > 1 are the copies --apply
+  // removes, rn = 2 marks a duplicated key), and one GROUP BY GROUPING SETS gives the days, the sources and the
+  // duplicated keys from it; the outer query keeps the sources and sample keys shown
+  const sets = [`(${A}_day)`, ...(p.sourceExpr ? [`(${A}_source)`] : []), ...(samples > 0 ? [`(${keyCols.join(', ')})`] : [])]
   const dup = `CASE WHEN ${A}_null = 0 AND ${A}_rn > 1 THEN 1 ELSE 0 END`
-  const days = await run(`${ranked}
-    SELECT ${A}_day AS day, COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
-      SUM(${A}_null) AS null_rows, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn
-    FROM ${A}_ranked GROUP BY ${A}_day ORDER BY ${A}_day`)
+  const ing = p.ingestedExpr ?? 'NULL'
+  const sql = `WITH ${A}_ranked AS (
+    SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source, ${p.keys.map((k, i) => `${k} AS ${keyCols[i]}`).join(', ')}, ${ing} AS ${A}_ing,
+      CASE WHEN ${p.notNull} THEN 0 ELSE 1 END AS ${A}_null,
+      ${p.keys.map((k, i) => `CASE WHEN ${k} IS NULL THEN 1 ELSE 0 END AS ${A}_n${i}`).join(', ')},
+      row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn
+    FROM ${p.table} WHERE ${p.where}),
+  ${A}_sets AS (
+    SELECT GROUPING(${A}_day) AS g_day, ${p.sourceExpr ? `GROUPING(${A}_source)` : '1'} AS g_source, ${A}_day AS day, ${p.sourceExpr ? `${A}_source` : 'NULL'} AS source,
+      ${keyCols.map((k, i) => `${samples > 0 ? k : 'NULL'} AS k${i}`).join(', ')},
+      COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
+      SUM(${A}_null) AS null_rows, MAX(${A}_null) AS any_null, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn,
+      ${p.keys.map((_, i) => `SUM(${A}_n${i}) AS n${i}`).join(', ')}, MIN(${A}_ing) AS first_ing, MAX(${A}_ing) AS last_ing
+    FROM ${A}_ranked GROUP BY GROUPING SETS (${sets.join(', ')}))
+  SELECT * FROM (
+    SELECT s.*,
+      SUM(CASE WHEN g_day = 1 AND g_source = 0 AND dup_rows > 0 THEN 1 ELSE 0 END) OVER () AS n_sources,
+      ROW_NUMBER() OVER (PARTITION BY g_day, g_source ORDER BY dup_rows DESC, source) AS source_pos,
+      ROW_NUMBER() OVER (PARTITION BY g_day, g_source ORDER BY CASE WHEN any_null = 0 AND n_rows > 1 THEN 0 ELSE 1 END, n_rows DESC, ${p.keys.map((_, i) => `k${i}`).join(', ')}) AS key_pos
+    FROM ${A}_sets AS s) AS x
+  WHERE g_day = 0
+    OR (g_day = 1 AND g_source = 0 AND dup_rows > 0 AND source_pos <= ${PER_SOURCE_LIMIT})
+    OR (g_day = 1 AND g_source = 1 AND any_null = 0 AND n_rows > 1 AND key_pos <= ${samples})`
+  const result = await wh.query(sql, p.params)
+  const days = result.filter((r) => num(r.g_day) === 0).sort((a, b) => String(dayOf(a.day)).localeCompare(String(dayOf(b.day))))
   const perDay: DayDuplicates[] = days.map((r) => ({
-    day: r.day instanceof Date ? utcDay(r.day) : r.day === null ? 'unknown' : String(r.day).slice(0, 10),
+    day: dayOf(r.day),
     rows: num(r.n_rows),
     duplicateRows: num(r.dup_rows),
     duplicatedKeys: num(r.dup_keys),
@@ -230,41 +251,25 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
   // ranks are computed over the whole scope before grouping by day, so the largest is the most copies of a key
   const maxCopies = rows - nullKeyRows > 0 ? Math.max(...days.map((r) => num(r.max_rn))) : 0
 
-  const nullCols = await run(`SELECT ${p.keys.map((k, i) => `SUM(CASE WHEN ${k} IS NULL THEN 1 ELSE 0 END) AS n${i}`).join(', ')} FROM ${p.table} WHERE ${p.where}`)
   const nullKeyRowsByColumn: Record<string, number> = {}
   spec.keys.forEach((k, i) => {
-    const n = num(nullCols[0]?.[`n${i}`])
+    const n = days.reduce((t, r) => t + num(r[`n${i}`]), 0)
     if (n > 0) nullKeyRowsByColumn[k] = n
   })
 
-  const perSource: SourceDuplicates[] = []
-  let sourcesWithDuplicates = 0
-  if (p.sourceExpr && duplicateRows > 0) {
-    const src = await run(`${ranked}
-      SELECT source, n_rows, dup_rows, COUNT(*) OVER () AS n_sources FROM (
-        SELECT ${A}_source AS source, COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows
-        FROM ${A}_ranked GROUP BY ${A}_source HAVING SUM(${dup}) > 0) AS s
-      ORDER BY dup_rows DESC, source LIMIT ${PER_SOURCE_LIMIT}`)
-    for (const r of src) perSource.push({source: r.source === null ? null : String(r.source), rows: num(r.n_rows), duplicateRows: num(r.dup_rows)})
-    sourcesWithDuplicates = num(src[0]?.n_sources)
-  }
+  const sources = result.filter((r) => num(r.g_day) === 1 && num(r.g_source) === 0).sort((a, b) => num(a.source_pos) - num(b.source_pos))
+  const perSource: SourceDuplicates[] = sources.map((r) => ({source: r.source === null ? null : String(r.source), rows: num(r.n_rows), duplicateRows: num(r.dup_rows)}))
+  const sourcesWithDuplicates = num(result[0]?.n_sources)
 
   const sampleKeys: SampleKey[] = []
-  if (spec.samples > 0 && duplicateRows > 0) {
-    const ing = p.ingestedExpr
-    const rows = await run(`SELECT ${p.keys.map((k, i) => `${k} AS k${i}`).join(', ')}, COUNT(*) AS copies,
-        ${ing ? `MIN(${ing})` : 'NULL'} AS first_ing, ${ing ? `MAX(${ing})` : 'NULL'} AS last_ing
-      FROM ${p.table} WHERE ${p.where} AND ${p.notNull}
-      GROUP BY ${p.keys.join(', ')} HAVING COUNT(*) > 1
-      ORDER BY copies DESC, ${p.keys.map((_, i) => `k${i}`).join(', ')} LIMIT ${Math.floor(spec.samples)}`)
-    for (const r of rows) {
-      const key: SampleKey['key'] = {}
-      spec.keys.forEach((k, i) => {
-        const v = r[`k${i}`]
-        key[k] = v instanceof Date ? v.toISOString() : (v ?? null)
-      })
-      sampleKeys.push({key, copies: num(r.copies), firstIngestedAt: iso(r.first_ing), lastIngestedAt: iso(r.last_ing)})
-    }
+  const keys = result.filter((r) => num(r.g_day) === 1 && num(r.g_source) === 1).sort((a, b) => num(a.key_pos) - num(b.key_pos))
+  for (const r of keys) {
+    const key: SampleKey['key'] = {}
+    spec.keys.forEach((k, i) => {
+      const v = r[`k${i}`]
+      key[k] = v instanceof Date ? v.toISOString() : (v ?? null)
+    })
+    sampleKeys.push({key, copies: num(r.n_rows), firstIngestedAt: iso(r.first_ing), lastIngestedAt: iso(r.last_ing)})
   }
 
   return {
