@@ -205,35 +205,31 @@ const iso = (v: Row[string] | undefined): string | null => (v instanceof Date ? 
 export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
   const p = await planRows(wh, spec)
   const samples = Math.max(0, Math.floor(spec.samples))
-  const keyCols = p.keys.map((_, i) => `${A}_k${i}`)
-  // ONE pass over the table: the window ranks every row of the scope once (rn > 1 are the copies --apply
-  // removes, rn = 2 marks a duplicated key), and one GROUP BY GROUPING SETS gives the days, the sources and the
-  // duplicated keys from it; the outer query keeps the sources and sample keys shown
-  const sets = [`(${A}_day)`, ...(p.sourceExpr ? [`(${A}_source)`] : []), ...(samples > 0 ? [`(${keyCols.join(', ')})`] : [])]
+  // ONE pass over the table for the counts: the window ranks every row of the scope once (rn > 1 are the
+  // copies --apply removes, rn = 2 marks a duplicated key), and one GROUP BY GROUPING SETS gives the days and the
+  // sources from it; the outer query keeps the sources shown. Sample keys are a top-N of their own, and only
+  // when there are duplicates (as a third grouping set they cost a sort of every distinct key: twice the time)
+  const sets = [`(${A}_day)`, ...(p.sourceExpr ? [`(${A}_source)`] : [])]
   const dup = `CASE WHEN ${A}_null = 0 AND ${A}_rn > 1 THEN 1 ELSE 0 END`
   const ing = p.ingestedExpr ?? 'NULL'
   const sql = `WITH ${A}_ranked AS (
-    SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source, ${p.keys.map((k, i) => `${k} AS ${keyCols[i]}`).join(', ')}, ${ing} AS ${A}_ing,
+    SELECT ${p.dayExpr ?? 'NULL'} AS ${A}_day, ${p.sourceExpr ?? 'NULL'} AS ${A}_source,
       CASE WHEN ${p.notNull} THEN 0 ELSE 1 END AS ${A}_null,
       ${p.keys.map((k, i) => `CASE WHEN ${k} IS NULL THEN 1 ELSE 0 END AS ${A}_n${i}`).join(', ')},
       row_number() OVER (PARTITION BY ${p.keys.join(', ')} ORDER BY ${p.orderBy}) AS ${A}_rn
     FROM ${p.table} WHERE ${p.where}),
   ${A}_sets AS (
     SELECT GROUPING(${A}_day) AS g_day, ${p.sourceExpr ? `GROUPING(${A}_source)` : '1'} AS g_source, ${A}_day AS day, ${p.sourceExpr ? `${A}_source` : 'NULL'} AS source,
-      ${keyCols.map((k, i) => `${samples > 0 ? k : 'NULL'} AS k${i}`).join(', ')},
       COUNT(*) AS n_rows, SUM(${dup}) AS dup_rows, SUM(CASE WHEN ${A}_null = 0 AND ${A}_rn = 2 THEN 1 ELSE 0 END) AS dup_keys,
-      SUM(${A}_null) AS null_rows, MAX(${A}_null) AS any_null, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn,
-      ${p.keys.map((_, i) => `SUM(${A}_n${i}) AS n${i}`).join(', ')}, MIN(${A}_ing) AS first_ing, MAX(${A}_ing) AS last_ing
+      SUM(${A}_null) AS null_rows, MAX(CASE WHEN ${A}_null = 0 THEN ${A}_rn ELSE 0 END) AS max_rn,
+      ${p.keys.map((_, i) => `SUM(${A}_n${i}) AS n${i}`).join(', ')}
     FROM ${A}_ranked GROUP BY GROUPING SETS (${sets.join(', ')}))
   SELECT * FROM (
     SELECT s.*,
       SUM(CASE WHEN g_day = 1 AND g_source = 0 AND dup_rows > 0 THEN 1 ELSE 0 END) OVER () AS n_sources,
-      ROW_NUMBER() OVER (PARTITION BY g_day, g_source ORDER BY dup_rows DESC, source) AS source_pos,
-      ROW_NUMBER() OVER (PARTITION BY g_day, g_source ORDER BY CASE WHEN any_null = 0 AND n_rows > 1 THEN 0 ELSE 1 END, n_rows DESC, ${p.keys.map((_, i) => `k${i}`).join(', ')}) AS key_pos
+      ROW_NUMBER() OVER (PARTITION BY g_day, g_source ORDER BY dup_rows DESC, source) AS source_pos
     FROM ${A}_sets AS s) AS x
-  WHERE g_day = 0
-    OR (g_day = 1 AND g_source = 0 AND dup_rows > 0 AND source_pos <= ${PER_SOURCE_LIMIT})
-    OR (g_day = 1 AND g_source = 1 AND any_null = 0 AND n_rows > 1 AND key_pos <= ${samples})`
+  WHERE g_day = 0 OR (g_day = 1 AND g_source = 0 AND dup_rows > 0 AND source_pos <= ${PER_SOURCE_LIMIT})`
   const result = await wh.query(sql, p.params)
   const days = result.filter((r) => num(r.g_day) === 0).sort((a, b) => String(dayOf(a.day)).localeCompare(String(dayOf(b.day))))
   const perDay: DayDuplicates[] = days.map((r) => ({
@@ -262,7 +258,16 @@ export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<R
   const sourcesWithDuplicates = num(result[0]?.n_sources)
 
   const sampleKeys: SampleKey[] = []
-  const keys = result.filter((r) => num(r.g_day) === 1 && num(r.g_source) === 1).sort((a, b) => num(a.key_pos) - num(b.key_pos))
+  const keys =
+    samples > 0 && duplicateRows > 0
+      ? await wh.query(
+          `SELECT ${p.keys.map((k, i) => `${k} AS k${i}`).join(', ')}, COUNT(*) AS n_rows, MIN(${ing}) AS first_ing, MAX(${ing}) AS last_ing
+      FROM ${p.table} WHERE ${p.where} AND ${p.notNull}
+      GROUP BY ${p.keys.join(', ')} HAVING COUNT(*) > 1
+      ORDER BY n_rows DESC, ${p.keys.map((_, i) => `k${i}`).join(', ')} LIMIT ${samples}`,
+          p.params,
+        )
+      : []
   for (const r of keys) {
     const key: SampleKey['key'] = {}
     spec.keys.forEach((k, i) => {
