@@ -1,8 +1,8 @@
-import {randomBytes} from 'node:crypto'
 import pLimit from 'p-limit'
 import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../load/object.js'
+import {newLoadId, openLoadSession} from '../load/session.js'
 import {newCounters, type ReadCounters} from '../loader/read-object.js'
 import {RejectedObjectError} from '../loader/reject-rule.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
@@ -92,10 +92,6 @@ export interface BackfillHooks {
   onRetry?: (uri: string, err: unknown, attempt: number) => void
 }
 
-export function newLoadId(prefix: string): string {
-  const ts = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z')
-  return `${prefix}-${ts}-${randomBytes(3).toString('hex')}`
-}
 
 const MAX_REJECT_SAMPLES = 20
 
@@ -178,13 +174,11 @@ async function load(
   hooks: BackfillHooks,
   ctx: {fresh: boolean},
 ): Promise<void> {
-  await warehouse.ensureTable(opts.table, opts.format)
+  const {loader, inFlight} = await openLoadSession(warehouse, opts)
   // --reload, or a table created now over a stale ledger: only this run's own entries make a load unnecessary
   // (a retry after a lost commit reply), every older entry is replaced
   const isCurrent = opts.reload || ctx.fresh ? (e: LedgerEntry): boolean => e.loadId === loadId : undefined
-  const loader = await warehouse.openLoader({concurrency: opts.concurrency})
-  // batching loaders (BigQuery) bound their own parsing and want many objects waiting for the next batch
-  const limit = pLimit(Math.max(opts.concurrency, loader.maxInFlight ?? 0))
+  const limit = pLimit(inFlight)
   const progress: BackfillProgress = {objectsDone: 0, objectsTotal: plan.totals.load + plan.totals.replace, bytesDone: 0, bytesTotal: plan.totals.bytesToRead, rows: 0}
   hooks.onProgress?.(progress)
   const tasks: Array<Promise<void>> = []

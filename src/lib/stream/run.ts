@@ -1,4 +1,4 @@
-import {newLoadId} from '../backfill/run.js'
+import {newLoadId, openLoadSession} from '../load/session.js'
 import {UsageError} from '../errors.js'
 import {openWarehouse} from '../warehouse/index.js'
 import {startMetricsServer} from './metrics-server.js'
@@ -51,14 +51,14 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
   let metrics: Awaited<ReturnType<typeof startMetricsServer>> | undefined
   let statusTimer: NodeJS.Timeout | undefined
   try {
-    await warehouse.ensureTable(opts.table, opts.format)
-    const objectLoader = await warehouse.openLoader({concurrency: opts.concurrency})
+    const session = await openLoadSession(warehouse, opts)
+    const objectLoader = session.loader
     const loader = new StreamLoader({
       loader: objectLoader,
       table: opts.table,
       format: opts.format,
       loadId,
-      concurrency: opts.concurrency,
+      concurrency: session.inFlight,
       counters,
       latency,
       storeOptions: opts.storeOptions,
@@ -82,6 +82,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
       result,
       stopped,
       isStopping: () => stopping,
+      inFlight: session.inFlight,
       backlog: {messages: null, inFlight: null, oldestAgeSeconds: null},
     }
     const tracker = new StatusTracker(counters)

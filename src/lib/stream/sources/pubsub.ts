@@ -45,7 +45,7 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
   const deadline = opts.ackDeadlineSeconds ?? 60
   if (!Number.isInteger(deadline) || deadline < 10 || deadline > 600) throw new UsageError(`The ack deadline must be 10 to 600 seconds, not ${deadline}.`, 'For example: --ack-deadline 60s')
   const extendEvery = opts.ackExtendIntervalMs ?? Math.max(1000, (deadline * 1000) / 3)
-  const cap = Math.max(10, opts.concurrency * 2)
+  const cap = Math.max(10, opts.concurrency * 2, ctx.inFlight)
   /** publish time of the messages held now */
   const held = new Map<string, number>()
 

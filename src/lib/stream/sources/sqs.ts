@@ -17,7 +17,7 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
   const queue = new SqsQueue(opts.sqsClient ?? createSqsClient(queueUrl, opts.sqs), queueUrl)
   const visibility = opts.visibilityTimeoutSeconds ?? 60
   const maxWait = Math.min(20, Math.max(0, opts.waitSeconds ?? 20))
-  const cap = Math.max(10, opts.concurrency * 2)
+  const cap = Math.max(10, opts.concurrency * 2, ctx.inFlight)
   const deleter = new DeleteBatcher(queue)
   /** SentTimestamp of messages held now */
   const held = new Map<string, number>()

@@ -15,6 +15,8 @@ export interface WorkerContext {
   /** resolves when the run is asked to stop */
   stopped: Promise<void>
   isStopping: () => boolean
+  /** objects the loader takes in flight at once (load/session.ts): a source receives at least this many */
+  inFlight: number
   /** the latest backlog figures (refreshed by the source) */
   backlog: Backlog
 }
