@@ -68,7 +68,7 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
           ? async (file: string) => {
               const r = await pool.stage(await read(), format, file, counters)
               for (const rej of r.rejects) if (samples.length < max) samples.push(rej)
-              if (rule) checkRejectRule(object.uri, format, r.rows, r.rejects, r.rejects)
+              if (rule) checkRejectRule(object.uri, format, r.rows, r.rejected, r.rejects)
               return r
             }
           : undefined,

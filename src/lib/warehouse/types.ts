@@ -36,7 +36,7 @@ export interface ObjectLoadRequest {
    * Optional faster path for file-staging loaders (DuckDB): writes the object's parsed rows as a staging TSV
    * (see duckdb/stage.ts) to `file`, e.g. in a worker thread, and returns rows and rejects.
    */
-  stage?: (file: string) => Promise<{rows: number; rejects: Reject[]}>
+  stage?: (file: string) => Promise<{rows: number; rejects: Reject[]; rejected: number}>
   /**
    * Decides whether an existing ledger entry makes this load unnecessary. Default: same ETag means
    * already loaded.

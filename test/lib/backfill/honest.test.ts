@@ -1,10 +1,13 @@
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
-import {gzipSync} from 'node:zlib'
+import {Readable} from 'node:stream'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
 import {type BackfillOptions, runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
+import {newCounters} from '../../../src/lib/loader/read-object.js'
 import {mostlyRejected} from '../../../src/lib/loader/reject-rule.js'
+import {KEPT_REJECTS, stageObject} from '../../../src/lib/warehouse/duckdb/stage.js'
 import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
 import {count, duckQuery} from '../../helpers/duckdb.js'
 import {tempDir} from '../../helpers/tmp.js'
@@ -100,3 +103,30 @@ describe('the ledger belongs to its table', () => {
     expect((await runBackfill(base)).objects.skipped).toBe(fx.files.length)
   })
 })
+
+describe('rejected lines', () => {
+  it('are all kept, byte for byte, in _seneka_rejects, while memory holds only the first few', async () => {
+    const {src, db, fx, base} = setup({intervalMinutes: 720, linesPerFile: 60})
+    const f = fx.files[0]
+    // 60 good lines and 70 odd ones: tabs, quotes, a literal \N, a backslash, unicode; below the reject rule's 90%
+    const odd = Array.from({length: 70}, (_, i) => ['x\ty', 'say "hi"', '\\N', 'back\\slash', 'ünï ✓', 'a,b;c'][i % 6] + ` #${i}`)
+    const body = `${gunzipSync(f.body).toString().trimEnd()}\n${odd.join('\n')}\n`
+    writeFileSync(path.join(src, f.key), gzipSync(body))
+    const r = await runBackfill(base)
+    expect(r.objects.failed).toBe(0)
+    expect(r.rejected).toBe(fx.malformed + 70)
+    const stored = await duckQuery(db, `SELECT raw FROM _seneka_rejects WHERE object_uri LIKE '%${path.basename(f.key)}' ORDER BY line`)
+    expect(stored.map((x) => x.raw)).toEqual([...gunzipSync(f.body).toString().split('\n').filter((l) => l && !getFormat('alb').parse(l).ok), ...odd])
+    const ledger = await duckQuery(db, `SELECT rejected FROM _seneka_ledger WHERE object_uri LIKE '%${path.basename(f.key)}'`)
+    expect(Number(ledger[0].rejected)).toBe(stored.length)
+  })
+
+  it('are spilled to a file as they come: 20,000 rejects keep 50 in memory', async () => {
+    const dir = tempDir()
+    const text = Array.from({length: 20_000}, (_, i) => `not a log line ${i}`).join('\n')
+    const r = await stageObject(Readable.from([Buffer.from(text)]), getFormat('alb'), path.join(dir, 's.tsv'), newCounters())
+    expect([r.rows, r.rejected, r.rejects.length]).toEqual([0, 20_000, KEPT_REJECTS])
+    expect(readFileSync(r.rejectsFile!, 'utf8').split('\n').filter(Boolean)).toHaveLength(20_000)
+  })
+})
+

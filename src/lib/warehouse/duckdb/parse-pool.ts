@@ -16,12 +16,12 @@ export type ToWorker =
 
 type FromWorker =
   | {type: 'ack'; job: number}
-  | {type: 'done'; job: number; rows: number; rejects: Reject[]; maxLine?: number; fast?: StageResult['fast']; counters: ReadCounters}
+  | ({type: 'done'; job: number; counters: ReadCounters} & StageResult)
   | {type: 'error'; job: number; message: string; code?: string; counters: ReadCounters}
 
 interface Job {
   acked: () => void
-  done: (r: {rows: number; rejects: Reject[]; maxLine?: number; fast?: StageResult['fast']; counters: ReadCounters}) => void
+  done: (r: StageResult & {counters: ReadCounters}) => void
   failed: (err: Error, counters: ReadCounters) => void
 }
 
@@ -90,7 +90,8 @@ export class ParsePool {
         },
         done: (r) => {
           Object.assign(counters, r.counters)
-          resolve({rows: r.rows, rejects: r.rejects, maxLine: r.maxLine, ...(r.fast ? {fast: r.fast} : {})})
+          const {counters: _c, type: _t, job: _j, ...staged} = r as StageResult & {counters: ReadCounters; type?: string; job?: number}
+          resolve(staged)
         },
         failed: (err, c) => {
           Object.assign(counters, c)

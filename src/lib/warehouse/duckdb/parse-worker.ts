@@ -28,7 +28,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       const counters = newCounters()
       const format = formatFor(msg.format, msg.options)
       stageObject(input, format, msg.file, counters, {fast: msg.fast}).then(
-        (r) => parentPort!.postMessage({type: 'done', job: msg.job, rows: r.rows, rejects: r.rejects, maxLine: r.maxLine, fast: r.fast, counters}),
+        (r) => parentPort!.postMessage({type: 'done', job: msg.job, ...r, counters}),
         (err: Error & {code?: string}) => {
           input.destroy()
           parentPort!.postMessage({type: 'error', job: msg.job, message: err.message, code: err.code, counters})

@@ -51,11 +51,66 @@ export function encodeBatch(batch: Batch, longest?: {max: number}): string {
 
 export interface StageResult {
   rows: number
+  /** the first KEPT_REJECTS rejected lines (messages, samples, the format guess); all of them are in rejectsFile */
   rejects: Reject[]
+  /** rejected lines in all */
+  rejected: number
+  /** every rejected line as a staging TSV (line, reason, raw), when there is one */
+  rejectsFile?: string
   /** the longest staging line written, in UTF-16 code units (at most 3 bytes each); sizes DuckDB's line buffer */
   maxLine?: number
   /** ALB lines staged by the fast path (alb.ts) in their own file; `rows` counts them too */
   fast?: {file: string; rows: number; maxLine: number}
+}
+
+const FLUSH_CHARS = 1 << 20
+
+/** Rejected lines kept in memory per object; the others are only in its rejects file. */
+export const KEPT_REJECTS = 50
+
+/**
+ * The rejected lines of one object, written to `<file>.rejects` as they come (a wrong --format on a 2 GB object
+ * rejects every line: memory must not hold them), the first KEPT_REJECTS also kept for messages.
+ */
+class RejectSpill {
+  count = 0
+  readonly kept: Reject[] = []
+  private out: ReturnType<typeof createWriteStream> | undefined
+  private failed: Promise<never> | undefined
+  private buf = ''
+
+  constructor(private readonly file: string) {}
+
+  add(r: Reject): void {
+    this.count++
+    if (this.kept.length < KEPT_REJECTS) this.kept.push(r)
+    this.buf += `${r.line}\t${encode(r.reason)}\t${encode(r.raw)}\n`
+  }
+
+  /** Writes what is buffered; waits while the file is behind (backpressure). */
+  async flush(force = false): Promise<void> {
+    if (this.buf.length === 0 || (!force && this.buf.length < FLUSH_CHARS)) return
+    if (!this.out) {
+      this.out = createWriteStream(this.file, {highWaterMark: 1 << 20})
+      this.failed = once(this.out, 'error').then(([err]) => {
+        throw err
+      })
+      this.failed.catch(() => {})
+    }
+    const ok = this.out.write(this.buf)
+    this.buf = ''
+    if (!ok) await Promise.race([once(this.out, 'drain'), this.failed!])
+  }
+
+  /** Closes the file; its name when any line was rejected. */
+  async close(): Promise<string | undefined> {
+    await this.flush(true)
+    if (!this.out) return undefined
+    const closed = Promise.race([once(this.out, 'close'), this.failed!])
+    this.out.end()
+    await closed
+    return this.file
+  }
 }
 
 /** Writes the batches to a staging file; returns the row count and the rejected lines. */
@@ -65,22 +120,23 @@ export async function stageBatches(batches: AsyncIterable<Batch>, file: string):
     throw err
   })
   let rows = 0
-  const rejects: Reject[] = []
+  const spill = new RejectSpill(`${file}.rejects`)
   const longest = {max: 0}
+  let rejectsFile: string | undefined
   try {
     for await (const batch of batches) {
       rows += batch.count
-      for (const r of batch.rejects) rejects.push(r)
+      for (const r of batch.rejects) spill.add(r)
+      await spill.flush()
       if (batch.count > 0 && !out.write(encodeBatch(batch, longest))) await Promise.race([once(out, 'drain'), failed])
     }
   } finally {
     out.end()
     await Promise.race([once(out, 'close'), failed])
+    rejectsFile = await spill.close()
   }
-  return {rows, rejects, maxLine: longest.max}
+  return {rows, rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine: longest.max}
 }
-
-const FLUSH_CHARS = 1 << 20
 
 /**
  * The direct path: reads an object's bytes, parses each line and writes its staging line at once, with no
@@ -118,11 +174,11 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
   let rows = 0
   let buf = ''
   let maxLine = 0
-  const rejects: Reject[] = []
+  const spill = new RejectSpill(`${file}.rejects`)
   const onLine = (line: string, lineNo: number): void => {
     const r = format.parse(line)
     if (!r.ok) {
-      rejects.push(rejectOf(line, lineNo, r.reason))
+      spill.add(rejectOf(line, lineNo, r.reason))
       return
     }
     const v = r.values
@@ -132,9 +188,11 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     buf += staged
     rows++
   }
-  const onBad: OnBadLine = (lineNo, reason, raw) => rejects.push(rejectOf(raw, lineNo, reason))
+  const onBad: OnBadLine = (lineNo, reason, raw) => spill.add(rejectOf(raw, lineNo, reason))
+  let rejectsFile: string | undefined
   try {
     for await (const _ of scanLines(source, counters, onLine, onBad, onBytes)) {
+      await spill.flush()
       if (buf.length >= FLUSH_CHARS) {
         const ok = out.write(buf)
         buf = ''
@@ -151,9 +209,16 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     out.end()
     fast?.out.end()
     await Promise.all(closed)
+    rejectsFile = await spill.close()
   }
-  if (!fast) return {rows, rejects, maxLine}
-  return {rows: rows + fast.rows, rejects, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
+  const rejected = {rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {})}
+  if (!fast) return {rows, ...rejected, maxLine}
+  return {rows: rows + fast.rows, ...rejected, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
+}
+
+/** The read_csv call over a rejects file (line, reason, raw) as RejectSpill writes it, its name in $file. */
+export function stagedRejectsRead(): string {
+  return `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {'line': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'})`
 }
 
 const READ_TYPES: Record<ColumnType, string> = {

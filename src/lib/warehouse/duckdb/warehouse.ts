@@ -30,7 +30,7 @@ import {
 } from '../types.js'
 import {checkTableName} from '../../identifiers.js'
 import {albFastSelect} from './alb.js'
-import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedSelect} from './stage.js'
+import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedRejectsRead, stagedSelect} from './stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -380,8 +380,7 @@ class GroupCommitLoader implements ObjectLoader {
       await fs.mkdir(this.stageDir, {recursive: true})
       staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
     } catch (err) {
-      await fs.rm(file, {force: true})
-      await fs.rm(`${file}.fast`, {force: true})
+      await Promise.all([file, `${file}.fast`, `${file}.rejects`].map((f) => fs.rm(f, {force: true})))
       throw err
     } finally {
       this.staging--
@@ -437,7 +436,7 @@ class GroupCommitLoader implements ObjectLoader {
         // one bad object must not fail the others: commit them one by one
         else for (const item of group) await this.commit([item]).then(([o]) => item.resolve(o), item.reject)
       } finally {
-        await Promise.all(group.flatMap((item) => [fs.rm(item.file, {force: true}), ...(item.staged.fast ? [fs.rm(item.staged.fast.file, {force: true})] : [])]))
+        await Promise.all(group.flatMap((item) => [item.file, item.staged.fast?.file, item.staged.rejectsFile].filter((f) => f !== undefined).map((f) => fs.rm(f, {force: true}))))
       }
     }
   }
@@ -469,19 +468,12 @@ class GroupCommitLoader implements ObjectLoader {
         const lm = micros(object.lastModified)
         if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, uri: object.uri, lm, path: req.path, loadId: req.loadId})
         if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, uri: object.uri, lm, path: req.path, loadId: req.loadId})
-        if (staged.rejects.length > 0) {
-          const rejAppender = await c.createAppender(REJECTS_TABLE)
-          for (const r of staged.rejects) {
-            rejAppender.appendVarchar(table)
-            rejAppender.appendVarchar(object.uri)
-            rejAppender.appendBigInt(BigInt(r.line))
-            rejAppender.appendVarchar(r.reason)
-            rejAppender.appendVarchar(r.raw)
-            rejAppender.appendVarchar(req.loadId)
-            rejAppender.appendTimestamp(now)
-            rejAppender.endRow()
-          }
-          rejAppender.closeSync()
+        // every rejected line, from the object's rejects file (memory held only the first few)
+        if (staged.rejectsFile) {
+          await c.run(
+            `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
+            {table, uri: object.uri, load_id: req.loadId, now, file: staged.rejectsFile},
+          )
         }
         await c.run(
           `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
@@ -492,14 +484,14 @@ class GroupCommitLoader implements ObjectLoader {
             size: object.size,
             lm: micros(object.lastModified),
             rows: staged.rows,
-            rejected: staged.rejects.length,
+            rejected: staged.rejected,
             load_id: req.loadId,
             path: req.path,
             loaded_at: now,
             seq: req.sequencer ?? null,
           },
         )
-        outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejects.length})
+        outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected})
       }
       await this.insertRows(inserts, now)
       await c.run('COMMIT')
