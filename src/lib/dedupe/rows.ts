@@ -1,7 +1,7 @@
 import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {formatTolerance, type Tolerance} from '../reconcile/tolerance.js'
 import {checkRange, type TimeRange, utcDay} from '../time.js'
-import {checkColumnName, checkTableName, type Dialect, LEDGER_TABLE, type QueryParams, type Row, type Warehouse, type WarehouseTransaction} from '../warehouse/index.js'
+import {checkColumnName, checkTableName, type Dialect, LEDGER_TABLE, type QueryParams, type Row, type QueryWarehouse, type WarehouseTransaction} from '../warehouse/index.js'
 import {rangeConditions} from '../warehouse/range.js'
 
 export type KeepPolicy = 'earliest' | 'latest'
@@ -145,7 +145,7 @@ export function checkRemoveShare(report: Pick<RowDedupeReport, 'rows' | 'duplica
 }
 
 /** Validates the spec against the table and builds the SQL fragments (portable SQL + the warehouse's dialect). */
-export async function planRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowPlan> {
+export async function planRows(wh: QueryWarehouse, spec: RowDedupeSpec): Promise<RowPlan> {
   checkTableName(spec.table)
   if (spec.keys.length === 0) throw new UsageError('Give at least one key column.', 'For example: --key partition,offset')
   const keys = spec.keys.map((k) => checkColumnName(k, '--key'))
@@ -202,7 +202,7 @@ const num = (v: Row[string] | undefined): number => (v === null || v === undefin
 const iso = (v: Row[string] | undefined): string | null => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v))
 
 /** The report: counts, per day, per source, sample keys. Reads only. */
-export async function analyzeRows(wh: Warehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
+export async function analyzeRows(wh: QueryWarehouse, spec: RowDedupeSpec): Promise<RowDedupeReport> {
   const p = await planRows(wh, spec)
   const samples = Math.max(0, Math.floor(spec.samples))
   // ONE pass over the table for the counts: the window ranks every row of the scope once (rn > 1 are the
@@ -363,7 +363,7 @@ function ledgerUpdate(d: Dialect, p: RowPlan, ledger: string): string {
 }
 
 async function dedupeInTransaction(
-  wh: Warehouse,
+  wh: QueryWarehouse,
   tx: WarehouseTransaction,
   p: RowPlan,
   spec: RowDedupeSpec,
@@ -386,7 +386,7 @@ async function dedupeInTransaction(
   if (after.nullKeyRows !== before.nullKeyRows) problems.push(`rows with NULL key parts changed from ${before.nullKeyRows} to ${after.nullKeyRows}`)
   if (before.tableRows - after.tableRows !== before.duplicateRows) problems.push(`${before.tableRows - after.tableRows} rows were removed instead of ${before.duplicateRows}`)
   if (problems.length > 0) {
-    throw new UserError(`Verification after removing duplicates failed (${problems.join('; ')}); the transaction was rolled back and ${wh.dmlPartitioned ? 'its day is' : 'the table is'} unchanged.`, {
+    throw new UserError(`Verification after removing duplicates failed (${problems.join('; ')}); the transaction was rolled back and ${wh.capabilities.dmlPartitioned ? 'its day is' : 'the table is'} unchanged.`, {
       suggestion: 'Check whether another process writes to the table, then run again.',
     })
   }
@@ -395,7 +395,7 @@ async function dedupeInTransaction(
 }
 
 /** UTC days (YYYY-MM-DD) in scope that hold duplicates within the day: the only days a per-day pass changes. */
-async function daysWithDuplicates(wh: Warehouse, p: RowPlan): Promise<string[]> {
+async function daysWithDuplicates(wh: QueryWarehouse, p: RowPlan): Promise<string[]> {
   if (!p.dayExpr) return []
   const rows = await wh.query(
     `SELECT ${A}_day AS day, SUM(${A}_n - 1) AS dup_rows FROM (
@@ -408,7 +408,7 @@ async function daysWithDuplicates(wh: Warehouse, p: RowPlan): Promise<string[]> 
 }
 
 /** The plan narrowed to one UTC day of the time column (on top of --since/--until). */
-function dayPlan(wh: Warehouse, p: RowPlan, spec: RowDedupeSpec, day: string): RowPlan {
+function dayPlan(wh: QueryWarehouse, p: RowPlan, spec: RowDedupeSpec, day: string): RowPlan {
   const d = wh.dialect
   const start = new Date(`${day}T00:00:00Z`)
   const col = d.quoteIdent(spec.timeColumn)
@@ -424,12 +424,12 @@ function dayPlan(wh: Warehouse, p: RowPlan, spec: RowDedupeSpec, day: string): R
  * order), counts again and verifies that no duplicate is left, that the number of distinct keys and of NULL-key
  * rows is unchanged, and that exactly the duplicate rows went; anything else rolls the whole thing back.
  *
- * On warehouses whose DML is limited (Warehouse.dmlPartitioned: BigQuery) the same runs once per UTC day of the
+ * On warehouses whose DML is limited (capabilities.dmlPartitioned: BigQuery) the same runs once per UTC day of the
  * time column that holds duplicates within the day, one day after the other, each day all-or-nothing; copies of
  * one key that fall on different days are not removed by that pass. A failing day stops the run with a
  * DayByDayError naming the days already committed.
  */
-export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDedupeHooks = {}): Promise<RowDedupeApplied> {
+export async function applyRows(wh: QueryWarehouse, spec: RowDedupeSpec, hooks: RowDedupeHooks = {}): Promise<RowDedupeApplied> {
   const deleteRanked = wh.dialect.deleteRanked?.bind(wh.dialect)
   const transaction = wh.transaction?.bind(wh)
   if (!deleteRanked || !transaction) {
@@ -438,7 +438,7 @@ export async function applyRows(wh: Warehouse, spec: RowDedupeSpec, hooks: RowDe
   const p = await planRows(wh, spec)
   const ledger = p.sourceExpr && p.lineExpr && (await wh.tableExists(LEDGER_TABLE)) ? LEDGER_TABLE : null
   const started = Date.now()
-  if (!wh.dmlPartitioned || !p.dayExpr) {
+  if (!wh.capabilities.dmlPartitioned || !p.dayExpr) {
     const r = await transaction((tx) => dedupeInTransaction(wh, tx, p, spec, deleteRanked, hooks, ledger))
     return {...r, durationMs: Date.now() - started}
   }

@@ -1,5 +1,5 @@
 import * as hdr from 'hdr-histogram-js'
-import type {QueryParams, Warehouse} from '../warehouse/types.js'
+import type {QueryParams, QueryWarehouse} from '../warehouse/types.js'
 import {groupKey, QUANTILES, type RawStats} from './common.js'
 
 type Histogram = ReturnType<typeof hdr.build>
@@ -16,7 +16,7 @@ function newHistogram(): Histogram {
  * by the smallest latency (which may be negative: skewed clocks) and shifted back.
  */
 export async function clientQuantiles(
-  wh: Warehouse,
+  wh: QueryWarehouse,
   base: (params: QueryParams) => string,
   overall: RawStats,
   groups: Map<string, RawStats> | undefined,

@@ -3,7 +3,7 @@ import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, OBJECT_MODIFIED_AT_C
 import {checkRange} from '../time.js'
 import {checkColumnName, checkTableName} from '../identifiers.js'
 import {rangeConditions} from '../warehouse/range.js'
-import type {Dialect, QueryParams, Row, Warehouse} from '../warehouse/types.js'
+import type {Dialect, QueryParams, QueryWarehouse, Row} from '../warehouse/types.js'
 import {clientQuantiles} from './client.js'
 import {groupKey, QUANTILES, type RawStats} from './common.js'
 import {
@@ -31,7 +31,7 @@ interface Plan {
 }
 
 /** Resolves the columns of a measure and checks them against the table; errors name the flag to use. */
-async function plan(wh: Warehouse, table: string, opts: LatencyOptions): Promise<{plan: Plan; late: boolean}> {
+async function plan(wh: QueryWarehouse, table: string, opts: LatencyOptions): Promise<{plan: Plan; late: boolean}> {
   const d = wh.dialect
   const measure = opts.measure ?? 'arrival'
   const eventTime = checkColumnName(opts.eventTimeColumn ?? EVENT_TIME_COLUMN, '--event-time-column')
@@ -139,7 +139,7 @@ function statsFromRow(r: Row): RawStats {
 }
 
 async function statsQuery(
-  wh: Warehouse,
+  wh: QueryWarehouse,
   table: string,
   p: Plan,
   opts: LatencyOptions,
@@ -201,7 +201,7 @@ export function binList(e: BinEdges): Bin[] {
 }
 
 async function binQuery(
-  wh: Warehouse,
+  wh: QueryWarehouse,
   table: string,
   p: Plan,
   opts: LatencyOptions,
@@ -235,7 +235,7 @@ async function binQuery(
   return out
 }
 
-async function lateQuery(wh: Warehouse, table: string, p: Plan, opts: LatencyOptions): Promise<LateData> {
+async function lateQuery(wh: QueryWarehouse, table: string, p: Plan, opts: LatencyOptions): Promise<LateData> {
   const d = wh.dialect
   const mode = opts.watermark ?? 'max'
   const window = opts.window ?? 'hour'
@@ -280,7 +280,7 @@ function finish(s: RawStats, bins: Bin[] | undefined, e: BinEdges | undefined): 
  * the warehouse cannot compute quantiles (or compute: 'client') are they computed here from a bounded-memory
  * HDR histogram fed page by page.
  */
-export async function latencyReport(wh: Warehouse, opts: LatencyOptions): Promise<LatencyResult> {
+export async function latencyReport(wh: QueryWarehouse, opts: LatencyOptions): Promise<LatencyResult> {
   const d = wh.dialect
   const table = checkTableName(opts.table)
   const compareTable = opts.compareTable ? checkTableName(opts.compareTable) : undefined
@@ -338,7 +338,7 @@ export async function latencyReport(wh: Warehouse, opts: LatencyOptions): Promis
     range: {since: opts.since?.toISOString() ?? null, until: opts.until?.toISOString() ?? null, column: p0.eventTime},
     quantiles: inSql
       ? {
-          exact: Boolean(d.quantilesExact) && !opts.approximate,
+          exact: wh.capabilities.quantiles === 'exact' && !opts.approximate,
           computed: 'warehouse',
           method: wh.kind === 'duckdb' ? (opts.approximate ? 'DuckDB approx_quantile (t-digest)' : 'DuckDB quantile_cont (exact, interpolated)') : `${wh.kind} SQL quantiles`,
         }

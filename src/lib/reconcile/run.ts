@@ -4,7 +4,7 @@ import {EVENT_TIME_COLUMN, LINE_COLUMN, SOURCE_URI_COLUMN, type Column} from '..
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, formatDuration} from '../time.js'
 import {type BigQuerySettings, checkColumnName, checkTableName, openWarehouse} from '../warehouse/index.js'
-import type {QueryParams, Row, Warehouse} from '../warehouse/types.js'
+import type {QueryParams, QueryWarehouse, Row} from '../warehouse/types.js'
 import {type BucketCount, compareBuckets, compareObjects, type LedgerInfo, type ObjectCount, summarize, totalsOf, bucketStatus} from './compare.js'
 import {type BuiltQuery, bucketCountQuery, explainQuery, floorToBucket, objectCountQuery, UNIT_MS} from './query.js'
 import {EXACT, type Tolerance} from './tolerance.js'
@@ -74,7 +74,7 @@ function validateOptions(opts: ReconcileOptions): void {
 }
 
 /** The comparison itself, on an open warehouse (benchmarks and tests call this directly). */
-export async function reconcileWith(wh: Warehouse, opts: ReconcileOptions): Promise<ReconcileResult> {
+export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions): Promise<ReconcileResult> {
   const started = performance.now()
   validateOptions(opts)
   const now = opts.now ?? new Date()
@@ -219,7 +219,7 @@ async function explainBucket(
     timeColumn: string
     sourceColumn: string
     groupBy: string | null
-    wh: Warehouse
+    wh: QueryWarehouse
     run: (side: QueryRecord['side'], q: BuiltQuery) => Promise<Row[]>
   },
 ): Promise<Explain> {

@@ -108,8 +108,6 @@ export interface Dialect {
    * and say so in `quantilesExact`. Optional: without it the quantiles are computed client-side.
    */
   quantile?(expr: string, q: number, opts?: {approximate?: boolean}): string
-  /** whether quantile() without `approximate` is exact (DuckDB quantile_cont: yes; BigQuery APPROX_QUANTILES: no) */
-  readonly quantilesExact?: boolean
   /**
    * One DML statement that keeps, in each group of rows of `table` matching `where` that share the values of
    * `partitionBy`, only the first row by `orderBy` (a complete, deterministic ORDER BY list) and removes the others
@@ -120,20 +118,36 @@ export interface Dialect {
   deleteRanked?(table: string, opts: {partitionBy: string[]; orderBy: string; where: string; columns: readonly string[]}): string
 }
 
-export interface Warehouse {
+/**
+ * What an engine can do, in one record (after dlt's destination capabilities): callers branch on these, never
+ * on `kind` (which only names the engine in messages).
+ */
+export interface WarehouseCapabilities {
+  /** multi-statement transactions (Warehouse.transaction): dedupe --apply needs them */
+  transactions: boolean
+  /** large DML runs as one transaction per day of the time column, one after the other (BigQuery: DML on a table is serialized and limited) */
+  dmlPartitioned: boolean
+  /** quantiles in SQL: exact, approximate only (then --compute client is exact to 3 digits), or none */
+  quantiles: 'exact' | 'approximate' | 'none'
+  /** how statements bill: nothing, or by bytes scanned (dry-run estimates, --max-bytes-billed, --dry-run) */
+  billing: 'none' | 'bytes-scanned'
+  /** load jobs allowed per table per day (BigQuery: 1,500), null without such a quota */
+  dailyLoadJobsPerTable: number | null
+}
+
+/** What the reading commands need (reconcile, latency-report, dedupe): tables, queries, transactions. */
+export interface QueryWarehouse {
   readonly kind: 'duckdb' | 'bigquery'
   /** what to print for the user: never contains secrets */
   readonly description: string
   readonly dialect: Dialect
   readonly readOnly: boolean
+  readonly capabilities: WarehouseCapabilities
   tableExists(table: string): Promise<boolean>
   /** column names and logical types of a table, undefined when it does not exist */
   tableColumns(table: string): Promise<Column[] | undefined>
-  /** creates the table for a format if missing; adds columns a newer format version has */
-  ensureTable(table: string, format: LogFormat): Promise<void>
-  /** ledger entries of a table (optionally only URIs starting with a prefix) */
+  /** ledger entries of a table (optionally only URIs starting with a prefix): reconcile --by object reads them too */
   readLedger(table: string, uriPrefix?: string): Promise<Map<string, LedgerEntry>>
-  openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
   query(sql: string, params?: QueryParams): Promise<Row[]>
   /**
    * Runs the statement ONCE and hands its result to onPage a page at a time (at most about pageSize rows each),
@@ -147,16 +161,23 @@ export interface Warehouse {
    */
   transaction?<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T>
   /**
-   * Whether large DML should be split into one transaction per day of the time column, run one after the other
-   * (BigQuery: DML on one table is queued and serialized, each statement and transaction is limited). Optional:
-   * engines without the limit (DuckDB) run one transaction.
-   */
-  readonly dmlPartitioned?: boolean
-  /**
    * Bytes the statement would process and its estimated cost, without running it (BigQuery dry run: nothing
    * billed). Optional: engines that bill nothing per query omit it. Commands print it under --dry-run.
    */
   estimate?(sql: string, params?: QueryParams): Promise<StatementEstimate>
+  /**
+   * Ends what an interrupted command leaves open on the engine's side (BigQuery: the session of an open
+   * transaction, which would hold the table's DML until it times out). Optional: DuckDB rolls back on exit.
+   */
+  abortOpenWork?(): Promise<void>
+  close(): Promise<void>
+}
+
+/** What the loading commands need on top (backfill, stream): their tables and the engine's loader. */
+export interface Warehouse extends QueryWarehouse {
+  /** creates the table for a format if missing; adds columns a newer format version has */
+  ensureTable(table: string, format: LogFormat): Promise<void>
+  openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
   /**
    * What a loader running for days will use per day (printed when `stream` starts). Optional: engines
    * without per-day quotas or per-statement billing omit it.
@@ -164,12 +185,6 @@ export interface Warehouse {
   describeStreaming?(): string[]
   /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
   estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
-  /**
-   * Ends what an interrupted command leaves open on the engine's side (BigQuery: the session of an open
-   * transaction, which would hold the table's DML until it times out). Optional: DuckDB rolls back on exit.
-   */
-  abortOpenWork?(): Promise<void>
-  close(): Promise<void>
 }
 
 /** The statements of one open transaction (Warehouse.transaction). */

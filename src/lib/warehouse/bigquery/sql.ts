@@ -58,7 +58,6 @@ export function bigQueryDialect(project: string, dataset: string): Dialect {
     // APPROX_QUANTILES ignores NULLs; 1000 buckets give 0.1% rank resolution. BigQuery has no exact
     // percentile aggregate (PERCENTILE_CONT is an analytic function only), so quantiles are always approximate.
     quantile: (expr, q) => `APPROX_QUANTILES(${expr}, 1000)[OFFSET(${Math.min(1000, Math.max(0, Math.round(Number(q) * 1000)))})]`,
-    quantilesExact: false,
     // No rowid in BigQuery, and byte-identical copies have no column that tells them apart: one MERGE
     // rewrites the rows in scope as one row per key (the first by the keep order). `ON FALSE` makes every
     // source row an INSERT and every target row in scope a DELETE, in one atomic, DDL-free statement (so it

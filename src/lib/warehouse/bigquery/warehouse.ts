@@ -10,7 +10,7 @@ import {formatBytes, formatCount} from '../../output/units.js'
 import {formatDuration} from '../../time.js'
 import {BigQueryLoader, type LoaderSettings} from './loader.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
-import {bigQueryDialect, type BqField, bqSchema, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
+import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
 import {checkTableName} from '../../identifiers.js'
 
 import {
@@ -22,6 +22,7 @@ import {
   REJECTS_TABLE,
   type Row,
   type Warehouse,
+  type WarehouseCapabilities,
   type WarehouseTransaction,
 } from '../types.js'
 
@@ -127,8 +128,15 @@ export function parseGsUri(uri: string, flag = '--staging'): {bucket: string; pr
  */
 export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   readonly kind = 'bigquery' as const
-  /** DML on one table should run one statement at a time: dedupe --apply works day by day */
-  readonly dmlPartitioned = true
+  readonly capabilities: WarehouseCapabilities = {
+    transactions: true,
+    // DML on one table is serialized and limited: dedupe --apply works day by day
+    dmlPartitioned: true,
+    // APPROX_QUANTILES only (PERCENTILE_CONT is analytic, not an aggregate)
+    quantiles: 'approximate',
+    billing: 'bytes-scanned',
+    dailyLoadJobsPerTable: DAILY_LOAD_JOBS_PER_TABLE,
+  }
   readonly dialect
   readonly readOnly: boolean
   readonly maxBytesBilled: number

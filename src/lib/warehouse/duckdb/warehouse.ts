@@ -26,6 +26,7 @@ import {
   REJECTS_TABLE,
   type Row,
   type Warehouse,
+  type WarehouseCapabilities,
   type WarehouseTransaction,
 } from '../types.js'
 import {checkTableName} from '../../identifiers.js'
@@ -60,7 +61,6 @@ export const duckdbDialect: Dialect = {
   epochSeconds: (expr) => `(epoch_us(${expr}) / 1e6)`,
   timestampParam: (name) => `CAST($${name} AS TIMESTAMP)`,
   quantile: (expr, q, opts) => `${opts?.approximate ? 'approx_quantile' : 'quantile_cont'}(${expr}, ${Number(q)})`,
-  quantilesExact: true,
   // rowids are stable inside one transaction, so ranking and deleting in one statement is safe
   deleteRanked: (table, {partitionBy, orderBy, where}) =>
     `DELETE FROM ${duckdbDialect.table(table)} WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER (PARTITION BY ${partitionBy.join(', ')} ORDER BY ${orderBy}) AS seneka_rn FROM ${duckdbDialect.table(table)} WHERE ${where}) AS seneka_ranked WHERE seneka_rn > 1)`,
@@ -103,6 +103,7 @@ function fromDuck(v: unknown): Row[string] {
 export class DuckDBWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const
   readonly dialect = duckdbDialect
+  readonly capabilities: WarehouseCapabilities = {transactions: true, dmlPartitioned: false, quantiles: 'exact', billing: 'none', dailyLoadJobsPerTable: null}
   private conn!: DuckDBConnection
   private instance!: DuckDBInstance
   private metaReady = false
