@@ -28,7 +28,7 @@ ${exitCodeHelp([
 
   async run(): Promise<CutoverPlan> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const plan = await runPlan(ctx, {wave: flags.wave, bucket: flags.bucket, out: flags.out})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

@@ -36,7 +36,7 @@ ${exitCodeHelp([
 
   async run(): Promise<RollbackResult> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const result = await runRollback(ctx, flags.bucket, {to: flags.to, dryRun: flags['dry-run'], force: flags.force, reason: flags.reason})
       if (!this.jsonEnabled()) this.log(renderRollback(result))
