@@ -35,6 +35,9 @@ export default class LatencyReport extends BaseCommand<typeof LatencyReport, Lat
             (_ingested_at - event_time)
   transfer  GCS object creation minus S3 LastModified, where both are known
             (_gcs_created_at - _object_modified_at; name the columns with --gcs-created-column/--arrival-column)
+  hops      the GCS path hop by hop, side by side: transfer (_gcs_created_at - _object_modified_at),
+            load (_ingested_at - _gcs_created_at) and end to end (_ingested_at - _object_modified_at), over
+            the rows where all three are known; --slo and the main statistics are end to end
 Tables seneka did not load: name the columns with --event-time-column, --ingested-at-column, --arrival-column.
 Rows are selected by event time (--since inclusive, --until exclusive).
 
@@ -60,13 +63,14 @@ ${exitCodeHelp([
     {description: 'End-to-end latency, batch vs stream, log bins, HTML chart:', command: '<%= config.bin %> <%= command.id %> --table alb_batch --compare-table alb_stream --measure event --bin-scale log --html latency.html'},
     {description: 'Fail (exit 11) when p99 exceeds 6 minutes or anything exceeds an hour:', command: `<%= config.bin %> <%= command.id %> --table alb_stream --slo 'p99<=6m' --slo 'max<=1h'`},
     {description: 'Per bucket, as JSON:', command: '<%= config.bin %> <%= command.id %> --table alb_logs --group-by bucket --json'},
+    {description: 'The GCS path hop by hop (S3 -> GCS -> committed), with a CSV per hop:', command: '<%= config.bin %> <%= command.id %> --table alb_stream --measure hops --csv hops.csv'},
     {description: 'A table seneka did not load:', command: '<%= config.bin %> <%= command.id %> --table events --measure event --event-time-column ts --ingested-at-column loaded_at'},
   ]
 
   static override flags = {
     table: Flags.string({required: true, summary: 'Table to report on.'}),
     'compare-table': Flags.string({summary: 'A second table reported side by side on the same bins (e.g. batch vs stream).'}),
-    measure: Flags.option({options: MEASURES, default: 'arrival' as const, summary: 'Latency to measure: arrival, event or transfer (see the description).'})(),
+    measure: Flags.option({options: MEASURES, default: 'arrival' as const, summary: 'Latency to measure: arrival, event, transfer or hops (see the description).'})(),
     since: instantFlag({summary: 'Only rows with event time at or after this time (YYYY-MM-DD or ISO-8601, UTC).'}),
     until: instantFlag({summary: 'Only rows with event time before this time (exclusive).'}),
     'event-time-column': Flags.string({summary: 'Column holding the event time [default: event_time].'}),

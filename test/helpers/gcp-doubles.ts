@@ -45,6 +45,21 @@ export interface QueryAnswer {
   rows: Array<Record<string, unknown>>
 }
 
+export interface NotificationConfig {
+  kind: 'storage#notification'
+  id: string
+  topic: string
+  payload_format: string
+  event_types?: string[]
+  object_name_prefix?: string
+  custom_attributes?: Record<string, string>
+  etag: string
+  selfLink: string
+}
+
+const NOTIFICATION_TOPIC = /^\/\/pubsub\.googleapis\.com\/projects\/[^/]+\/topics\/[^/]+$/
+const NOTIFICATION_EVENTS = new Set(['OBJECT_FINALIZE', 'OBJECT_METADATA_UPDATE', 'OBJECT_DELETE', 'OBJECT_ARCHIVE'])
+
 export interface FailRule {
   match: (r: RecordedRequest) => boolean
   status: number
@@ -83,6 +98,18 @@ export interface GcpDouble {
   /** keep overwritten generations readable (?generation=), as a bucket with object versioning does */
   versioning: boolean
   putObject(bucket: string, name: string, data: Buffer | string): void
+  /**
+   * Pub/Sub notification configurations per bucket (notifications.insert/list/get/delete), as GCS answers them
+   * (snake_case fields, ids "1", "2" ... per bucket). Strict: the topic must be //pubsub.googleapis.com/projects/P/topics/T
+   * (400 otherwise), event types and payload format must be known, at most 100 per bucket; identical
+   * configurations are allowed (GCS keeps duplicates and then publishes twice).
+   */
+  notifications: Map<string, NotificationConfig[]>
+  /**
+   * Whether GCS may publish to a topic (its service agent has roles/pubsub.publisher and the topic exists):
+   * 'forbidden' answers the insert with GCS's 403. Default: every topic is fine.
+   */
+  topicCheck?: (topic: string) => 'ok' | 'forbidden'
   jobs(kind?: 'query' | 'load' | 'dry'): any[]
   close(): Promise<void>
 }
@@ -181,6 +208,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     },
     versioning: false,
     resumableUploads: 0,
+    notifications: new Map(),
     putObject(bucket, name, data) {
       const buf = Buffer.from(data)
       const stored: StoredObject = {
@@ -536,6 +564,59 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         prefixes: page.filter((e) => e.prefix).map((e) => e.prefix),
         ...(start + size < entries.length ? {nextPageToken: String(start + size)} : {}),
       })
+    }
+    if ((m = /^\/storage\/v1\/b\/([^/]+)\/notificationConfigs(?:\/([^/]+))?$/.exec(r.path))) return handleNotifications(r, m[1], m[2], res, send)
+    send(400, {error: {code: 400, message: `double: unsupported ${r.method} ${r.path}`}})
+  }
+
+  const notificationSeq = new Map<string, number>()
+  function handleNotifications(r: RecordedRequest, bucket: string, id: string | undefined, res: http.ServerResponse, send: (status: number, body: unknown) => void): void {
+    const list = double.notifications.get(bucket) ?? []
+    const invalid = (message: string) => send(400, {error: {code: 400, message, errors: [{reason: 'invalid', message}]}})
+    if (!id && r.method === 'GET') return send(200, {kind: 'storage#notifications', items: list})
+    if (id && r.method === 'GET') {
+      const n = list.find((x) => x.id === id)
+      return n ? send(200, n) : send(404, {error: {code: 404, message: 'Not Found', errors: [{reason: 'notFound', message: 'Not Found'}]}})
+    }
+    if (id && r.method === 'DELETE') {
+      const at = list.findIndex((x) => x.id === id)
+      if (at < 0) return send(404, {error: {code: 404, message: 'Not Found', errors: [{reason: 'notFound', message: 'Not Found'}]}})
+      list.splice(at, 1)
+      res.writeHead(204).end()
+      return
+    }
+    if (!id && r.method === 'POST') {
+      // GCS takes the documented snake_case fields and their camelCase spellings (which the Node client sends)
+      const b = r.body ?? {}
+      const topic = String(b.topic ?? '')
+      const payload = b.payload_format ?? b.payloadFormat ?? 'JSON_API_V1'
+      const events = b.event_types ?? b.eventTypes
+      const prefix = b.object_name_prefix ?? b.objectNamePrefix
+      const attrs = b.custom_attributes ?? b.customAttributes
+      if (!NOTIFICATION_TOPIC.test(topic)) return invalid(`Invalid Google Cloud Pub/Sub topic. It should look like '//pubsub.googleapis.com/projects/*/topics/*'.`)
+      if (payload !== 'JSON_API_V1' && payload !== 'NONE') return invalid(`Invalid payload format: ${payload}.`)
+      if (events !== undefined && (!Array.isArray(events) || events.some((e: unknown) => !NOTIFICATION_EVENTS.has(String(e))))) return invalid(`Invalid event type in ${JSON.stringify(events)}.`)
+      if (list.length >= 100) return invalid('Only up to 100 notification configurations are allowed per bucket.')
+      if (double.topicCheck?.(topic) === 'forbidden') {
+        const message = `The service account 'service-123456789012@gs-project-accounts.iam.gserviceaccount.com' does not have permission to publish messages to to the Cloud Pub/Sub topic '${topic}', or that topic does not exist.`
+        return send(403, {error: {code: 403, message, errors: [{reason: 'forbidden', message}]}})
+      }
+      const next = (notificationSeq.get(bucket) ?? 0) + 1
+      notificationSeq.set(bucket, next)
+      const n: NotificationConfig = {
+        kind: 'storage#notification',
+        id: String(next),
+        topic,
+        payload_format: payload,
+        ...(events !== undefined ? {event_types: events} : {}),
+        ...(prefix !== undefined ? {object_name_prefix: prefix} : {}),
+        ...(attrs !== undefined ? {custom_attributes: attrs} : {}),
+        etag: String(next),
+        selfLink: `${double.endpoint}/storage/v1/b/${bucket}/notificationConfigs/${next}`,
+      }
+      list.push(n)
+      double.notifications.set(bucket, list)
+      return send(200, n)
     }
     send(400, {error: {code: 400, message: `double: unsupported ${r.method} ${r.path}`}})
   }

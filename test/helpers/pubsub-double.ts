@@ -4,7 +4,8 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 
 /**
- * An in-process gRPC double of the Pub/Sub Subscriber service (google.pubsub.v1.Subscriber), loaded from the
+ * An in-process gRPC double of the Pub/Sub Subscriber service (google.pubsub.v1.Subscriber) and of the
+ * administrative part of the Publisher service (CreateTopic, GetTopic, DeleteTopic), loaded from the
  * protos that ship with @google-cloud/pubsub, for the real client. Strict where the service is: unknown
  * subscriptions are NOT_FOUND, ack deadlines must be 10-600 s (0-600 for ModifyAckDeadline), ack ids are
  * valid only while their lease lasts (an ack after the lease expired or after a redelivery changes nothing),
@@ -12,10 +13,19 @@ import * as protoLoader from '@grpc/proto-loader'
  * id, and with a dead-letter policy a message is forwarded to the dead-letter topic once its delivery
  * attempts are used up (deliveryAttempt is set only then, as on the service). `secondMs` scales the lease
  * clock so deadline tests run fast. Every RPC is recorded.
+ *
+ * Administration (for cutover): CreateTopic / CreateSubscription check names as the service does and answer
+ * ALREADY_EXISTS for a name in use; CreateSubscription needs its topic (and its dead-letter topic) to exist;
+ * Get/Delete of an unknown name is NOT_FOUND; a deleted topic's subscriptions are detached (topic
+ * `_deleted-topic_`). `deny(method)` answers PERMISSION_DENIED as the service does for a missing permission.
+ * The `createSubscription` helper (tests' own setup) does not need the topic to exist.
  */
 
 const require = createRequire(import.meta.url)
 const PROTOS = require('@google-cloud/pubsub/build/protos/protos.json')
+/** resource names as the service checks them: an id of 3-255 characters starting with a letter */
+const TOPIC = /^projects\/[^/]+\/topics\/[A-Za-z][\w.~+%-]{2,254}$/
+const SUBSCRIPTION = /^projects\/[^/]+\/subscriptions\/[A-Za-z][\w.~+%-]{2,254}$/
 
 export interface DeadLetterPolicy {
   deadLetterTopic: string
@@ -73,6 +83,16 @@ export interface PubsubDouble {
   modAcks: Array<{messageId: string; ackId: string; seconds: number}>
   /** messages forwarded to a dead-letter topic */
   deadLettered: Array<{topic: string; messageId: string; attributes: Record<string, string>; deliveryAttempt: number}>
+  /** topic names that exist */
+  topics: Set<string>
+  /** creates a topic (tests' own setup; no RPC recorded) */
+  createTopic(name: string): void
+  /** subscription names that exist */
+  subscriptionNames(): string[]
+  /** the subscription as the service holds it (undefined when there is none) */
+  subscriptionInfo(name: string): {name: string; topic: string; ackDeadlineSeconds: number; deadLetterPolicy?: DeadLetterPolicy} | undefined
+  /** answer PERMISSION_DENIED to the next `times` calls (default: all) of an RPC, e.g. 'CreateTopic' */
+  deny(method: string, times?: number): void
   createSubscription(name: string, opts?: {topic?: string; ackDeadlineSeconds?: number; deadLetterPolicy?: DeadLetterPolicy}): void
   publish(subscription: string, message: {data?: Buffer | string; attributes?: Record<string, string>}): string
   /** messages not acked yet (available or leased) */
@@ -93,7 +113,10 @@ export async function startPubsubDouble(opts: {secondMs?: number} = {}): Promise
   const def = protoLoader.fromJSON(PROTOS, {keepCase: false, longs: String, enums: String, defaults: true, oneofs: true})
   const pkg = grpc.loadPackageDefinition(def) as any
   const service = pkg.google.pubsub.v1.Subscriber.service as grpc.ServiceDefinition
+  const publisher = pkg.google.pubsub.v1.Publisher.service as grpc.ServiceDefinition
   const subscriptions = new Map<string, DoubleSubscription>()
+  const topics = new Set<string>()
+  const denied = new Map<string, number>()
   const streams = new Set<PullStream>()
   /** ackId -> message, while leased */
   const leases = new Map<string, {sub: DoubleSubscription; msg: StoredMessage}>()
@@ -107,6 +130,19 @@ export async function startPubsubDouble(opts: {secondMs?: number} = {}): Promise
     staleAckIds: [],
     modAcks: [],
     deadLettered: [],
+    topics,
+    createTopic(name) {
+      if (!TOPIC.test(name)) throw new Error(`bad topic name ${name}`)
+      topics.add(name)
+    },
+    subscriptionNames: () => [...subscriptions.keys()],
+    subscriptionInfo(name) {
+      const s = subscriptions.get(name)
+      return s ? {name: s.name, topic: s.topic, ackDeadlineSeconds: s.ackDeadlineSeconds, ...(s.deadLetterPolicy ? {deadLetterPolicy: s.deadLetterPolicy} : {})} : undefined
+    },
+    deny(method, times = Infinity) {
+      denied.set(method, times)
+    },
     createSubscription(name, o = {}) {
       if (!/^projects\/[^/]+\/subscriptions\/[^/]+$/.test(name)) throw new Error(`bad subscription name ${name}`)
       const ack = o.ackDeadlineSeconds ?? 10
@@ -240,6 +276,12 @@ export async function startPubsubDouble(opts: {secondMs?: number} = {}): Promise
 
   const unary = (method: string, fn: (req: any) => unknown) => (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
     record(method, call.request)
+    const left = denied.get(method) ?? 0
+    if (left > 0) {
+      denied.set(method, left - 1)
+      cb(status(grpc.status.PERMISSION_DENIED, 'User not authorized to perform this action.') as grpc.ServiceError)
+      return
+    }
     try {
       cb(null, fn(call.request) ?? {})
     } catch (err) {
@@ -247,12 +289,59 @@ export async function startPubsubDouble(opts: {secondMs?: number} = {}): Promise
     }
   }
 
+  function checkName(name: string, kind: 'topics' | 'subscriptions'): void {
+    const re = kind === 'topics' ? TOPIC : SUBSCRIPTION
+    const id = String(name ?? '').split('/').pop() ?? ''
+    if (!re.test(String(name ?? '')) || id.startsWith('goog')) throw status(grpc.status.INVALID_ARGUMENT, `Invalid resource name given (name=${name}). Refer to https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names for more information.`)
+  }
+
+  const topicResource = (name: string) => ({name, labels: {}, messageStoragePolicy: null, kmsKeyName: '', schemaSettings: null, satisfiesPzs: false, messageRetentionDuration: null})
+  const subscriptionResource = (sub: DoubleSubscription) => ({name: sub.name, topic: sub.topic, ackDeadlineSeconds: sub.ackDeadlineSeconds, deadLetterPolicy: sub.deadLetterPolicy ?? null})
+
   const server = new grpc.Server()
-  server.addService(service, {
-    GetSubscription: unary('GetSubscription', (req) => {
-      const sub = lookup(req.subscription)
-      return {name: sub.name, topic: sub.topic, ackDeadlineSeconds: sub.ackDeadlineSeconds, deadLetterPolicy: sub.deadLetterPolicy ?? null}
+  server.addService(publisher, {
+    CreateTopic: unary('CreateTopic', (req) => {
+      checkName(req.name, 'topics')
+      if (topics.has(req.name)) throw status(grpc.status.ALREADY_EXISTS, `Resource already exists in the project (resource=${req.name.split('/').pop()}).`)
+      topics.add(req.name)
+      return topicResource(req.name)
     }),
+    GetTopic: unary('GetTopic', (req) => {
+      if (!topics.has(req.topic)) throw status(grpc.status.NOT_FOUND, `Resource not found (resource=${String(req.topic).split('/').pop()}).`)
+      return topicResource(req.topic)
+    }),
+    DeleteTopic: unary('DeleteTopic', (req) => {
+      if (!topics.has(req.topic)) throw status(grpc.status.NOT_FOUND, `Resource not found (resource=${String(req.topic).split('/').pop()}).`)
+      topics.delete(req.topic)
+      for (const s of subscriptions.values()) if (s.topic === req.topic) s.topic = '_deleted-topic_'
+      return {}
+    }),
+  })
+  server.addService(service, {
+    CreateSubscription: unary('CreateSubscription', (req) => {
+      checkName(req.name, 'subscriptions')
+      if (!topics.has(req.topic)) throw status(grpc.status.NOT_FOUND, `Resource not found (resource=${String(req.topic).split('/').pop()}).`)
+      if (subscriptions.has(req.name)) throw status(grpc.status.ALREADY_EXISTS, `Resource already exists in the project (resource=${req.name.split('/').pop()}).`)
+      const ack = req.ackDeadlineSeconds || 10
+      if (ack < 10 || ack > 600) throw status(grpc.status.INVALID_ARGUMENT, `Invalid ack deadline given: ${ack} (must be 10-600 seconds).`)
+      let dlp: DeadLetterPolicy | undefined
+      if (req.deadLetterPolicy?.deadLetterTopic) {
+        const attempts = req.deadLetterPolicy.maxDeliveryAttempts || 5
+        if (attempts < 5 || attempts > 100) throw status(grpc.status.INVALID_ARGUMENT, `Invalid max_delivery_attempts given: ${attempts} (must be 5-100).`)
+        if (!topics.has(req.deadLetterPolicy.deadLetterTopic)) throw status(grpc.status.NOT_FOUND, `Resource not found (resource=${String(req.deadLetterPolicy.deadLetterTopic).split('/').pop()}).`)
+        dlp = {deadLetterTopic: req.deadLetterPolicy.deadLetterTopic, maxDeliveryAttempts: attempts}
+      }
+      const sub: DoubleSubscription = {name: req.name, topic: req.topic, ackDeadlineSeconds: ack, deadLetterPolicy: dlp, messages: new Map()}
+      subscriptions.set(req.name, sub)
+      return subscriptionResource(sub)
+    }),
+    DeleteSubscription: unary('DeleteSubscription', (req) => {
+      lookup(req.subscription)
+      subscriptions.delete(req.subscription)
+      for (const s of streams) if (s.subscription.name === req.subscription && s.open) s.call.destroy(status(grpc.status.NOT_FOUND, 'Subscription does not exist'))
+      return {}
+    }),
+    GetSubscription: unary('GetSubscription', (req) => subscriptionResource(lookup(req.subscription))),
     Acknowledge: unary('Acknowledge', (req) => {
       const sub = lookup(req.subscription)
       checkAckIds(req.ackIds)

@@ -53,7 +53,7 @@ ${exitCodeHelp([
     if (args.planfile && (flags.wave !== undefined || flags.bucket !== undefined)) {
       throw new UsageError('--wave and --bucket select buckets for a new plan; a plan file already names its buckets.', 'Give either PLANFILE or --wave/--bucket.')
     }
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const plan = args.planfile ? readPlanFile(args.planfile) : await runPlan(ctx, {wave: flags.wave, bucket: flags.bucket})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

@@ -7,7 +7,7 @@ import {type CutoverPlan, openCutover, renderPlan, runPlan} from '../../lib/cuto
 export default class CutoverPlanCommand extends BaseCommand<typeof CutoverPlanCommand, CutoverPlan> {
   static override summary = 'Show every action needed to move buckets to their next mode; changes nothing.'
 
-  static override description = `Like a Terraform plan: for each selected bucket (batch -> shadow -> event-driven), lists the actions with their before and after: the S3 notification configuration gaining a queue configuration for s3:ObjectCreated:* (merged with the existing queue, topic and Lambda configurations), the SQS queue policy statement allowing the bucket, the event-driven leg (seneka stream, a Storage Transfer Service event-driven job, a GCS Pub/Sub notification) and the state change. It only reads (GetBucketNotificationConfiguration, GetQueueAttributes). Save the plan with --out and apply exactly that plan with \`seneka cutover apply FILE\`.
+  static override description = `Like a Terraform plan: for each selected bucket (batch -> shadow -> event-driven), lists the actions with their before and after: the S3 notification configuration gaining a queue configuration for s3:ObjectCreated:* (merged with the existing queue, topic and Lambda configurations), the SQS queue policy statement allowing the bucket, the event-driven leg (seneka stream, a Storage Transfer Service event-driven job, and the GCS -> Pub/Sub leg: topic, dead-letter topic and its subscription, the subscription with a dead-letter policy, the GCS notification) and the state change, then the IAM bindings the leg needs (seneka grants none). It only reads (GetBucketNotificationConfiguration, GetQueueAttributes, and the GCS notifications, topics and subscriptions). Save the plan with --out and apply exactly that plan with \`seneka cutover apply FILE\`.
 
 ${exitCodeHelp([
   [ExitCode.OK, 'the plan was computed'],
@@ -28,7 +28,7 @@ ${exitCodeHelp([
 
   async run(): Promise<CutoverPlan> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const plan = await runPlan(ctx, {wave: flags.wave, bucket: flags.bucket, out: flags.out})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

@@ -7,7 +7,7 @@ import {openCutover, renderRollback, type RollbackResult, runRollback} from '../
 export default class CutoverRollback extends BaseCommand<typeof CutoverRollback, RollbackResult> {
   static override summary = 'Roll a bucket back: restore its snapshotted configuration exactly and set its mode back.'
 
-  static override description = `To batch (the default): puts back the notification configuration snapshotted before the first apply (byte-identical), removes seneka's statement from the queue policy (other statements are kept), deletes the transfer job and records the bucket as batch so the hourly job loads it again. --to shadow (from event-driven) only turns the batch path back on and leaves the event-driven leg running.
+  static override description = `To batch (the default): puts back the notification configuration snapshotted before the first apply (byte-identical), removes seneka's statement from the queue policy (other statements are kept), deletes the transfer job and the GCS notification, Pub/Sub subscriptions and topics seneka created (never ones that existed before), and records the bucket as batch so the hourly job loads it again. --to shadow (from event-driven) only turns the batch path back on and leaves the event-driven leg running.
 
 If someone changed the bucket's notification configuration after seneka's apply, rollback refuses (restoring would drop their change) unless --force.
 
@@ -36,7 +36,7 @@ ${exitCodeHelp([
 
   async run(): Promise<RollbackResult> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const result = await runRollback(ctx, flags.bucket, {to: flags.to, dryRun: flags['dry-run'], force: flags.force, reason: flags.reason})
       if (!this.jsonEnabled()) this.log(renderRollback(result))

@@ -23,7 +23,7 @@ ${exitCodeHelp([
 
   async run(): Promise<StatusResult> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region})
+    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
     try {
       const status = await runStatus(ctx, {wave: flags.wave, bucket: flags.bucket})
       if (!this.jsonEnabled()) this.log(renderStatus(status))

@@ -5,6 +5,7 @@ import {getNotification, getQueue, putNotification, setQueuePolicy} from './aws.
 import type {ResolvedBucket} from './config.js'
 import {type GateRunners, runGates} from './gates.js'
 import type {TransferJobSpec} from './leg.js'
+import {executeGcpAction, executeGcpRollback, gcpRollbackActions, noGcpClient, pubsubLegSpec} from './gcs-leg.js'
 import {sameNotification, withoutSeneka} from './notification.js'
 import {bucketState, type CutoverPlan, infraActions, PLAN_FORMAT, type PlanAction, type PlanDeps, sameJson} from './plan.js'
 import {policySid, removeFromPolicy} from './queue-policy.js'
@@ -68,11 +69,16 @@ async function execute(a: PlanAction, b: ResolvedBucket, bs: BucketState, deps: 
       bs.applied.transferJob = {name: job.name, projectId: job.projectId}
       return
     }
-    case 'pubsub-notification': {
-      const spec = a.after as {bucket: string; topic: string}
-      bs.applied.pubsub = {gcsBucket: spec.bucket, topic: spec.topic, spec}
+    case 'pubsub-topic':
+    case 'pubsub-subscription':
+    case 'gcs-notification': {
+      const spec = pubsubLegSpec(b)
+      if (!spec) return
+      if (!deps.gcp) throw noGcpClient()
+      await executeGcpAction(a, spec, bs, deps.gcp())
       return
     }
+    case 'pubsub-notification':
     case 'state':
       return
   }
@@ -141,6 +147,8 @@ export async function applyPlan(plan: CutoverPlan, buckets: Map<string, Resolved
         try {
           await execute(a, b, bs, deps)
           r.applied.push(a)
+          // recorded at once: a run killed after creating a resource still knows it created it
+          await save()
         } catch (err) {
           if (err instanceof ConflictError) throw err
           r.failed = {action: a, error: errorMessage(err)}
@@ -212,7 +220,7 @@ async function rollbackActions(b: ResolvedBucket, bs: BucketState, deps: Cutover
     if (bs.applied?.transferJob) actions.push({resource: 'transfer-job', change: 'remove', target: bs.applied.transferJob.name, summary: 'delete the event-driven transfer job', before: bs.applied.transferJob, after: null})
     if (bs.applied?.stream) actions.push({resource: 'stream', change: 'remove', target: bs.applied.stream.queueUrl, summary: `stop \`seneka stream\` for this bucket (table ${bs.applied.stream.table})`, before: bs.applied.stream, after: null})
     if (bs.applied?.pubsub) {
-      actions.push({resource: 'pubsub-notification', change: 'remove', target: `gs://${bs.applied.pubsub.gcsBucket}`, summary: `delete the GCS notification to ${bs.applied.pubsub.topic} (gcloud storage buckets notifications delete gs://${bs.applied.pubsub.gcsBucket})`, before: bs.applied.pubsub, after: null})
+      actions.push(...(await gcpRollbackActions(bs.applied.pubsub, deps.gcp?.())))
     }
   }
   actions.push({resource: 'state', change: 'change', target: b.name, summary: `mode ${bs.mode} -> ${opts.to}`, before: bs.mode, after: opts.to})
@@ -256,8 +264,13 @@ export async function rollbackBucket(b: ResolvedBucket, deps: CutoverDeps, opts:
           await deps.transfer().setStatus(job.name, job.projectId, 'DELETED')
           delete bs.applied?.transferJob
         } else if (a.resource === 'stream') delete bs.applied?.stream
-        else if (a.resource === 'pubsub-notification') delete bs.applied?.pubsub
+        else if (a.resource === 'gcs-notification' || a.resource === 'pubsub-subscription' || a.resource === 'pubsub-topic') {
+          if (!deps.gcp) throw noGcpClient()
+          await executeGcpRollback(a, bs, deps.gcp())
+        }
         result.applied.push(a)
+        state.buckets[b.name] = bs
+        await save()
       } catch (err) {
         result.failed = {action: a, error: errorMessage(err)}
         result.exitCode = ExitCode.PARTIAL_FAILURE

@@ -36,10 +36,24 @@ const TransferLegSchema = z
   })
   .strict()
 
+const TOPIC_NAME = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/topics\/[A-Za-z][\w.~+%-]{2,254}$/
+const SUBSCRIPTION_NAME = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/subscriptions\/[A-Za-z][\w.~+%-]{2,254}$/
+
+/** The GCS -> Pub/Sub leg: names default to ones derived from the topic, so a re-run finds what it created. */
 const PubsubLegSchema = z
   .object({
     gcsBucket: z.string().min(3),
-    topic: z.string().regex(/^projects\/[^/]+\/topics\/[^/]+$/, 'must be projects/PROJECT/topics/TOPIC'),
+    topic: z.string().regex(TOPIC_NAME, 'must be projects/PROJECT/topics/TOPIC'),
+    /** the subscription `seneka stream --subscription` reads [default: projects/P/subscriptions/TOPIC-seneka] */
+    subscription: z.string().regex(SUBSCRIPTION_NAME, 'must be projects/PROJECT/subscriptions/NAME').optional(),
+    /** where Pub/Sub forwards a message after maxDeliveryAttempts [default: projects/P/topics/TOPIC-dead-letter] */
+    deadLetterTopic: z.string().regex(TOPIC_NAME, 'must be projects/PROJECT/topics/TOPIC').optional(),
+    /** keeps the dead-lettered messages [default: projects/P/subscriptions/TOPIC-dead-letter] */
+    deadLetterSubscription: z.string().regex(SUBSCRIPTION_NAME, 'must be projects/PROJECT/subscriptions/NAME').optional(),
+    maxDeliveryAttempts: z.number().int().min(5).max(100).default(5),
+    ackDeadlineSeconds: z.number().int().min(10).max(600).default(60),
+    /** only objects under this prefix are notified [default: leg.transfer.gcsPath] */
+    objectNamePrefix: z.string().optional(),
   })
   .strict()
 

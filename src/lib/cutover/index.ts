@@ -2,7 +2,8 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import {UserError} from '../errors.js'
 import {type ApplyResult, applyPlan, type CutoverDeps, type RollbackResult, rollbackBucket} from './apply.js'
-import {createClients, createTransferClient} from './clients.js'
+import {createClients, createGcpLegClient, createTransferClient} from './clients.js'
+import type {GcpLegClient} from './gcs-leg.js'
 import {type CutoverConfig, parseCutoverConfig, resolveBucket, selectBuckets, type ResolvedBucket} from './config.js'
 import {defaultGateRunners} from './gate-runners.js'
 import type {TransferClient} from './leg.js'
@@ -15,6 +16,7 @@ export type {ApplyResult, CutoverDeps, RollbackResult} from './apply.js'
 export type {CutoverConfig, ResolvedBucket} from './config.js'
 export type {GateResult, GateRunners} from './gates.js'
 export type {CutoverPlan, PlanAction} from './plan.js'
+export type {GcpLegClient, PubsubLegSpec} from './gcs-leg.js'
 export type {CutoverState, Mode} from './state.js'
 export type {StatusResult} from './status.js'
 export * from './render.js'
@@ -40,13 +42,19 @@ export function defaultActor(): string {
 }
 
 /** Builds the configuration and real clients for a command; tests call the lib functions with their own deps. */
-export async function openCutover(settings: {cutover?: unknown; s3Endpoint?: string; region?: string}, opts: {state?: string; actor?: string; s3Endpoint?: string; region?: string} = {}): Promise<CutoverContext> {
+export async function openCutover(
+  settings: {cutover?: unknown; s3Endpoint?: string; region?: string},
+  opts: {state?: string; actor?: string; s3Endpoint?: string; region?: string; gcsEndpoint?: string; pubsubEndpoint?: string} = {},
+): Promise<CutoverContext> {
   const cfg = parseCutoverConfig(settings.cutover)
   const region = opts.region ?? settings.region
   const clients = createClients({s3Endpoint: opts.s3Endpoint ?? settings.s3Endpoint, region})
   const needsTransfer = Object.values(cfg.buckets).some((b) => b.leg.transfer)
   let transfer: TransferClient | undefined
   if (needsTransfer) transfer = await createTransferClient()
+  // one client for every bucket's GCS -> Pub/Sub leg (names are full resource names, the project only sets a default)
+  const firstTopic = Object.values(cfg.buckets).find((b) => b.leg.pubsub)?.leg.pubsub?.topic
+  const gcp: GcpLegClient | undefined = firstTopic ? await createGcpLegClient({project: firstTopic.split('/')[1], gcsEndpoint: opts.gcsEndpoint, pubsubEndpoint: opts.pubsubEndpoint}) : undefined
   const store = openStateStore(opts.state ?? cfg.state ?? DEFAULT_STATE, () => clients.s3)
   return {
     cfg,
@@ -56,6 +64,7 @@ export async function openCutover(settings: {cutover?: unknown; s3Endpoint?: str
       s3: clients.s3,
       sqs: clients.sqs,
       ...(transfer ? {transfer: () => transfer} : {}),
+      ...(gcp ? {gcp: () => gcp} : {}),
       store,
       gates: defaultGateRunners(),
       actor: opts.actor ?? defaultActor(),
@@ -64,6 +73,7 @@ export async function openCutover(settings: {cutover?: unknown; s3Endpoint?: str
     close() {
       clients.s3.destroy()
       clients.sqs.destroy()
+      void gcp?.close()
     },
   }
 }

@@ -2,7 +2,8 @@ import type {ResolvedBucket} from './config.js'
 
 /**
  * The event-driven leg of a bucket: `seneka stream` reading the queue, a Storage Transfer Service
- * event-driven job reading the same queue, and/or a GCS Pub/Sub notification on the destination bucket.
+ * event-driven job reading the same queue, and/or a GCS Pub/Sub notification on the destination bucket
+ * (gcs-leg.ts).
  */
 
 export interface TransferJobSpec {
@@ -14,7 +15,7 @@ export interface TransferJobSpec {
     awsS3DataSource: {bucketName: string; path?: string; roleArn?: string}
     gcsDataSink: {bucketName: string; path?: string}
     objectConditions?: {includePrefixes?: string[]}
-    transferOptions: {overwriteWhen: 'DIFFERENT'}
+    transferOptions: {overwriteWhen: 'DIFFERENT'; metadataOptions: {timeCreated: 'TIME_CREATED_PRESERVE_AS_CUSTOM_TIME'}}
   }
   eventStream: {name: string}
 }
@@ -45,33 +46,10 @@ export function transferJobSpec(b: ResolvedBucket): TransferJobSpec | undefined 
       awsS3DataSource: {bucketName: b.name, ...(srcPath ? {path: srcPath} : {}), ...(t.roleArn ? {roleArn: t.roleArn} : {})},
       gcsDataSink: {bucketName: t.gcsBucket, ...(t.gcsPath ? {path: t.gcsPath} : {})},
       ...(b.prefix && !srcPath ? {objectConditions: {includePrefixes: [b.prefix]}} : {}),
-      transferOptions: {overwriteWhen: 'DIFFERENT'},
+      // the S3 LastModified becomes the GCS object's customTime: the start of the per-hop latency (latency-report --measure hops)
+      transferOptions: {overwriteWhen: 'DIFFERENT', metadataOptions: {timeCreated: 'TIME_CREATED_PRESERVE_AS_CUSTOM_TIME'}},
     },
     eventStream: {name: b.queueArn},
-  }
-}
-
-export interface PubsubNotificationSpec {
-  bucket: string
-  topic: string
-  eventTypes: ['OBJECT_FINALIZE']
-  payloadFormat: 'JSON_API_V1'
-  objectNamePrefix?: string
-  /** the equivalent gcloud command, for the runbook */
-  command: string
-}
-
-export function pubsubSpec(b: ResolvedBucket): PubsubNotificationSpec | undefined {
-  const p = b.leg.pubsub
-  if (!p) return undefined
-  const prefix = b.leg.transfer?.gcsPath
-  return {
-    bucket: p.gcsBucket,
-    topic: p.topic,
-    eventTypes: ['OBJECT_FINALIZE'],
-    payloadFormat: 'JSON_API_V1',
-    ...(prefix ? {objectNamePrefix: prefix} : {}),
-    command: `gcloud storage buckets notifications create gs://${p.gcsBucket} --topic=${p.topic} --event-types=OBJECT_FINALIZE --payload-format=json${prefix ? ` --object-prefix=${prefix}` : ''}`,
   }
 }
 

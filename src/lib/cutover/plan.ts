@@ -3,7 +3,8 @@ import type {SQSClient} from '@aws-sdk/client-sqs'
 import {UserError} from '../errors.js'
 import {getNotification, getQueue} from './aws.js'
 import type {ResolvedBucket} from './config.js'
-import {pubsubSpec, streamCommand, type TransferClient, transferJobSpec} from './leg.js'
+import {gcloudCommands, gcpActions, type GcpLegClient, iamRequirements, noGcpClient, pubsubLegSpec} from './gcs-leg.js'
+import {streamCommand, type TransferClient, transferJobSpec} from './leg.js'
 import {describeRule, mergeNotification, rulesOf, senekaQueueConfiguration, senekaRuleId} from './notification.js'
 import {mergePolicy, senekaStatement} from './queue-policy.js'
 import type {BucketState, CutoverState, Mode} from './state.js'
@@ -11,7 +12,17 @@ import type {BucketState, CutoverState, Mode} from './state.js'
 export const PLAN_FORMAT = 'seneka-cutover-plan/1'
 
 export type Change = 'add' | 'change' | 'remove' | 'none'
-export type Resource = 's3-notification' | 'queue-policy' | 'stream' | 'transfer-job' | 'pubsub-notification' | 'state'
+export type Resource =
+  | 's3-notification'
+  | 'queue-policy'
+  | 'stream'
+  | 'transfer-job'
+  | 'pubsub-topic'
+  | 'pubsub-subscription'
+  | 'gcs-notification'
+  /** state documents written before the leg was created through the API */
+  | 'pubsub-notification'
+  | 'state'
 
 export interface PlanAction {
   resource: Resource
@@ -31,6 +42,8 @@ export interface BucketPlan {
   /** shadow -> event-driven needs the reconcile and latency gates to pass (checked by apply) */
   gates: boolean
   actions: PlanAction[]
+  /** what seneka does not do itself: the IAM bindings the leg needs, the equivalent gcloud commands */
+  notes?: string[]
 }
 
 export interface CutoverPlan {
@@ -46,6 +59,8 @@ export interface PlanDeps {
   s3: S3Client
   sqs: SQSClient
   transfer?: () => TransferClient
+  /** GCS notifications and Pub/Sub topics/subscriptions (buckets with leg.pubsub) */
+  gcp?: () => GcpLegClient
 }
 
 export function nextMode(m: Mode): Mode {
@@ -114,16 +129,10 @@ export async function infraActions(b: ResolvedBucket, deps: PlanDeps, bs?: Bucke
       after: job,
     })
   }
-  const ps = pubsubSpec(b)
+  const ps = pubsubLegSpec(b)
   if (ps) {
-    actions.push({
-      resource: 'pubsub-notification',
-      change: bs?.applied?.pubsub ? 'none' : 'add',
-      target: `gs://${ps.bucket}`,
-      summary: `GCS Pub/Sub notification OBJECT_FINALIZE -> ${ps.topic} (spec; create it with: ${ps.command})`,
-      before: bs?.applied?.pubsub ?? null,
-      after: ps,
-    })
+    if (!deps.gcp) throw noGcpClient()
+    actions.push(...(await gcpActions(ps, deps.gcp(), bs?.applied?.pubsub)))
   }
   return actions
 }
@@ -142,7 +151,9 @@ export async function planBuckets(
     if (bs.mode !== to) {
       actions.push({resource: 'state', change: 'change', target: b.name, summary: `mode ${bs.mode} -> ${to}${to === 'event-driven' ? ' (batch path off for this bucket; gates: reconcile, latency)' : ''}`, before: bs.mode, after: to})
     }
-    out.push({bucket: b.name, wave: b.wave, from: bs.mode, to, gates: bs.mode === 'shadow' && to === 'event-driven', actions})
+    const ps = pubsubLegSpec(b)
+    const notes = ps ? [...iamRequirements(ps).map((x) => `IAM (seneka grants nothing): ${x}`), `By hand, the same leg is: ${gcloudCommands(ps).join(' && ')}`] : undefined
+    out.push({bucket: b.name, wave: b.wave, from: bs.mode, to, gates: bs.mode === 'shadow' && to === 'event-driven', actions, ...(notes ? {notes} : {})})
   }
   const totals = {add: 0, change: 0, remove: 0}
   for (const a of out.flatMap((p) => p.actions)) if (a.change !== 'none') totals[a.change]++

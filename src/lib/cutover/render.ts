@@ -26,6 +26,7 @@ export function renderPlan(plan: CutoverPlan): string {
     out.push(`s3://${b.bucket}  wave ${b.wave}  ${b.from} -> ${b.to}${b.gates ? '  (gates: reconcile, latency p99)' : ''}`)
     for (const a of b.actions) out.push(...renderAction(a, true))
     if (b.actions.every((a) => a.change === 'none')) out.push('  (no changes)')
+    for (const n of b.notes ?? []) out.push(`  note: ${n}`)
     out.push('')
   }
   out.push(`Plan: ${plan.totals.add} to add, ${plan.totals.change} to change, ${plan.totals.remove} to remove.`)

@@ -5,6 +5,7 @@ import path from 'node:path'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {explainS3Error} from '../store/s3.js'
+import type {PubsubApplied} from './gcs-leg.js'
 import type {GateResult} from './gates.js'
 
 /**
@@ -63,7 +64,8 @@ export interface BucketState {
     queuePolicySid?: string
     stream?: {queueUrl: string; table: string; format?: string}
     transferJob?: {name: string; projectId: string}
-    pubsub?: {gcsBucket: string; topic: string; spec: unknown}
+    /** the GCS -> Pub/Sub leg: `created` lists exactly the resources seneka created (rollback deletes only those) */
+    pubsub?: PubsubApplied
   }
   history: HistoryEntry[]
 }

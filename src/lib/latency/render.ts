@@ -2,7 +2,7 @@ import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
 import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
-import type {Bin, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
+import type {Bin, Hop, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
 
 /** A latency in seconds for people: 850ms, 12.5s, 5m12s, 1h02m; negative latencies keep their sign. */
 export function formatSeconds(s: number | null): string {
@@ -52,6 +52,34 @@ function lateLine(t: TableLatency): string {
 }
 
 
+const HOP_TITLES: Record<Hop, string> = {transfer: 'transfer (S3 -> GCS)', load: 'load (GCS -> committed)', 'end-to-end': 'end to end'}
+
+/** --measure hops: each hop of each table side by side, then a histogram per hop on the shared bins. */
+function renderHops(r: LatencyResult, parts: TableLatency[]): string[] {
+  const cols = parts.flatMap((p, i) => (p.hops ?? []).map((h) => ({key: `t${i}_${h.hop}`, name: parts.length > 1 ? `${p.table}: ${HOP_TITLES[h.hop]}` : HOP_TITLES[h.hop], h})))
+  const rows = STAT_ROWS.map(([name, f]) => {
+    const row: Record<string, string> = {stat: name}
+    for (const c of cols) row[c.key] = f(c.h)
+    return row
+  })
+  const [gcs, arrival] = r.hops![0].definition.split(' - ')
+  const ingested = r.hops![1].definition.split(' - ')[0]
+  const out = [
+    `Per hop, over the rows where ${arrival}, ${gcs} and ${ingested} are all known:`,
+    ...r.hops!.map((h) => `  ${HOP_TITLES[h.hop].padEnd(24)} ${h.definition}`),
+    '',
+    renderBlock(rows, [{key: 'stat', name: ''}, ...cols.map((c) => ({key: c.key, name: c.name, align: 'right' as const}))]),
+  ]
+  for (const c of cols) {
+    if (c.h.negative.count > 0) out.push(`  warning: ${plural(c.h.negative.count, 'row')} ${c.h.negative.count === 1 ? 'has' : 'have'} a negative ${c.name} latency (down to ${formatSeconds(c.h.negative.min)}): clocks disagree; they are counted as they are.`)
+  }
+  for (const c of cols) {
+    if (c.h.count === 0) continue
+    out.push('', `Histogram of ${c.name} (${r.binScale} bins):`, renderHistogram(c.h.bins))
+  }
+  return out
+}
+
 export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
   const parts = [r, ...(r.compare ? [r.compare] : [])]
   const range = r.range.since || r.range.until ? ` with ${r.range.column} in [${r.range.since ?? '-∞'}, ${r.range.until ?? '+∞'})` : ''
@@ -67,6 +95,8 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
         ? `No latency to report: ${plural(unmeasured, 'row')} ${unmeasured === 1 ? 'is' : 'are'} in range but none has both ${r.definition.split(' - ').join(' and ')}.`
         : 'No rows in range: nothing to report. Check --since/--until and --table.',
     )
+  } else if (r.hops) {
+    out.push(...renderHops(r, parts))
   } else {
     const rows = STAT_ROWS.map(([name, f]) => {
       const row: Record<string, string> = {stat: name}

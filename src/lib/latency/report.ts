@@ -14,6 +14,8 @@ import {
   type LatencyOptions,
   type LatencyResult,
   type LatencyStats,
+  type Hop,
+  HOPS,
   type LateData,
   type Measure,
   type TableLatency,
@@ -23,8 +25,12 @@ interface Plan {
   measure: Measure
   /** [later, earlier] column names: latency = later - earlier */
   pair: [string, string]
+  /** columns that must all be non-NULL for a row to be measured (hops: the three timestamps) */
+  require?: string[]
   eventTime: string
   ingestedAt: string
+  arrival: string
+  gcs: string
   /** SQL of the group key, or undefined */
   groupExpr?: string
   groupBy: string | null
@@ -52,8 +58,9 @@ async function plan(wh: QueryWarehouse, table: string, opts: LatencyOptions): Pr
       throw new UsageError(`The column ${name} of ${table} is not a TIMESTAMP, so ${why} cannot use it.`, `Name a TIMESTAMP column with ${flag}.`)
     }
   }
+  // hops: the table's own statistics are end to end (S3 LastModified -> committed); the hops are planned apart
   const pair: [string, string] =
-    measure === 'arrival' ? [ingestedAt, arrival] : measure === 'event' ? [ingestedAt, eventTime] : [gcs, arrival]
+    measure === 'arrival' || measure === 'hops' ? [ingestedAt, arrival] : measure === 'event' ? [ingestedAt, eventTime] : [gcs, arrival]
   const flags: Record<string, string> = {
     [ingestedAt]: '--ingested-at-column',
     [arrival]: '--arrival-column',
@@ -62,6 +69,7 @@ async function plan(wh: QueryWarehouse, table: string, opts: LatencyOptions): Pr
   }
   need(pair[0], flags[pair[0]], `--measure ${measure}`)
   need(pair[1], flags[pair[1]], `--measure ${measure}`)
+  if (measure === 'hops') need(gcs, flags[gcs], '--measure hops (the GCS finalize time of each row)')
   // the time range always selects rows by event time
   if (opts.since || opts.until) need(eventTime, '--event-time-column', '--since/--until (rows are selected by event time)')
   let groupExpr: string | undefined
@@ -93,14 +101,22 @@ async function plan(wh: QueryWarehouse, table: string, opts: LatencyOptions): Pr
     }
   }
   const late = byName.get(eventTime)?.type === 'timestamp' && byName.get(ingestedAt)?.type === 'timestamp'
-  return {plan: {measure, pair, eventTime, ingestedAt, groupExpr, groupBy: g ?? null}, late}
+  const require = measure === 'hops' ? [arrival, gcs, ingestedAt] : undefined
+  return {plan: {measure, pair, ...(require ? {require} : {}), eventTime, ingestedAt, groupExpr, groupBy: g ?? null, gcs, arrival}, late}
+}
+
+/** The hops of a --measure hops plan, in report order; all share the plan's rows (every timestamp known). */
+function hopPlans(p: Plan): Array<{hop: Hop; plan: Plan}> {
+  const pairs: Record<Hop, [string, string]> = {transfer: [p.gcs, p.arrival], load: [p.ingestedAt, p.gcs], 'end-to-end': [p.ingestedAt, p.arrival]}
+  return HOPS.map((hop) => ({hop, plan: {...p, pair: pairs[hop]}}))
 }
 
 /** The rows of the report: latency x (seconds), group key g, filtered by event time. */
 function baseSql(d: Dialect, table: string, p: Plan, opts: LatencyOptions, params: QueryParams): string {
   const [a, b] = p.pair.map((c) => d.epochSeconds(d.quoteIdent(c)))
   const where = rangeConditions(d, d.quoteIdent(p.eventTime), opts, params)
-  return `SELECT (${a} - ${b}) AS x${p.groupExpr ? `, ${p.groupExpr} AS g` : ''} FROM ${d.table(table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
+  const x = p.require ? `CASE WHEN ${p.require.map((c) => `${d.quoteIdent(c)} IS NOT NULL`).join(' AND ')} THEN ${a} - ${b} END` : `${a} - ${b}`
+  return `SELECT (${x}) AS x${p.groupExpr ? `, ${p.groupExpr} AS g` : ''} FROM ${d.table(table)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`
 }
 
 const num = (v: Row[string] | undefined): number | null => (v === null || v === undefined ? null : Number(v))
@@ -295,6 +311,8 @@ export async function latencyReport(wh: QueryWarehouse, opts: LatencyOptions): P
   const inSql = compute === 'warehouse'
   const tables = [table, ...(compareTable ? [compareTable] : [])]
   const plans = await Promise.all(tables.map((t) => plan(wh, t, opts)))
+  // --measure hops: transfer and load per table besides the table's own (end-to-end) statistics
+  const hopsOf = opts.measure === 'hops' ? plans.map(({plan: p}) => hopPlans(p)) : undefined
 
   // pass 1: overall and per-group statistics of every table
   const overall: RawStats[] = []
@@ -307,14 +325,36 @@ export async function latencyReport(wh: QueryWarehouse, opts: LatencyOptions): P
     overall.push(o)
     groups.push(g)
   }
-  // pass 2: bin counts against edges shared by all tables and groups
-  const edges = binEdges(overall, scale, bins)
+  const hopStats: Array<Map<Hop, RawStats>> = []
+  for (const [i, t] of tables.entries()) {
+    const m = new Map<Hop, RawStats>()
+    for (const {hop, plan: hp} of hopsOf?.[i] ?? []) {
+      if (hop === 'end-to-end') {
+        m.set(hop, overall[i])
+        continue
+      }
+      const o = (await statsQuery(wh, t, hp, opts, false, inSql)).get('') ?? {...emptyStats(), minPositive: null}
+      if (!inSql) await clientQuantiles(wh, (params) => baseSql(d, t, hp, opts, params), o, undefined, opts.pageSize ?? 50_000)
+      m.set(hop, o)
+    }
+    hopStats.push(m)
+  }
+  // pass 2: bin counts against edges shared by all tables, groups and hops
+  const edges = binEdges([...overall, ...hopStats.flatMap((m) => [...m.values()])], scale, bins)
   const parts: TableLatency[] = []
   for (const [i, t] of tables.entries()) {
     const {plan: p, late} = plans[i]
     const o = overall[i]
     const ob = edges && o.count > 0 ? (await binQuery(wh, t, p, opts, edges, false)).get('') : undefined
     const part: TableLatency = {table: t, ...finish(o, ob, edges), lateData: late ? await lateQuery(wh, t, p, opts) : null}
+    if (hopsOf) {
+      part.hops = []
+      for (const {hop, plan: hp} of hopsOf[i]) {
+        const s = hopStats[i].get(hop)!
+        const hb = hop === 'end-to-end' ? ob : edges && s.count > 0 ? (await binQuery(wh, t, hp, opts, edges, false)).get('') : undefined
+        part.hops.push({hop, definition: `${hp.pair[0]} - ${hp.pair[1]}`, ...finish(s, hb, edges)})
+      }
+    }
     const g = groups[i]
     if (g) {
       const gb = edges && o.count > 0 ? await binQuery(wh, t, p, opts, edges, true) : new Map<string, Bin[]>()

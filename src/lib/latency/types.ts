@@ -1,10 +1,13 @@
 /** What a latency is measured between (see docs/latency-report.md). */
-export type Measure = 'arrival' | 'event' | 'transfer'
+export type Measure = 'arrival' | 'event' | 'transfer' | 'hops'
 export type BinScale = 'linear' | 'log'
 export type WatermarkMode = 'max' | 'median'
 export type WindowUnit = 'minute' | 'hour' | 'day'
 
-export const MEASURES: readonly Measure[] = ['arrival', 'event', 'transfer']
+export const MEASURES: readonly Measure[] = ['arrival', 'event', 'transfer', 'hops']
+/** The hops of the GCS path (--measure hops): S3 LastModified -> GCS finalize -> committed, and both together. */
+export const HOPS = ['transfer', 'load', 'end-to-end'] as const
+export type Hop = (typeof HOPS)[number]
 /** Words --group-by understands besides a column name. */
 export const GROUP_WORDS = ['source', 'bucket', 'path', 'hour'] as const
 
@@ -78,6 +81,13 @@ export interface LatencyGroup extends LatencyStats {
   key: string
 }
 
+/** One hop's distribution (--measure hops); every hop of a report shares the same rows and the same bins. */
+export interface HopLatency extends LatencyStats {
+  hop: Hop
+  /** e.g. "_gcs_created_at - _object_modified_at" */
+  definition: string
+}
+
 export interface LateWindow {
   /** start of the ingestion-time window (ISO-8601) */
   window: string
@@ -105,6 +115,11 @@ export interface TableLatency extends LatencyStats {
   groups?: LatencyGroup[]
   /** groups left out of `groups` beyond maxGroups */
   groupsOmitted?: number
+  /**
+   * --measure hops: transfer, load and end-to-end side by side, over the rows where all three timestamps are
+   * known (so per row transfer + load = end to end); the table's own statistics are the end-to-end hop's
+   */
+  hops?: HopLatency[]
   /** null when the table has no event-time or ingested-at column */
   lateData: LateData | null
 }

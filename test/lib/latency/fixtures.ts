@@ -55,3 +55,11 @@ export async function openTemp(): Promise<{wh: DuckDBWarehouse; file: string; di
   onTestFinished(() => wh.close())
   return {wh, file, dir}
 }
+
+/**
+ * Rows of the GCS path: S3 LastModified (`mod`), GCS finalize `transfer` s later (`gcs`), committed `load` s
+ * after that (`ing`); event times 1 minute apart. Create the table with {gcs: true}.
+ */
+export function hopRows(hops: Array<[transfer: number, load: number]>, extra: Partial<FixtureRow> = {}): FixtureRow[] {
+  return hops.map(([transfer, load], i) => ({ev: i * 60, mod: i * 60 + 5, gcs: i * 60 + 5 + transfer, ing: i * 60 + 5 + transfer + load, src: 'gs://landing/from-s3/x.log', path: 'stream', ...extra}))
+}
