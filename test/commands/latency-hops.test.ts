@@ -1,7 +1,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb.js'
+import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb/warehouse.js'
 import {jsonResult, runCli} from '../helpers/cli.js'
 import {createTable, hopRows, testDir} from '../lib/latency/fixtures.js'
 

@@ -1,7 +1,9 @@
 import {UserError} from '../errors.js'
 import type {ResolvedBucket} from './config.js'
-import type {PlanAction} from './plan.js'
-import type {BucketState} from './state.js'
+import type {PlanAction} from './actions.js'
+import type {BucketState, PubsubApplied, PubsubCreated} from './state.js'
+
+export type {PubsubApplied, PubsubCreated} from './state.js'
 
 /**
  * The GCS -> Pub/Sub leg of a bucket: a notification configuration on the GCS bucket (OBJECT_FINALIZE,
@@ -66,19 +68,6 @@ export interface GcpLegClient {
 }
 
 /** What seneka created for the leg, recorded in the state as each resource is created. */
-export interface PubsubCreated {
-  notification?: {bucket: string; id: string; topic: string}
-  topics?: string[]
-  subscriptions?: string[]
-}
-
-export interface PubsubApplied {
-  gcsBucket: string
-  topic: string
-  spec: unknown
-  created?: PubsubCreated
-}
-
 const projectOf = (name: string): string => name.split('/')[1]
 const idOf = (name: string): string => name.split('/').pop() ?? name
 

@@ -7,32 +7,12 @@ import {gcloudCommands, gcpActions, type GcpLegClient, iamRequirements, noGcpCli
 import {streamCommand, type TransferClient, transferJobSpec} from './leg.js'
 import {describeRule, mergeNotification, rulesOf, senekaQueueConfiguration, senekaRuleId} from './notification.js'
 import {mergePolicy, senekaStatement} from './queue-policy.js'
+import type {PlanAction} from './actions.js'
 import type {BucketState, CutoverState, Mode} from './state.js'
 
 export const PLAN_FORMAT = 'seneka-cutover-plan/1'
 
-export type Change = 'add' | 'change' | 'remove' | 'none'
-export type Resource =
-  | 's3-notification'
-  | 'queue-policy'
-  | 'stream'
-  | 'transfer-job'
-  | 'pubsub-topic'
-  | 'pubsub-subscription'
-  | 'gcs-notification'
-  /** state documents written before the leg was created through the API */
-  | 'pubsub-notification'
-  | 'state'
-
-export interface PlanAction {
-  resource: Resource
-  change: Change
-  /** what is changed, e.g. s3://bucket, a queue URL, a transfer job name */
-  target: string
-  summary: string
-  before?: unknown
-  after?: unknown
-}
+export type {Change, PlanAction, Resource} from './actions.js'
 
 export interface BucketPlan {
   bucket: string

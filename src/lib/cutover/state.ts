@@ -5,8 +5,21 @@ import path from 'node:path'
 import {UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {explainS3Error} from '../store/s3.js'
-import type {PubsubApplied} from './gcs-leg.js'
 import type {GateResult} from './gates.js'
+
+/** The GCS -> Pub/Sub leg as applied: what seneka created (rollback removes exactly that). */
+export interface PubsubCreated {
+  notification?: {bucket: string; id: string; topic: string}
+  topics?: string[]
+  subscriptions?: string[]
+}
+
+export interface PubsubApplied {
+  gcsBucket: string
+  topic: string
+  spec: unknown
+  created?: PubsubCreated
+}
 
 /**
  * The cutover state document (format "seneka-cutover-state/1", documented in docs/cutover.md): one JSON
