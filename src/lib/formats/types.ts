@@ -34,6 +34,7 @@ export const PROVENANCE_COLUMNS: readonly Column[] = [
   {name: '_ingested_at', type: 'timestamp', description: 'when the row was committed to the warehouse'},
   {name: '_object_modified_at', type: 'timestamp', description: "the source object's LastModified"},
   {name: '_load_path', type: 'string', description: 'backfill or stream'},
+  {name: '_gcs_created_at', type: 'timestamp', description: 'gs:// sources: when this generation of the object was created in GCS (the transfer hop ends there); NULL for other sources'},
 ]
 
 export const EVENT_TIME_COLUMN = 'event_time'

@@ -91,7 +91,9 @@ export class GcsStore implements ObjectStore {
       key,
       size: Number(m.size ?? 0),
       etag: generation || String(m.etag ?? ''),
-      lastModified: new Date(String(m.updated ?? m.timeCreated ?? 0)),
+      // the S3 LastModified when Storage Transfer kept it (customTime), else GCS's own time
+      lastModified: new Date(String(m.customTime ?? m.updated ?? m.timeCreated ?? 0)),
+      ...(m.timeCreated ? {gcsCreatedAt: new Date(String(m.timeCreated))} : {}),
       generation,
       md5: md5Hex(m.md5Hash),
       crc32c: m.crc32c ?? null,

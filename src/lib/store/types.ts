@@ -8,6 +8,8 @@ export interface ObjectInfo {
   /** S3 ETag / GCS md5 or generation / local "size-mtime". Changes whenever the content changes. */
   etag: string
   lastModified: Date
+  /** gs:// objects: when this generation was created in GCS (timeCreated); absent elsewhere */
+  gcsCreatedAt?: Date
 }
 
 /** Requests a store has made, by kind: shown in dry-runs (cost) and asserted in tests. */

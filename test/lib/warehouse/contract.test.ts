@@ -160,6 +160,17 @@ for (const make of [duckdb, bigquery]) {
         expect(rows.filter((x) => x._source_uri === uri)).toHaveLength(goodKept)
         expect(rows).toHaveLength(fx.good - (f.lines - f.malformed) + goodKept)
       })
+
+      it('every row records where it came from, when its object was modified and when its GCS copy was created', async () => {
+        const rows = await e.loaded('alb_logs')
+        expect(rows.length).toBeGreaterThan(50)
+        const created = new Map([...g.objects.entries()].filter(([k]) => k.startsWith(`${bucket}/`)).map(([k, o]) => [`gs://${k}`, Date.parse(o.updated)]))
+        for (const row of rows.slice(0, 50)) {
+          const want = created.get(String(row._source_uri))!
+          const got = row._gcs_created_at instanceof Date ? row._gcs_created_at.getTime() : Number(row._gcs_created_at) / 1000
+          expect(got).toBe(want)
+        }
+      })
     })
 
     describe('reads', () => {

@@ -126,6 +126,7 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
   const lines: string[] = []
   const {object} = req
   const modified = microsToIso(object.lastModified.getTime() * 1000)
+  const gcsCreated = object.gcsCreatedAt ? microsToIso(object.gcsCreatedAt.getTime() * 1000) : null
   let rows = 0
   let rejected = 0
   const cols = req.format.columns
@@ -153,6 +154,7 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
       o._line = batch.lines[i]
       o._load_id = req.loadId
       o._object_modified_at = modified
+      o._gcs_created_at = gcsCreated
       o._load_path = req.path
       o._stg_kind = 'row'
       lines.push(JSON.stringify(o))

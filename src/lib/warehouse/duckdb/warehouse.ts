@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {UserError} from '../../errors.js'
 import {requireFolderOf} from '../../output/files.js'
-import {type Column, type ColumnType, type LogFormat, tableColumns} from '../../formats/types.js'
+import {type Column, type ColumnType, type LogFormat, PROVENANCE_COLUMNS, tableColumns} from '../../formats/types.js'
 import {
   type Dialect,
   LEDGER_TABLE,
@@ -322,6 +322,8 @@ interface PendingInsert {
   maxLine: number | undefined
   uri: string
   lm: DuckDBTimestampValue
+  /** _gcs_created_at of gs:// objects */
+  gcs: DuckDBTimestampValue | null
   path: string
   loadId: string
 }
@@ -466,9 +468,9 @@ class GroupCommitLoader implements ObjectLoader {
           await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
         }
         // rows are inserted after the loop, many objects per INSERT (one read_csv over their staging files)
-        const lm = micros(object.lastModified)
-        if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, uri: object.uri, lm, path: req.path, loadId: req.loadId})
-        if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, uri: object.uri, lm, path: req.path, loadId: req.loadId})
+        const prov = {uri: object.uri, lm: micros(object.lastModified), gcs: object.gcsCreatedAt ? micros(object.gcsCreatedAt) : null, path: req.path, loadId: req.loadId}
+        if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
+        if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
         // every rejected line, from the object's rejects file (memory held only the first few)
         if (staged.rejectsFile) {
           await c.run(
@@ -527,11 +529,14 @@ class GroupCommitLoader implements ObjectLoader {
         params[`m${n}`] = i.lm
         params[`p${n}`] = i.path
         params[`l${n}`] = i.loadId
-        return `(${lit(i.file)}, $u${n}, $m${n}, $p${n}, $l${n})`
+        params[`g${n}`] = i.gcs
+        return `(${lit(i.file)}, $u${n}, $m${n}, $p${n}, $l${n}, CAST($g${n} AS TIMESTAMP))`
       })
       const source = read.replace('read_csv($file,', `read_csv(${files}, filename = true,`)
+      // columns named: a table that gained columns later (ALTER TABLE ADD COLUMN) has them in another order
+      const names = [...columns, ...PROVENANCE_COLUMNS].map((c) => this.dialect.quoteIdent(c.name)).join(', ')
       await this.writer.run(
-        `INSERT INTO ${t} SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path FROM ${source} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id) ON seneka_r.filename = seneka_f.file`,
+        `INSERT INTO ${t} (${names}) SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path, seneka_f.gcs FROM ${source} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id, gcs) ON seneka_r.filename = seneka_f.file`,
         params,
       )
     }
