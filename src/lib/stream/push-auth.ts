@@ -51,6 +51,8 @@ export class PushAuth {
         algorithms: ['RS256'],
         clockTolerance: this.opts.clockToleranceSeconds ?? 30,
         requiredClaims: ['exp', 'iat'],
+        // Google's ID tokens live an hour; an age bound also refuses an iat in the future (beyond the skew)
+        maxTokenAge: 7200,
       }))
     } catch (err) {
       return explainJoseError(err)

@@ -151,6 +151,7 @@ describe('runStream --listen (push mode, real HTTP)', () => {
       {name: 'forged', headers: bearer(await oidc.token({}, {forge: true})), status: 401, reason: 'the token signature does not verify'},
       {name: 'expired', headers: bearer(await oidc.token({iat: now - 7200, exp: now - 3600})), status: 401, reason: 'the token has expired'},
       {name: 'wrong audience', headers: bearer(await oidc.token({aud: 'https://someone-else.example.com/'})), status: 401, reason: 'the token is for another audience'},
+      {name: 'issued in the future', headers: bearer(await oidc.token({iat: now + 600, exp: now + 4200})), status: 401, reason: 'the token was issued in the future'},
       {name: 'wrong issuer', headers: bearer(await oidc.token({iss: 'https://evil.example.com'})), status: 401, reason: 'the token was not issued by accounts.google.com'},
       {name: 'unknown key', headers: bearer(await oidc.token({}, {forge: true, kid: 'not-published'})), status: 401, reason: 'the token is signed with a key Google does not publish'},
       {name: 'garbage', headers: bearer('abc.def.ghi'), status: 401, reason: 'the token is not a valid JWT'},
@@ -166,12 +167,24 @@ describe('runStream --listen (push mode, real HTTP)', () => {
     const ok = await post(`${w.url}/`, body, bearer(await oidc.token({iat: now + 20})))
     expect(ok).toMatchObject({status: 200, body: {outcome: 'loaded'}})
     const r = await w.stop()
-    expect(r.refused).toEqual({unauthenticated: 7, forbidden: 2})
+    expect(r.refused).toEqual({unauthenticated: 8, forbidden: 2})
     expect(r.messages).toMatchObject({received: 1, deleted: 1})
     expect(r.objects.loaded).toBe(1)
-    expect(warnings.filter((m) => m.startsWith('refused a push request from 127.0.0.1'))).toHaveLength(9)
+    expect(warnings.filter((m) => m.startsWith('refused a push request from 127.0.0.1'))).toHaveLength(10)
+    expect(warnings.at(-1)).toBe('further refused or malformed push requests are counted, not logged')
     expect(warnings.join('\n')).not.toMatch(/eyJ/) // tokens never reach the logs
     expect(oidc.fetches).toBeGreaterThanOrEqual(1)
+  })
+
+  it('answers 503 (not 401) when the signing keys cannot be fetched, so the push is retried', async () => {
+    const w = await startWorker({push: {audience: AUDIENCE, jwksUrl: 'http://127.0.0.1:9/certs'}})
+    const o = put('push-logs', `${w.dir}/keys.log`, jsonl(1, 'keys'))
+    const res = await post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: '3101'}), {authorization: `Bearer ${await oidc.token()}`})
+    expect(res.status).toBe(503)
+    expect(res.body.error).toMatch(/^the signing keys could not be fetched/)
+    const r = await w.stop()
+    expect(r.refused).toEqual({unauthenticated: 0, forbidden: 0})
+    expect(r.messages.received).toBe(0)
   })
 
   it('answers 503 for a failed load; the redelivery loads it once', async () => {
