@@ -10,12 +10,13 @@ import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub-name.js'
+import {parseListenAddress} from '../lib/stream/sources/push.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
 
 export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
-  static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (or a watched local folder), exactly once.'
+  static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (pulled, or pushed to --listen), or a watched local folder, exactly once.'
 
   static override description = `Long-polls the SQS queue that receives the bucket's S3 event notifications (up to 10 messages per receive, --concurrency loads in flight) and loads every object an ObjectCreated event names, with the same formats, provenance columns and load ledger as backfill. Delivery is at least once; the ledger makes loading exactly once: a duplicate or redelivered notification loads nothing twice, and for two events on the same key the S3 sequencer decides which version is newer.
 
@@ -40,6 +41,8 @@ POISON MESSAGES
   message is held rather than nacked forever. Redeliveries of failing messages do not keep
   --stop-when-idle from stopping.
 
+--listen HOST:PORT is push mode, for Cloud Run (where a Cloud Function used to load) or any HTTP front: it accepts Pub/Sub push requests of a GCS bucket's notifications and Eventarc CloudEvents (google.cloud.storage.object.v1.finalized, binary or structured mode) by POST on any path. Each request is answered 200 only after its object is committed (or when the event is ignored, a duplicate or an older generation); a failed load is answered 503, so Pub/Sub redelivers it with backoff, and after --max-deliveries deliveries (Pub/Sub sends deliveryAttempt when the subscription has a dead-letter policy) it is poison and left to the dead-letter topic. With --push-audience every request must carry a Google-signed OIDC token (RS256, issuer accounts.google.com) for that audience, of one of the --push-service-account accounts: others get 401 or 403 and are counted. GET /healthz answers 200 ({"status": "ok", ...}), and 503 once stopping; GET /metrics serves the Prometheus counters. On SIGTERM it answers new pushes and /healthz 503, lets the requests in flight commit within --shutdown-grace (8s, inside Cloud Run's 10 s) and answers 503 to those that cannot, so they are redelivered; nothing partial is ever committed, even if the platform kills the process then. See docs/deploy.md.
+
 --watch DIR is the embedded mode: it lists a local folder every --poll-interval and loads each file once its size and modification time have not changed for --settle (so half-written files are never read); hidden files and *.tmp / *.part names are left alone. Restarts load nothing twice (the ledger again).
 
 SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0; a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
@@ -57,6 +60,7 @@ ${exitCodeHelp([
     {description: 'Load ALB logs as they land (the queue receives the bucket\'s ObjectCreated notifications):', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --table alb_logs'},
     {description: 'Drain the backlog and exit once the queue has been empty for 30 seconds:', command: '<%= config.bin %> <%= command.id %> --queue https://sqs.eu-west-1.amazonaws.com/123456789012/alb-logs --format alb --stop-when-idle 30s'},
     {description: 'Load from a GCS bucket\'s Pub/Sub notifications (the subscription of its OBJECT_FINALIZE topic):', command: '<%= config.bin %> <%= command.id %> --subscription projects/my-project/subscriptions/alb-logs-finalize --format alb --table alb_logs --warehouse bigquery://my-project/logs'},
+    {description: 'Push mode on Cloud Run: take the Pub/Sub push subscription\'s requests, checking their OIDC token:', command: '<%= config.bin %> <%= command.id %> --listen 0.0.0.0:8080 --push-audience https://seneka-abc123-ew.a.run.app/ --push-service-account pubsub-push@my-project.iam.gserviceaccount.com --format alb --table alb_logs --warehouse bigquery://my-project/logs'},
     {description: 'Embedded mode, no cloud: load files as they appear in a local folder:', command: '<%= config.bin %> <%= command.id %> --watch ./incoming --format jsonl --table app_logs'},
     {description: 'Emulators or S3/SQS-compatible servers, with Prometheus metrics:', command: '<%= config.bin %> <%= command.id %> --queue http://127.0.0.1:4566/000000000000/logs --sqs-endpoint http://127.0.0.1:4566 --s3-endpoint http://127.0.0.1:4566 --format jsonl --metrics-port 9464'},
   ]
@@ -64,7 +68,7 @@ ${exitCodeHelp([
   static override flags = {
     queue: Flags.string({
       summary: 'URL of the SQS queue receiving the bucket\'s S3 event notifications.',
-      exactlyOne: ['queue', 'subscription', 'watch'],
+      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
       parse: wrap((v) => {
         if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new UsageError(`--queue "${v}" is not a queue URL.`, 'Use the queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME.')
         return v
@@ -72,13 +76,21 @@ ${exitCodeHelp([
     }),
     subscription: Flags.string({
       summary: 'Pub/Sub subscription receiving a GCS bucket\'s notifications: projects/PROJECT/subscriptions/NAME.',
-      exactlyOne: ['queue', 'subscription', 'watch'],
+      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
       parse: wrap((v) => {
         parseSubscriptionName(v)
         return v
       }),
     }),
-    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: ['queue', 'subscription', 'watch']}),
+    listen: Flags.string({
+      summary: 'Push mode: accept Pub/Sub push requests and Eventarc CloudEvents on HOST:PORT (on Cloud Run: 0.0.0.0:$PORT).',
+      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
+      parse: wrap((v) => {
+        parseListenAddress(v)
+        return v
+      }),
+    }),
+    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: ['queue', 'subscription', 'listen', 'watch']}),
     ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
@@ -88,6 +100,10 @@ ${exitCodeHelp([
     'wait-time': durationFlag({summary: 'Long-poll wait per receive, up to 20s [default: 20s].'}),
     'status-interval': durationFlag({summary: 'How often the status line (or JSON line) is written; 0s for never [default: 10s].'}),
     'metrics-port': Flags.integer({min: 0, max: 65_535, summary: 'Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 picks a free port).'}),
+    'push-audience': Flags.string({summary: '--listen: require a Google-signed OIDC token for this audience on every push (the push endpoint URL, or the audience set on the subscription).'}),
+    'push-service-account': Flags.string({summary: '--listen: accept only tokens of this service account (repeatable); needs --push-audience.', multiple: true}),
+    'push-jwks-url': Flags.string({summary: '--listen: where the token signing keys are fetched [default: https://www.googleapis.com/oauth2/v3/certs].'}),
+    'shutdown-grace': durationFlag({summary: '--listen: on SIGTERM, how long requests in flight may take to commit before they are answered 503 [default: 8s].'}),
     'poll-interval': durationFlag({summary: '--watch: how often the folder is listed [default: 1s].'}),
     settle: durationFlag({summary: '--watch: a file is loaded once its size and mtime are unchanged this long [default: 2s].'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
@@ -123,6 +139,9 @@ ${exitCodeHelp([
     const ackDeadline = flags['ack-deadline'] ?? 60_000
     if (ackDeadline < 10_000 || ackDeadline > 600_000) throw new UsageError('--ack-deadline must be between 10s and 600s (the Pub/Sub limits).', 'For example: --ack-deadline 60s')
 
+    const pushOnly = (['push-audience', 'push-service-account', 'push-jwks-url', 'shutdown-grace'] as const).find((f) => flags[f] !== undefined)
+    if (pushOnly && !flags.listen) throw new UsageError(`--${pushOnly} applies to push mode only.`, 'Add --listen HOST:PORT, or drop the flag.')
+    if ((flags['push-service-account'] || flags['push-jwks-url']) && !flags['push-audience']) throw new UsageError(`--${flags['push-service-account'] ? 'push-service-account' : 'push-jwks-url'} needs --push-audience: a token is only checked against the audience it was minted for.`, 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
     const abort = new AbortController()
     let signals = 0
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -141,6 +160,13 @@ ${exitCodeHelp([
         {
           queue: flags.queue,
           subscription: flags.subscription,
+          listen: flags.listen,
+          push: {
+            audience: flags['push-audience'],
+            serviceAccounts: flags['push-service-account'],
+            jwksUrl: flags['push-jwks-url'],
+            shutdownGraceMs: flags['shutdown-grace'],
+          },
           watch: flags.watch,
           format,
           warehouse: this.warehouseUri(),
@@ -171,7 +197,11 @@ ${exitCodeHelp([
           signal: abort.signal,
         },
         {
-          onReady: () => this.info(flags.queue || flags.subscription ? `Receiving from ${flags.queue ?? flags.subscription} into ${table} (Ctrl-C to stop).` : `Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`),
+          onReady: () => {
+            if (flags.queue || flags.subscription) this.info(`Receiving from ${flags.queue ?? flags.subscription} into ${table} (Ctrl-C to stop).`)
+            else if (flags.watch) this.info(`Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`)
+          },
+          onListening: (url) => this.info(`Listening on ${url} for Pub/Sub pushes and CloudEvents, loading into ${table}${flags['push-audience'] ? ' (OIDC tokens checked)' : ''}; GET /healthz for health (Ctrl-C to stop).`),
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
           onInfo: (line) => this.info(line),

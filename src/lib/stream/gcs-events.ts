@@ -61,3 +61,33 @@ export function compareGenerations(a: string, b: string): number {
   const y = BigInt(b)
   return x < y ? -1 : x > y ? 1 : 0
 }
+
+/** The CloudEvent types Eventarc delivers for Cloud Storage; only `finalized` names an object to load. */
+export const STORAGE_CLOUDEVENT_PREFIX = 'google.cloud.storage.object.v1.'
+export const STORAGE_FINALIZED = `${STORAGE_CLOUDEVENT_PREFIX}finalized`
+
+/** The context attributes of a CloudEvent that the loader uses (ce-* headers, or the structured-mode fields). */
+export interface CloudEventContext {
+  id: string
+  type: string
+  source: string | null
+  subject: string | null
+  time: string | null
+}
+
+/**
+ * Parses an Eventarc Cloud Storage CloudEvent (`google.cloud.storage.object.v1.*`, data: StorageObjectData,
+ * the same object resource as JSON_API_V1). Other types come back as ignored. Never throws.
+ */
+export function parseStorageCloudEvent(ce: CloudEventContext, data: unknown): ParsedGcsNotification {
+  const d = typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : {}
+  const bucket = str(d.bucket) ?? (ce.source ? (/\/buckets\/([^/]+)$/.exec(ce.source)?.[1] ?? null) : null)
+  const key = str(d.name) ?? (ce.subject?.startsWith('objects/') ? ce.subject.slice('objects/'.length) : null)
+  if (ce.type !== STORAGE_FINALIZED) return {kind: 'ignored', eventType: ce.type, bucket: bucket ?? '', key: key ?? ''}
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return {kind: 'invalid', reason: `${ce.type} without a JSON object as data (expected StorageObjectData)`}
+  if (!bucket || key === null) return {kind: 'invalid', reason: `${ce.type} without a bucket / object name`}
+  const generation = typeof d.generation === 'string' || typeof d.generation === 'number' ? String(d.generation) : null
+  if (!generation || !/^\d+$/.test(generation)) return {kind: 'invalid', reason: `${ce.type} of gs://${bucket}/${key} without a valid generation`}
+  const size = typeof d.size === 'string' && /^\d+$/.test(d.size) ? Number(d.size) : typeof d.size === 'number' ? d.size : null
+  return {kind: 'finalize', event: {bucket, key, generation, eventTime: time(ce.time) ?? time(d.timeCreated) ?? time(d.updated), size}}
+}

@@ -8,7 +8,7 @@ export function renderStreamSummary(r: StreamResult): string {
   const o = r.objects
   const m = r.messages
   const lines = [
-    `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : r.mode === 'pubsub' ? 'subscription' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
+    `Stream ${r.loadId} stopped (${r.stoppedBy === 'idle' ? 'idle' : 'signal'}) after ${formatDuration(r.durationMs)}: ${r.mode === 'sqs' ? 'queue' : r.mode === 'pubsub' ? 'subscription' : r.mode === 'push' ? 'push endpoint' : 'folder'} ${r.source} -> ${r.table} in ${r.warehouse}`,
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} already loaded, ${formatCount(o.missing)} gone, ${formatCount(o.failed)} failed${o.markers > 0 ? `, ${formatCount(o.markers)} markers skipped (not logs)` : ''}`,
     `  rows      ${formatCount(r.rows)} (${plural(r.rejected, 'rejected line')} in _seneka_rejects), ${formatBytes(r.bytesRead)} read`,
   ]
@@ -22,6 +22,13 @@ export function renderStreamSummary(r: StreamResult): string {
     lines.push(
       `  messages  ${formatCount(m.received)} received, ${formatCount(m.deleted)} acked, ${formatCount(m.retained)} nacked for redelivery, ${formatCount(m.invalid)} unparseable`,
       `  events    ${formatCount(r.events.objectCreated)} OBJECT_FINALIZE, ${formatCount(r.events.ignored)} other (ignored)`,
+    )
+  }
+  if (r.mode === 'push') {
+    const refused = r.refused.unauthenticated + r.refused.forbidden
+    lines.push(
+      `  requests  ${formatCount(m.received)} pushed, ${formatCount(m.deleted)} answered 2xx, ${formatCount(m.retained)} answered 503 for redelivery, ${formatCount(m.invalid)} unparseable, ${formatCount(refused)} refused (${formatCount(r.refused.unauthenticated)} 401, ${formatCount(r.refused.forbidden)} 403)`,
+      `  events    ${formatCount(r.events.objectCreated)} OBJECT_FINALIZE / finalized, ${formatCount(r.events.ignored)} other (ignored)`,
     )
   }
   if (r.poison > 0) lines.push(`  poison    ${formatCount(r.poison)} messages failed on every delivery and were left to the dead-letter queue/topic`)

@@ -7,15 +7,16 @@ import {MAX_SAMPLES, type Source, type WorkerContext} from './sources/types.js'
 import {emptyCounters, LatencyRecorder, renderPrometheus, StatusTracker} from './stats.js'
 import type {StreamHooks, StreamOptions, StreamResult} from './types.js'
 
-export type {InvalidMessage, StopReason, StreamHooks, StreamMode, StreamOptions, StreamResult} from './types.js'
+export type {InvalidMessage, PushSettings, StopReason, StreamHooks, StreamMode, StreamOptions, StreamResult} from './types.js'
 export type {Source, WorkerContext} from './sources/types.js'
 
 /**
- * The event-driven loader: consumes S3 event notifications from SQS (or watches a local folder) and loads
- * each new object exactly once through the ledger, until signalled or idle.
+ * The event-driven loader: consumes S3 event notifications from SQS, GCS notifications from Pub/Sub (pulled,
+ * or pushed to --listen), or watches a local folder, and loads each new object exactly once through the
+ * ledger, until signalled or idle.
  */
 export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): Promise<StreamResult> {
-  if ([opts.queue, opts.subscription, opts.watch].filter(Boolean).length !== 1) throw new UsageError('Give exactly one of --queue, --subscription or --watch.', 'For example: seneka stream --queue https://sqs.eu-west-1.amazonaws.com/123456789012/logs --format alb')
+  if ([opts.queue, opts.subscription, opts.listen, opts.watch].filter(Boolean).length !== 1) throw new UsageError('Give exactly one of --queue, --subscription, --listen or --watch.', 'For example: seneka stream --queue https://sqs.eu-west-1.amazonaws.com/123456789012/logs --format alb')
   const started = performance.now()
   const loadId = opts.loadId ?? newLoadId('st')
   const counters = emptyCounters()
@@ -23,8 +24,8 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
   const result: StreamResult = {
     type: 'summary',
     loadId,
-    mode: opts.queue ? 'sqs' : opts.subscription ? 'pubsub' : 'watch',
-    source: opts.queue ?? opts.subscription ?? opts.watch ?? '',
+    mode: opts.queue ? 'sqs' : opts.subscription ? 'pubsub' : opts.listen ? 'push' : 'watch',
+    source: opts.queue ?? opts.subscription ?? opts.listen ?? opts.watch ?? '',
     warehouse: '',
     table: opts.table,
     format: opts.format.name,
@@ -95,7 +96,9 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
       ? (await import('./sources/sqs.js')).sqsSource(ctx, opts.queue)
       : opts.subscription
         ? (await import('./sources/pubsub.js')).pubsubSource(ctx, opts.subscription)
-        : (await import('./sources/folder.js')).folderSource(ctx, opts.watch!)
+        : opts.listen
+          ? (await import('./sources/push.js')).pushSource(ctx, opts.listen)
+          : (await import('./sources/folder.js')).folderSource(ctx, opts.watch!)
     if ((opts.statusIntervalMs ?? 0) > 0) {
       statusTimer = setInterval(() => {
         source

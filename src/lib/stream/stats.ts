@@ -37,6 +37,8 @@ export interface StreamCounters {
   visibilityExtensions: number
   /** messages that failed on every delivery up to the limit, left to the dead-letter queue / topic */
   poison: number
+  /** --listen: push requests refused for their OIDC token (401: none, forged, expired, wrong audience; 403: not an allowed service account) */
+  refused: {unauthenticated: number; forbidden: number}
 }
 
 export function emptyCounters(): StreamCounters {
@@ -50,6 +52,7 @@ export function emptyCounters(): StreamCounters {
     errors: 0,
     visibilityExtensions: 0,
     poison: 0,
+    refused: {unauthenticated: 0, forbidden: 0},
   }
 }
 
@@ -197,6 +200,10 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_errors_total', 'counter', 'Failed loads and queue API errors.', [['', c.errors]])
   metric('seneka_stream_visibility_extensions_total', 'counter', 'ChangeMessageVisibility (SQS) or ModifyAckDeadline (Pub/Sub) calls made while loading.', [['', c.visibilityExtensions]])
   metric('seneka_stream_poison_total', 'counter', 'Messages that failed on every delivery up to the limit, left to the dead-letter queue or topic.', [['', c.poison]])
+  metric('seneka_stream_refused_requests_total', 'counter', 'Push requests refused for their OIDC token (--listen).', [
+    ['{reason="unauthenticated"}', c.refused.unauthenticated],
+    ['{reason="forbidden"}', c.refused.forbidden],
+  ])
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
   metric('seneka_stream_backlog_in_flight_messages', 'gauge', 'Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible).', [['', backlog.inFlight]])

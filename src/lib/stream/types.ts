@@ -6,15 +6,19 @@ import type {LoadedObject, LoadFailure} from './object-loader.js'
 import type {LatencySummary, StreamCounters, StreamStatus} from './stats.js'
 
 /** Where the worker's events come from. */
-export type StreamMode = 'sqs' | 'pubsub' | 'watch'
+export type StreamMode = 'sqs' | 'pubsub' | 'push' | 'watch'
 
 export type StopReason = 'signal' | 'idle'
 
 export interface StreamOptions {
-  /** SQS queue URL (exactly one of queue / subscription / watch) */
+  /** SQS queue URL (exactly one of queue / subscription / listen / watch) */
   queue?: string
   /** Pub/Sub subscription receiving a GCS bucket's notifications: projects/P/subscriptions/S */
   subscription?: string
+  /** push mode: HOST:PORT to accept Pub/Sub push requests and Eventarc CloudEvents on */
+  listen?: string
+  /** push mode: OIDC token checks and shutdown */
+  push?: PushSettings
   /** local folder to watch (embedded mode) */
   watch?: string
   format: LogFormat
@@ -59,6 +63,19 @@ export interface StreamOptions {
   signal?: AbortSignal
 }
 
+export interface PushSettings {
+  /** verify each request's OIDC token for this audience (none: tokens are not checked) */
+  audience?: string
+  /** accept only tokens of these service accounts (the email claim, verified) */
+  serviceAccounts?: string[]
+  /** where the token signing keys come from [default: Google's JWKS] */
+  jwksUrl?: string
+  /** clock difference accepted on exp / iat (seconds) [default: 30] */
+  clockToleranceSeconds?: number
+  /** on stop, how long in-flight requests may take to commit before they are answered 503 (ms) [default: 8000] */
+  shutdownGraceMs?: number
+}
+
 export interface StreamHooks {
   onStatus?: (s: StreamStatus) => void
   onLoaded?: (o: LoadedObject) => void
@@ -70,6 +87,8 @@ export interface StreamHooks {
   onStart?: (uri: string) => void
   onRetry?: (uri: string, err: unknown, attempt: number) => void
   onMetrics?: (url: string) => void
+  /** push mode: the URL the server listens on */
+  onListening?: (url: string) => void
   /** once the worker is receiving (or watching) */
   onReady?: () => void
   /** what the warehouse says about running for long (BigQuery: load jobs and least cost per day) */

@@ -36,14 +36,14 @@ export class DeliveryTracker {
   }
 
   /** Records a failed delivery; returns true when the message is poison (reached the limit). */
-  failed(id: string, deliveries: number, uri: string | null, reason: string): boolean {
+  failed(id: string, deliveries: number, uri: string | null, reason: string, deadLetter: string | null = this.deadLetter): boolean {
     this.failing.delete(id)
     this.failing.set(id, deliveries)
     if (this.failing.size > TRACKED_MAX) this.failing.delete(this.failing.keys().next().value as string)
     if (deliveries < this.limit) return false
     if (!this.recorded.has(id)) {
       this.recorded.add(id)
-      const p: PoisonObject = {uri, messageId: id, deliveries, reason, deadLetter: this.deadLetter}
+      const p: PoisonObject = {uri, messageId: id, deliveries, reason, deadLetter}
       this.ctx.counters.poison++
       if (this.ctx.result.poisonObjects.length < MAX_SAMPLES) this.ctx.result.poisonObjects.push(p)
       this.ctx.hooks.onPoison?.(p)

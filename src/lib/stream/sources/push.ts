@@ -1,0 +1,418 @@
+import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {errorMessage, UserError, UsageError} from '../../errors.js'
+import {type CloudEventContext, type ParsedGcsNotification, parseGcsNotification, parseStorageCloudEvent} from '../gcs-events.js'
+import type {LoadOutcome} from '../object-loader.js'
+import {PushAuth} from '../push-auth.js'
+import {renderPrometheus} from '../stats.js'
+import type {StopReason} from '../types.js'
+import {DeliveryTracker} from './poison.js'
+import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
+
+/** The Eventarc type of a Pub/Sub message (a trigger on the notification topic): data is the push envelope. */
+export const PUBSUB_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished'
+/** The largest request body accepted (a GCS notification is a few kB). */
+export const MAX_BODY_BYTES = 1024 * 1024
+/** How long a stopping worker lets its in-flight requests finish before answering them 503 (Cloud Run gives 10 s). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 8000
+/** Refused requests and other per-request problems logged as warnings before they are only counted. */
+const LOGGED_PROBLEMS = 10
+
+/** Parses --listen HOST:PORT (":PORT" listens on every interface). */
+export function parseListenAddress(v: string): {host: string; port: number} {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]*)):(\d{1,5})$/.exec(v.trim())
+  const port = m ? Number(m[3]) : Number.NaN
+  if (!m || !Number.isInteger(port) || port > 65_535) throw new UsageError(`--listen "${v}" is not HOST:PORT.`, 'For example: --listen 127.0.0.1:8080, or --listen 0.0.0.0:$PORT on Cloud Run.')
+  return {host: m[1] ?? (m[2] || '0.0.0.0'), port}
+}
+
+/** One push delivery as understood from its HTTP request. */
+export type PushDelivery =
+  | {kind: 'bad'; reason: string}
+  | {
+      kind: 'delivery'
+      via: 'pubsub' | 'cloudevent'
+      /** the Pub/Sub message id, or the CloudEvent id (for Eventarc, the same) */
+      id: string
+      /** deliveryAttempt: only sent when the subscription has a dead-letter policy */
+      attempt: number | null
+      subscription: string | null
+      /** publish time (ms since the epoch) */
+      published: number | null
+      parsed: ParsedGcsNotification
+    }
+
+function header(h: IncomingHttpHeaders, name: string): string | null {
+  const v = h[name]
+  const s = Array.isArray(v) ? v[0] : v
+  return typeof s === 'string' && s.length > 0 ? s : null
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function fromPubsubEnvelope(doc: Record<string, unknown>, fallbackId: string | null): PushDelivery {
+  const message = doc.message
+  if (!isObject(message)) return {kind: 'bad', reason: 'not a Pub/Sub push request (no message object)'}
+  const id = typeof message.messageId === 'string' ? message.messageId : typeof message.message_id === 'string' ? message.message_id : fallbackId
+  if (!id) return {kind: 'bad', reason: 'a Pub/Sub push request without messageId'}
+  const attributes: Record<string, string> = {}
+  if (isObject(message.attributes)) for (const [k, v] of Object.entries(message.attributes)) if (typeof v === 'string') attributes[k] = v
+  const data = typeof message.data === 'string' ? Buffer.from(message.data, 'base64') : undefined
+  const publishTime = typeof message.publishTime === 'string' ? message.publishTime : typeof message.publish_time === 'string' ? message.publish_time : null
+  const published = publishTime ? Date.parse(publishTime) : Number.NaN
+  const attempt = typeof doc.deliveryAttempt === 'number' && doc.deliveryAttempt > 0 ? doc.deliveryAttempt : null
+  return {
+    kind: 'delivery',
+    via: 'pubsub',
+    id,
+    attempt,
+    subscription: typeof doc.subscription === 'string' ? doc.subscription : null,
+    published: Number.isFinite(published) ? published : null,
+    parsed: parseGcsNotification(attributes, data),
+  }
+}
+
+function fromCloudEvent(ce: CloudEventContext, data: unknown): PushDelivery {
+  if (ce.type === PUBSUB_PUBLISHED) {
+    if (!isObject(data)) return {kind: 'bad', reason: `a ${PUBSUB_PUBLISHED} CloudEvent without the message as data`}
+    const d = fromPubsubEnvelope(data, ce.id)
+    return d.kind === 'delivery' ? {...d, via: 'cloudevent'} : d
+  }
+  const published = ce.time ? Date.parse(ce.time) : Number.NaN
+  return {kind: 'delivery', via: 'cloudevent', id: ce.id, attempt: null, subscription: null, published: Number.isFinite(published) ? published : null, parsed: parseStorageCloudEvent(ce, data)}
+}
+
+/**
+ * Understands one push request: a Pub/Sub push envelope ({message: {data, attributes, messageId,
+ * publishTime}, subscription, deliveryAttempt?}) carrying a GCS notification, or an Eventarc CloudEvent
+ * in binary mode (ce-* headers, StorageObjectData body) or structured mode (application/cloudevents+json).
+ */
+export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): PushDelivery {
+  const json = (): {ok: true; value: unknown} | {ok: false} => {
+    if (body.length === 0) return {ok: true, value: undefined}
+    try {
+      return {ok: true, value: JSON.parse(body.toString('utf8'))}
+    } catch {
+      return {ok: false}
+    }
+  }
+  const ceType = header(headers, 'ce-type')
+  if (ceType && header(headers, 'ce-specversion')) {
+    const id = header(headers, 'ce-id')
+    if (!id) return {kind: 'bad', reason: 'a CloudEvent without ce-id'}
+    const doc = json()
+    return fromCloudEvent({id, type: ceType, source: header(headers, 'ce-source'), subject: header(headers, 'ce-subject'), time: header(headers, 'ce-time')}, doc.ok ? doc.value : null)
+  }
+  const doc = json()
+  if (!doc.ok || !isObject(doc.value)) return {kind: 'bad', reason: 'the body is not a JSON object (expected a Pub/Sub push request or a CloudEvent)'}
+  const v = doc.value
+  if (/application\/cloudevents\+json/i.test(header(headers, 'content-type') ?? '') || (typeof v.specversion === 'string' && typeof v.type === 'string')) {
+    if (typeof v.id !== 'string' || typeof v.type !== 'string') return {kind: 'bad', reason: 'a structured CloudEvent without id / type'}
+    let data: unknown = v.data
+    if (data === undefined && typeof v.data_base64 === 'string') {
+      try {
+        data = JSON.parse(Buffer.from(v.data_base64, 'base64').toString('utf8'))
+      } catch {
+        data = null
+      }
+    }
+    const s = (x: unknown): string | null => (typeof x === 'string' ? x : null)
+    return fromCloudEvent({id: v.id, type: v.type, source: s(v.source), subject: s(v.subject), time: s(v.time)}, data)
+  }
+  return fromPubsubEnvelope(v, null)
+}
+
+/** Reads a request body up to `limit` bytes; null when it is larger. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let over = false
+    req.on('data', (c: Buffer) => {
+      if (over) return
+      size += c.length
+      if (size > limit) {
+        over = true
+        chunks.length = 0
+        resolve(null)
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks))
+    })
+    req.on('error', reject)
+  })
+}
+
+/** One push request being handled. */
+interface Job {
+  res: ServerResponse
+  answered: boolean
+  done: Promise<void>
+}
+
+function send(job: Job, status: number, body: unknown, headers: Record<string, string> = {}): boolean {
+  if (job.answered) return false
+  job.answered = true
+  const res = job.res
+  if (res.writableEnded || res.destroyed) return true
+  const text = `${JSON.stringify(body)}\n`
+  res.writeHead(status, {'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers})
+  res.end(text)
+  return true
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.')
+}
+
+/**
+ * --listen HOST:PORT: push mode, for Cloud Run (where the Cloud Function ran) or any HTTP front. Accepts
+ * Pub/Sub push requests of a GCS bucket's notifications and Eventarc CloudEvents
+ * (google.cloud.storage.object.v1.finalized) by POST on any path, and answers 2xx only once the object
+ * is committed (or the event is ignored, a duplicate, or an older generation). A failed load answers 503,
+ * so Pub/Sub redelivers with backoff; after maxDeliveries deliveries the message is recorded as poison and
+ * left to the subscription's dead-letter topic. With an audience configured, each request's OIDC token is
+ * verified (401 / 403 otherwise). GET /healthz answers 200 (503 once stopping); GET /metrics serves the
+ * Prometheus counters. On stop it answers new pushes and /healthz 503, lets the requests in flight commit
+ * within the grace and answers 503 to those that cannot (so they are redelivered), then closes.
+ */
+export function pushSource(ctx: WorkerContext, listen: string): Source {
+  const {opts, hooks, counters, loader, latency} = ctx
+  const {host, port} = parseListenAddress(listen)
+  const push = opts.push ?? {}
+  if (push.serviceAccounts?.length && !push.audience) throw new UsageError('--push-service-account needs --push-audience: a token is only checked against the audience it was minted for.', 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
+  const auth = push.audience ? new PushAuth({audience: push.audience, serviceAccounts: push.serviceAccounts, jwksUrl: push.jwksUrl, clockToleranceSeconds: push.clockToleranceSeconds}) : null
+  const graceMs = push.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS
+  const cap = Math.max(64, opts.concurrency * 16)
+  const jobs = new Set<Job>()
+  /** publish time of the deliveries being handled */
+  const held = new Map<Job, number>()
+  const started = performance.now()
+  let draining = false
+  let problems = 0
+
+  const problem = (message: string): void => {
+    problems++
+    if (problems <= LOGGED_PROBLEMS) hooks.onWarning?.(message)
+    if (problems === LOGGED_PROBLEMS) hooks.onWarning?.('further refused or malformed push requests are counted, not logged')
+  }
+
+  const refreshBacklog = (): void => {
+    const now = Date.now()
+    let oldest: number | null = null
+    for (const t of held.values()) oldest = oldest === null ? t : Math.min(oldest, t)
+    ctx.backlog = {messages: null, inFlight: jobs.size, oldestAgeSeconds: oldest === null ? null : Math.max(0, Math.round((now - oldest) / 1000))}
+  }
+
+  return {
+    async refreshBacklog() {
+      refreshBacklog()
+    },
+
+    async run() {
+      const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
+      let freshInflight = 0
+      let lastActivity = performance.now()
+      let stoppedBy: StopReason = 'signal'
+      let fatal: unknown
+      let finish!: () => void
+      const finished = new Promise<void>((r) => (finish = r))
+      void ctx.stopped.then(() => finish())
+
+      /** handles one POST; never throws */
+      const deliver = async (req: IncomingMessage, job: Job): Promise<void> => {
+        const from = header(req.headers, 'x-forwarded-for')?.split(',')[0]?.trim() ?? req.socket.remoteAddress ?? '?'
+        if (auth) {
+          const a = await auth.check(header(req.headers, 'authorization') ?? undefined)
+          if (!a.ok) {
+            if (a.status === 401) counters.refused.unauthenticated++
+            if (a.status === 403) counters.refused.forbidden++
+            problem(a.status === 503 ? `push request not checked: ${a.reason}; answered 503 so it is redelivered` : `refused a push request from ${from} (${a.status}): ${a.reason}`)
+            send(job, a.status, {error: a.reason}, a.status === 401 ? {'www-authenticate': 'Bearer', connection: 'close'} : a.status === 403 ? {connection: 'close'} : {'retry-after': '5'})
+            req.resume()
+            return
+          }
+        }
+        const body = await readBody(req, MAX_BODY_BYTES)
+        if (body === null) {
+          problem(`refused a push request from ${from}: the body is larger than ${MAX_BODY_BYTES} bytes`)
+          send(job, 413, {error: `the body is larger than ${MAX_BODY_BYTES} bytes`}, {connection: 'close'})
+          return
+        }
+        const d = parsePushRequest(req.headers, body)
+        if (d.kind === 'bad') {
+          problem(`refused a request from ${from} (400): ${d.reason}`)
+          send(job, 400, {error: d.reason})
+          return
+        }
+        const fresh = !tracker.isRedeliveryOfFailure(d.id)
+        if (fresh) {
+          lastActivity = performance.now()
+          freshInflight++
+        }
+        held.set(job, d.published ?? Date.now())
+        counters.messages.received++
+        const deadLetter = d.attempt !== null ? (d.subscription ? `the dead-letter topic of ${d.subscription}` : 'the subscription\'s dead-letter topic') : null
+        /** a delivery that failed: non-2xx, so it is redelivered (and, with a dead-letter policy, forwarded once the attempts are used up) */
+        const failed = (status: number, uri: string | null, reason: string): void => {
+          const deliveries = tracker.deliveries(d.id, d.attempt)
+          const poison = tracker.failed(d.id, deliveries, uri, reason, deadLetter)
+          send(job, status, {error: reason, ...(poison ? {poison: true} : {})})
+        }
+        try {
+          const p = d.parsed
+          if (p.kind === 'invalid') {
+            counters.messages.invalid++
+            const inv = {messageId: d.id, reason: p.reason, receiveCount: d.attempt}
+            if (ctx.result.invalidMessages.length < MAX_SAMPLES) ctx.result.invalidMessages.push(inv)
+            hooks.onInvalid?.(inv)
+            failed(400, null, p.reason)
+            return
+          }
+          let outcome: LoadOutcome | 'ignored' = 'ignored'
+          if (p.kind === 'ignored') {
+            counters.events.ignored++
+          } else {
+            counters.events.objectCreated++
+            const uri = `gs://${p.event.bucket}/${p.event.key}`
+            outcome = await loader.loadGeneration(p.event)
+            if (outcome === 'failed') {
+              if (job.answered) return // answered 503 by the shutdown already
+              counters.messages.retained++
+              failed(503, uri, loader.failureReason(uri) ?? 'the load failed')
+              return
+            }
+          }
+          tracker.succeeded(d.id)
+          if (send(job, 200, {outcome})) counters.messages.deleted++
+        } finally {
+          held.delete(job)
+          if (fresh) freshInflight--
+          if (!tracker.isRedeliveryOfFailure(d.id)) lastActivity = performance.now()
+        }
+      }
+
+      const server = http.createServer((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://push')
+        if (req.method === 'GET' || req.method === 'HEAD') {
+          req.resume()
+          if (url.pathname === '/healthz') {
+            const body = {status: draining ? 'stopping' : 'ok', mode: 'push', loading: loader.loading, requests: jobs.size, uptimeSeconds: Math.round((performance.now() - started) / 1000)}
+            const text = `${JSON.stringify(body)}\n`
+            res.writeHead(draining ? 503 : 200, {'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store'})
+            res.end(req.method === 'HEAD' ? undefined : text)
+            return
+          }
+          if (url.pathname === '/metrics') {
+            refreshBacklog()
+            const text = renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary())
+            res.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
+            res.end(req.method === 'HEAD' ? undefined : text)
+            return
+          }
+          res.writeHead(404, {'content-type': 'application/json; charset=utf-8'})
+          res.end(`${JSON.stringify({error: 'not found: POST push requests to any path; GET /healthz or /metrics'})}\n`)
+          return
+        }
+        let resolveDone!: () => void
+        const job: Job = {res, answered: false, done: new Promise<void>((r) => (resolveDone = r))}
+        if (req.method !== 'POST') {
+          req.resume()
+          send(job, 405, {error: 'push requests are POSTs'}, {allow: 'POST, GET, HEAD'})
+          return
+        }
+        if (draining || fatal !== undefined) {
+          req.resume()
+          send(job, 503, {error: 'shutting down; redeliver to another instance'}, {connection: 'close', 'retry-after': '1'})
+          return
+        }
+        if (jobs.size >= cap) {
+          req.resume()
+          send(job, 429, {error: `more than ${cap} push requests in flight`}, {'retry-after': '1'})
+          return
+        }
+        jobs.add(job)
+        res.on('close', () => {
+          // the client gave up (Pub/Sub's push deadline): the load goes on and commits; the redelivery is a duplicate
+          if (!res.writableEnded) job.answered = true
+        })
+        deliver(req, job)
+          .catch((err: unknown) => {
+            counters.errors++
+            hooks.onWarning?.(`push request: ${errorMessage(err)}`)
+            send(job, 503, {error: 'internal error; redeliver'})
+          })
+          .finally(() => {
+            jobs.delete(job)
+            resolveDone()
+          })
+      })
+      server.headersTimeout = 20_000
+      server.keepAliveTimeout = 65_000 // longer than the front's idle timeout, so it never reuses a closed connection
+
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'not allowed (ports below 1024 need privileges)' : err.code === 'EADDRNOTAVAIL' ? 'the address is not one of this machine' : errorMessage(err)
+          reject(new UserError(`Cannot listen on ${listen}: ${why}.`, {suggestion: 'Pick another HOST:PORT with --listen (on Cloud Run: --listen 0.0.0.0:$PORT).', cause: err}))
+        })
+        server.listen(port, host, () => resolve())
+      })
+      server.on('error', (err) => {
+        fatal = err
+        finish()
+      })
+      const addr = server.address() as AddressInfo
+      const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+      ctx.result.source = url
+      if (!auth && !isLoopback(host)) hooks.onWarning?.('push requests are accepted without checking their OIDC token (Cloud Run checks it when the service requires authentication); set --push-audience and --push-service-account to check it here too')
+      hooks.onListening?.(url)
+      hooks.onReady?.()
+
+      const idleMs = opts.stopWhenIdleMs
+      const idleTimer =
+        idleMs === undefined
+          ? undefined
+          : setInterval(() => {
+              if (freshInflight === 0 && performance.now() - lastActivity >= idleMs) {
+                stoppedBy = 'idle'
+                finish()
+              }
+            }, Math.min(250, Math.max(20, idleMs / 4)))
+      const closed = new Promise<void>((r) => server.once('close', () => r()))
+      try {
+        await finished
+      } finally {
+        if (idleTimer) clearInterval(idleTimer)
+        // stop: /healthz says 503 and new pushes get 503 while the requests in flight may commit within the
+        // grace; the others are answered 503 so Pub/Sub redelivers them elsewhere. Their loads still finish
+        // (or die with the process): each commit is atomic with its ledger entry, so neither loses data.
+        draining = true
+        const all = Promise.all([...jobs].map((j) => j.done))
+        let timer: NodeJS.Timeout | undefined
+        const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))])
+        clearTimeout(timer)
+        if (late) {
+          let answered = 0
+          for (const j of jobs) {
+            if (send(j, 503, {error: 'shutting down before this object committed; redeliver'}, {connection: 'close'})) {
+              answered++
+              counters.messages.retained++
+            }
+          }
+          if (answered > 0) hooks.onWarning?.(`stopping: answered 503 to ${answered} push request${answered === 1 ? '' : 's'} whose loads had not committed within ${Math.round(graceMs / 1000)}s (Pub/Sub redelivers them)`)
+          await Promise.all([...jobs].map((j) => j.done))
+        }
+        server.close()
+        server.closeAllConnections()
+        await closed
+      }
+      if (fatal !== undefined) throw fatal
+      return stoppedBy
+    },
+  }
+}
