@@ -90,14 +90,22 @@ export interface LatencySummary {
 export class LatencyRecorder {
   private readonly hist = hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 2, autoResize: true})
 
+  /** the exact extremes: an HDR bucket's representative value can lie outside them */
+  private min = Number.POSITIVE_INFINITY
+  private max = Number.NEGATIVE_INFINITY
+
   record(ms: number): void {
-    this.hist.recordValue(Math.max(0, Math.round(ms)))
+    const v = Math.max(0, Math.round(ms))
+    this.hist.recordValue(v)
+    if (v < this.min) this.min = v
+    if (v > this.max) this.max = v
   }
 
   summary(): LatencySummary {
     const n = this.hist.totalCount
     if (n === 0) return {count: 0, p50Ms: null, p99Ms: null, maxMs: null}
-    return {count: n, p50Ms: this.hist.getValueAtPercentile(50), p99Ms: this.hist.getValueAtPercentile(99), maxMs: this.hist.maxValue}
+    const clamp = (v: number): number => Math.min(Math.max(v, this.min), this.max)
+    return {count: n, p50Ms: clamp(this.hist.getValueAtPercentile(50)), p99Ms: clamp(this.hist.getValueAtPercentile(99)), maxMs: this.max}
   }
 }
 
