@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
+import {removeOwnStageDirsSync} from '../lib/backfill/interrupt.js'
 import {renderSummary} from '../lib/backfill/render.js'
 import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
 import {describeEstimate} from '../lib/cost/bigquery.js'
@@ -32,7 +33,11 @@ ${exitCodeHelp([
   [ExitCode.USAGE, 'bad flags or arguments'],
   [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
   [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects (the rows loaded are committed; the rejects are in _seneka_rejects)'],
-])}`
+  [ExitCode.INTERRUPTED, 'interrupted (Ctrl-C): the loads running were committed, no new one started; a re-run continues'],
+  [ExitCode.TERMINATED, 'stopped by SIGTERM, as for Ctrl-C'],
+])}
+
+Ctrl-C or SIGTERM stops the run: no object is started after it, the loads already running finish and commit, and the summary says what was committed; a second signal exits at once (nothing partial is committed: every object is atomic).`
 
   static override examples = [
     {description: 'Preview a month of ALB logs from S3 (writes nothing):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --dry-run'},
@@ -72,11 +77,28 @@ ${exitCodeHelp([
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
     const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
+    const warehouse = this.warehouseUri()
+    const abort = new AbortController()
+    let signal: NodeJS.Signals | undefined
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (signal) {
+        progress.stop()
+        this.stderrLine(`${sig} again: exiting now; nothing partial was committed, and a re-run continues.`)
+        removeOwnStageDirsSync(warehouse)
+        process.exit(sig === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED)
+      }
+      signal = sig
+      progress.stop()
+      this.info(`${sig}: finishing the loads running (no new one starts), then exiting; send it again to exit at once.`)
+      abort.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     const result = await runBackfill(
       {
         sources,
         format,
-        warehouse: this.warehouseUri(),
+        warehouse,
         table,
         range: {since: flags.since, until: flags.until},
         include: flags.include,
@@ -86,6 +108,7 @@ ${exitCodeHelp([
         dryRun: flags['dry-run'],
         reload: flags.reload,
         maxRejects: flags['max-rejects'],
+        signal: abort.signal,
         storeOptions: this.storeOptions(flags),
         bigquery: {
           staging: flags.staging,
@@ -101,10 +124,17 @@ ${exitCodeHelp([
         onProgress: (p) => progress.update({done: p.objectsDone, total: p.objectsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rows: p.rows}),
         onRetry: (uri, err, n) => this.trace(`retry ${n} for ${uri}: ${(err as Error).message}`),
       },
-    )
+    ).finally(() => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    })
     progress.stop()
     if (!this.jsonEnabled()) this.log(renderSummary(result))
-    if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
+    if (result.interrupted) {
+      process.exitCode = signal === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED
+      if (this.jsonEnabled()) this.warn(result.interrupted)
+    }
+    else if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
     else if (result.rejectsExceeded) {
       process.exitCode = ExitCode.REJECTS_EXCEEDED
       if (!this.jsonEnabled()) this.logToStderr(`Exit ${ExitCode.REJECTS_EXCEEDED}: ${result.rejectsExceeded}`)
