@@ -89,7 +89,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
     }
     const tracker = new StatusTracker(counters)
     if (opts.metricsPort !== undefined) {
-      metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary()))
+      metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary(), loader.queued))
       hooks.onMetrics?.(metrics.url)
     }
     const source: Source = opts.queue ? sqsSource(ctx, opts.queue) : opts.subscription ? pubsubSource(ctx, opts.subscription) : folderSource(ctx, opts.watch!)
@@ -98,7 +98,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
         source
           .refreshBacklog()
           .catch(() => {})
-          .finally(() => hooks.onStatus?.(tracker.snapshot(loader.loading, ctx.backlog)))
+          .finally(() => hooks.onStatus?.(tracker.snapshot(loader.loading, loader.queued, ctx.backlog)))
       }, opts.statusIntervalMs)
       statusTimer.unref()
     } else if (metrics) {

@@ -55,7 +55,7 @@ export function emptyCounters(): StreamCounters {
 
 /** Queue depth as the queue reports it; null when the queue (or emulator) does not say. */
 export interface Backlog {
-  /** messages waiting (ApproximateNumberOfMessages; for --watch: files not loaded yet) */
+  /** messages waiting (ApproximateNumberOfMessages; for --watch: files found and not yet loading or queued) */
   messages: number | null
   /** messages received by some consumer and not deleted yet (ApproximateNumberOfMessagesNotVisible) */
   inFlight: number | null
@@ -74,6 +74,8 @@ export interface StreamStatus {
   errors: number
   /** objects being loaded right now */
   loading: number
+  /** objects handed to the loader, waiting for a load slot (nothing read yet) */
+  queued: number
   backlog: Backlog
   totals: StreamCounters
 }
@@ -126,7 +128,7 @@ export class StatusTracker {
     this.last = {at: now, messages: 0, objects: 0, rows: 0}
   }
 
-  snapshot(loading: number, backlog: Backlog, now = performance.now()): StreamStatus {
+  snapshot(loading: number, queued: number, backlog: Backlog, now = performance.now()): StreamStatus {
     const c = this.counters
     const secs = Math.max(now - this.last.at, 1) / 1000
     const cur = {at: now, messages: c.messages.received, objects: objectsDone(c), rows: c.rows}
@@ -140,6 +142,7 @@ export class StatusTracker {
       rowsPerSecond: rate(cur.rows, this.last.rows),
       errors: c.errors,
       loading,
+      queued,
       backlog,
       totals: structuredClone(c),
     }
@@ -169,12 +172,12 @@ export function renderStatusLine(s: StreamStatus): string {
   return (
     `stream: ${s.messagesPerSecond} msg/s, ${s.objectsPerSecond} obj/s, ${fmt(s.rowsPerSecond)} rows/s | ` +
     `loaded ${fmt(t.objects.loaded + t.objects.replaced)}, skipped ${fmt(t.objects.skipped)}, failed ${fmt(t.objects.failed)}, ` +
-    `invalid ${fmt(t.messages.invalid)}, poison ${fmt(t.poison)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading} | ${backlog}${age}`
+    `invalid ${fmt(t.messages.invalid)}, poison ${fmt(t.poison)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading}, queued ${fmt(s.queued)} | ${backlog}${age}`
   )
 }
 
 /** Prometheus text exposition format (version 0.0.4). */
-export function renderPrometheus(c: StreamCounters, loading: number, backlog: Backlog, latency: LatencySummary): string {
+export function renderPrometheus(c: StreamCounters, loading: number, backlog: Backlog, latency: LatencySummary, queued = 0): string {
   const lines: string[] = []
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number | null]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -206,6 +209,7 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_visibility_extensions_total', 'counter', 'ChangeMessageVisibility (SQS) or ModifyAckDeadline (Pub/Sub) calls made while loading.', [['', c.visibilityExtensions]])
   metric('seneka_stream_poison_total', 'counter', 'Messages that failed on every delivery up to the limit, left to the dead-letter queue or topic.', [['', c.poison]])
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
+  metric('seneka_stream_queued', 'gauge', 'Objects waiting for a load slot (nothing read yet).', [['', queued]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
   metric('seneka_stream_backlog_in_flight_messages', 'gauge', 'Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible).', [['', backlog.inFlight]])
   metric('seneka_stream_oldest_message_age_seconds', 'gauge', 'Age of the oldest message this worker holds or received in the last interval.', [['', backlog.oldestAgeSeconds]])
