@@ -19,7 +19,7 @@ mkdirSync(incoming, {recursive: true})
 
 const rel = (p) => path.relative(root, p)
 const args = ['stream', '--watch', rel(incoming), '--format', 'alb', '--table', 'alb_logs', '--warehouse', `duckdb:${rel(db)}`, '--settle', '1s', '--poll-interval', '250ms', '--status-interval', '2s', '--stop-when-idle', '3s']
-console.log(`$ seneka ${args.join(' ')}   (in the background)\n`)
+console.log(`$ npx seneka ${args.join(' ')}   (in the background)\n`)
 const worker = spawn(process.execPath, [path.join(root, 'bin/run.js'), ...args], {stdio: 'inherit', cwd: root})
 
 const files = [...generateAlbFiles({start: new Date('2024-05-01T00:00:00Z'), days: 1, intervalMinutes: 60, nodes: 1, linesPerFile: 200, malformedRate: 0.002, seed: 9})].slice(0, 8)
@@ -39,11 +39,12 @@ console.log(`\n${files.length} files, ${lines} lines dropped; the worker exits o
 const code = await new Promise((resolve) => worker.on('close', resolve))
 
 const args2 = args.filter((a) => a !== '--status-interval' && a !== '2s')
-console.log(`\n$ seneka ${args2.join(' ')}   (again: every file is already in the ledger)\n`)
+console.log(`\n$ npx seneka ${args2.join(' ')}   (again: every file is already in the ledger)\n`)
 const again = spawnSync(process.execPath, [path.join(root, 'bin/run.js'), ...args2], {stdio: 'inherit', cwd: root})
 console.log(`
 What to try next:
-  - run a worker without --stop-when-idle and copy files into ${rel(incoming)}/ yourself (Ctrl-C stops it gracefully)
-  - the same worker on S3 + SQS: seneka stream --queue https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE --format alb
+  - run a worker without --stop-when-idle and copy files into ${rel(incoming)}/ yourself (Ctrl-C stops it gracefully):
+      npx seneka stream --watch ${rel(incoming)} --format alb --table alb_logs --warehouse duckdb:${rel(db)}
+  - the same worker on S3 + SQS: npx seneka stream --queue https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE --format alb
   - docs/stream.md explains the message formats, exactly-once and the operational signals`)
 process.exit(code === 0 && again.status === 0 ? 0 : 1)

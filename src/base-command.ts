@@ -1,7 +1,7 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
-import {loadConfig, type SenekaConfig} from './lib/config.js'
+import {COMMAND_SECTIONS, type FlagSpec, loadConfig, type SenekaConfig, sectionArgv} from './lib/config.js'
 import {describeEstimate, type QueryEstimate} from './lib/cost/bigquery.js'
-import {describeError, type ErrorDetail, UsageError} from './lib/errors.js'
+import {describeError, type ErrorDetail, errorMessage, UsageError, UserError} from './lib/errors.js'
 import {existingFileFlag} from './flags/index.js'
 import {explainKnownError} from './lib/known-errors.js'
 import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
@@ -26,6 +26,15 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
  *   so nothing a person should see is lost. --log-level error keeps only errors; warn keeps warnings.
  * - warnings (`warn`): on stderr as "Warning: ..." and, under --json, in the document's `warnings`.
  */
+type ParseOptions = {flags?: Record<string, object>; args?: Record<string, object>; [k: string]: unknown}
+
+/** Parser options with no required flag or argument and no flag relationships (a first, partial look). */
+function relaxed<O extends ParseOptions>(options: O): O {
+  const loosen = (defs: Record<string, object> | undefined): Record<string, object> | undefined =>
+    defs && Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, {...d, required: false, exclusive: undefined, dependsOn: undefined, exactlyOne: undefined, relationships: undefined, combinable: undefined}]))
+  return {...options, flags: loosen(options.flags), baseFlags: loosen(options.baseFlags as Record<string, object> | undefined), args: loosen(options.args)}
+}
+
 export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   static override enableJsonFlag = true
 
@@ -60,17 +69,63 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    const {args, argv, flags} = await this.parse({
+    const options = {
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
       args: this.ctor.args,
       strict: this.ctor.strict,
-    })
-    this.flags = flags as BaseFlags<T>
-    this.args = args as BaseArgs<T>
-    this.positionals = argv.map(String)
+    }
+    const commandLine = [...this.argv] // (this.parse replaces this.argv with what it parsed)
+    // first pass without required flags and flag relationships: find --config, and what the command line gives
+    const loose = await this.parse(relaxed(options))
+    this.flags = loose.flags as BaseFlags<T>
     this.settings = loadConfig(this.flags.config)
+    const fromConfig = this.sectionDefaults(loose.raw)
+    if (fromConfig.length > 0) {
+      // the section's values go through the same flag parsers as the command line
+      try {
+        await this.parse(relaxed(options), fromConfig)
+      } catch (err) {
+        throw new UserError(`The config file ${this.flags.config} has a value that ${this.id} does not accept: ${errorMessage(err).split('\n')[0].replace(/([^.])$/, '$1.')}`, {
+          suggestion: `Fix the "${COMMAND_SECTIONS[this.id ?? '']}" section of the config file, or give the flag on the command line.`,
+          cause: err,
+        })
+      }
+    }
+    // the section's values before the command line, so `--` still ends the flags
+    const parsed = await this.parse(options, [...fromConfig, ...commandLine])
+    this.flags = parsed.flags as BaseFlags<T>
+    this.args = parsed.args as BaseArgs<T>
+    this.positionals = parsed.argv.map(String)
+  }
+
+  /**
+   * Checks every command section of the config file (an unknown key is an error whichever command runs) and
+   * returns the tokens this command's section supplies for the flags not given on the command line or by
+   * their environment variable.
+   */
+  private sectionDefaults(raw: ReadonlyArray<{type: string; flag?: string}>): string[] {
+    const file = this.flags.config
+    if (!file) return []
+    const given = new Set(raw.filter((t) => t.type === 'flag' && t.flag).map((t) => t.flag!))
+    let mine: string[] = []
+    for (const [id, section] of Object.entries(COMMAND_SECTIONS)) {
+      const values = this.settings[section]
+      if (!values) continue
+      const cmd = id === this.id ? {flags: {...(super.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags} as Record<string, {type: string; multiple?: boolean; allowNo?: boolean; env?: string}>} : this.config.findCommand(id)
+      if (!cmd) continue
+      const specs: FlagSpec[] = Object.entries(cmd.flags).map(([name, f]) => ({
+        name,
+        kind: f.type === 'boolean' ? 'boolean' : 'option',
+        multiple: 'multiple' in f ? Boolean(f.multiple) : false,
+        allowNo: 'allowNo' in f ? Boolean(f.allowNo) : false,
+      }))
+      const envGiven = id === this.id ? Object.entries(cmd.flags).filter(([, f]) => 'env' in f && f.env && process.env[f.env] !== undefined).map(([n]) => n) : []
+      const argv = sectionArgv({file, section, values, flags: specs, given: id === this.id ? new Set([...given, ...envGiven]) : new Set(), command: `${this.config.bin} ${id}`})
+      if (id === this.id) mine = argv
+    }
+    return mine
   }
 
   abstract override run(): Promise<R>

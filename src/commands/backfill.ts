@@ -1,5 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
+import {removeOwnStageDirsSync} from '../lib/backfill/interrupt.js'
 import {renderSummary} from '../lib/backfill/render.js'
 import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
 import {bigQueryFlags} from '../flags/cost.js'
@@ -31,13 +32,17 @@ ${exitCodeHelp([
   [ExitCode.USAGE, 'bad flags or arguments'],
   [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
   [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects (the rows loaded are committed; the rejects are in _seneka_rejects)'],
-])}`
+  [ExitCode.INTERRUPTED, 'interrupted (Ctrl-C): the loads running were committed, no new one started; a re-run continues'],
+  [ExitCode.TERMINATED, 'stopped by SIGTERM, as for Ctrl-C'],
+])}
+
+Ctrl-C or SIGTERM stops the run: no object is started after it, the loads already running finish and commit, and the summary says what was committed; a second signal exits at once (nothing partial is committed: every object is atomic).`
 
   static override examples = [
     {description: 'Preview a month of ALB logs from S3 (writes nothing):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --dry-run'},
     {description: 'Load them into the embedded DuckDB warehouse:', command: '<%= config.bin %> <%= command.id %> s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/ --format alb --since 2024-05-01 --until 2024-06-01 --table alb_logs'},
-    {description: 'Load a local folder of JSON-lines application logs:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --table app_logs'},
-    {description: 'Load one day again, replacing the rows already loaded from it:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --table app_logs --since 2024-05-01 --until 2024-05-02 --reload'},
+    {description: 'Load a local folder of JSON-lines application logs, Kafka topic/partition/offset as columns (what dedupe --key uses):', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --jsonl-columns topic:string,partition:int,offset:bigint --table app_logs'},
+    {description: 'Load one day again, replacing the rows already loaded from it:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --jsonl-columns topic:string,partition:int,offset:bigint --table app_logs --since 2024-05-01 --until 2024-05-02 --reload'},
     {description: 'Split one backfill over 4 jobs (each runs one shard):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --shard 2/4'},
     {description: 'Preview a load into BigQuery through a GCS staging prefix (prints load jobs and cost):', command: '<%= config.bin %> <%= command.id %> gs://my-logs/app/ --format jsonl --warehouse bigquery://my-project/logs --staging gs://my-staging/seneka --location EU --dry-run'},
     {description: 'Any S3-compatible server:', command: '<%= config.bin %> <%= command.id %> s3://logs/app/ --format jsonl --s3-endpoint http://127.0.0.1:9000'},
@@ -71,11 +76,28 @@ ${exitCodeHelp([
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
     const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
+    const warehouse = this.warehouseUri()
+    const abort = new AbortController()
+    let signal: NodeJS.Signals | undefined
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (signal) {
+        progress.stop()
+        this.stderrLine(`${sig} again: exiting now; nothing partial was committed, and a re-run continues.`)
+        removeOwnStageDirsSync(warehouse)
+        process.exit(sig === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED)
+      }
+      signal = sig
+      progress.stop()
+      this.info(`${sig}: finishing the loads running (no new one starts), then exiting; send it again to exit at once.`)
+      abort.abort()
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     const result = await runBackfill(
       {
         sources,
         format,
-        warehouse: this.warehouseUri(),
+        warehouse,
         table,
         range: {since: flags.since, until: flags.until},
         include: flags.include,
@@ -85,6 +107,7 @@ ${exitCodeHelp([
         dryRun: flags['dry-run'],
         reload: flags.reload,
         maxRejects: flags['max-rejects'],
+        signal: abort.signal,
         storeOptions: this.storeOptions(flags),
         // backfill's --dry-run is its plan (free: no query at all), not the reading commands' estimate-only mode
         bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint']},
@@ -94,10 +117,17 @@ ${exitCodeHelp([
         onProgress: (p) => progress.update({done: p.objectsDone, total: p.objectsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rows: p.rows}),
         onRetry: (uri, err, n) => this.trace(`retry ${n} for ${uri}: ${(err as Error).message}`),
       },
-    )
+    ).finally(() => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    })
     progress.stop()
     if (!this.jsonEnabled()) this.log(renderSummary(result))
-    if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
+    if (result.interrupted) {
+      process.exitCode = signal === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED
+      if (this.jsonEnabled()) this.warn(result.interrupted)
+    }
+    else if (result.objects.failed > 0) process.exitCode = ExitCode.PARTIAL_FAILURE
     else if (result.rejectsExceeded) {
       process.exitCode = ExitCode.REJECTS_EXCEEDED
       if (!this.jsonEnabled()) this.logToStderr(`Exit ${ExitCode.REJECTS_EXCEEDED}: ${result.rejectsExceeded}`)

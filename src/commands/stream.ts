@@ -45,7 +45,7 @@ POISON MESSAGES
 
 --watch DIR is the embedded mode: it lists a local folder every --poll-interval and loads each file once its size and modification time have not changed for --settle (so half-written files are never read); hidden files and *.tmp / *.part names are left alone. Restarts load nothing twice (the ledger again).
 
-SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0; a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
+SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0 (with --watch: finishes the loads running only; files still queued are loaded by the next run); a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
 
 A status line goes to stderr every --status-interval: messages/s, objects/s, rows/s, errors, backlog (ApproximateNumberOfMessages, in flight) and the age of the oldest message seen. With --json, stdout carries JSON lines instead: one {"type": "status", ...} per interval and a final {"type": "summary", ...}. --metrics-port serves the same counters in Prometheus text format at http://127.0.0.1:PORT/metrics.
 
@@ -150,7 +150,11 @@ ${exitCodeHelp([
         this.stderrLine(`${sig} again: exiting now (unfinished messages will be redelivered).`)
         process.exit(130)
       }
-      this.info(`${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`)
+      this.info(
+        flags.watch
+          ? `${sig}: finishing the loads running (files not started yet are left for the next run), then exiting (send it again to exit at once).`
+          : `${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`,
+      )
       abort.abort()
     }
     process.on('SIGTERM', onSignal)

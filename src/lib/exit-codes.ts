@@ -20,6 +20,10 @@ export const ExitCode = {
   GATE_FAILED: 13,
   /** cutover: another operator changed the state concurrently. */
   CONFLICT: 14,
+  /** backfill: interrupted by SIGINT (Ctrl-C) after committing what was running (128 + 2, the shell's convention). */
+  INTERRUPTED: 130,
+  /** backfill: stopped by SIGTERM after committing what was running (128 + 15). */
+  TERMINATED: 143,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

@@ -1,3 +1,4 @@
+import {readdirSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {albFixture, PREFIX} from '../helpers/alb-fixtures.js'
@@ -61,6 +62,36 @@ describe('seneka backfill (CLI)', () => {
     expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
     expect(await count(db, 'SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM t)')).toBe(fx.good)
     expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(fx.files.length)
+  }, 120_000)
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s: finishes the loads running, says what was committed, exits %i, removes its stage folder; a re-run continues', async (sig, code) => {
+    const {src, db, fx} = setup({days: 1, intervalMinutes: 30, linesPerFile: 200})
+    const args = ['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--concurrency', '2']
+    let sent = false
+    const first = await runCli(args, {
+      onStderr: (s, child) => {
+        if (!sent && s.includes('Planned')) {
+          sent = true
+          setTimeout(() => child.kill(sig), 100)
+        }
+      },
+    })
+    expect(first.signal).toBeNull()
+    expect(first.code).toBe(code)
+    expect(first.stderr).toMatch(new RegExp(`${sig}: finishing the loads running`))
+    const ledger = await count(db, 'SELECT count(*) FROM _seneka_ledger')
+    const rows = await count(db, 'SELECT count(*) FROM t')
+    expect(ledger).toBeGreaterThan(0)
+    expect(ledger).toBeLessThan(fx.files.length) // it really was interrupted, and the queued objects were not loaded
+    expect(first.stdout).toContain(`Interrupted: ${ledger} objects of ${fx.files.length} (${rows.toLocaleString('en-US')} rows) were committed, ${fx.files.length - ledger} objects were not loaded; run the same command again to continue`)
+    expect(readdirSync(path.dirname(db)).filter((n) => n.startsWith('.seneka-stage-'))).toEqual([])
+    const second = await runCli([...args, '--json'])
+    expect(second.code).toBe(0)
+    expect(jsonResult(second.stdout).objects).toMatchObject({skipped: ledger, loaded: fx.files.length - ledger})
+    expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
   }, 120_000)
 
   it.each([

@@ -49,3 +49,28 @@ describe('seneka help, version and typos (CLI)', () => {
     expect(out).toMatch(/Did you mean backfill\?/)
   })
 })
+
+describe('an old Node.js', () => {
+  // the pinned Node, made to report an old version before bin/run.js runs (as a system Node 20 would)
+  const asNode = (version: string, args: string[]) =>
+    spawnSync(process.execPath, ['--import', `data:text/javascript,Object.defineProperty(process, 'versions', {value: {...process.versions, node: '${version}'}})`, path.join(ROOT, 'bin/run.js'), ...args], {cwd: ROOT, encoding: 'utf8'})
+
+  it.each(['20.11.1', '22.11.0', '18.20.0'])('Node %s is refused in one sentence, before any library warns', (version) => {
+    const r = asNode(version, ['backfill', '--help'])
+    expect(r.status).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toBe(`seneka needs Node.js 22.12 or newer, and this is Node.js ${version}: in a checkout, run \`npm ci\` and then \`npx seneka ...\` (npx uses the Node 24 the project pins), or install a newer Node.js.\n`)
+  })
+
+  it('Node 22.12 and newer run', () => {
+    const r = asNode('22.12.0', ['--version'])
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^seneka\/\d/)
+  })
+
+  it('agrees with the engines field of package.json', () => {
+    const engines = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines.node
+    expect(engines).toBe('>=22.12')
+    expect(readFileSync(path.join(ROOT, 'bin/run.js'), 'utf8')).toContain('major === 22 && minor < 12')
+  })
+})

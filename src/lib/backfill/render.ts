@@ -66,6 +66,7 @@ export function renderSummary(r: BackfillResult): string {
     `  time      ${formatDuration(r.durationMs)}, ${formatCount(r.rowsPerSecond)} rows/s, ${r.mbPerSecond} MB/s`,
   )
   if (r.stopped) lines.push('', `Stopped: ${r.stopped}`)
+  if (r.interrupted) lines.push('', r.interrupted)
   if (r.failures.length > 0) {
     lines.push('', `Failed objects (nothing from them was loaded; re-run the same command to retry only these):`)
     for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.uri}: ${f.error}`)

@@ -34,6 +34,11 @@ export interface BackfillOptions {
   reload?: boolean
   /** --max-rejects: more rejected lines than this set `rejectsExceeded` (exit 4) */
   maxRejects?: number
+  /**
+   * aborting it (Ctrl-C, SIGTERM) stops the run: no object is started after it, the loads running finish and
+   * commit (each is atomic), and the result says what was committed (`interrupted`)
+   */
+  signal?: AbortSignal
 }
 
 export interface ObjectFailure {
@@ -79,6 +84,8 @@ export interface BackfillResult {
   failures: ObjectFailure[]
   /** why the run stopped before loading every object (a full disk), or absent */
   stopped?: string
+  /** the run was interrupted (opts.signal): one sentence saying what was committed and that a re-run continues */
+  interrupted?: string
   /** --max-rejects was exceeded: one sentence saying by how much, where the rejects are and what was committed */
   rejectsExceeded?: string
   rejectSamples: RejectSample[]
@@ -151,7 +158,8 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    if (!opts.dryRun && !opts.signal?.aborted) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    if (!opts.dryRun && opts.signal?.aborted) result.interrupted = describeInterrupted(result)
     if (!opts.dryRun && opts.maxRejects !== undefined && result.rejected > opts.maxRejects) result.rejectsExceeded = describeRejectsExceeded(result, opts.maxRejects)
     result.durationMs = Math.round(performance.now() - started)
     const secs = Math.max(result.durationMs, 1) / 1000
@@ -187,8 +195,8 @@ async function load(
       if (obj.action === 'skip') continue
       tasks.push(
         limit(async () => {
-          // a full disk fails every object after it: stop starting new ones, say it once
-          if (result.stopped) return
+          // a full disk fails every object after it: stop starting new ones, say it once; so does an interruption
+          if (result.stopped || opts.signal?.aborted) return
           const counters: ReadCounters = newCounters()
           try {
             const {outcome, rejectSamples} = await loadObject({
@@ -248,6 +256,18 @@ function record(result: BackfillResult, outcome: ObjectLoadOutcome, samples: Rej
   result.rows += outcome.rows
   result.rejected += outcome.rejected
   for (const s of samples) if (result.rejectSamples.length < MAX_REJECT_SAMPLES) result.rejectSamples.push(s)
+}
+
+function describeInterrupted(r: BackfillResult): string {
+  const n = (x: number): string => x.toLocaleString('en-US')
+  const committed = r.objects.loaded + r.objects.replaced
+  const total = r.plan.totals.load + r.plan.totals.replace
+  const left = total - committed - r.objects.failed - (r.objects.skipped - r.plan.totals.skip)
+  const objects = (x: number): string => `${n(x)} object${x === 1 ? '' : 's'}`
+  return (
+    `Interrupted: ${objects(committed)} of ${n(total)} (${n(r.rows)} row${r.rows === 1 ? '' : 's'}) were committed, ${objects(left)} were not loaded; ` +
+    `run the same command again to continue (the ledger skips what is committed, nothing is loaded twice).`
+  )
 }
 
 function describeRejectsExceeded(r: BackfillResult, max: number): string {

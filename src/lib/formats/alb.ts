@@ -1,4 +1,4 @@
-import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
+import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, text} from './fields.js'
 import type {Column, LogFormat, ParseResult, Value} from './types.js'
 
 /**
@@ -57,7 +57,7 @@ export const alb: LogFormat = {
   columns: COLUMNS,
   parse(line: string): ParseResult {
     const f = splitFields(line)
-    if (!f) return {ok: false, reason: 'unterminated quoted field'}
+    if (!Array.isArray(f)) return {ok: false, reason: f.reason}
     if (f.length < MIN_FIELDS) return {ok: false, reason: `expected at least ${MIN_FIELDS} fields, found ${f.length}`}
     if (!TYPES.has(f[0])) return {ok: false, reason: `unknown request type "${f[0]}"`}
     try {
@@ -67,7 +67,7 @@ export const alb: LogFormat = {
       const values: Value[] = [
         f[0],
         isoMicros(f[1], 'time'),
-        str(f[2]),
+        text(f[2]),
         clientIp,
         clientPort,
         targetIp,
@@ -82,17 +82,17 @@ export const alb: LogFormat = {
         verb,
         url,
         proto,
-        str(f[13]),
-        str(f[14]),
-        str(f[15]),
-        str(f[16]),
-        str(f[17]),
-        str(f[18]),
-        str(f[19]),
+        text(f[13]),
+        text(f[14]),
+        text(f[15]),
+        text(f[16]),
+        text(f[17]),
+        text(f[18]),
+        text(f[19]),
         int(f[20], 'matched_rule_priority'),
         isoMicros(f[21], 'request_creation_time'),
       ]
-      for (let i = 22; values.length < COLUMNS.length; i++) values.push(str(f[i]))
+      for (let i = 22; values.length < COLUMNS.length; i++) values.push(text(f[i]))
       if (values[1] === null) return {ok: false, reason: 'time is missing'}
       return {ok: true, values}
     } catch (err) {

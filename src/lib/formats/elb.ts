@@ -1,4 +1,4 @@
-import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, str} from './fields.js'
+import {bigint, FieldError, hostPort, int, isoMicros, num, request, splitFields, text} from './fields.js'
 import type {Column, LogFormat, ParseResult} from './types.js'
 
 /**
@@ -38,7 +38,7 @@ export const elb: LogFormat = {
   columns: COLUMNS,
   parse(line: string): ParseResult {
     const f = splitFields(line)
-    if (!f) return {ok: false, reason: 'unterminated quoted field'}
+    if (!Array.isArray(f)) return {ok: false, reason: f.reason}
     if (f.length < MIN_FIELDS) return {ok: false, reason: `expected at least ${MIN_FIELDS} fields, found ${f.length}`}
     try {
       const time = isoMicros(f[0], 'timestamp')
@@ -50,7 +50,7 @@ export const elb: LogFormat = {
         ok: true,
         values: [
           time,
-          str(f[1]),
+          text(f[1]),
           clientIp,
           clientPort,
           backendIp,
@@ -65,9 +65,9 @@ export const elb: LogFormat = {
           verb,
           url,
           proto,
-          str(f[12]),
-          str(f[13]),
-          str(f[14]),
+          text(f[12]),
+          text(f[13]),
+          text(f[14]),
         ],
       }
     } catch (err) {

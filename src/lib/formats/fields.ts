@@ -1,8 +1,14 @@
+/** Why a line could not be split into fields. */
+export interface SplitError {
+  reason: string
+}
+
 /**
  * Splits a load-balancer log line into fields: separated by single spaces, some wrapped in double quotes
- * (which may contain spaces and backslash-escaped quotes). Returns undefined for an unterminated quote.
+ * (which may contain spaces and backslash-escaped quotes). A quote that is never closed, and text glued after
+ * a closing quote (`"abc"def`, which AWS never writes), are a SplitError with the reason.
  */
-export function splitFields(line: string): string[] | undefined {
+export function splitFields(line: string): string[] | SplitError {
   const out: string[] = []
   const n = line.length
   let i = 0
@@ -12,7 +18,7 @@ export function splitFields(line: string): string[] | undefined {
       let hasEscape = false
       for (;;) {
         const q = line.indexOf('"', j)
-        if (q < 0) return undefined
+        if (q < 0) return {reason: 'unterminated quoted field'}
         if (line.charCodeAt(q - 1) === 92 /* \ */ && !isEscapedBackslash(line, q - 1, i + 1)) {
           hasEscape = true
           j = q + 1
@@ -23,7 +29,7 @@ export function splitFields(line: string): string[] | undefined {
         i = q + 1
         break
       }
-      if (i < n && line.charCodeAt(i) !== 32) return undefined // text glued after a closing quote
+      if (i < n && line.charCodeAt(i) !== 32) return {reason: `text after a closing quote (field ${out.length})`}
       i++
     } else {
       let j = line.indexOf(' ', i)
@@ -44,8 +50,17 @@ function isEscapedBackslash(line: string, pos: number, start: number): boolean {
 
 export const NULL_TOKEN = '-'
 
+/** A value that is typed or split further (numbers, timestamps, ip:port, request parts): `-` and empty are NULL. */
 export function str(v: string | undefined): string | null {
   return v === undefined || v === NULL_TOKEN || v === '' ? null : v
+}
+
+/**
+ * A text column as written: `-` (quoted or not) and a missing trailing field are NULL, an empty field (`""`) is
+ * the empty string.
+ */
+export function text(v: string | undefined): string | null {
+  return v === undefined || v === NULL_TOKEN ? null : v
 }
 
 export class FieldError extends Error {}

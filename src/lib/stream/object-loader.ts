@@ -58,6 +58,8 @@ export class StreamLoader {
   /** sequencer of the newest version this worker committed (or saw committed), per object URI */
   private readonly recent = new Map<string, string>()
   private active = 0
+  /** objects handed to the loader that wait for a load slot (or for a load of the same key) */
+  private waiting = 0
   private readonly pinned: PinnedGcsStores
   /** why the last load of an object failed (until it loads) */
   private readonly failures = new Map<string, string>()
@@ -75,6 +77,28 @@ export class StreamLoader {
   /** objects being loaded now */
   get loading(): number {
     return this.active
+  }
+
+  /** objects waiting for a load slot: not started, nothing read yet */
+  get queued(): number {
+    return this.waiting
+  }
+
+  /** Runs fn under the key's lock and the concurrency limit, counted as queued until it starts. */
+  private async enqueue<T>(uri: string, fn: () => Promise<T>): Promise<T> {
+    this.waiting++
+    let started = false
+    try {
+      return await this.lock.run(uri, () =>
+        this.limit(() => {
+          started = true
+          this.waiting--
+          return fn()
+        }),
+      )
+    } finally {
+      if (!started) this.waiting--
+    }
   }
 
   private store(bucket: string): ObjectStore {
@@ -100,29 +124,27 @@ export class StreamLoader {
     const store = this.store(ev.bucket)
     const uri = store.uri(ev.key)
     if (isMarkerKey(ev.key)) return this.marker()
-    return this.lock.run(uri, () =>
-      this.limit(async () => {
-        // a duplicate of an event this worker already handled (same or older sequencer): nothing to ask anyone
-        const seen = this.recent.get(uri)
-        if (seen !== undefined && ev.sequencer && compareSequencers(seen, ev.sequencer) >= 0) {
-          this.opts.counters.objects.skipped++
-          return 'skipped'
-        }
-        return this.guard(uri, async () => {
-          const head = await withRetry(() => store.head(ev.key), {retries: this.opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient})
-          if (!head) return {outcome: 'missing' as const}
-          // the object may have been overwritten since the event: then we load what is there now (its own
-          // event will find it current), and record the event's sequencer only for the event's own version
-          const sameVersion = ev.etag === null || ev.etag === head.etag
-          const sequencer = sameVersion ? (ev.sequencer ?? undefined) : undefined
-          const isCurrent = (e: LedgerEntry): boolean =>
-            e.etag === head.etag || (ev.sequencer !== null && e.sequencer !== null && compareSequencers(e.sequencer, ev.sequencer) >= 0)
-          const res = await this.load(store, head, sequencer, isCurrent)
-          if (res.outcome !== 'failed') this.remember(uri, res.sequencer ?? sequencer ?? null)
-          return res
-        }, ev.eventTime)
-      }),
-    )
+    return this.enqueue(uri, async () => {
+      // a duplicate of an event this worker already handled (same or older sequencer): nothing to ask anyone
+      const seen = this.recent.get(uri)
+      if (seen !== undefined && ev.sequencer && compareSequencers(seen, ev.sequencer) >= 0) {
+        this.opts.counters.objects.skipped++
+        return 'skipped'
+      }
+      return this.guard(uri, async () => {
+        const head = await withRetry(() => store.head(ev.key), {retries: this.opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient})
+        if (!head) return {outcome: 'missing' as const}
+        // the object may have been overwritten since the event: then we load what is there now (its own
+        // event will find it current), and record the event's sequencer only for the event's own version
+        const sameVersion = ev.etag === null || ev.etag === head.etag
+        const sequencer = sameVersion ? (ev.sequencer ?? undefined) : undefined
+        const isCurrent = (e: LedgerEntry): boolean =>
+          e.etag === head.etag || (ev.sequencer !== null && e.sequencer !== null && compareSequencers(e.sequencer, ev.sequencer) >= 0)
+        const res = await this.load(store, head, sequencer, isCurrent)
+        if (res.outcome !== 'failed') this.remember(uri, res.sequencer ?? sequencer ?? null)
+        return res
+      }, ev.eventTime)
+    })
   }
 
   /**
@@ -133,25 +155,23 @@ export class StreamLoader {
   async loadGeneration(ev: GcsObjectEvent): Promise<LoadOutcome> {
     const store = this.pinned.at(ev.bucket, ev.generation)
     const uri = store.uri(ev.key)
-    return this.lock.run(uri, () =>
-      this.limit(async () => {
-        const seen = this.recent.get(uri)
-        if (seen !== undefined && compareGenerations(seen, ev.generation) >= 0) {
-          this.opts.counters.objects.skipped++
-          return 'skipped'
-        }
-        return this.guard(uri, async () => {
-          const head = await store.head(ev.key)
-          if (!head) return {outcome: 'missing' as const}
-          const newer = (v: string | null): boolean => v !== null && /^\d+$/.test(v) && compareGenerations(v, ev.generation) >= 0
-          const isCurrent = (e: LedgerEntry): boolean => e.etag === ev.generation || newer(e.sequencer) || newer(e.etag)
-          const res = await this.load(store, head, ev.generation, isCurrent)
-          const version = res.outcome === 'skipped' && newer(res.sequencer ?? null) ? res.sequencer! : ev.generation
-          if (res.outcome !== 'failed') this.rememberGeneration(uri, version)
-          return res
-        }, ev.eventTime)
-      }),
-    )
+    return this.enqueue(uri, async () => {
+      const seen = this.recent.get(uri)
+      if (seen !== undefined && compareGenerations(seen, ev.generation) >= 0) {
+        this.opts.counters.objects.skipped++
+        return 'skipped'
+      }
+      return this.guard(uri, async () => {
+        const head = await store.head(ev.key)
+        if (!head) return {outcome: 'missing' as const}
+        const newer = (v: string | null): boolean => v !== null && /^\d+$/.test(v) && compareGenerations(v, ev.generation) >= 0
+        const isCurrent = (e: LedgerEntry): boolean => e.etag === ev.generation || newer(e.sequencer) || newer(e.etag)
+        const res = await this.load(store, head, ev.generation, isCurrent)
+        const version = res.outcome === 'skipped' && newer(res.sequencer ?? null) ? res.sequencer! : ev.generation
+        if (res.outcome !== 'failed') this.rememberGeneration(uri, version)
+        return res
+      }, ev.eventTime)
+    })
   }
 
   private rememberGeneration(uri: string, generation: string): void {
@@ -162,10 +182,17 @@ export class StreamLoader {
     if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
   }
 
-  /** Loads a local file (--watch). Never throws. */
-  async loadFile(store: ObjectStore, info: ObjectInfo): Promise<LoadOutcome> {
+  /**
+   * Loads a local file (--watch). Never throws. When `cancelled()` is true by the time a load slot is free, the
+   * file is not loaded at all ('not-started'): a stopping worker finishes only the loads already running, the
+   * ledger makes the next run load the rest.
+   */
+  async loadFile(store: ObjectStore, info: ObjectInfo, cancelled?: () => boolean): Promise<LoadOutcome | 'not-started'> {
     if (isMarkerKey(info.key)) return this.marker()
-    return this.lock.run(info.uri, () => this.limit(() => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified)))
+    return this.enqueue(info.uri, async () => {
+      if (cancelled?.()) return 'not-started' as const
+      return this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified)
+    })
   }
 
   /** A marker object (_SUCCESS, ELBAccessLogTestFile ...): not a log, never loaded, counted apart. */

@@ -88,7 +88,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
     }
     const tracker = new StatusTracker(counters)
     if (opts.metricsPort !== undefined) {
-      metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary()))
+      metrics = await startMetricsServer(opts.metricsPort, () => renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary(), loader.queued))
       hooks.onMetrics?.(metrics.url)
     }
     // each source module (and its SDK) is imported only when it is the one in use
@@ -104,7 +104,7 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
         source
           .refreshBacklog()
           .catch(() => {})
-          .finally(() => hooks.onStatus?.(tracker.snapshot(loader.loading, ctx.backlog)))
+          .finally(() => hooks.onStatus?.(tracker.snapshot(loader.loading, loader.queued, ctx.backlog)))
       }, opts.statusIntervalMs)
       statusTimer.unref()
     } else if (metrics) {

@@ -58,7 +58,7 @@ export function emptyCounters(): StreamCounters {
 
 /** Queue depth as the queue reports it; null when the queue (or emulator) does not say. */
 export interface Backlog {
-  /** messages waiting (ApproximateNumberOfMessages; for --watch: files not loaded yet) */
+  /** messages waiting (ApproximateNumberOfMessages; for --watch: files found and not yet loading or queued) */
   messages: number | null
   /** messages received by some consumer and not deleted yet (ApproximateNumberOfMessagesNotVisible) */
   inFlight: number | null
@@ -77,6 +77,8 @@ export interface StreamStatus {
   errors: number
   /** objects being loaded right now */
   loading: number
+  /** objects handed to the loader, waiting for a load slot (nothing read yet) */
+  queued: number
   backlog: Backlog
   totals: StreamCounters
 }
@@ -93,14 +95,22 @@ export interface LatencySummary {
 export class LatencyRecorder {
   private readonly hist = hdr.build({lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 2, autoResize: true})
 
+  /** the exact extremes: an HDR bucket's representative value can lie outside them */
+  private min = Number.POSITIVE_INFINITY
+  private max = Number.NEGATIVE_INFINITY
+
   record(ms: number): void {
-    this.hist.recordValue(Math.max(0, Math.round(ms)))
+    const v = Math.max(0, Math.round(ms))
+    this.hist.recordValue(v)
+    if (v < this.min) this.min = v
+    if (v > this.max) this.max = v
   }
 
   summary(): LatencySummary {
     const n = this.hist.totalCount
     if (n === 0) return {count: 0, p50Ms: null, p99Ms: null, maxMs: null}
-    return {count: n, p50Ms: this.hist.getValueAtPercentile(50), p99Ms: this.hist.getValueAtPercentile(99), maxMs: this.hist.maxValue}
+    const clamp = (v: number): number => Math.min(Math.max(v, this.min), this.max)
+    return {count: n, p50Ms: clamp(this.hist.getValueAtPercentile(50)), p99Ms: clamp(this.hist.getValueAtPercentile(99)), maxMs: this.max}
   }
 }
 
@@ -121,7 +131,7 @@ export class StatusTracker {
     this.last = {at: now, messages: 0, objects: 0, rows: 0}
   }
 
-  snapshot(loading: number, backlog: Backlog, now = performance.now()): StreamStatus {
+  snapshot(loading: number, queued: number, backlog: Backlog, now = performance.now()): StreamStatus {
     const c = this.counters
     const secs = Math.max(now - this.last.at, 1) / 1000
     const cur = {at: now, messages: c.messages.received, objects: objectsDone(c), rows: c.rows}
@@ -135,6 +145,7 @@ export class StatusTracker {
       rowsPerSecond: rate(cur.rows, this.last.rows),
       errors: c.errors,
       loading,
+      queued,
       backlog,
       totals: structuredClone(c),
     }
@@ -164,12 +175,12 @@ export function renderStatusLine(s: StreamStatus): string {
   return (
     `stream: ${s.messagesPerSecond} msg/s, ${s.objectsPerSecond} obj/s, ${fmt(s.rowsPerSecond)} rows/s | ` +
     `loaded ${fmt(t.objects.loaded + t.objects.replaced)}, skipped ${fmt(t.objects.skipped)}, failed ${fmt(t.objects.failed)}, ` +
-    `invalid ${fmt(t.messages.invalid)}, poison ${fmt(t.poison)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading} | ${backlog}${age}`
+    `invalid ${fmt(t.messages.invalid)}, poison ${fmt(t.poison)}, ignored ${fmt(t.events.ignored)}, errors ${fmt(s.errors)} | loading ${s.loading}, queued ${fmt(s.queued)} | ${backlog}${age}`
   )
 }
 
 /** Prometheus text exposition format (version 0.0.4). */
-export function renderPrometheus(c: StreamCounters, loading: number, backlog: Backlog, latency: LatencySummary): string {
+export function renderPrometheus(c: StreamCounters, loading: number, backlog: Backlog, latency: LatencySummary, queued = 0): string {
   const lines: string[] = []
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number | null]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
@@ -205,6 +216,7 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     ['{reason="forbidden"}', c.refused.forbidden],
   ])
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
+  metric('seneka_stream_queued', 'gauge', 'Objects waiting for a load slot (nothing read yet).', [['', queued]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
   metric('seneka_stream_backlog_in_flight_messages', 'gauge', 'Messages received and not yet deleted (ApproximateNumberOfMessagesNotVisible).', [['', backlog.inFlight]])
   metric('seneka_stream_oldest_message_age_seconds', 'gauge', 'Age of the oldest message this worker holds or received in the last interval.', [['', backlog.oldestAgeSeconds]])

@@ -57,6 +57,13 @@ describe('alb format', () => {
     expect(r.error_reason).toBe('LambdaInvalidResponse')
   })
 
+  it('stores an empty quoted field "" as the empty string and "-" as NULL', () => {
+    const r = parse(DOC_HTTP.replace('"forward"', '""').replace('"curl/7.46.0"', '"-"'))
+    expect(r.actions_executed).toBe('')
+    expect(r.user_agent).toBeNull()
+    expect(r.redirect_url).toBeNull() // "-"
+  })
+
   it('ignores fields AWS appends in the future', () => {
     const r = alb.parse(`${DOC_HTTP} "-" "-" "-" "some-new-field" 42 "and another"`)
     expect(r.ok).toBe(true)
@@ -85,6 +92,7 @@ describe('alb format', () => {
   it.each([
     ['an empty-ish line', 'garbage', /expected at least 17 fields/],
     ['an unterminated quote', DOC_HTTP.slice(0, DOC_HTTP.indexOf('HTTP/1.1"')), /unterminated quoted field/],
+    ['text glued after a closing quote', DOC_HTTP.replace('"curl/7.46.0"', '"curl/7.46.0"x'), /^text after a closing quote \(field 14\)$/],
     ['an unknown type', DOC_HTTP.replace(/^http/, 'gopher'), /unknown request type/],
     ['a bad timestamp', DOC_HTTP.replace('2018-07-02T22:23:00.186641Z', '2018-13-02T22:23:00Z'), /time .* not a valid timestamp/],
     ['a non-numeric status', DOC_HTTP.replace(' 200 200 ', ' 200 OK '), /target_status_code "OK" is not an integer/],

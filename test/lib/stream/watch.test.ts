@@ -5,6 +5,7 @@ import {getFormat} from '../../../src/lib/formats/index.js'
 import type {LoadedObject} from '../../../src/lib/stream/object-loader.js'
 import {runStream, type StreamOptions} from '../../../src/lib/stream/run.js'
 import {isTemporaryName} from '../../../src/lib/stream/sources/folder.js'
+import {renderStatusLine, type StreamStatus} from '../../../src/lib/stream/stats.js'
 import {count} from '../../helpers/duckdb.js'
 import {tempDir} from '../../helpers/tmp.js'
 import {jsonl} from './fixtures.js'
@@ -50,6 +51,42 @@ describe('runStream --watch (embedded mode)', () => {
     expect(again.objects).toMatchObject({loaded: 0, replaced: 1, skipped: 0})
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(15)
   })
+
+  it('a stop with a backlog finishes only the loads running; queued files are left for the next run', async () => {
+    const root = tempDir()
+    const dir = path.join(root, 'incoming')
+    const db = path.join(root, 'wh.duckdb')
+    mkdirSync(dir)
+    const files = 60
+    for (let i = 0; i < files; i++) writeFileSync(path.join(dir, `f${String(i).padStart(3, '0')}.log`), jsonl(20, `f${i}`))
+    const abort = new AbortController()
+    const statuses: StreamStatus[] = []
+    let loads = 0
+    const r = await runStream(options(dir, db, {settleMs: 0, stopWhenIdleMs: undefined, signal: abort.signal, statusIntervalMs: 20}), {
+      onStatus: (st) => statuses.push(st),
+      onLoaded: () => {
+        // Ctrl-C once the first loads committed, with most of the folder queued behind them
+        if (++loads === 2) abort.abort()
+      },
+    })
+    expect(r.stoppedBy).toBe('signal')
+    const done = r.objects.loaded
+    expect(done).toBeGreaterThanOrEqual(2)
+    expect(done).toBeLessThanOrEqual(2 + 2) // at most the loads already running (--concurrency 2) finish
+    expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(done)
+    expect(await count(db, 'SELECT count(*) FROM app')).toBe(done * 20)
+    // the status line tells loading from queued; a watched folder has no "in flight" messages
+    const busy = statuses.find((st) => st.queued > 0)
+    expect(busy, 'a status line while files were queued').toBeDefined()
+    expect(busy!.loading).toBeLessThanOrEqual(2)
+    expect(busy!.backlog.inFlight).toBeNull()
+    expect(renderStatusLine(busy!)).toMatch(new RegExp(`loading ${busy!.loading}, queued ${busy!.queued} \\| backlog \\d+(,|$)`))
+    expect(renderStatusLine(busy!)).not.toMatch(/in flight/)
+    // the next run loads the rest, nothing twice
+    const again = await runStream(options(dir, db, {settleMs: 0}))
+    expect(again.objects).toMatchObject({loaded: files - done, replaced: 0})
+    expect(await count(db, 'SELECT count(*) FROM app')).toBe(files * 20)
+  }, 60_000)
 
   it('recognises names that are still being written', () => {
     for (const k of ['a/.x.log', 'x.tmp', 'x.log.part', 'f.log.tmp-123-456', 'x~']) expect(isTemporaryName(k), k).toBe(true)

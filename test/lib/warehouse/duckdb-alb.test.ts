@@ -97,6 +97,33 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     expect(d.rejects).toBeGreaterThan(20)
   })
 
+  it('both paths store "" as the empty string, "-" as NULL, and give glued text its own reason', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    mkdirSync(src)
+    writeFileSync(path.join(src, 'a.log'), `${[line({22: '""', 13: '"-"'}), line({13: '"glued"x'})].join('\n')}\n`)
+    for (const fast of [false, true]) {
+      const db = path.join(dir, `${fast}.duckdb`)
+      process.env.SENEKA_FAST_STAGE = fast ? '1' : '0'
+      try {
+        await runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 1, dryRun: false})
+      } finally {
+        delete process.env.SENEKA_FAST_STAGE
+      }
+      const inst = await DuckDBInstance.create(db)
+      const c = await inst.connect()
+      try {
+        const rows = (await c.runAndReadAll('SELECT actions_executed, user_agent FROM t')).getRows()
+        expect(rows, `fast=${fast}`).toEqual([['', null]])
+        const rej = (await c.runAndReadAll('SELECT reason FROM _seneka_rejects')).getRows()
+        expect(rej, `fast=${fast}`).toEqual([['text after a closing quote (field 14)']])
+      } finally {
+        c.closeSync()
+        inst.closeSync()
+      }
+    }
+  })
+
   it('generated logs with 1% malformed lines: the same rows, values and rejects', async () => {
     const dir = tempDir()
     const src = path.join(dir, 'src')

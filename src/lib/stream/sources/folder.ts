@@ -37,7 +37,8 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
   const refresh = (): void => {
     const now = Date.now()
     const oldest = pending.reduce<number | null>((m, o) => (m === null ? o.lastModified.getTime() : Math.min(m, o.lastModified.getTime())), null)
-    ctx.backlog = {messages: pending.length, inFlight: running.size, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000))}
+    // files handed to the loader are its loading / queued figures, not a queue's "in flight" messages
+    ctx.backlog = {messages: pending.filter((o) => !running.has(o.uri)).length, inFlight: null, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000))}
   }
 
   return {
@@ -69,8 +70,10 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
             // retries of a file that keeps failing are not new work: they never keep the worker from idling
             const isRetry = retry !== undefined && retry.etag === info.etag
             if (!isRetry) lastActivity = performance.now()
-            const p = loader.loadFile(store, info).then((outcome) => {
+            // stopping: only the loads already running finish, the queued files are left for the next run
+            const p = loader.loadFile(store, info, ctx.isStopping).then((outcome) => {
               running.delete(info.uri)
+              if (outcome === 'not-started') return
               if (outcome === 'failed') {
                 const attempts = (retry && retry.etag === info.etag ? retry.attempts : 0) + 1
                 const version = `${info.uri}#${info.etag}`

@@ -279,8 +279,10 @@ export function albFastSelect(
   lineSize: string,
 ): {select: string; read: string} {
   const defs = [`'line': 'BIGINT'`, ...columns.map((c, i) => `'c${i}': '${SQL[c.type] ?? 'VARCHAR'}'`)]
-  // seneka stores "" (and a bare empty field) as NULL: DuckDB reads it as an empty string
-  const select = columns.map((c, i) => (c.type === 'string' ? `NULLIF(c${i}, '') AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
+  // text columns keep "" as the empty string, as DuckDB reads it; the request's parts are split further, and
+  // an empty part is NULL as in the parser (fields.ts: str vs text)
+  const split = new Set(['request_verb', 'request_url', 'request_proto'])
+  const select = columns.map((c, i) => (split.has(c.name) ? `NULLIF(c${i}, '') AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
   const read = `read_csv($file, delim = ' ', quote = '"', escape = '"', header = false, nullstr = '-', allow_quoted_nulls = true, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSize})`
   return {select, read}
 }
