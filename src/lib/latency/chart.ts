@@ -152,24 +152,27 @@ export function latencyTicks(axis: BinAxis, maxIndex: number, px: (index: number
     }
     return [tick(vMin), tick(vMax)]
   }
-  // log bins: 1-2-5 style time values, thinned to majors when crowded; latencies <= 0 have their own first bin
+  // log bins: round time values, the roundest first (1s, 1m, 1h, 1d ...), each kept only where its label has
+  // room; latencies <= 0 have their own first bin, labelled "≤0"
   const positive = axis.bins.find((b) => b.lo > 0) ?? first
   const lead: Tick[] = first.lo <= 0 && first.hi <= 0 ? [{value: 0, index: 0.5, label: '≤0'}] : []
-  for (const set of [LOG_ALL, LOG_MEDIUM, LOG_MAJOR]) {
-    const ticks = [...lead, ...set.filter((v) => v >= positive.lo * (1 - 1e-9) && v <= vMax * (1 + 1e-9)).map(tick)]
-    if (ticks.length - lead.length < 2) continue
-    const ok = spaced(ticks, px)
-    if (ok) return ok
+  const within = (v: number): boolean => v >= positive.lo * (1 - 1e-9) && v <= vMax * (1 + 1e-9)
+  const byRank = [...LOG_MAJOR, ...LOG_MEDIUM, ...LOG_ALL].filter((v, i, all) => all.indexOf(v) === i && within(v)).map(tick)
+  if (byRank.length < 2) byRank.push(tick(positive.lo), tick(vMax))
+  const kept: Tick[] = []
+  for (const t of [...lead, ...byRank]) {
+    if (kept.some((k) => k.value === t.value && k.label === t.label)) continue
+    const trial = [...kept, t].sort((a, b) => a.index - b.index)
+    if (spaced(trial, px)) kept.splice(0, kept.length, ...trial)
   }
-  // too few nice values in range (a narrow range) or still crowded: the ends of the positive bins
-  return spaced([...lead, tick(positive.lo), tick(vMax)], px, 4) ?? [tick(vMax)]
+  return kept
 }
 
-/** A step of 1, 2, 2.5 or 5 times a power of ten giving at most `most` steps up to max. */
+/** A step of 1, 2 or 5 times a power of ten giving at most `most` steps up to max. */
 function niceStep(max: number, most: number): number {
   const raw = max / most
   const p = 10 ** Math.floor(Math.log10(raw))
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw) return m * p
+  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p
   return 10 * p
 }
 
