@@ -59,11 +59,18 @@ export function utcDay(t: Date | number): string {
   return new Date(t).toISOString().slice(0, 10)
 }
 
+/**
+ * A duration for people: 850ms, 12.5s, 5m12s, 1h02m, and over a day in days: 1d 2h. Each form is rounded to its
+ * last unit (59.96 s is 1m00s, never 60.0s; 23h59m40s is 1d 0h).
+ */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`
   const s = ms / 1000
-  if (s < 60) return `${s.toFixed(1)}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
+  if (Math.round(s * 10) < 600) return `${s.toFixed(1)}s`
+  const totalS = Math.round(s)
+  if (totalS < 3600) return `${Math.floor(totalS / 60)}m${String(totalS % 60).padStart(2, '0')}s`
+  const totalM = Math.round(s / 60)
+  if (totalM < 24 * 60) return `${Math.floor(totalM / 60)}h${String(totalM % 60).padStart(2, '0')}m`
+  const totalH = Math.round(s / 3600)
+  return `${Math.floor(totalH / 24)}d ${totalH % 24}h`
 }

@@ -1,23 +1,17 @@
 import {formatCount} from '../output/units.js'
-import {binLabel, formatSeconds} from './render.js'
+import {CHART_CSS, latencyChart, SERIES_COLORS} from './chart.js'
+import {formatSeconds} from './render.js'
 import type {LatencyResult, SloEvaluation, TableLatency} from './types.js'
 
 function esc(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;')
 }
 
-interface ChartData {
-  table: string
-  bins: Array<{lo: number; hi: number; count: number; label: string; countLabel: string}>
-}
-
-function chartData(t: TableLatency): ChartData {
-  return {table: t.table, bins: t.bins.map((b) => ({...b, label: binLabel(b), countLabel: formatCount(b.count)}))}
-}
-
 const STATS: Array<[string, (t: TableLatency) => string]> = [
-  ['count', (t) => formatCount(t.count)],
+  ['rows measured', (t) => formatCount(t.count)],
+  ['unmeasured', (t) => formatCount(t.unmeasured)],
   ['mean', (t) => formatSeconds(t.mean)],
+  ['min', (t) => formatSeconds(t.min)],
   ['p50', (t) => formatSeconds(t.p50)],
   ['p90', (t) => formatSeconds(t.p90)],
   ['p95', (t) => formatSeconds(t.p95)],
@@ -28,91 +22,93 @@ const STATS: Array<[string, (t: TableLatency) => string]> = [
   ['late rows', (t) => (t.lateData ? `${formatCount(t.lateData.late)} (${(t.lateData.share * 100).toFixed(2)}%)` : '-')],
 ]
 
-// Draws one SVG bar chart per table from the embedded data: no network, no library.
-const SCRIPT = `
-(function () {
-  var data = JSON.parse(document.getElementById('latency-data').textContent);
-  var NS = 'http://www.w3.org/2000/svg';
-  function el(name, attrs, text) {
-    var e = document.createElementNS(NS, name);
-    for (var k in attrs) e.setAttribute(k, attrs[k]);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-  var root = document.getElementById('charts');
-  data.charts.forEach(function (c) {
-    var fig = document.createElement('figure');
-    var cap = document.createElement('figcaption');
-    cap.textContent = c.table;
-    fig.appendChild(cap);
-    var n = c.bins.length, bw = 36, gap = 4, top = 24, h = 220, left = 10, bottom = 110;
-    var W = left * 2 + n * (bw + gap), H = top + h + bottom;
-    var svg = el('svg', {'class': 'histogram', 'data-table': c.table, width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img'});
-    svg.appendChild(el('title', {}, 'Latency histogram of ' + c.table));
-    var max = Math.max.apply(null, c.bins.map(function (b) { return b.count; }).concat([1]));
-    c.bins.forEach(function (b, i) {
-      var x = left + i * (bw + gap), bh = Math.round(b.count / max * h), y = top + h - bh;
-      var r = el('rect', {'class': 'bar', x: x, y: y, width: bw, height: bh, 'data-count': b.count, 'data-lo': b.lo, 'data-hi': b.hi});
-      r.appendChild(el('title', {}, b.label + ': ' + b.countLabel + ' rows'));
-      svg.appendChild(r);
-      svg.appendChild(el('text', {'class': 'count', x: x + bw / 2, y: y - 4, 'text-anchor': 'middle'}, b.countLabel));
-      var lx = x + bw / 2, ly = top + h + 8;
-      svg.appendChild(el('text', {'class': 'bin-label', x: lx, y: ly, transform: 'rotate(60 ' + lx + ' ' + ly + ')'}, b.label));
-    });
-    svg.appendChild(el('line', {x1: left, x2: W - left, y1: top + h, y2: top + h, stroke: '#444'}));
-    fig.appendChild(svg);
-    root.appendChild(fig);
-  });
-  document.body.setAttribute('data-rendered', String(data.charts.length));
-})();
-`
+/** An instant of the range for people: 2024-05-01 06:00 UTC (seconds and milliseconds only when present). */
+export function formatInstant(iso: string): string {
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  const s = d.toISOString()
+  const time = s.endsWith(':00.000Z') ? s.slice(11, 16) : s.endsWith('.000Z') ? s.slice(11, 19) : s.slice(11, 23)
+  return `${s.slice(0, 10)} ${time} UTC`
+}
 
-/** A self-contained HTML page (inline CSS, data and script; nothing fetched) with the histograms and percentiles. */
+/** The rows the report covers, in words: "all rows", or the event-time range (since inclusive, until exclusive). */
+export function rangeText(range: LatencyResult['range']): string {
+  const {since, until, column} = range
+  if (since && until) return `rows with ${column} from ${formatInstant(since)} to ${formatInstant(until)} (exclusive)`
+  if (since) return `rows with ${column} from ${formatInstant(since)} on`
+  if (until) return `rows with ${column} before ${formatInstant(until)}`
+  return 'all rows'
+}
+
+function verdict(slo: SloEvaluation): string {
+  const items = slo.checks
+    .map((c) => {
+      const status = c.status === 'pass' ? 'met' : c.status === 'breach' ? 'BREACHED' : 'no data (counts as breached)'
+      const actual = c.actual === null ? 'no rows' : `${c.key === 'p99_9' ? 'p99.9' : c.key} = ${formatSeconds(c.actual)}`
+      return `<li class="${c.status}"><b>${esc(c.text)}</b>: ${esc(status)} (${esc(actual)})</li>`
+    })
+    .join('')
+  return `<section class="verdict ${slo.passed ? 'pass' : 'fail'}"><h2>SLOs of ${esc(slo.table)}: ${slo.passed ? 'all met' : 'BREACHED'}</h2><ul class="slo">${items}</ul></section>`
+}
+
+/**
+ * A self-contained HTML page (inline CSS and SVG; no script, nothing fetched, a Content-Security-Policy that
+ * forbids any load) with the chart, the statistics and the SLO verdicts. Pure: result in, HTML out.
+ */
 export function latencyHtml(r: LatencyResult, slo?: SloEvaluation): string {
   const parts = [r, ...(r.compare ? [r.compare] : [])]
-  const data = {charts: parts.filter((p) => p.bins.length > 0).map(chartData)}
-  const json = JSON.stringify(data).replaceAll('<', '\\u003c')
-  const head = `<tr><th></th>${parts.map((p) => `<th>${esc(p.table)}</th>`).join('')}</tr>`
+  const title = parts.map((p) => p.table).join(' vs ')
+  const chart = latencyChart({
+    series: parts.map((p) => ({table: p.table, count: p.count, bins: p.bins, p50: p.p50, p99: p.p99})),
+    binScale: r.binScale,
+    slo,
+    axisTitle: `${r.measure} latency (${r.definition.replace(' - ', ' − ')})`,
+  })
+  const swatch = (i: number): string => `<span class="swatch" style="background: ${SERIES_COLORS[i % SERIES_COLORS.length]}"></span>`
+  const head = `<tr><th></th>${parts.map((p, i) => `<th>${swatch(i)}${esc(p.table)}</th>`).join('')}</tr>`
   const body = STATS.map(([name, f]) => `<tr><th>${esc(name)}</th>${parts.map((p) => `<td>${esc(f(p))}</td>`).join('')}</tr>`).join('\n')
-  const range = `${r.range.since ?? '-∞'} .. ${r.range.until ?? '+∞'}`
-  const sloHtml = slo
-    ? `<h2>SLOs: ${slo.passed ? 'met' : 'BREACHED'}</h2><ul class="slo">${slo.checks
-        .map((c) => `<li class="${c.status}">${esc(c.text)}: ${c.status} (${esc(c.key)} = ${esc(formatSeconds(c.actual))})</li>`)
-        .join('')}</ul>`
-    : ''
-  const empty = data.charts.length === 0 ? '<p class="empty">No measured rows in range: nothing to chart.</p>' : ''
+  const measured = parts.map((p) => `${p.table} ${formatCount(p.count)}`).join(', ')
+  const unmeasured = parts.reduce((s, p) => s + p.unmeasured, 0)
+  const empty = chart
+    ? ''
+    : `<p class="empty">${unmeasured > 0 ? `No latency to chart: ${formatCount(unmeasured)} rows are in range but none has both timestamps.` : 'No measured rows in range: nothing to chart. Check --since/--until and --table.'}</p>`
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<title>Latency: ${esc(parts.map((p) => p.table).join(' vs '))}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>Latency: ${esc(title)}</title>
 <style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { padding: 2px 12px; text-align: right; border-bottom: 1px solid #ddd; }
-th:first-child { text-align: left; }
-#charts { display: flex; flex-wrap: wrap; gap: 2em; }
-figcaption { font-weight: bold; }
-.bar { fill: #3b7dd8; }
-.count { font-size: 10px; }
-.bin-label { font-size: 10px; fill: #555; }
-.breach, .no-data { color: #b00; font-weight: bold; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 1.5em auto; padding: 0 1.5em; max-width: 1000px; color: #222; }
+h1 { font-size: 1.5em; margin: 0 0 .2em; overflow-wrap: anywhere; }
+h2 { font-size: 1.1em; margin: 0 0 .3em; }
+.subtitle { color: #555; margin: 0 0 1em; overflow-wrap: anywhere; }
+.verdict { border-left: 5px solid; padding: .5em 1em; margin: 0 0 1em; }
+.verdict.pass { border-color: #2e7d32; background: #f1f8f1; }
+.verdict.fail { border-color: #c62828; background: #fdf1f1; }
+.verdict.fail h2 { color: #c62828; }
+.verdict ul { margin: 0; padding-left: 1.2em; }
+.verdict li.breach, .verdict li.no-data { color: #c62828; }
+figure { margin: 0 0 1.5em; }
+figcaption { color: #555; font-size: .9em; margin-top: .3em; }
+table { border-collapse: collapse; margin: 1em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: 3px 14px; text-align: right; border-bottom: 1px solid #ddd; overflow-wrap: anywhere; }
+th:first-child { text-align: left; font-weight: normal; color: #555; }
+.swatch { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .4em; vertical-align: -0.05em; }
+.empty { color: #b00; font-weight: bold; }
+${CHART_CSS}
 </style>
 </head>
-<body>
-<h1>Latency report</h1>
-<p>Measure <b>${esc(r.measure)}</b> = ${esc(r.definition)}; rows with ${esc(r.range.column)} in ${esc(range)}; ${esc(r.binScale)} bins.
-Quantiles are ${r.quantiles.exact ? 'exact' : 'approximate'} (${esc(r.quantiles.method)}).</p>
+<body data-charts="${chart ? 1 : 0}">
+<h1>Latency: ${esc(title)}</h1>
+<p class="subtitle">${esc(r.measure)} latency = ${esc(r.definition.replace(' - ', ' − '))} · ${esc(rangeText(r.range))} · rows measured: ${esc(measured)} · ${r.binCount} ${esc(r.binScale)} bins · quantiles ${r.quantiles.exact ? 'exact' : 'approximate'} (${esc(r.quantiles.method)})</p>
+${slo ? verdict(slo) : ''}
+${chart ? `<figure>\n${chart}\n<figcaption>Top: the share of each table's rows in each latency bin (bins shared by both tables). Bottom: the share of rows at or below each latency, drawn from the bins; the dots are the exact p50 and p99. Dashed lines: p50; dotted: p99${slo ? '; red: the SLO limits' : ''}. Hover a bar for its row count.</figcaption>\n</figure>` : empty}
 <table class="stats">
 ${head}
 ${body}
 </table>
-${sloHtml}
-${empty}
-<div id="charts"></div>
-<script type="application/json" id="latency-data">${json}</script>
-<script>${SCRIPT}</script>
 </body>
 </html>
 `

@@ -4,7 +4,7 @@ import {plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import type {Bin, Hop, LatencyResult, LatencyStats, SloEvaluation, TableLatency} from './types.js'
 
-/** A latency in seconds for people: 850ms, 12.5s, 5m12s, 1h02m; negative latencies keep their sign. */
+/** A latency in seconds for people: 850ms, 12.5s, 5m12s, 1h02m, 1d 2h; negative latencies keep their sign. */
 export function formatSeconds(s: number | null): string {
   if (s === null) return '-'
   const ms = s * 1000
