@@ -72,13 +72,16 @@ describe('runStream --watch (embedded mode)', () => {
     expect(r.stoppedBy).toBe('signal')
     const done = r.objects.loaded
     expect(done).toBeGreaterThanOrEqual(2)
-    expect(done).toBeLessThanOrEqual(2 + 2) // at most the loads already running (--concurrency 2) finish
+    // at most the loads already running finish: --concurrency 2, which DuckDB's group-commit loader takes as 8 in
+    // flight (load/session.ts), far fewer than the 60 files of the folder
+    const inFlight = 2 * 4
+    expect(done).toBeLessThanOrEqual(2 + inFlight)
     expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(done)
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(done * 20)
     // the status line tells loading from queued; a watched folder has no "in flight" messages
     const busy = statuses.find((st) => st.queued > 0)
     expect(busy, 'a status line while files were queued').toBeDefined()
-    expect(busy!.loading).toBeLessThanOrEqual(2)
+    expect(busy!.loading).toBeLessThanOrEqual(inFlight)
     expect(busy!.backlog.inFlight).toBeNull()
     expect(renderStatusLine(busy!)).toMatch(new RegExp(`loading ${busy!.loading}, queued ${busy!.queued} \\| backlog \\d+(,|$)`))
     expect(renderStatusLine(busy!)).not.toMatch(/in flight/)
