@@ -161,7 +161,7 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
     expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
     expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(2 * objects)
     const per = perTableLoadJobs()
-    expect(g.jobs('load').length).toBeGreaterThanOrEqual(239)
+    expect(g.jobs('load').length).toBeGreaterThan(200)
     expect(per.size).toBe(Math.ceil(g.jobs('load').length / 100))
     for (const n of per.values()) expect(n).toBeLessThanOrEqual(100)
     expect([...per.keys()].slice(1).every((k) => /_\d+$/.test(k))).toBe(true)

@@ -1,5 +1,6 @@
 import {randomBytes} from 'node:crypto'
-import {gzipSync} from 'node:zlib'
+import {once} from 'node:events'
+import {createGzip} from 'node:zlib'
 import pLimit from 'p-limit'
 import {estimateUsd, MIN_BILLED_BYTES} from '../../cost/bigquery.js'
 import {type Column, type LogFormat, tableColumns, type Value} from '../../formats/types.js'
@@ -121,9 +122,38 @@ export function jsonValue(v: Value, type: Column['type']): Value {
   return v
 }
 
-/** The staged NDJSON of one object: its rows, its rejected lines, and one "object" row for its ledger entry. */
-export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string[]; rows: number; rejected: number}> {
-  const lines: string[] = []
+/**
+ * Gzip NDJSON built as it is written: memory holds the compressed bytes (about a tenth of the lines), never
+ * the object's lines as strings.
+ */
+class GzipLines {
+  private readonly gz = createGzip()
+  private readonly chunks: Buffer[] = []
+  private pending = ''
+
+  constructor() {
+    this.gz.on('data', (c: Buffer) => this.chunks.push(c))
+  }
+
+  async push(line: string): Promise<void> {
+    this.pending += `${line}\n`
+    if (this.pending.length < 1 << 20) return
+    const ok = this.gz.write(this.pending)
+    this.pending = ''
+    if (!ok) await once(this.gz, 'drain')
+  }
+
+  async end(): Promise<Buffer> {
+    const done = once(this.gz, 'end')
+    this.gz.end(this.pending)
+    await done
+    return Buffer.concat(this.chunks)
+  }
+}
+
+/** The staged NDJSON of one object, gzipped: its rows, its rejected lines, and one "object" row for its ledger entry. */
+export async function stageGzip(req: ObjectLoadRequest): Promise<{body: Buffer; rows: number; rejected: number}> {
+  const lines = new GzipLines()
   const {object} = req
   const modified = microsToIso(object.lastModified.getTime() * 1000)
   const gcsCreated = object.gcsCreatedAt ? microsToIso(object.gcsCreatedAt.getTime() * 1000) : null
@@ -157,15 +187,15 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
       o._gcs_created_at = gcsCreated
       o._load_path = req.path
       o._stg_kind = 'row'
-      lines.push(JSON.stringify(o))
+      await lines.push(JSON.stringify(o))
     }
     rows += batch.count
     for (const r of batch.rejects) {
-      lines.push(JSON.stringify({_source_uri: object.uri, _line: r.line, _load_id: req.loadId, _stg_kind: 'reject', _stg_reason: r.reason, _stg_raw: r.raw}))
+      await lines.push(JSON.stringify({_source_uri: object.uri, _line: r.line, _load_id: req.loadId, _stg_kind: 'reject', _stg_reason: r.reason, _stg_raw: r.raw}))
       rejected++
     }
   }
-  lines.push(
+  await lines.push(
     JSON.stringify({
       _source_uri: object.uri,
       _load_id: req.loadId,
@@ -181,7 +211,7 @@ export async function stageLines(req: ObjectLoadRequest): Promise<{lines: string
       _stg_max_event: untimed || rows === 0 ? null : microsToIso(maxEvent),
     }),
   )
-  return {lines, rows, rejected}
+  return {body: await lines.end(), rows, rejected}
 }
 
 function safeId(s: string): string {
@@ -279,8 +309,7 @@ export class BigQueryLoader implements ObjectLoader {
     let staged: Omit<Staged, 'resolve' | 'reject'>
     try {
       staged = await this.stageLimit(async () => {
-        const {lines, rows, rejected} = await stageLines(req)
-        const body = gzipSync(`${lines.join('\n')}\n`)
+        const {body, rows, rejected} = await stageGzip(req)
         const key = this.key()
         await this.store.write(key, body)
         return {req, key, uri: this.store.uri(key), bytes: body.length, rows, rejected}
