@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
-import {describeEstimate} from '../lib/cost/bigquery.js'
+import {describeEstimate, type QueryEstimate} from '../lib/cost/bigquery.js'
+import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream/dry-run.js'
 import {bigQueryFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
@@ -15,7 +16,7 @@ import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
 
-export default class Stream extends BaseCommand<typeof Stream, StreamResult> {
+export default class Stream extends BaseCommand<typeof Stream, StreamResult | StreamDryRun> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (pulled, or pushed to --listen), or a watched local folder, exactly once.'
 
   static override description = `Long-polls the SQS queue that receives the bucket's S3 event notifications (up to 10 messages per receive, --concurrency loads in flight) and loads every object an ObjectCreated event names, with the same formats, provenance columns and load ledger as backfill. Delivery is at least once; the ledger makes loading exactly once: a duplicate or redelivered notification loads nothing twice, and for two events on the same key the S3 sequencer decides which version is newer.
@@ -111,6 +112,7 @@ ${exitCodeHelp([
     'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
     'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators).', env: 'STORAGE_EMULATOR_HOST'}),
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
+    'dry-run': Flags.boolean({summary: 'Say what the worker would read and write and, on BigQuery, the most load jobs and merges and the least bytes billed a day; receive nothing.'}),
     'max-latency': durationFlag({
       summary: `BigQuery: commit a batch at the latest this long after its first object arrived; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
     }),
@@ -129,7 +131,7 @@ ${exitCodeHelp([
     return {type: 'summary', ...super.toSuccessJson(result)}
   }
 
-  async run(): Promise<StreamResult> {
+  async run(): Promise<StreamResult | StreamDryRun> {
     const {flags} = this
     const {format, table} = formatAndTable(flags)
     const visibility = flags['visibility-timeout'] ?? 60_000
@@ -142,6 +144,22 @@ ${exitCodeHelp([
     const pushOnly = (['push-audience', 'push-service-account', 'push-jwks-url', 'shutdown-grace'] as const).find((f) => flags[f] !== undefined)
     if (pushOnly && !flags.listen) throw new UsageError(`--${pushOnly} applies to push mode only.`, 'Add --listen HOST:PORT, or drop the flag.')
     if ((flags['push-service-account'] || flags['push-jwks-url']) && !flags['push-audience']) throw new UsageError(`--${flags['push-service-account'] ? 'push-service-account' : 'push-jwks-url'} needs --push-audience: a token is only checked against the audience it was minted for.`, 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
+    const bigquery = {
+      staging: flags.staging,
+      location: flags.location,
+      maxBytesBilled: flags['max-bytes-billed'],
+      gcsEndpoint: flags['gcs-endpoint'],
+      maxLatencyMs: flags['max-latency'] ?? DEFAULT_STREAM_MAX_LATENCY_MS,
+      // every batch makes estimates: on stderr at --log-level debug only, never collected for a run without end
+      onEstimate: (e: QueryEstimate) => this.trace(describeEstimate(e)),
+      onWarning: (m: string) => this.warn(m),
+    }
+    if (flags['dry-run']) {
+      const source = flags.queue ?? flags.subscription ?? (flags.listen ? `push requests on ${flags.listen}` : `the folder ${flags.watch}`)
+      const dry = await streamDryRun({source, warehouse: this.warehouseUri(), table, bigquery})
+      if (!this.jsonEnabled()) this.log(renderStreamDryRun(dry))
+      return dry
+    }
     const abort = new AbortController()
     let signals = 0
     const onSignal = (sig: NodeJS.Signals): void => {
@@ -188,16 +206,7 @@ ${exitCodeHelp([
           ackDeadlineSeconds: Math.round(ackDeadline / 1000),
           maxDeliveries: flags['max-deliveries'],
           storeOptions: this.storeOptions(flags),
-          bigquery: {
-            staging: flags.staging,
-            location: flags.location,
-            maxBytesBilled: flags['max-bytes-billed'],
-            gcsEndpoint: flags['gcs-endpoint'],
-            maxLatencyMs: flags['max-latency'] ?? DEFAULT_STREAM_MAX_LATENCY_MS,
-            // every batch makes estimates: on stderr at --log-level debug only, never collected for a run without end
-            onEstimate: (e) => this.trace(describeEstimate(e)),
-            onWarning: (m) => this.warn(m),
-          },
+          bigquery,
           signal: abort.signal,
         },
         {

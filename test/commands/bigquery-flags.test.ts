@@ -2,6 +2,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import Dedupe from '../../src/commands/dedupe.js'
 import LatencyReport from '../../src/commands/latency-report.js'
 import Reconcile from '../../src/commands/reconcile.js'
+import Stream from '../../src/commands/stream.js'
 import {DuckDbStandIn} from '../helpers/bigquery-on-duckdb.js'
 import {ROOT} from '../helpers/cli.js'
 import {type GcpDouble, startGcpDouble} from '../helpers/gcp-doubles.js'
@@ -118,6 +119,14 @@ describe('every reading command on BigQuery', () => {
       expect(error?.message).toMatch(/was not found in location US/)
     })
   }
+
+  it('stream --dry-run on BigQuery says what a day would use and receives nothing', async () => {
+    const {result, error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--staging', 'gs://stage/x', '--max-latency', '5m', '--dry-run', '--location', 'EU'])
+    expect(error).toBeUndefined()
+    expect(result).toMatchObject({dryRun: true, table: 't_stream', tableExists: true, source: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q'})
+    expect(result.perDay.join('\n')).toMatch(/at most 288 load jobs and 288 merge transactions a day per table/)
+    expect(g.jobs()).toEqual([])
+  })
 
   it('--dry-run on DuckDB is a usage error: its queries bill nothing', async () => {
     const {error} = await run(Reconcile, [...COMMANDS[0][2], '--dry-run', '--warehouse', 'duckdb::memory:'])

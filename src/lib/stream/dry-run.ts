@@ -1,0 +1,30 @@
+import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
+
+/** What `stream --dry-run` reports: where the worker would read and write, and what a day would use. */
+export interface StreamDryRun {
+  dryRun: true
+  source: string
+  warehouse: string
+  table: string
+  /** whether the table exists already (a worker creates it) */
+  tableExists: boolean
+  /** the engine's day plan (BigQuery: load jobs, merges, least bytes and cost per day); empty elsewhere */
+  perDay: string[]
+}
+
+/** Opens the warehouse read-only and says what a worker would do; receives and writes nothing. */
+export async function streamDryRun(opts: {source: string; warehouse: string; table: string; bigquery?: BigQuerySettings}): Promise<StreamDryRun> {
+  const wh = await openWarehouse(opts.warehouse, {readOnly: true, bigquery: opts.bigquery})
+  try {
+    return {dryRun: true, source: opts.source, warehouse: wh.description, table: opts.table, tableExists: await wh.tableExists(opts.table), perDay: wh.describeStreaming?.() ?? []}
+  } finally {
+    await wh.close()
+  }
+}
+
+export function renderStreamDryRun(d: StreamDryRun): string {
+  return [
+    `Dry run: a worker would load ${d.source} into ${d.table} in ${d.warehouse}${d.tableExists ? '' : ' (the table does not exist yet: the worker creates it)'}; nothing was received or written.`,
+    ...d.perDay,
+  ].join('\n')
+}
