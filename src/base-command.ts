@@ -145,23 +145,21 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
   }
 
   /**
-   * BigQuery settings from --location, --max-bytes-billed and --dry-run: every estimate is collected (the
-   * caller puts them in its result) and, unless dry-running, printed on stderr as it is made. --dry-run on
-   * DuckDB is refused: its queries bill nothing.
+   * BigQuery settings from --location, --max-bytes-billed and --dry-run: every estimate is collected in
+   * `this.estimates` (the --json envelope carries them; a dry run reports them) and, unless dry-running, printed
+   * on stderr as it is made. --dry-run on DuckDB is refused: its queries bill nothing.
    */
-  protected bigQuerySettings(flags: {location?: string; 'max-bytes-billed'?: number; 'dry-run'?: boolean}): BigQuerySettings & {estimates: QueryEstimate[]} {
+  protected bigQuerySettings(flags: {location?: string; 'max-bytes-billed'?: number; 'dry-run'?: boolean}): BigQuerySettings {
     const dryRun = flags['dry-run'] ?? false
     if (dryRun && parseWarehouse(this.warehouseUri()).kind !== 'bigquery') {
       throw new UsageError('--dry-run estimates what BigQuery would bill; DuckDB queries bill nothing and change nothing here.', 'Run without --dry-run.')
     }
-    const estimates = this.estimates
     return {
       location: flags.location,
       maxBytesBilled: flags['max-bytes-billed'],
       estimateOnly: dryRun,
-      estimates,
       onEstimate: (e) => {
-        estimates.push(e)
+        this.estimates.push(e)
         if (!dryRun) this.info(describeEstimate(e))
       },
       onWarning: (m) => this.warn(m),

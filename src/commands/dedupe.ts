@@ -129,7 +129,7 @@ ${exitCodeHelp([
       if (flags['dry-run']) {
         const notes = ['Statements that depend on the report (per-source counts, sample keys) are not estimated.']
         if (flags.apply) notes.push('--apply runs, per UTC day holding duplicates, two counts and one MERGE in a transaction, each dry-run and capped the same way; the days are known only from the report.')
-        const dry = dryRunResult(rows.mode === 'rows' ? rows.warehouse : this.warehouseUri(), bigquery.estimates, notes)
+        const dry = dryRunResult(rows.mode === 'rows' ? rows.warehouse : this.warehouseUri(), this.estimates, notes)
         if (!this.jsonEnabled()) this.log(renderDryRun(dry))
         return dry
       }

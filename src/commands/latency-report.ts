@@ -125,7 +125,7 @@ ${exitCodeHelp([
       await wh.close()
     }
     if (flags['dry-run']) {
-      const dry = dryRunResult(wh.description, bigquery.estimates, ['The histogram and quantile statements depend on the range the first statement finds: a real run makes them too (each dry-run and capped the same way).'])
+      const dry = dryRunResult(wh.description, this.estimates, ['The histogram and quantile statements depend on the range the first statement finds: a real run makes them too (each dry-run and capped the same way).'])
       if (!this.jsonEnabled()) this.log(renderDryRun(dry))
       return dry
     }

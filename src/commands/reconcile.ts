@@ -88,7 +88,7 @@ ${exitCodeHelp([
       bigquery,
     })
     if (flags['dry-run']) {
-      const dry = dryRunResult(result.warehouse, bigquery.estimates, flags['verify-source'] ? ['--verify-source reads the source objects of the objects found: not part of the estimate (S3/GCS reads, not BigQuery).'] : [])
+      const dry = dryRunResult(result.warehouse, this.estimates, flags['verify-source'] ? ['--verify-source reads the source objects of the objects found: not part of the estimate (S3/GCS reads, not BigQuery).'] : [])
       if (!this.jsonEnabled()) this.log(renderDryRun(dry))
       return dry
     }

@@ -1,4 +1,4 @@
-import type {NotificationConfiguration, S3Client} from '@aws-sdk/client-s3'
+import type {S3Client} from '@aws-sdk/client-s3'
 import type {SQSClient} from '@aws-sdk/client-sqs'
 import {UserError} from '../errors.js'
 import {getNotification, getQueue} from './aws.js'

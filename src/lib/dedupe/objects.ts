@@ -1,6 +1,5 @@
 import {stringify} from 'csv-stringify/sync'
 import fs from 'node:fs/promises'
-import path from 'node:path'
 import type {Readable} from 'node:stream'
 import pLimit from 'p-limit'
 import {errorMessage, UsageError, UserError} from '../errors.js'

@@ -3,7 +3,7 @@ import {describeNetworkError, errorMessage, UserError, UsageError} from '../../e
 import {parseGcsNotification} from '../gcs-events.js'
 import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
-import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
+import {MAX_SAMPLES, type Source, watchIdle, type WorkerContext} from './types.js'
 
 import {parseSubscriptionName} from './pubsub-name.js'
 
@@ -167,16 +167,10 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
           finish()
         })
         hooks.onReady?.()
-        const idleMs = opts.stopWhenIdleMs
-        const idleTimer =
-          idleMs === undefined
-            ? undefined
-            : setInterval(() => {
-                if (freshInflight === 0 && performance.now() - lastActivity >= idleMs) {
-                  stoppedBy = 'idle'
-                  finish()
-                }
-              }, Math.min(250, Math.max(20, idleMs / 4)))
+        const idleTimer = watchIdle(opts.stopWhenIdleMs, () => (freshInflight === 0 ? lastActivity : undefined), () => {
+          stoppedBy = 'idle'
+          finish()
+        })
         try {
           await finished
         } finally {

@@ -7,7 +7,7 @@ import {PushAuth} from '../push-auth.js'
 import {renderPrometheus} from '../stats.js'
 import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
-import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
+import {MAX_SAMPLES, type Source, watchIdle, type WorkerContext} from './types.js'
 
 /** The Eventarc type of a Pub/Sub message (a trigger on the notification topic): data is the push envelope. */
 export const PUBSUB_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished'
@@ -373,16 +373,10 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
       hooks.onListening?.(url)
       hooks.onReady?.()
 
-      const idleMs = opts.stopWhenIdleMs
-      const idleTimer =
-        idleMs === undefined
-          ? undefined
-          : setInterval(() => {
-              if (freshInflight === 0 && performance.now() - lastActivity >= idleMs) {
-                stoppedBy = 'idle'
-                finish()
-              }
-            }, Math.min(250, Math.max(20, idleMs / 4)))
+      const idleTimer = watchIdle(opts.stopWhenIdleMs, () => (freshInflight === 0 ? lastActivity : undefined), () => {
+        stoppedBy = 'idle'
+        finish()
+      })
       const closed = new Promise<void>((r) => server.once('close', () => r()))
       try {
         await finished

@@ -35,5 +35,18 @@ export interface Source {
 /** Builds a source for one worker run. */
 export type SourceFactory = (ctx: WorkerContext) => Source
 
+/**
+ * --stop-when-idle for sources that are pushed to: checks a few times per idle period whether the source is idle
+ * (nothing fresh in flight) and has been for idleMs, then calls onIdle. Returns the timer to clear, or undefined
+ * without idleMs.
+ */
+export function watchIdle(idleMs: number | undefined, idleSince: () => number | undefined, onIdle: () => void): NodeJS.Timeout | undefined {
+  if (idleMs === undefined) return undefined
+  return setInterval(() => {
+    const since = idleSince()
+    if (since !== undefined && performance.now() - since >= idleMs) onIdle()
+  }, Math.min(250, Math.max(20, idleMs / 4)))
+}
+
 /** The most samples (failures, invalid messages, poison objects) kept in the summary. */
 export const MAX_SAMPLES = 20

@@ -135,8 +135,12 @@ class GzipLines {
     this.gz.on('data', (c: Buffer) => this.chunks.push(c))
   }
 
-  async push(line: string): Promise<void> {
+  push(line: string): void {
     this.pending += `${line}\n`
+  }
+
+  /** Hands what is pending to gzip once it is a megabyte (called per batch, not per line); waits while gzip is behind. */
+  async flush(): Promise<void> {
     if (this.pending.length < 1 << 20) return
     const ok = this.gz.write(this.pending)
     this.pending = ''
@@ -187,15 +191,16 @@ export async function stageGzip(req: ObjectLoadRequest): Promise<{body: Buffer; 
       o._gcs_created_at = gcsCreated
       o._load_path = req.path
       o._stg_kind = 'row'
-      await lines.push(JSON.stringify(o))
+      lines.push(JSON.stringify(o))
     }
     rows += batch.count
     for (const r of batch.rejects) {
-      await lines.push(JSON.stringify({_source_uri: object.uri, _line: r.line, _load_id: req.loadId, _stg_kind: 'reject', _stg_reason: r.reason, _stg_raw: r.raw}))
+      lines.push(JSON.stringify({_source_uri: object.uri, _line: r.line, _load_id: req.loadId, _stg_kind: 'reject', _stg_reason: r.reason, _stg_raw: r.raw}))
       rejected++
     }
+    await lines.flush()
   }
-  await lines.push(
+  lines.push(
     JSON.stringify({
       _source_uri: object.uri,
       _load_id: req.loadId,

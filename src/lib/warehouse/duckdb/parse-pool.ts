@@ -5,7 +5,7 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {LogFormat} from '../../formats/types.js'
 import type {StageResult} from './stage.js'
-import {newCounters, type ReadCounters, type Reject} from '../../loader/read-object.js'
+import {newCounters, type ReadCounters} from '../../loader/read-object.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =
