@@ -32,6 +32,13 @@ describe('--json: one small document of one shape (CLI)', () => {
     expect(e.suggestion).toMatch(/^See seneka .+ --help\.$/)
   })
 
+  it('with colour forced (FORCE_COLOR=1), the document is still plain text: no terminal codes in JSON', async () => {
+    const r = await runCli(['cutover', 'rollback', '--json'], {env: {FORCE_COLOR: '1'}, raw: true})
+    expect(r.code).toBe(2)
+    expect(r.stdout).not.toContain('\u001b')
+    expect(errorDoc(r.stdout).message).toBe('Missing required flag bucket')
+  })
+
   it('a success is {status, result, warnings}, and info lines still reach stderr', async () => {
     const dir = tempDir()
     albFixture({dir: path.join(dir, 's3'), days: 1})

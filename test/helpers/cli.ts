@@ -1,5 +1,6 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import path from 'node:path'
+import {stripVTControlCharacters} from 'node:util'
 import {fileURLToPath} from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -14,7 +15,10 @@ export interface CliResult {
 /**
  * Runs the built CLI (bin/run.js over dist/, as users run it) in a child process. `npm test` builds first.
  */
-export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string, child: ChildProcess) => void} = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string, child: ChildProcess) => void; /** keep colour codes */ raw?: boolean} = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
       cwd: opts.cwd ?? ROOT,
@@ -32,7 +36,8 @@ export function runCli(args: string[], opts: {env?: NodeJS.ProcessEnv; cwd?: str
     child.on('error', reject)
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
-      resolve({code, signal, stdout, stderr})
+      // colour is the terminal's business (FORCE_COLOR may be set where tests run): assert on the text
+      resolve(opts.raw ? {code, signal, stdout, stderr} : {code, signal, stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr)})
     })
   })
 }

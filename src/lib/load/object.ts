@@ -3,9 +3,11 @@ import type {LogFormat} from '../formats/types.js'
 import {isTransient, withRetry} from '../retry.js'
 import type {ObjectInfo, ObjectStore} from '../store/types.js'
 import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
-import {ParsePool} from '../warehouse/duckdb/parse-pool.js'
-import {newCounters, type ReadCounters, type Reject, readBatches, readObject} from '../loader/read-object.js'
-import {checkRejectRule} from '../loader/reject-rule.js'
+import {ObjectParseReport} from '../loader/parse-report.js'
+import {newCounters, type ReadCounters, type Reject, readObject} from '../loader/read-object.js'
+
+/** rejected lines kept for the reject rule's format guess */
+const KEPT_FOR_RULE = 50
 
 export interface LoadObjectOptions {
   loader: ObjectLoader
@@ -44,18 +46,15 @@ export interface LoadObjectResult {
  */
 export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectResult> {
   const counters = opts.counters ?? newCounters()
-  const samples: Reject[] = []
   const max = opts.maxRejectSamples ?? 20
   const {store, object, format} = opts
-  const rule = opts.rejectRule ?? true
-  const pool = ParsePool.get()
+  // the first rejected lines: the reject rule names the format they look like from them
+  const report = new ObjectParseReport(object.uri, format, counters, {keep: Math.max(max, KEPT_FOR_RULE), rule: opts.rejectRule ?? true})
   // the bytes of the object as LIST/HEAD described it: a short or corrupted read is retried, never loaded
-  const read = (): Promise<Readable> => readObject(() => store.read(object.key, {version: object.etag || undefined}), object, {allowLonger: store.scheme === 'gs'})
+  const open = (): Promise<Readable> => readObject(() => store.read(object.key, {version: object.etag || undefined}), object, {allowLonger: store.scheme === 'gs'})
   const outcome = await withRetry(
     () => {
-      counters.storedBytes = 0
-      counters.bytes = 0
-      samples.length = 0
+      report.reset()
       return opts.loader.load({
         table: opts.table,
         format,
@@ -64,29 +63,11 @@ export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectRes
         path: opts.path,
         sequencer: opts.sequencer,
         isCurrent: opts.isCurrent,
-        stage: pool
-          ? async (file: string) => {
-              const r = await pool.stage(await read(), format, file, counters)
-              for (const rej of r.rejects) if (samples.length < max) samples.push(rej)
-              if (rule) checkRejectRule(object.uri, format, r.rows, r.rejected, r.rejects)
-              return r
-            }
-          : undefined,
-        batches: async function* () {
-          let rows = 0
-          let rejected = 0
-          for await (const b of readBatches(await read(), format, counters)) {
-            for (const r of b.rejects) if (samples.length < max) samples.push(r)
-            rows += b.count
-            rejected += b.rejects.length
-            yield b
-          }
-          // thrown before the loader commits (it consumes every batch first)
-          if (rule) checkRejectRule(object.uri, format, rows, rejected, samples)
-        },
+        open,
+        report,
       })
     },
     {retries: opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => opts.onRetry?.(err, n)},
   )
-  return {outcome, counters, rejectSamples: samples}
+  return {outcome, counters, rejectSamples: report.kept.slice(0, max)}
 }

@@ -1,3 +1,4 @@
+import {stripVTControlCharacters} from 'node:util'
 /**
  * The one --json contract of every seneka command (after sf-plugins-core): a success and an error are the same
  * small envelope. `status` is the process exit code; `warnings` holds every warning the run printed on stderr.
@@ -32,13 +33,14 @@ export interface ErrorEnvelope {
 const withEstimates = (estimates: readonly unknown[] = []) => (estimates.length > 0 ? {estimates: [...estimates]} : {})
 
 export function successEnvelope<R>(result: R, status: number, warnings: string[], estimates?: readonly unknown[]): SuccessEnvelope<R> {
-  return {status, result, warnings: [...warnings], ...withEstimates(estimates)}
+  return {status, result, warnings: warnings.map((w) => stripVTControlCharacters(w)), ...withEstimates(estimates)}
 }
 
 export function errorEnvelope(error: ErrorDetail, warnings: string[], estimates?: readonly unknown[]): ErrorEnvelope {
-  const detail: ErrorDetail = {name: error.name, message: error.message, exitCode: error.exitCode}
-  if (error.suggestion) detail.suggestion = error.suggestion
-  return {status: error.exitCode, error: detail, warnings: [...warnings], ...withEstimates(estimates)}
+  // oclif colours its own messages (parse errors) when colour is forced: a JSON document carries the text only
+  const detail: ErrorDetail = {name: error.name, message: stripVTControlCharacters(error.message), exitCode: error.exitCode}
+  if (error.suggestion) detail.suggestion = stripVTControlCharacters(error.suggestion)
+  return {status: error.exitCode, error: detail, warnings: warnings.map((w) => stripVTControlCharacters(w)), ...withEstimates(estimates)}
 }
 
 /** At most this many warnings are kept for the document (a long stream run can warn without end). */

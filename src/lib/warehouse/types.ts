@@ -1,6 +1,7 @@
 import type {QueryEstimate} from '../cost/bigquery.js'
 import type {Column, LogFormat} from '../formats/types.js'
-import type {Batch, Reject} from '../loader/read-object.js'
+import type {Readable} from 'node:stream'
+import type {ParseReport} from '../loader/parse-report.js'
 import type {ObjectInfo} from '../store/types.js'
 
 export type LoadPath = 'backfill' | 'stream'
@@ -30,13 +31,14 @@ export interface ObjectLoadRequest {
   loadId: string
   path: LoadPath
   sequencer?: string
-  /** Called only when the object must be loaded: returns its parsed batches. */
-  batches: () => AsyncIterable<Batch>
   /**
-   * Optional faster path for file-staging loaders (DuckDB): writes the object's parsed rows as a staging TSV
-   * (see duckdb/stage.ts) to `file`, e.g. in a worker thread, and returns rows and rejects.
+   * Called only when the object must be loaded, once per attempt: a fresh read of its bytes as stored (gzip or
+   * plain), checked against the size LIST/HEAD gave. The engine decides how the bytes become rows (DuckDB: its
+   * parse workers and CSV reader; BigQuery: the format's parser, then gzip NDJSON) and reports to `report`.
    */
-  stage?: (file: string) => Promise<{rows: number; rejects: Reject[]; rejected: number}>
+  open: () => Promise<Readable>
+  /** Where the engine reports counters and rejected lines, and the check it runs before it commits. */
+  report: ParseReport
   /**
    * Decides whether an existing ledger entry makes this load unnecessary. Default: same ETag means
    * already loaded.

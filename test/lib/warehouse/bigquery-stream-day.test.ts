@@ -2,7 +2,8 @@ import {Readable} from 'node:stream'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {albLine, prng} from '../../../src/lib/demo/alb-generator.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
-import {newCounters, readBatches} from '../../../src/lib/loader/read-object.js'
+import {ObjectParseReport} from '../../../src/lib/loader/parse-report.js'
+import {newCounters} from '../../../src/lib/loader/read-object.js'
 import {DAILY_LOAD_JOBS_PER_TABLE} from '../../../src/lib/warehouse/bigquery/sql.js'
 import {BigQueryLoader, DEFAULT_STREAM_MAX_LATENCY_MS, type LoaderClock} from '../../../src/lib/warehouse/bigquery/loader.js'
 import {BigQueryWarehouse} from '../../../src/lib/warehouse/bigquery/warehouse.js'
@@ -48,16 +49,18 @@ class SimClock implements LoaderClock {
 const ALB = getFormat('alb')
 const rand = prng(7)
 
-function request(node: number, at: number, loadId: string): ObjectLoadRequest {
+function request(node: number, at: number, loadId: string, open?: () => Promise<Readable>): ObjectLoadRequest {
   const key = `AWSLogs/1/elasticloadbalancing/eu-west-1/2024/05/01/node${node}_${at}.log`
   const text = [0, 1].map((i) => albLine(rand, at + i * 1000, {account: '1', region: 'eu-west-1', lb: `app/lb${node}/x`})).join('\n') + '\n'
+  const uri = `s3://logs/${key}`
   return {
     table: 'alb_logs',
     format: ALB,
-    object: {uri: `s3://logs/${key}`, key, size: text.length, etag: `e${node}_${at}`, lastModified: new Date(at)},
+    object: {uri, key, size: text.length, etag: `e${node}_${at}`, lastModified: new Date(at)},
     loadId,
     path: 'stream',
-    batches: () => readBatches(Readable.from([Buffer.from(text)]), ALB, newCounters()),
+    open: open ?? (async () => Readable.from([Buffer.from(text)])),
+    report: new ObjectParseReport(uri, ALB, newCounters(), {keep: 20, rule: true}),
   }
 }
 
@@ -175,5 +178,25 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
     expect(cost).toMatch(/^BigQuery: at least 35\.2 GiB billed a day \(3,600 statements of at least 10 MB; about \$0\.21 at \$6\.25\/TiB\), plus the staged rows read once\. Quota: 1,500 load jobs per table per day; staging tables rotate before it \(1 a day\)\.$/)
     // a backfill (no --max-latency) prints nothing of the kind
     expect(new BigQueryWarehouse({project: 'p', dataset: 'logs'}).describeStreaming()).toEqual([])
+  })
+})
+
+describe('BigQuery loader batches (backfill: committed after a short linger once nothing is staging)', () => {
+  it('commits the batch when the last object being staged fails to read: the others never wait for ever', async () => {
+    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', location: 'EU', staging: 'gs://stage/seneka', apiEndpoint: g.endpoint, gcsEndpoint: g.endpoint, retryBaseDelayMs: 1, pollIntervalMs: 1, loader: {lingerMs: 5}})
+    await wh.ensureTable('alb_logs', ALB)
+    const loader = await wh.openLoader({concurrency: 4})
+    const at = Date.UTC(2024, 4, 1)
+    // the first object stages at once; the second is still reading when the first joins the batch, then fails
+    const good = loader.load(request(0, at, 'bf-1'))
+    const bad = loader.load(request(1, at, 'bf-1', async () => {
+      await new Promise((r) => setTimeout(r, 100))
+      throw Object.assign(new Error('read failed'), {code: 'ECONNRESET'})
+    }))
+    await expect(bad).rejects.toThrow('read failed')
+    const settled = await Promise.race([good, new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5000))])
+    expect(settled).toEqual({status: 'loaded', rows: 2, rejected: 0})
+    expect(g.tables.get('logs.alb_logs')!.rows).toHaveLength(2)
+    await loader.close()
   })
 })

@@ -5,6 +5,7 @@ import pLimit from 'p-limit'
 import {estimateUsd, MIN_BILLED_BYTES} from '../../cost/bigquery.js'
 import {type Column, type LogFormat, tableColumns, type Value} from '../../formats/types.js'
 import {isGcpTransient} from '../../gcp/errors.js'
+import {parseBatches} from '../../loader/parse-report.js'
 import {withRetry} from '../../retry.js'
 import {createGcsClient, GcsStore} from '../../store/gcs.js'
 import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './sql.js'
@@ -169,7 +170,7 @@ export async function stageGzip(req: ObjectLoadRequest): Promise<{body: Buffer; 
   let minEvent = Infinity
   let maxEvent = -Infinity
   let untimed = timeCol < 0
-  for await (const batch of req.batches()) {
+  for await (const batch of parseBatches(req.open, req.format, req.report)) {
     if (timeCol >= 0) {
       const times = batch.columns[timeCol]
       for (let i = 0; i < batch.count; i++) {
@@ -321,6 +322,9 @@ export class BigQueryLoader implements ObjectLoader {
       })
     } finally {
       this.staging--
+      // an object that failed to stage may have been the last one staging: the batch waiting for it must still
+      // be committed (without this, a failed read left the others waiting for ever)
+      if (this.staging === 0 && this.pending.size > 0 && this.settings.maxLatencyMs === undefined) this.scheduleLinger()
     }
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
       this.enqueue({...staged, resolve, reject})

@@ -4,8 +4,10 @@ import type {Readable} from 'node:stream'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {LogFormat} from '../../formats/types.js'
-import type {StageResult} from './stage.js'
+import {type StageResult, stageBatches} from './stage.js'
+import {parseBatches} from '../../loader/parse-report.js'
 import {newCounters, type ReadCounters} from '../../loader/read-object.js'
+import type {ObjectLoadRequest} from '../types.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =
@@ -133,4 +135,18 @@ export class ParsePool {
     }
     return finished
   }
+}
+
+/**
+ * How DuckDB turns a load request's bytes into a staging file: in the parse workers when they run (the ALB fast
+ * path included), else with the format's parser in this thread. Reports counters, rejects and the reject rule
+ * (which throws before anything is committed).
+ */
+export async function stageRequest(req: Pick<ObjectLoadRequest, 'open' | 'format' | 'report'>, file: string): Promise<StageResult> {
+  const pool = ParsePool.get()
+  if (!pool) return stageBatches(parseBatches(req.open, req.format, req.report), file)
+  const staged = await pool.stage(await req.open(), req.format, file, req.report.counters)
+  req.report.rejects(staged.rejects)
+  req.report.parsed(staged.rows, staged.rejected)
+  return staged
 }

@@ -31,7 +31,8 @@ import {
 } from '../types.js'
 import {checkTableName} from '../../identifiers.js'
 import {albFastSelect} from './alb.js'
-import {lineSizeOptions, openStageDir, type StageResult, stageBatches, stagedRejectsRead, stagedSelect} from './stage.js'
+import {stageRequest} from './parse-pool.js'
+import {lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -381,7 +382,7 @@ class GroupCommitLoader implements ObjectLoader {
     try {
       // a long-idle loader's folder may have been taken for abandoned (STAGE_LEASE_MS): recreate it
       await fs.mkdir(this.stageDir, {recursive: true})
-      staged = req.stage ? await req.stage(file) : await stageBatches(req.batches(), file)
+      staged = await stageRequest(req, file)
     } catch (err) {
       await Promise.all([file, `${file}.fast`, `${file}.rejects`].map((f) => fs.rm(f, {force: true})))
       throw err
