@@ -1,4 +1,5 @@
 import {describeNetworkError, UserError} from '../errors.js'
+import {retriesExhausted} from '../retry.js'
 
 /** Google API errors as the client libraries raise them (ApiError / GaxiosError shapes). */
 interface GoogleError {
@@ -31,7 +32,7 @@ function reasons(err: unknown): string[] {
  */
 export function isGcpTransient(err: unknown): boolean {
   const e = err as GoogleError & {$retryable?: unknown}
-  if (!e || typeof e !== 'object') return false
+  if (!e || typeof e !== 'object' || retriesExhausted(err)) return false
   if (e.$retryable) return true
   const status = httpStatus(err)
   if (status === 429 || (status !== undefined && status >= 500 && status < 600)) return true

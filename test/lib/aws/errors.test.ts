@@ -121,3 +121,22 @@ describe('explainAwsError', () => {
     expect(regionHint({})).toBeUndefined()
   })
 })
+
+describe('retry ownership', () => {
+  it('an AWS SDK error the SDK already retried is final for seneka; a first failure and a marked-exhausted error are told apart', async () => {
+    const {isTransient, withRetry, retriesExhausted} = await import('../../../src/lib/retry.js')
+    const first = Object.assign(new Error('slow'), {name: 'SlowDown', $metadata: {httpStatusCode: 503, attempts: 1}})
+    const retried = Object.assign(new Error('slow'), {name: 'SlowDown', $retryable: {throttling: true}, $metadata: {httpStatusCode: 503, attempts: 5}})
+    expect(isTransient(first)).toBe(true)
+    expect(isTransient(retried)).toBe(false)
+    // an inner layer that gives up marks the error: the outer layer does not try again
+    let calls = 0
+    const inner = () => withRetry(async () => {
+      calls++
+      throw Object.assign(new Error('reset'), {code: 'ECONNRESET'})
+    }, {retries: 2, baseDelayMs: 1, isRetryable: isTransient})
+    const err = await withRetry(inner, {retries: 3, baseDelayMs: 1, isRetryable: isTransient}).catch((e: unknown) => e)
+    expect(calls).toBe(3)
+    expect(retriesExhausted(err)).toBe(true)
+  })
+})

@@ -295,6 +295,20 @@ describe('BigQuery warehouse: backfill through GCS staging, load jobs and ledger
     expect([...g.objects.keys()].filter((k) => k.startsWith('stage-bucket/'))).toEqual([])
   })
 
+  it('a job insert that keeps failing is retried by one layer only: 1 + retries attempts per batch, no object staged twice', async () => {
+    const {fx, base} = setup()
+    const isLoadInsert = (r: {method: string; body?: any}) => r.method === 'POST' && r.body?.configuration?.load !== undefined
+    g.fail({match: isLoadInsert, status: 503, times: 100_000})
+    const r = await runBackfill({...base, retries: 3, bigquery: settings({retries: 2})})
+    expect(r.objects.failed).toBe(fx.files.length)
+    const batches = Math.ceil(fx.files.length / 4)
+    // the API layer tried each batch's load job 3 times (1 + 2 retries); the job layer and loadObject did not multiply it
+    expect(g.requests.filter(isLoadInsert)).toHaveLength(batches * 3)
+    const uploads = g.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/upload/'))
+    expect(uploads).toHaveLength(fx.files.length)
+    g.clearFailures()
+  })
+
   it('refuses to load without a staging prefix', async () => {
     const {base} = setup()
     const r = runBackfill({...base, bigquery: {...settings(), staging: undefined}})
