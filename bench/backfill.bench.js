@@ -84,7 +84,9 @@ if (process.argv[2] === '--phase') {
   const t0 = performance.now()
   const out = phase === 'gunzip' ? await phaseGunzip(dir) : phase === 'duckdb' ? await phaseDuckdb(dir, db) : await phaseSeneka(dir, db)
   const ms = performance.now() - t0
-  process.stdout.write(JSON.stringify({...out, ms, maxRssMiB: process.resourceUsage().maxRSS / 1024}))
+  const ru = process.resourceUsage()
+  // CPU of every thread of the process (parse workers, DuckDB's threads, zlib)
+  process.stdout.write(JSON.stringify({...out, ms, maxRssMiB: ru.maxRSS / 1024, cpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000}))
   process.exit(0)
 }
 
@@ -118,7 +120,8 @@ function compare(label, dir, db, withParser) {
   const show = (name, pick) => {
     const ms = median(rounds.map((r) => pick(r).ms))
     const rss = median(rounds.map((r) => pick(r).maxRssMiB))
-    console.log(`${label} ${name.padEnd(26)} ${fmt(mb / (ms / 1000)).padStart(8)} MB/s ${String(Math.round(rows / (ms / 1000))).padStart(10)} rows/s ${fmt(rss).padStart(8)} MiB peak RSS`)
+    const cpu = median(rounds.map((r) => pick(r).cpuMs))
+    console.log(`${label} ${name.padEnd(26)} ${fmt(mb / (ms / 1000)).padStart(8)} MB/s ${String(Math.round(rows / (ms / 1000))).padStart(10)} rows/s ${fmt(rss).padStart(8)} MiB peak RSS ${fmt(cpu / 1000).padStart(6)} s CPU (${Math.round((100 * cpu) / ms)}%)`)
     return {ms, rss}
   }
   const d = show('duckdb read_csv (native)', (r) => r.duck)

@@ -44,6 +44,8 @@ export const EDGE_LINES = [
   `${line()} "appended" fields 1 2 3`, `${line()} `, `${line()}  `, ` ${line()}`, `${line()}\r`, line({2: 'a\rb'}),
   line({2: ''}).replace('  ', '  '), line({}).replace(' ', '  '),
   line({29: '"TID with space"'}), line({28: 'bare-string'}),
+  line({3: 'host.example:80'}), line({3: '10.0.0.1:80:90'}), line({4: '"-"'}), line({4: '-:-'}), line({8: '""'}), line({8: '"-"'}), line({12: '"GET / HTTP/1.1" '}),
+  line({12: '"PUT https://x:443/a?b=c HTTP/2.0"'}), line({13: '-'}), line({2: '"-"'}),
   'not an alb line at all', '"', 'http',
 ]
 

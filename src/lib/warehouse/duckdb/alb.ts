@@ -3,12 +3,13 @@ import {INT_MAX, validDate} from '../../formats/fields.js'
 
 /**
  * The fast path of ALB logs into DuckDB: a byte-level scanner that splits a line's fields exactly as the ALB
- * parser does (formats/alb.ts, formats/fields.ts) and, when every field is ordinary, writes the line almost as
- * it is for DuckDB's own CSV reader: prefixed with its line number, client and target ip:port split in two, the
- * request split in three, fields AWS appended beyond the known ones cut. No string per field, no number
- * conversion in JavaScript. Any line that is not plainly ordinary (escapes, unusual numbers or timestamps,
- * control characters, too few fields, ...) is left to the ALB parser, so values and rejects are the same as
- * the parser's (proved by test/lib/warehouse/duckdb-alb.test.ts with EXCEPT ALL both ways).
+ * parser does (formats/alb.ts, formats/fields.ts) and, when every field is ordinary, passes the line AS IT IS to
+ * DuckDB's own CSV reader, after its line number (fields AWS appended beyond the known ones cut, missing trailing
+ * ones written as "-"): one copy per line, no string per field, no number conversion in JavaScript. DuckDB splits
+ * ip:port and the request in SQL (albFastSelect). Any line that is not plainly ordinary (escapes, unusual numbers
+ * or timestamps, control characters, IPv6 or bracketed hosts, a request without exactly two spaces, empty fields,
+ * too few fields, ...) is left to the ALB parser, so values and rejects are the same as the parser's (proved by
+ * test/lib/warehouse/duckdb-alb.test.ts with EXCEPT ALL both ways).
  */
 
 const SP = 0x20
@@ -111,8 +112,6 @@ function plainTimestamp(b: Buffer, s: number, e: number): boolean {
   return y > 0 && validDate(y, num2(b, s + 5), num2(b, s + 8)) && num2(b, s + 11) <= 23 && num2(b, s + 14) <= 59 && num2(b, s + 17) <= 59
 }
 
-const isDashOrEmpty = (b: Buffer, s: number, e: number): boolean => s === e || (e - s === 1 && b[s] === DASH)
-
 /**
  * Writes the fast staging line of one ALB line (bytes b[s..e), no line break) and returns true, or writes
  * nothing and returns false when the line must go through the ALB parser.
@@ -157,8 +156,10 @@ export function stageAlbLine(b: Buffer, s: number, e: number, lineNo: number, ou
     const fs = starts[f]
     const fe = ends[f]
     const kind = FIELD_KINDS[f]
+    // an empty field: the CSV reader's NULL/empty rules differ from the parser's
+    if (fs === fe) return false
     if (kind === 'str') continue
-    if (isDashOrEmpty(b, fs, fe)) {
+    if (fe - fs === 1 && b[fs] === DASH) {
       if (f === 1) return false // time is missing: a reject
       continue
     }
@@ -177,16 +178,14 @@ export function stageAlbLine(b: Buffer, s: number, e: number, lineNo: number, ou
         if (!plainInt(b, fs, fe, 18)) return false
         break
       case 'hostport': {
-        const c = b.lastIndexOf(COLON, fe - 1)
-        if (c <= fs || !int32(b, c + 1, fe) || b[c + 1] === DASH) return false
-        let is = fs
-        let ie = c
-        if (b[is] === 0x5b && b[ie - 1] === 0x5d) {
-          is++
-          ie--
-        }
-        // an empty ip or "-" is a string for the parser, NULL for the CSV reader
-        if (ie <= is || (ie - is === 1 && b[is] === DASH)) return false
+        // host:port with ONE colon (split_part in SQL); IPv6 and bracketed hosts go through the parser
+        const c = b.indexOf(COLON, fs)
+        if (c <= fs || c >= fe) return false
+        const c2 = b.indexOf(COLON, c + 1)
+        if (c2 >= 0 && c2 < fe) return false
+        if (!int32(b, c + 1, fe) || b[c + 1] === DASH) return false
+        // an empty ip or "-" is a string for the parser, NULL for the CSV reader; brackets are cut by the parser
+        if (b[fs] === 0x5b || (c - fs === 1 && b[fs] === DASH)) return false
         break
       }
       case 'request': {
@@ -194,95 +193,53 @@ export function stageAlbLine(b: Buffer, s: number, e: number, lineNo: number, ou
         const c0 = b[fs]
         const c1 = b[fe - 1]
         if (c0 <= SP || c0 >= 0x80 || c1 <= SP || c1 >= 0x80) return false
+        // exactly two spaces: VERB URL PROTO, split by split_part in SQL
+        const s1 = b.indexOf(SP, fs)
+        if (s1 < 0 || s1 >= fe) return false
+        const s2 = b.indexOf(SP, s1 + 1)
+        if (s2 < 0 || s2 >= fe) return false
+        const s3 = b.indexOf(SP, s2 + 1)
+        if (s3 >= 0 && s3 < fe) return false
         break
       }
     }
   }
-  out.ensure(e - s + 64 + 2 * (KNOWN_FIELDS - used))
+  // the line as it is, cut after the last known field, padded with "-" for fields older lines do not have
+  const last = used - 1
+  const cut = nf > used ? ends[last] + quoted[last] : e
+  out.ensure(cut - s + 24 + 2 * (KNOWN_FIELDS - used))
   out.ascii(String(lineNo))
-  for (let f = 0; f < KNOWN_FIELDS; f++) {
+  out.byte(SP)
+  out.copy(b, s, cut)
+  for (let f = used; f < KNOWN_FIELDS; f++) {
     out.byte(SP)
-    if (f >= used) {
-      out.byte(DASH)
-      continue
-    }
-    const fs = starts[f]
-    const fe = ends[f]
-    const kind = FIELD_KINDS[f]
-    if (kind === 'hostport') {
-      if (isDashOrEmpty(b, fs, fe)) {
-        out.byte(DASH)
-        out.byte(SP)
-        out.byte(DASH)
-        continue
-      }
-      const c = b.lastIndexOf(COLON, fe - 1)
-      let is = fs
-      let ie = c
-      if (b[is] === 0x5b && b[ie - 1] === 0x5d) {
-        is++
-        ie--
-      }
-      out.byte(QUOTE)
-      out.copy(b, is, ie)
-      out.byte(QUOTE)
-      out.byte(SP)
-      out.copy(b, c + 1, fe)
-      continue
-    }
-    if (kind === 'request') {
-      if (isDashOrEmpty(b, fs, fe)) {
-        out.ascii('- - -')
-        continue
-      }
-      const first = b.indexOf(SP, fs)
-      const last = b.lastIndexOf(SP, fe - 1)
-      if (first < 0 || first >= fe) {
-        out.byte(QUOTE)
-        out.copy(b, fs, fe)
-        out.ascii('" - -')
-      } else if (first === last) {
-        out.byte(QUOTE)
-        out.copy(b, fs, first)
-        out.ascii('" "')
-        out.copy(b, first + 1, fe)
-        out.ascii('" -')
-      } else {
-        out.byte(QUOTE)
-        out.copy(b, fs, first)
-        out.ascii('" "')
-        out.copy(b, first + 1, last)
-        out.ascii('" "')
-        out.copy(b, last + 1, fe)
-        out.byte(QUOTE)
-      }
-      continue
-    }
-    if (kind === 'str') {
-      out.byte(QUOTE)
-      out.copy(b, fs, fe)
-      out.byte(QUOTE)
-    } else if (fs === fe) out.byte(DASH)
-    else out.copy(b, fs, fe)
+    out.byte(DASH)
   }
   out.byte(0x0a)
   return true
 }
 
-/** The DuckDB type of each fast-staging column after the line number, in ALB column order (alb.ts). */
-const SQL: Record<string, string> = {string: 'VARCHAR', int: 'INTEGER', bigint: 'BIGINT', double: 'DOUBLE', timestamp: 'TIMESTAMP'}
+/** How DuckDB's CSV reader types each raw field of a fast staging line. */
+const RAW_SQL: Record<Kind, string> = {str: 'VARCHAR', ts: 'TIMESTAMP', hostport: 'VARCHAR', double: 'DOUBLE', int: 'INTEGER', bigint: 'BIGINT', request: 'VARCHAR'}
 
-/** The SELECT list and read_csv call of a fast staging file, for the ALB columns `columns`. */
+/**
+ * The SELECT list and read_csv call of a fast staging file, for the ALB columns `columns` (alb.ts order): the
+ * raw fields f0.. as the line has them, ip:port and the request split here as the parser splits them.
+ */
 export function albFastSelect(
   columns: ReadonlyArray<{name: string; type: string}>,
   quoteIdent: (s: string) => string,
   lineSize: string,
 ): {select: string; read: string} {
-  const defs = [`'line': 'BIGINT'`, ...columns.map((c, i) => `'c${i}': '${SQL[c.type] ?? 'VARCHAR'}'`)]
-  // text columns keep "" as the empty string, as DuckDB reads it; the request's parts are split further, and
-  // an empty part is NULL as in the parser (fields.ts: str vs text)
-  const split = new Set(['request_verb', 'request_url', 'request_proto'])
-  const select = columns.map((c, i) => (split.has(c.name) ? `NULLIF(c${i}, '') AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
+  const defs = [`'line': 'BIGINT'`, ...FIELD_KINDS.map((k, i) => `'f${i}': '${RAW_SQL[k]}'`)]
+  const exprs = FIELD_KINDS.flatMap((k, i) => {
+    if (k === 'hostport') return [`split_part(f${i}, ':', 1)`, `CAST(split_part(f${i}, ':', 2) AS INTEGER)`]
+    // text columns keep "" as the empty string, as DuckDB reads it; an empty request part is NULL as in the parser
+    if (k === 'request') return [1, 2, 3].map((n) => `NULLIF(split_part(f${i}, ' ', ${n}), '')`)
+    return [`f${i}`]
+  })
+  if (exprs.length !== columns.length) throw new Error(`ALB fast path: ${exprs.length} expressions for ${columns.length} columns`)
+  const select = columns.map((c, i) => `${exprs[i]} AS ${quoteIdent(c.name)}`).join(', ')
   const read = `read_csv($file, delim = ' ', quote = '"', escape = '"', header = false, nullstr = '-', allow_quoted_nulls = true, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSize})`
   return {select, read}
 }
