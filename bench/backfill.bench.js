@@ -71,10 +71,45 @@ async function phaseDuckdb(dir, db) {
   return {rows}
 }
 
-async function phaseSeneka(dir, db) {
+/** JSON lines as a Kafka consumer writes them: one object per line, a time, a level, a message, partition/offset. */
+async function generateJsonl(dir, files) {
+  if (existsSync(path.join(dir, '.complete'))) return
+  rmSync(dir, {recursive: true, force: true})
+  mkdirSync(dir, {recursive: true})
+  const {gzipSync} = await import('node:zlib')
+  const levels = ['info', 'info', 'info', 'warn', 'error', 'debug']
+  let offset = 0
+  for (let f = 0; f < files; f++) {
+    const lines = []
+    for (let i = 0; i < LINES; i++, offset++) {
+      const ts = new Date(Date.UTC(2024, 4, 1) + offset * 37).toISOString()
+      lines.push(JSON.stringify({ts, level: levels[offset % levels.length], message: `order ${offset} processed in ${offset % 997} ms`, topic: 'orders', partition: f % 8, offset, user: {id: `u${offset % 5003}`, country: ['de', 'fr', 'us', 'jp'][offset % 4]}, latency_ms: (offset % 997) + 0.5}))
+    }
+    writeFileSync(path.join(dir, `orders-p${f % 8}-${String(f).padStart(5, '0')}.jsonl.gz`), gzipSync(`${lines.join('\n')}\n`))
+  }
+  writeFileSync(path.join(dir, '.complete'), '')
+}
+
+async function phaseDuckdbJson(dir, db) {
+  const {DuckDBInstance} = await import('@duckdb/node-api')
+  const inst = await DuckDBInstance.create(db)
+  const c = await inst.connect()
+  // the promoted columns typed as seneka types them; DuckDB's reader keeps no per-line rejects and no raw record
+  await c.run(
+    `CREATE TABLE native AS SELECT * FROM read_json('${dir}/*.jsonl.gz', format = 'newline_delimited', columns = {'ts': 'TIMESTAMPTZ', 'level': 'VARCHAR', 'message': 'VARCHAR', 'topic': 'VARCHAR', 'partition': 'INTEGER', 'offset': 'BIGINT', 'user': 'JSON', 'latency_ms': 'DOUBLE'})`,
+  )
+  const rows = Number((await c.runAndReadAll('SELECT count(*) AS n FROM native')).getRowObjects()[0].n)
+  c.closeSync()
+  inst.closeSync()
+  return {rows}
+}
+
+async function phaseSeneka(dir, db, formatName = 'alb') {
   const {runBackfill} = await import('../dist/lib/backfill/run.js')
   const {getFormat} = await import('../dist/lib/formats/index.js')
-  const r = await runBackfill({sources: [dir], include: ['*.log.gz'], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 'alb_logs', range: {}, concurrency: CONCURRENCY, dryRun: false})
+  const jsonl = formatName === 'jsonl'
+  const format = jsonl ? getFormat('jsonl', {columns: [{name: 'partition', type: 'int'}, {name: 'offset', type: 'bigint'}]}) : getFormat('alb')
+  const r = await runBackfill({sources: [dir], include: [jsonl ? '*.jsonl.gz' : '*.log.gz'], format, warehouse: `duckdb:${db}`, table: jsonl ? 'app_logs' : 'alb_logs', range: {}, concurrency: CONCURRENCY, dryRun: false})
   if (r.objects.failed > 0) throw new Error(`${r.objects.failed} objects failed`)
   return {rows: r.rows, bytes: r.bytesUncompressed}
 }
@@ -82,7 +117,8 @@ async function phaseSeneka(dir, db) {
 if (process.argv[2] === '--phase') {
   const [, , , phase, dir, db] = process.argv
   const t0 = performance.now()
-  const out = phase === 'gunzip' ? await phaseGunzip(dir) : phase === 'duckdb' ? await phaseDuckdb(dir, db) : await phaseSeneka(dir, db)
+  const phases = {gunzip: () => phaseGunzip(dir), duckdb: () => phaseDuckdb(dir, db), seneka: () => phaseSeneka(dir, db), 'duckdb-json': () => phaseDuckdbJson(dir, db), 'seneka-jsonl': () => phaseSeneka(dir, db, 'jsonl')}
+  const out = await phases[phase]()
   const ms = performance.now() - t0
   const ru = process.resourceUsage()
   // CPU of every thread of the process (parse workers, DuckDB's threads, zlib)
@@ -106,11 +142,11 @@ const fmt = (x) => x.toFixed(2)
  * DuckDB native, seneka (fast path) and seneka with the parser only (SENEKA_FAST_STAGE=0), alternating REPS
  * times on the same files (the machine is shared: ratios per round, then the median).
  */
-function compare(label, dir, db, withParser) {
+function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka: 'seneka'}) {
   const rounds = []
   for (let i = 0; i < REPS; i++) {
-    const duck = run('duckdb', dir, db)
-    const sen = run('seneka', dir, db)
+    const duck = run(phases.native, dir, db)
+    const sen = run(phases.seneka, dir, db)
     const parser = withParser ? run('seneka', dir, db, {SENEKA_FAST_STAGE: '0'}) : undefined
     rounds.push({duck, sen, parser})
     if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
@@ -152,5 +188,12 @@ if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
   await generate(big, FILES * 10)
   const ten = compare('10x', big, db, false)
   console.log(`memory: seneka peak RSS ${fmt(one.s.rss)} MiB at 1x, ${fmt(ten.s.rss)} MiB at 10x: ratio ${fmt(ten.s.rss / one.s.rss)}x (target <= 1.2x)`)
+}
+if (process.env.BACKFILL_BENCH_SKIP_JSONL !== '1') {
+  const jdir = path.join(dataRoot, `jsonl-${FILES}x${LINES}`)
+  await generateJsonl(jdir, FILES)
+  const jgz = readdirSync(jdir).filter((f) => f.endsWith('.gz')).reduce((s, f) => s + statSync(path.join(jdir, f)).size, 0)
+  console.log(`JSON lines: ${FILES} files x ${LINES} lines, ${fmt(jgz / 1e6)} MB gzipped; native = DuckDB read_json with the same typed columns`)
+  compare('jsonl', jdir, db, false, {native: 'duckdb-json', seneka: 'seneka-jsonl'})
 }
 rmSync(db, {force: true})

@@ -52,6 +52,16 @@ describe('one bad value is one rejected line, never a failed object (DuckDB)', (
     ])
   })
 
+  it('keeps every character of text values exactly through the staging file: quotes, tabs, \\N, U+0001, a record with white space', async () => {
+    const messages = ['say "hi"', 'tab\there', 'line\nbreak', '\\N', 'ctl \u0001 one', '\u0001\u0001', '"', '', 'plain']
+    const lines = messages.map((m, i) => (i === 0 ? `{ "ts" :\t"2024-05-01T10:00:0${i}Z", "message": ${JSON.stringify(m)} }` : JSON.stringify({ts: `2024-05-01T10:00:0${i}Z`, message: m})))
+    const {r, db} = await load({'a.jsonl': `${lines.join('\n')}\n`}, getFormat('jsonl'))
+    expect(r.failures).toEqual([])
+    const rows = await duckQuery(db, 'SELECT message, record FROM t ORDER BY _line')
+    expect(rows.map((x) => x.message)).toEqual(messages)
+    expect(rows.map((x) => x.record)).toEqual(lines)
+  })
+
   it('rejects jsonl values that do not fit their column, keeps 2^53+1 exactly', async () => {
     const format = getFormat('jsonl', {columns: parseJsonlColumns('partition:int,offset:bigint')})
     const lines = [

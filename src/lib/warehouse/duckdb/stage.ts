@@ -14,17 +14,22 @@ import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, sc
  * (C++, parallel) CSV reader ingests in one INSERT ... SELECT. Crossing from JS into DuckDB once per object
  * instead of once per value is what makes the load fast (see docs/performance.md).
  *
- * Encoding: tab-separated, "\N" for NULL, strings quoted (with "" for ") only when they contain a tab,
- * a line break or a quote, or are literally \N; numbers as JS prints them; timestamps as integer microseconds.
+ * Encoding: tab-separated, "\N" for NULL, strings quoted with the control character U+0001 (doubled inside)
+ * only when they contain a tab, a line break or U+0001, or are literally \N; numbers as JS prints them;
+ * timestamps as integer microseconds. U+0001 rather than '"' because log text is full of quotes and JSON
+ * records are nothing but: a record never needs escaping (valid JSON holds no raw control character but
+ * white space), and most strings need no quoting at all.
  * The line number is the last field.
  */
-const NEEDS_QUOTE = /[\t\n\r"]/
+/** the staging files' quote (and escape) character */
+const Q = '\x01'
+const NEEDS_QUOTE = /[\t\n\r\x01]/
 export const NULL_TOKEN = '\\N'
 
 function encode(v: Value): string {
   if (v === null) return NULL_TOKEN
   if (typeof v === 'number') return String(v)
-  if (NEEDS_QUOTE.test(v) || v === NULL_TOKEN) return `"${v.replaceAll('"', '""')}"`
+  if (NEEDS_QUOTE.test(v) || v === NULL_TOKEN) return `${Q}${v.includes(Q) ? v.replaceAll(Q, Q + Q) : v}${Q}`
   return v
 }
 
@@ -218,7 +223,7 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
 
 /** The read_csv call over a rejects file (line, reason, raw) as RejectSpill writes it, its name in $file. */
 export function stagedRejectsRead(): string {
-  return `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {'line': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'})`
+  return `read_csv($file, delim = '\t', quote = '${Q}', escape = '${Q}', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {'line': 'BIGINT', 'reason': 'VARCHAR', 'raw': 'VARCHAR'})`
 }
 
 const READ_TYPES: Record<ColumnType, string> = {
@@ -249,7 +254,7 @@ export function stagedSelect(columns: ReadonlyArray<{name: string; type: ColumnT
   const defs = columns.map((c, i) => `'c${i}': '${READ_TYPES[c.type]}'`)
   defs.push(`'line': 'BIGINT'`)
   const select = columns.map((c, i) => (c.type === 'timestamp' ? `make_timestamp(c${i}) AS ${quoteIdent(c.name)}` : `c${i} AS ${quoteIdent(c.name)}`)).join(', ')
-  const read = `read_csv($file, delim = '\t', quote = '"', escape = '"', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSizeOptions(maxLine)})`
+  const read = `read_csv($file, delim = '\t', quote = '${Q}', escape = '${Q}', header = false, nullstr = '\\N', allow_quoted_nulls = false, auto_detect = false, new_line = '\\n', columns = {${defs.join(', ')}}${lineSizeOptions(maxLine)})`
   return {select, read}
 }
 
