@@ -160,7 +160,7 @@ function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka:
     console.log(`${label} ${name.padEnd(26)} ${fmt(mb / (ms / 1000)).padStart(8)} MB/s ${String(Math.round(rows / (ms / 1000))).padStart(10)} rows/s ${fmt(rss).padStart(8)} MiB peak RSS ${fmt(cpu / 1000).padStart(6)} s CPU (${Math.round((100 * cpu) / ms)}%)`)
     return {ms, rss}
   }
-  const d = show('duckdb read_csv (native)', (r) => r.duck)
+  const d = show(phases.native === 'duckdb' ? 'duckdb read_csv (native)' : 'duckdb read_json (native)', (r) => r.duck)
   const s = show('seneka backfill', (r) => r.sen)
   const ratios = rounds.map((r) => r.duck.ms / r.sen.ms)
   console.log(`${label} ratio seneka / native: median ${fmt(median(ratios))}x (rounds ${ratios.map(fmt).join(', ')}); RSS seneka - native ${fmt(s.rss - d.rss)} MiB`)
