@@ -7,7 +7,7 @@ import {explainKnownError} from './lib/known-errors.js'
 import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
-import {type BigQuerySettings, DEFAULT_WAREHOUSE, parseWarehouse} from './lib/warehouse/index.js'
+import {type BigQuerySettings, DEFAULT_WAREHOUSE, parseWarehouse, setWarehouseNotice} from './lib/warehouse/index.js'
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -98,6 +98,8 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     this.flags = parsed.flags as BaseFlags<T>
     this.args = parsed.args as BaseArgs<T>
     this.positionals = parsed.argv.map(String)
+    // "waiting for another process to release the DuckDB file" and the like: an info line on stderr
+    setWarehouseNotice((m) => this.info(m))
   }
 
   /**

@@ -5,6 +5,7 @@ import type {BigQueryWarehouseOptions} from './bigquery/warehouse.js'
 import type {Warehouse} from './types.js'
 
 export * from './types.js'
+export {setWarehouseNotice} from './notices.js'
 export {checkColumnName, checkTableName} from '../identifiers.js'
 
 export const DEFAULT_WAREHOUSE = 'duckdb:./seneka.duckdb'
@@ -28,6 +29,11 @@ export function parseWarehouse(uri: string): WarehouseLocation {
 export interface OpenWarehouseOptions {
   /** open without writing anything (dry-runs): a missing DuckDB file reads as empty and is not created */
   readOnly?: boolean
+  /**
+   * DuckDB: told once when the file is locked by another process and this open waits for it (default: the
+   * process-wide notice, see notices.ts); how long it waits is SENEKA_DUCKDB_LOCK_WAIT (default 30s)
+   */
+  onLockWait?: (message: string) => void
   /** BigQuery settings; each falls back to an environment variable (see docs/bigquery.md) */
   bigquery?: BigQuerySettings
 }
@@ -77,6 +83,6 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
 export async function openWarehouse(uri: string, opts: OpenWarehouseOptions = {}): Promise<Warehouse> {
   const loc = parseWarehouse(uri)
   // each engine's client is imported when it is used: a DuckDB run never loads the Google SDKs, and the reverse
-  if (loc.kind === 'duckdb') return (await import('./duckdb/warehouse.js')).DuckDBWarehouse.open(loc.target, opts)
+  if (loc.kind === 'duckdb') return (await import('./duckdb/warehouse.js')).DuckDBWarehouse.open(loc.target, {readOnly: opts.readOnly, onLockWait: opts.onLockWait})
   return new (await import('./bigquery/warehouse.js')).BigQueryWarehouse(bigQueryOptions(loc.target, loc.dataset!, opts))
 }

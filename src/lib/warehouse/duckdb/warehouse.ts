@@ -1,6 +1,5 @@
 import {
   DuckDBConnection,
-  DuckDBInstance,
   DuckDBTimestampValue,
   type DuckDBValue,
   JSDuckDBValueConverter,
@@ -32,6 +31,8 @@ import {
 import {checkTableName} from '../../identifiers.js'
 import {albFastSelect} from './alb.js'
 import {stageRequest} from './parse-pool.js'
+import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
+import {warehouseNotice} from '../notices.js'
 import {lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
@@ -105,8 +106,7 @@ export class DuckDBWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const
   readonly dialect = duckdbDialect
   readonly capabilities: WarehouseCapabilities = {transactions: true, dmlPartitioned: false, quantiles: 'exact', billing: 'none', dailyLoadJobsPerTable: null}
-  private conn!: DuckDBConnection
-  private instance!: DuckDBInstance
+  private lease!: FileLease
   private metaReady = false
   /** whether this open created the file (a run that then fails before creating a table removes it again) */
   private createdFile = false
@@ -122,37 +122,43 @@ export class DuckDBWarehouse implements Warehouse {
 
   /**
    * Opens the file. Read-only opens never create anything: a missing file reads as an empty warehouse.
+   *
+   * Sharing the file with other processes (file-lease.ts): a locked file is waited for (up to
+   * SENEKA_DUCKDB_LOCK_WAIT, 30 s by default; `onLockWait` hears once that we wait); a read-write open holds the
+   * file only while it works (released when idle, or at once after a commit when another process waits), a
+   * read-only one until close.
    */
-  static async open(file: string, opts: {readOnly?: boolean} = {}): Promise<DuckDBWarehouse> {
+  static async open(file: string, opts: {readOnly?: boolean; onLockWait?: (message: string) => void; lockWaitMs?: number; idleReleaseMs?: number} = {}): Promise<DuckDBWarehouse> {
     const wh = new DuckDBWarehouse(file, opts.readOnly ?? false)
     const memory = file === ':memory:' || (wh.readOnly && !existsSync(file))
     if (!memory) {
       requireFolderOf(file, 'DuckDB file', '--warehouse')
       wh.createdFile = !existsSync(file)
     }
-    try {
-      // DuckDB caches up to 80% of RAM by default: cap it so seneka's memory stays flat whatever the input size
-      const settings: Record<string, string> = {memory_limit: process.env.SENEKA_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT}
-      if (wh.readOnly && !memory) settings.access_mode = 'READ_ONLY'
-      wh.instance = await DuckDBInstance.create(memory ? ':memory:' : file, settings)
-    } catch (err) {
-      const msg = (err as Error).message ?? ''
-      if (/lock/i.test(msg)) {
-        throw new UserError(`The DuckDB file ${file} is in use by another process.`, {
-          suggestion: 'Wait for the other seneka run to finish (only one process may write a DuckDB file at a time).',
-          cause: err,
-        })
-      }
-      throw new UserError(`Cannot open the DuckDB file ${file}: ${msg}`, {cause: err})
-    }
-    wh.conn = await wh.instance.connect()
+    // DuckDB caches up to 80% of RAM by default: cap it so seneka's memory stays flat whatever the input size
+    const settings: Record<string, string> = {memory_limit: process.env.SENEKA_DUCKDB_MEMORY_LIMIT ?? DEFAULT_MEMORY_LIMIT}
+    if (wh.readOnly && !memory) settings.access_mode = 'READ_ONLY'
+    wh.lease = new FileLease({
+      file: memory ? ':memory:' : file,
+      settings,
+      shared: !memory && !wh.readOnly,
+      waitMs: opts.lockWaitMs ?? lockWaitMs(),
+      idleReleaseMs: opts.idleReleaseMs ?? idleReleaseMs(),
+      onWait: opts.onLockWait ?? warehouseNotice,
+    })
+    await wh.lease.start()
     return wh
   }
 
-  private async ensureMeta(): Promise<void> {
+  /** how this process holds the file (tests) */
+  get fileLease(): FileLease {
+    return this.lease
+  }
+
+  private async ensureMeta(c: DuckDBConnection): Promise<void> {
     if (this.metaReady || this.readOnly) return
-    await this.conn.run(LEDGER_DDL)
-    await this.conn.run(REJECTS_DDL)
+    await c.run(LEDGER_DDL)
+    await c.run(REJECTS_DDL)
     this.metaReady = true
   }
 
@@ -161,32 +167,26 @@ export class DuckDBWarehouse implements Warehouse {
   }
 
   async tableColumns(table: string): Promise<Column[] | undefined> {
-    const parts = checkTableName(table).split('.')
-    const name = parts.at(-1)!
-    const schema = parts.length > 1 ? parts[0] : 'main'
-    const rows = await this.query(
-      `SELECT column_name AS name, data_type AS type FROM information_schema.columns
-       WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position`,
-      {schema, name},
-    )
-    if (rows.length === 0) return undefined
-    return rows.map((r) => ({
-      name: String(r.name),
-      type: FROM_SQL.find(([re]) => re.test(String(r.type)))?.[1] ?? 'string',
-    }))
+    return this.lease.use(({conn}) => columnsOf(conn, table))
   }
 
   async ensureTable(table: string, format: LogFormat): Promise<void> {
-    await this.ensureMeta()
+    await this.lease.use(async ({conn}) => {
+      await this.ensureMeta(conn)
+      await this.ensureTableOn(conn, table, format)
+    })
+  }
+
+  private async ensureTableOn(conn: DuckDBConnection, table: string, format: LogFormat): Promise<void> {
     const want = tableColumns(format)
-    const have = await this.tableColumns(table)
+    const have = await columnsOf(conn, table)
     const t = this.dialect.table(table)
     if (!have) {
       const cols = want.map((c) => `${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`).join(', ')
-      await this.conn.run(`CREATE TABLE IF NOT EXISTS ${t} (${cols})`)
+      await conn.run(`CREATE TABLE IF NOT EXISTS ${t} (${cols})`)
       // ledger and rejects of a dropped table describe rows that are gone: a new table starts without them
-      await this.conn.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table`, {table})
-      await this.conn.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table`, {table})
+      await conn.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table`, {table})
+      await conn.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table`, {table})
       return
     }
     const names = new Set(have.map((c) => c.name))
@@ -200,90 +200,116 @@ export class DuckDBWarehouse implements Warehouse {
       })
     }
     for (const c of missing) {
-      await this.conn.run(`ALTER TABLE ${t} ADD COLUMN ${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`)
+      await conn.run(`ALTER TABLE ${t} ADD COLUMN ${this.dialect.quoteIdent(c.name)} ${SQL_TYPES[c.type]}`)
     }
   }
 
   async readLedger(table: string, uriPrefix = ''): Promise<Map<string, LedgerEntry>> {
-    const out = new Map<string, LedgerEntry>()
-    if (!(await this.tableExists(LEDGER_TABLE))) return out
-    const rows = await this.query(
-      `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND starts_with(object_uri, $prefix)`,
-      {table, prefix: uriPrefix},
-    )
-    for (const r of rows) out.set(String(r.object_uri), ledgerFromRow(r))
-    return out
+    return this.lease.use(async ({conn}) => {
+      const out = new Map<string, LedgerEntry>()
+      if (!(await columnsOf(conn, LEDGER_TABLE))) return out
+      const rows = await runQuery(conn, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND starts_with(object_uri, $prefix)`, {table, prefix: uriPrefix})
+      for (const r of rows) out.set(String(r.object_uri), ledgerFromRow(r))
+      return out
+    })
   }
 
   async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
-    await this.ensureMeta()
-    if (!process.env.SENEKA_DUCKDB_MEMORY_LIMIT) await this.conn.run(`SET memory_limit = '${DEFAULT_LOAD_MEMORY_LIMIT}'`)
-    // DuckDB checkpoints whenever the WAL passes 16 MB: with commits of ~100k rows that was a checkpoint per
-    // commit, each costlier as the table grows; checkpoint rarely while loading (and at close, as always)
-    await this.conn.run(`SET checkpoint_threshold = '${LOAD_CHECKPOINT_THRESHOLD}'`)
-    // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
-    // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
-    await this.conn.run('SET preserve_insertion_order = false')
+    await this.lease.use(({conn}) => this.ensureMeta(conn))
+    // settings of the loading instance, kept for every later open of the file (a writer opens it again after
+    // letting another process in)
+    await this.lease.configure({
+      ...(process.env.SENEKA_DUCKDB_MEMORY_LIMIT ? {} : {memory_limit: DEFAULT_LOAD_MEMORY_LIMIT}),
+      // DuckDB checkpoints whenever the WAL passes 16 MB: with commits of ~100k rows that was a checkpoint per
+      // commit, each costlier as the table grows; checkpoint rarely while loading (and at close, as always)
+      checkpoint_threshold: LOAD_CHECKPOINT_THRESHOLD,
+      // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
+      // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
+      preserve_insertion_order: 'false',
+    })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(await this.instance.connect(), await this.instance.connect(), this.dialect, stageDir, opts.concurrency)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts.concurrency)
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
-    return runQuery(this.conn, sql, params)
+    return this.lease.use(({conn}) => runQuery(conn, sql, params))
   }
 
   async queryPages(sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void> {
-    const result = await this.conn.stream(sql, toParams(params) as never)
-    const names = result.columnNames()
-    let page: Row[] = []
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-      for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
-        const o: Row = {}
-        names.forEach((n, i) => (o[n] = fromDuck(values[i])))
-        page.push(o)
-      }
-      if (page.length >= pageSize) {
-        await onPage(page)
-        page = []
-      }
-    }
-    if (page.length > 0) await onPage(page)
+    await this.lease.use(({conn}) => streamPages(conn, sql, params, pageSize, onPage))
   }
 
   async transaction<T>(fn: (tx: WarehouseTransaction) => Promise<T>): Promise<T> {
     if (this.readOnly) throw new Error('cannot write to a read-only warehouse')
-    const c = await this.instance.connect()
-    try {
-      await c.run('BEGIN TRANSACTION')
+    return this.lease.use(async ({instance}) => {
+      const c = await instance.connect()
       try {
-        const out = await fn({query: (sql, params) => runQuery(c, sql, params)})
-        await c.run('COMMIT')
-        return out
-      } catch (err) {
-        await c.run('ROLLBACK').catch(() => {})
-        throw err
+        await c.run('BEGIN TRANSACTION')
+        try {
+          const out = await fn({query: (sql, params) => runQuery(c, sql, params)})
+          await c.run('COMMIT')
+          return out
+        } catch (err) {
+          await c.run('ROLLBACK').catch(() => {})
+          throw err
+        }
+      } finally {
+        c.closeSync()
       }
-    } finally {
-      c.closeSync()
-    }
+    })
   }
 
   async close(): Promise<void> {
+    if (!this.lease) return
     // a file this run created and left without a single table (e.g. the source could not be listed) is removed:
     // a failed first command must not leave an empty warehouse behind that looks like a result
-    const discard = this.createdFile && this.conn && (await this.isEmpty().catch(() => false))
-    this.conn?.closeSync()
-    this.instance?.closeSync()
+    const discard = this.createdFile && (await this.lease.use(({conn}) => isEmpty(conn)).catch(() => false))
+    await this.lease.close()
     if (discard) await Promise.all([this.file, `${this.file}.wal`].map((f) => fs.rm(f, {force: true})))
   }
+}
 
-  private async isEmpty(): Promise<boolean> {
-    const rows = await this.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_catalog = current_database()`)
-    return Number(rows[0]?.n) === 0
+async function columnsOf(conn: DuckDBConnection, table: string): Promise<Column[] | undefined> {
+  const parts = checkTableName(table).split('.')
+  const name = parts.at(-1)!
+  const schema = parts.length > 1 ? parts[0] : 'main'
+  const rows = await runQuery(
+    conn,
+    `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+     WHERE table_schema = $schema AND table_name = $name ORDER BY ordinal_position`,
+    {schema, name},
+  )
+  if (rows.length === 0) return undefined
+  return rows.map((r) => ({
+    name: String(r.name),
+    type: FROM_SQL.find(([re]) => re.test(String(r.type)))?.[1] ?? 'string',
+  }))
+}
+
+async function isEmpty(conn: DuckDBConnection): Promise<boolean> {
+  const rows = await runQuery(conn, `SELECT count(*) AS n FROM information_schema.tables WHERE table_catalog = current_database()`)
+  return Number(rows[0]?.n) === 0
+}
+
+async function streamPages(conn: DuckDBConnection, sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void> {
+  const result = await conn.stream(sql, toParams(params) as never)
+  const names = result.columnNames()
+  let page: Row[] = []
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+    for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
+      const o: Row = {}
+      names.forEach((n, i) => (o[n] = fromDuck(values[i])))
+      page.push(o)
+    }
+    if (page.length >= pageSize) {
+      await onPage(page)
+      page = []
+    }
   }
+  if (page.length > 0) await onPage(page)
 }
 
 function toParams(params?: QueryParams): Record<string, ReturnType<typeof toParam>> | undefined {
@@ -358,8 +384,8 @@ class GroupCommitLoader implements ObjectLoader {
   private writing: Promise<void> | undefined
 
   constructor(
-    private readonly writer: DuckDBConnection,
-    private readonly reader: DuckDBConnection,
+    /** the file, held by each commit (released between commits when another process waits, or when idle) */
+    private readonly lease: FileLease,
     private readonly dialect: Dialect,
     private readonly stageDir: string,
     concurrency: number,
@@ -373,8 +399,9 @@ class GroupCommitLoader implements ObjectLoader {
   private arrived: (() => void) | undefined
 
   async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
-    // cheap pre-check so an object loaded meanwhile (e.g. by the stream worker) is not even read
-    const entry = await this.ledgerEntry(this.reader, req)
+    // cheap pre-check so an object loaded meanwhile (e.g. by the stream worker) is not even read; only while the
+    // file is held anyway (never opened for it): the commit checks the ledger again, and that check decides
+    const entry = await this.lease.ifHeld(async (h) => this.ledgerEntry(await h.connection('reader'), req))
     if (entry && isCurrentEntry(req, entry)) return {status: 'skipped', entry}
     const file = path.join(this.stageDir, `${randomUUID()}.tsv`)
     let staged: StageResult
@@ -445,8 +472,15 @@ class GroupCommitLoader implements ObjectLoader {
     }
   }
 
-  private async commit(group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
-    const c = this.writer
+  /**
+   * One transaction for the group, with the file held from its ledger checks to its COMMIT: whatever another
+   * process committed while the file was not held (the same object, by a backfill) is seen by those checks.
+   */
+  private commit(group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
+    return this.lease.use(async (h) => this.commitOn(await h.connection('writer'), group))
+  }
+
+  private async commitOn(c: DuckDBConnection, group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
     const outcomes: ObjectLoadOutcome[] = []
     await c.run('BEGIN TRANSACTION')
     try {
@@ -455,7 +489,7 @@ class GroupCommitLoader implements ObjectLoader {
       for (const {req, file, staged} of group) {
         const {object, table} = req
         // the same object twice in a group (a new version): the first one's rows go in before the second's check
-        if (inserts.some((i) => i.uri === object.uri)) await this.insertRows(inserts.splice(0), now)
+        if (inserts.some((i) => i.uri === object.uri)) await this.insertRows(c, inserts.splice(0), now)
         const entry = await this.ledgerEntry(c, req)
         if (entry && isCurrentEntry(req, entry)) {
           outcomes.push({status: 'skipped', entry})
@@ -497,7 +531,7 @@ class GroupCommitLoader implements ObjectLoader {
         )
         outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected})
       }
-      await this.insertRows(inserts, now)
+      await this.insertRows(c, inserts, now)
       await c.run('COMMIT')
       return outcomes
     } catch (err) {
@@ -510,7 +544,7 @@ class GroupCommitLoader implements ObjectLoader {
    * Inserts staged rows: one INSERT per (table, staging kind) for all of the group's objects, reading their
    * staging files in one read_csv and taking each row's provenance from its file.
    */
-  private async insertRows(inserts: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+  private async insertRows(c: DuckDBConnection, inserts: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     const byKey = new Map<string, PendingInsert[]>()
     for (const i of inserts) {
       const key = `${i.t}\0${i.kind}\0${i.columns.map((c) => `${c.name}:${c.type}`).join(',')}`
@@ -536,7 +570,7 @@ class GroupCommitLoader implements ObjectLoader {
       const source = read.replace('read_csv($file,', `read_csv(${files}, filename = true,`)
       // columns named: a table that gained columns later (ALTER TABLE ADD COLUMN) has them in another order
       const names = [...columns, ...PROVENANCE_COLUMNS].map((c) => this.dialect.quoteIdent(c.name)).join(', ')
-      await this.writer.run(
+      await c.run(
         `INSERT INTO ${t} (${names}) SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path, seneka_f.gcs FROM ${source} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id, gcs) ON seneka_r.filename = seneka_f.file`,
         params,
       )
@@ -545,9 +579,7 @@ class GroupCommitLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     await this.writing
-    await this.writer.run('SET preserve_insertion_order = true').catch(() => {})
-    this.writer.closeSync()
-    this.reader.closeSync()
+    await this.lease.configure({preserve_insertion_order: 'true'}).catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }

@@ -1,0 +1,66 @@
+import {type ChildProcess, spawn} from 'node:child_process'
+import {ROOT} from './cli.js'
+
+/**
+ * Another process that holds a DuckDB file: opens it (read-write or read-only), says "held", keeps it for holdMs,
+ * closes it and says "released". With `wait`, it first asks for the file the way a waiting seneka process does
+ * (a marker in the file's wait folder, then opening until the lock is free), so a writer that lets waiters in
+ * can be tested against it.
+ */
+const SCRIPT = `
+import {DuckDBInstance} from '@duckdb/node-api'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+const [file, holdMs, mode, wait] = process.argv.slice(1)
+const settings = mode === 'ro' ? {access_mode: 'READ_ONLY'} : {}
+let marker
+if (wait === 'wait') {
+  const dir = path.join(path.dirname(file), '.seneka-wait-' + path.basename(file))
+  mkdirSync(dir, {recursive: true})
+  marker = path.join(dir, os.hostname() + '-' + process.pid + '-abcd')
+  writeFileSync(marker, '')
+  console.log('waiting')
+}
+let inst
+for (;;) {
+  try { inst = await DuckDBInstance.create(file, settings); break } catch (e) {
+    if (!/lock/i.test(e.message)) throw e
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+if (marker) rmSync(marker, {force: true})
+const c = await inst.connect()
+if (mode !== 'ro') await c.run('CREATE TABLE IF NOT EXISTS holder (a INTEGER)')
+console.log('held')
+await new Promise((r) => setTimeout(r, Number(holdMs)))
+c.closeSync()
+inst.closeSync()
+console.log('released')
+`
+
+export interface Holder {
+  child: ChildProcess
+  /** resolves once the process holds the file */
+  held: Promise<number>
+  /** resolves once it has released the file (or exited) */
+  released: Promise<number>
+  stop(): void
+}
+
+export function holdFile(file: string, holdMs: number, opts: {mode?: 'rw' | 'ro'; wait?: boolean} = {}): Holder {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT, file, String(holdMs), opts.mode ?? 'rw', opts.wait ? 'wait' : ''], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+  let out = ''
+  let err = ''
+  const seen = (word: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (out.includes(word)) resolve(performance.now())
+      }
+      child.stdout!.on('data', check)
+      child.on('exit', (code) => (word === 'released' || out.includes(word) ? resolve(performance.now()) : reject(new Error(`holder exited ${code}: ${err}`))))
+    })
+  child.stdout!.on('data', (d) => (out += d))
+  child.stderr!.on('data', (d) => (err += d))
+  return {child, held: seen('held'), released: seen('released'), stop: () => child.kill('SIGKILL')}
+}

@@ -1,0 +1,134 @@
+import {existsSync} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it, onTestFinished} from 'vitest'
+import {UserError} from '../../../src/lib/errors.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {waitFolder} from '../../../src/lib/warehouse/duckdb/file-lease.js'
+import {holdFile} from '../../helpers/duckdb-holder.js'
+import {tempDir} from '../../helpers/tmp.js'
+
+async function seed(file: string): Promise<void> {
+  const wh = await DuckDBWarehouse.open(file)
+  await wh.transaction(async (tx) => {
+    await tx.query('CREATE TABLE t AS SELECT range AS a FROM range(10)')
+  })
+  await wh.close()
+}
+
+describe('sharing a DuckDB file with other processes', () => {
+  it('waits for a file another process holds for less than the bound, says so once, then opens it', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    const holder = holdFile(file, 1500)
+    onTestFinished(() => holder.stop())
+    await holder.held
+    const notices: string[] = []
+    const t0 = performance.now()
+    const wh = await DuckDBWarehouse.open(file, {readOnly: true, lockWaitMs: 20_000, onLockWait: (m) => notices.push(m)})
+    const waited = performance.now() - t0
+    try {
+      expect(Number((await wh.query('SELECT count(*) AS n FROM t'))[0].n)).toBe(10)
+    } finally {
+      await wh.close()
+    }
+    const released = await holder.released
+    expect(waited).toBeGreaterThan(1000)
+    // it opened soon after the holder let go, not at the end of the bound
+    expect(waited).toBeLessThan(6000)
+    expect(performance.now() - released).toBeLessThan(3000)
+    expect(notices).toHaveLength(1)
+    expect(notices[0]).toMatch(new RegExp(`^Waiting for another seneka process \\(PID ${holder.child.pid}\\) to release ${file.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+    // the waiter's marker is gone with the wait
+    expect(existsSync(waitFolder(file))).toBe(false)
+  })
+
+  it('fails with one sentence after the bound when another process holds the file longer', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    const holder = holdFile(file, 30_000)
+    onTestFinished(() => holder.stop())
+    await holder.held
+    const t0 = performance.now()
+    const err = await DuckDBWarehouse.open(file, {lockWaitMs: 1200}).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const waited = performance.now() - t0
+    expect(err).toBeInstanceOf(UserError)
+    expect((err as UserError).message).toBe(`The DuckDB file ${file} is in use by another process (PID ${holder.child.pid}) and was not released within 1.2s.`)
+    expect((err as UserError).suggestion).toMatch(/SENEKA_DUCKDB_LOCK_WAIT/)
+    expect(waited).toBeGreaterThanOrEqual(1200)
+    expect(waited).toBeLessThan(4000)
+    expect(existsSync(waitFolder(file))).toBe(false)
+  })
+
+  it('takes SENEKA_DUCKDB_LOCK_WAIT as the bound: 0 fails at once', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    const holder = holdFile(file, 30_000, {mode: 'ro'})
+    onTestFinished(() => holder.stop())
+    await holder.held
+    const before = process.env.SENEKA_DUCKDB_LOCK_WAIT
+    process.env.SENEKA_DUCKDB_LOCK_WAIT = '0'
+    onTestFinished(() => {
+      if (before === undefined) delete process.env.SENEKA_DUCKDB_LOCK_WAIT
+      else process.env.SENEKA_DUCKDB_LOCK_WAIT = before
+    })
+    const t0 = performance.now()
+    // a read-only holder locks a writer out too
+    await expect(DuckDBWarehouse.open(file)).rejects.toThrow(/is in use by another process \(PID \d+\) and was not released within 0ms\./)
+    expect(performance.now() - t0).toBeLessThan(1000)
+  })
+
+  it('a writer with nothing to do releases the file after its idle window, and opens it again when it works', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 100})
+    onTestFinished(() => wh.close())
+    await wh.query('SELECT 1')
+    expect(wh.fileLease.held).toBe(true)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(wh.fileLease.held).toBe(false)
+    // another process gets the file at once
+    const holder = holdFile(file, 200, {mode: 'ro'})
+    const t0 = performance.now()
+    await holder.released
+    expect(performance.now() - t0).toBeLessThan(3000)
+    expect(Number((await wh.query('SELECT count(*) AS n FROM t'))[0].n)).toBe(10)
+    expect(wh.fileLease.opens).toBe(2)
+  })
+
+  it('a busy writer lets a waiting process in after its current work, then takes the file back', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    // an idle window far longer than the test: only the waiter's marker can make it let go
+    const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 60_000})
+    onTestFinished(() => wh.close())
+    let stop = false
+    let queries = 0
+    const busy = (async () => {
+      while (!stop) {
+        await wh.transaction(async (tx) => {
+          await tx.query('INSERT INTO t VALUES (1)')
+        })
+        queries++
+      }
+    })()
+    await new Promise((r) => setTimeout(r, 200))
+    const holder = holdFile(file, 500, {wait: true})
+    onTestFinished(() => holder.stop())
+    const t0 = performance.now()
+    await holder.held
+    const gotIn = performance.now() - t0
+    const during = queries
+    await holder.released
+    await new Promise((r) => setTimeout(r, 500))
+    stop = true
+    await busy
+    expect(gotIn).toBeLessThan(3000)
+    // the writer went on after the other process was done with the file
+    expect(queries).toBeGreaterThan(during)
+    expect(wh.fileLease.opens).toBeGreaterThanOrEqual(2)
+    expect(Number((await wh.query('SELECT count(*) AS n FROM holder'))[0].n)).toBe(0)
+  })
+})
