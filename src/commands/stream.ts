@@ -16,6 +16,9 @@ import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
 
+/** the sources: exactly one is given */
+const SOURCE_FLAGS = ['queue', 'subscription', 'listen', 'watch']
+
 export default class Stream extends BaseCommand<typeof Stream, StreamResult | StreamDryRun> {
   static override summary = 'The event-driven loader: load each object as it lands, from S3 event notifications on SQS, GCS notifications on Pub/Sub (pulled, or pushed to --listen), or a watched local folder, exactly once.'
 
@@ -69,7 +72,7 @@ ${exitCodeHelp([
   static override flags = {
     queue: Flags.string({
       summary: 'URL of the SQS queue receiving the bucket\'s S3 event notifications.',
-      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
+      exactlyOne: SOURCE_FLAGS,
       parse: wrap((v) => {
         if (!/^https?:\/\/[^/]+\/.+/.test(v)) throw new UsageError(`--queue "${v}" is not a queue URL.`, 'Use the queue URL: https://sqs.REGION.amazonaws.com/ACCOUNT/NAME.')
         return v
@@ -77,7 +80,7 @@ ${exitCodeHelp([
     }),
     subscription: Flags.string({
       summary: 'Pub/Sub subscription receiving a GCS bucket\'s notifications: projects/PROJECT/subscriptions/NAME.',
-      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
+      exactlyOne: SOURCE_FLAGS,
       parse: wrap((v) => {
         parseSubscriptionName(v)
         return v
@@ -85,13 +88,13 @@ ${exitCodeHelp([
     }),
     listen: Flags.string({
       summary: 'Push mode: accept Pub/Sub push requests and Eventarc CloudEvents on HOST:PORT (on Cloud Run: 0.0.0.0:$PORT).',
-      exactlyOne: ['queue', 'subscription', 'listen', 'watch'],
+      exactlyOne: SOURCE_FLAGS,
       parse: wrap((v) => {
         parseListenAddress(v)
         return v
       }),
     }),
-    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: ['queue', 'subscription', 'listen', 'watch']}),
+    watch: existingFolderFlag({summary: 'Embedded mode: load files as they appear under this local folder.', exactlyOne: SOURCE_FLAGS}),
     ...formatFlags,
     concurrency: concurrencyFlag,
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),

@@ -1,24 +1,17 @@
 import type {Readable} from 'node:stream'
-import type {LogFormat} from '../formats/types.js'
 import {isTransient, withRetry} from '../retry.js'
-import type {ObjectInfo, ObjectStore} from '../store/types.js'
-import type {LedgerEntry, LoadPath, ObjectLoader, ObjectLoadOutcome} from '../warehouse/types.js'
+import type {ObjectStore} from '../store/types.js'
+import type {ObjectLoader, ObjectLoadOutcome, ObjectLoadRequest} from '../warehouse/types.js'
 import {ObjectParseReport} from '../loader/parse-report.js'
 import {newCounters, type ReadCounters, type Reject, readObject} from '../loader/read-object.js'
 
 /** rejected lines kept for the reject rule's format guess */
 const KEPT_FOR_RULE = 50
 
-export interface LoadObjectOptions {
+/** What the load request says of the object (warehouse/types.ts); the bytes and the report are added here. */
+export interface LoadObjectOptions extends Pick<ObjectLoadRequest, 'table' | 'format' | 'object' | 'loadId' | 'path' | 'sequencer' | 'isCurrent'> {
   loader: ObjectLoader
   store: ObjectStore
-  table: string
-  format: LogFormat
-  object: ObjectInfo
-  loadId: string
-  path: LoadPath
-  sequencer?: string
-  isCurrent?: (entry: LedgerEntry) => boolean
   /** caller-owned counters, so they can be read when the load throws */
   counters?: ReadCounters
   /** transient failures retried this many times (default 4) */
@@ -45,29 +38,20 @@ export interface LoadObjectResult {
  * retrying transient failures. Used by backfill and stream.
  */
 export async function loadObject(opts: LoadObjectOptions): Promise<LoadObjectResult> {
-  const counters = opts.counters ?? newCounters()
-  const max = opts.maxRejectSamples ?? 20
-  const {store, object, format} = opts
+  const {loader, store, counters: given, retries, maxRejectSamples, rejectRule, onRetry, ...request} = opts
+  const counters = given ?? newCounters()
+  const max = maxRejectSamples ?? 20
+  const {object, format} = request
   // the first rejected lines: the reject rule names the format they look like from them
-  const report = new ObjectParseReport(object.uri, format, counters, {keep: Math.max(max, KEPT_FOR_RULE), rule: opts.rejectRule ?? true})
+  const report = new ObjectParseReport(object.uri, format, counters, {keep: Math.max(max, KEPT_FOR_RULE), rule: rejectRule ?? true})
   // the bytes of the object as LIST/HEAD described it: a short or corrupted read is retried, never loaded
   const open = (): Promise<Readable> => readObject(() => store.read(object.key, {version: object.etag || undefined}), object, {allowLonger: store.scheme === 'gs'})
   const outcome = await withRetry(
     () => {
       report.reset()
-      return opts.loader.load({
-        table: opts.table,
-        format,
-        object,
-        loadId: opts.loadId,
-        path: opts.path,
-        sequencer: opts.sequencer,
-        isCurrent: opts.isCurrent,
-        open,
-        report,
-      })
+      return loader.load({...request, open, report})
     },
-    {retries: opts.retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => opts.onRetry?.(err, n)},
+    {retries: retries ?? 4, baseDelayMs: 200, isRetryable: isTransient, onRetry: (err, n) => onRetry?.(err, n)},
   )
   return {outcome, counters, rejectSamples: report.kept.slice(0, max)}
 }

@@ -3,7 +3,7 @@ import {describeNetworkError, errorMessage, UserError, UsageError} from '../../e
 import {parseGcsNotification} from '../gcs-events.js'
 import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
-import {MAX_SAMPLES, type Source, watchIdle, type WorkerContext} from './types.js'
+import {MAX_SAMPLES, runLatch, type Source, watchIdle, type WorkerContext} from './types.js'
 
 import {parseSubscriptionName} from './pubsub-name.js'
 
@@ -86,9 +86,7 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
         let lastActivity = performance.now()
         let stoppedBy: StopReason = 'signal'
         let fatal: unknown
-        let finish!: () => void
-        const finished = new Promise<void>((r) => (finish = r))
-        void ctx.stopped.then(() => finish())
+        const {finished, finish} = runLatch(ctx.stopped)
 
         /** A delivery that failed: nack it for redelivery, or, once it is poison, leave it to the dead-letter topic. */
         const failed = (m: Message, uri: string | null, reason: string): void => {

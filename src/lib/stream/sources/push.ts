@@ -7,7 +7,7 @@ import {PushAuth} from '../push-auth.js'
 import {renderPrometheus} from '../stats.js'
 import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
-import {MAX_SAMPLES, type Source, watchIdle, type WorkerContext} from './types.js'
+import {MAX_SAMPLES, runLatch, type Source, watchIdle, type WorkerContext} from './types.js'
 
 /** The Eventarc type of a Pub/Sub message (a trigger on the notification topic): data is the push envelope. */
 export const PUBSUB_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished'
@@ -220,9 +220,7 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
       let lastActivity = performance.now()
       let stoppedBy: StopReason = 'signal'
       let fatal: unknown
-      let finish!: () => void
-      const finished = new Promise<void>((r) => (finish = r))
-      void ctx.stopped.then(() => finish())
+      const {finished, finish} = runLatch(ctx.stopped)
 
       /** handles one POST; never throws */
       const deliver = async (req: IncomingMessage, job: Job): Promise<void> => {

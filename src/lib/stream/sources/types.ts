@@ -50,3 +50,14 @@ export function watchIdle(idleMs: number | undefined, idleSince: () => number | 
 
 /** The most samples (failures, invalid messages, poison objects) kept in the summary. */
 export const MAX_SAMPLES = 20
+
+/**
+ * The end of a pushed-to source's run: `finished` resolves when the worker is asked to stop (ctx.stopped) or
+ * when the source calls finish() itself (idle, a fatal error).
+ */
+export function runLatch(stopped: Promise<void>): {finished: Promise<void>; finish: () => void} {
+  let finish!: () => void
+  const finished = new Promise<void>((r) => (finish = r))
+  void stopped.then(() => finish())
+  return {finished, finish}
+}

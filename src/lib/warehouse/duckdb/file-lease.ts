@@ -31,16 +31,19 @@ const NOTICE_AFTER_MS = 1_000
 /** markers of other hosts (a shared folder) older than this are left over from a crash */
 const STALE_MARKER_MS = 3_600_000
 
+/** A duration from the environment: unset or empty is the default, 0 is none. */
+function envDuration(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name]?.trim()
+  if (v === undefined || v === '') return fallback
+  return v === '0' ? 0 : parseDuration(v, name)
+}
+
 export function lockWaitMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.SENEKA_DUCKDB_LOCK_WAIT?.trim()
-  if (v === undefined || v === '') return DEFAULT_LOCK_WAIT_MS
-  return v === '0' ? 0 : parseDuration(v, 'SENEKA_DUCKDB_LOCK_WAIT')
+  return envDuration(env, 'SENEKA_DUCKDB_LOCK_WAIT', DEFAULT_LOCK_WAIT_MS)
 }
 
 export function idleReleaseMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.SENEKA_DUCKDB_IDLE_RELEASE?.trim()
-  if (v === undefined || v === '') return DEFAULT_IDLE_RELEASE_MS
-  return v === '0' ? 0 : parseDuration(v, 'SENEKA_DUCKDB_IDLE_RELEASE')
+  return envDuration(env, 'SENEKA_DUCKDB_IDLE_RELEASE', DEFAULT_IDLE_RELEASE_MS)
 }
 
 export function isLockError(err: unknown): boolean {
