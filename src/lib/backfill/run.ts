@@ -1,3 +1,4 @@
+import {setMaxListeners} from 'node:events'
 import pLimit from 'p-limit'
 import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
@@ -8,7 +9,7 @@ import {RejectedObjectError} from '../loader/reject-rule.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import {type LedgerEntry, type LoadEstimate, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
+import {type LedgerEntry, type LoadEstimate, LoadNotStartedError, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
 import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
 import type {Shard} from './shard.js'
 
@@ -182,7 +183,12 @@ async function load(
   hooks: BackfillHooks,
   ctx: {fresh: boolean},
 ): Promise<void> {
-  const {loader, inFlight} = await openLoadSession(warehouse, opts)
+  const {loader, inFlight} = await openLoadSession(warehouse, {...opts, bulk: true})
+  // a full disk or an interruption: loads that have not begun (waiting for the loader) are not begun
+  const stopping = new AbortController()
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stopping.signal]) : stopping.signal
+  // every load waiting for the loader listens to it
+  setMaxListeners(inFlight + 16, signal)
   // --reload, or a table created now over a stale ledger: only this run's own entries make a load unnecessary
   // (a retry after a lost commit reply), every older entry is replaced
   const isCurrent = opts.reload || ctx.fresh ? (e: LedgerEntry): boolean => e.loadId === loadId : undefined
@@ -208,6 +214,7 @@ async function load(
               loadId,
               path: 'backfill',
               isCurrent,
+              signal,
               counters,
               retries: opts.retries ?? 4,
               maxRejectSamples: MAX_REJECT_SAMPLES,
@@ -219,11 +226,14 @@ async function load(
             result.bytesRead += counters.storedBytes
             result.bytesUncompressed += counters.bytes
           } catch (err) {
+            // not begun because the run is stopping: neither loaded nor failed, left for the next run
+            if (err instanceof LoadNotStartedError) return
             result.objects.failed++
             // bytes read by the last attempt, failed or not, are still bytes read
             result.bytesRead += counters.storedBytes
             result.bytesUncompressed += counters.bytes
             if (isDiskFull(err)) {
+              stopping.abort()
               if (result.stopped) return
               result.stopped = `no space left on the device (ENOSPC) while loading ${obj.uri}: the run stopped; objects not loaded are left for the next run (free some space, or put the DuckDB file and its staging folder on a larger disk)`
               result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`})

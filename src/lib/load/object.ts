@@ -9,7 +9,7 @@ import {newCounters, type ReadCounters, type Reject, readObject} from '../loader
 const KEPT_FOR_RULE = 50
 
 /** What the load request says of the object (warehouse/types.ts); the bytes and the report are added here. */
-export interface LoadObjectOptions extends Pick<ObjectLoadRequest, 'table' | 'format' | 'object' | 'loadId' | 'path' | 'sequencer' | 'isCurrent'> {
+export interface LoadObjectOptions extends Pick<ObjectLoadRequest, 'table' | 'format' | 'object' | 'loadId' | 'path' | 'sequencer' | 'isCurrent' | 'signal'> {
   loader: ObjectLoader
   store: ObjectStore
   /** caller-owned counters, so they can be read when the load throws */

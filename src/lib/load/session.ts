@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import type {LogFormat} from '../formats/types.js'
-import type {ObjectLoader, Warehouse} from '../warehouse/types.js'
+import type {LoaderOptions, ObjectLoader, Warehouse} from '../warehouse/types.js'
 
 /** A load id: the prefix (bf: backfill, st: stream), the UTC start time and a random suffix. */
 export function newLoadId(prefix: string): string {
@@ -20,8 +20,8 @@ export interface LoadSession {
 }
 
 /** What every load starts with: the table (created, or brought up to the format) and the engine's loader. */
-export async function openLoadSession(warehouse: Warehouse, opts: {table: string; format: LogFormat; concurrency: number}): Promise<LoadSession> {
+export async function openLoadSession(warehouse: Warehouse, opts: {table: string; format: LogFormat} & LoaderOptions): Promise<LoadSession> {
   await warehouse.ensureTable(opts.table, opts.format)
-  const loader = await warehouse.openLoader({concurrency: opts.concurrency})
+  const loader = await warehouse.openLoader({concurrency: opts.concurrency, bulk: opts.bulk})
   return {loader, inFlight: Math.max(opts.concurrency, loader.maxInFlight ?? 0)}
 }

@@ -44,6 +44,30 @@ export interface ObjectLoadRequest {
    * already loaded.
    */
   isCurrent?: (entry: LedgerEntry) => boolean
+  /**
+   * Aborted: a load that has not begun its work (waiting for the engine's staging slot) does not begin it and
+   * rejects with LoadNotStartedError; nothing was read or written. A load under way finishes.
+   */
+  signal?: AbortSignal
+}
+
+/** A load whose request was aborted before its work began: nothing was read or written (not a failure). */
+export class LoadNotStartedError extends Error {
+  override readonly name = 'LoadNotStartedError'
+  constructor(uri: string) {
+    super(`the load of ${uri} was not started (the run is stopping)`)
+  }
+}
+
+/** What a loader is opened for. */
+export interface LoaderOptions {
+  /** objects read and parsed at once */
+  concurrency: number
+  /**
+   * A bulk load (backfill): throughput over latency, so staged objects may wait for a larger commit (DuckDB
+   * then takes more loads in flight). Stream loads commit as soon as they are staged.
+   */
+  bulk?: boolean
 }
 
 export type ObjectLoadOutcome =
@@ -179,7 +203,7 @@ export interface QueryWarehouse {
 export interface Warehouse extends QueryWarehouse {
   /** creates the table for a format if missing; adds columns a newer format version has */
   ensureTable(table: string, format: LogFormat): Promise<void>
-  openLoader(opts: {concurrency: number}): Promise<ObjectLoader>
+  openLoader(opts: LoaderOptions): Promise<ObjectLoader>
   /**
    * What a loader running for days will use per day (printed when `stream` starts). Optional: engines
    * without per-day quotas or per-statement billing omit it.

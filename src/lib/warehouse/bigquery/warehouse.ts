@@ -17,6 +17,7 @@ import {
   LEDGER_TABLE,
   type LedgerEntry,
   type LoadEstimate,
+  type LoaderOptions,
   type ObjectLoader,
   type QueryParams,
   REJECTS_TABLE,
@@ -352,7 +353,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     return out
   }
 
-  async openLoader(opts: {concurrency: number}): Promise<ObjectLoader> {
+  async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     if (!this.opts.staging) {
       throw new UserError('Loading into BigQuery needs a GCS staging prefix.', {suggestion: 'Add --staging gs://BUCKET/PREFIX (a bucket in the dataset location).'})

@@ -1,0 +1,118 @@
+import path from 'node:path'
+import {Readable} from 'node:stream'
+import {describe, expect, it, onTestFinished, vi} from 'vitest'
+import {getFormat} from '../../../src/lib/formats/index.js'
+import {ObjectParseReport} from '../../../src/lib/loader/parse-report.js'
+import {newCounters} from '../../../src/lib/loader/read-object.js'
+import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {LoadNotStartedError, type ObjectLoader, type ObjectLoadRequest} from '../../../src/lib/warehouse/types.js'
+import {tempDir} from '../../helpers/tmp.js'
+
+const format = getFormat('jsonl')
+const lines = (n: number, tag: string): Buffer => Buffer.from(Array.from({length: n}, (_, i) => JSON.stringify({ts: 1714557600 + i, msg: `${tag}-${i}`})).join('\n') + '\n')
+
+/** Counts the reads open at once (a read is open from open() until its stream ended). */
+class Reads {
+  open = 0
+  max = 0
+  opened = 0
+
+  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal} = {}): ObjectLoadRequest {
+    const body = lines(200, `o${i}`)
+    const open = async (): Promise<Readable> => {
+      this.opened++
+      this.open++
+      this.max = Math.max(this.max, this.open)
+      const delay = opts.delayMs ?? 20
+      const done = (): void => {
+        this.open--
+      }
+      return Readable.from(
+        (async function* () {
+          try {
+            await new Promise((r) => setTimeout(r, delay))
+            await opts.gate
+            yield body
+          } finally {
+            done()
+          }
+        })(),
+      )
+    }
+    const object = {uri: `file:///src/o${i}.jsonl`, key: `o${i}.jsonl`, size: body.length, etag: `e${i}`, lastModified: new Date('2024-05-01T00:00:00Z')}
+    return {table: 't', format, object, loadId: 'L', path: 'backfill', open, report: new ObjectParseReport(object.uri, format, newCounters(), {keep: 50, rule: true}), ...(opts.signal ? {signal: opts.signal} : {})}
+  }
+}
+
+async function setup(opts: {concurrency: number; bulk?: boolean; idleReleaseMs?: number}): Promise<{wh: DuckDBWarehouse; loader: ObjectLoader}> {
+  const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'wh.duckdb'), {idleReleaseMs: opts.idleReleaseMs ?? 60_000})
+  await wh.ensureTable('t', format)
+  const loader = await wh.openLoader({concurrency: opts.concurrency, bulk: opts.bulk})
+  onTestFinished(async () => {
+    await loader.close()
+    await wh.close()
+  })
+  return {wh, loader}
+}
+
+const rows = async (wh: DuckDBWarehouse, sql: string): Promise<number> => Number(Object.values((await wh.query(sql))[0])[0])
+
+describe("DuckDB's group-commit loader", () => {
+  it('reads at most --concurrency objects at once, however many loads wait; a bulk loader takes more loads in flight', async () => {
+    const {wh, loader} = await setup({concurrency: 2, bulk: true})
+    const reads = new Reads()
+    // a bulk loader lets staged objects wait for a larger commit; a stream loader does not
+    const stream = await wh.openLoader({concurrency: 2})
+    expect(loader.maxInFlight).toBeGreaterThan(stream.maxInFlight!)
+    await stream.close()
+    const outcomes = await Promise.all(Array.from({length: 24}, (_, i) => loader.load(reads.request(i))))
+    expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
+    expect(reads.opened).toBe(24)
+    expect(reads.max).toBeLessThanOrEqual(2)
+    expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(24 * 200)
+    expect(await rows(wh, 'SELECT count(*) FROM _seneka_ledger')).toBe(24)
+  })
+
+  it('a load aborted while it waits for a staging slot is not started: nothing read, nothing written', async () => {
+    const {wh, loader} = await setup({concurrency: 1, bulk: true})
+    const reads = new Reads()
+    const stop = new AbortController()
+    // the first object holds the only staging slot until the others were aborted
+    let release!: () => void
+    const first = loader.load(reads.request(0, {gate: new Promise<void>((r) => (release = r))}))
+    await vi.waitFor(() => expect(reads.opened).toBe(1))
+    const waiting = loader.load(reads.request(1, {signal: stop.signal}))
+    const aborted = new AbortController()
+    aborted.abort()
+    const never = loader.load(reads.request(2, {signal: aborted.signal}))
+    never.catch(() => {})
+    await new Promise((r) => setTimeout(r, 50))
+    stop.abort()
+    await expect(waiting).rejects.toBeInstanceOf(LoadNotStartedError)
+    await expect(never).rejects.toThrow(/was not started/)
+    release()
+    expect(await first).toMatchObject({status: 'loaded', rows: 200})
+    expect(reads.opened).toBe(1)
+    expect(await rows(wh, 'SELECT count(*) FROM _seneka_ledger')).toBe(1)
+    expect(await rows(wh, "SELECT count(*) FROM t WHERE _source_uri <> 'file:///src/o0.jsonl'")).toBe(0)
+  })
+
+  it('keeps the file between the commits of a run, and releases it once the run has nothing to do', async () => {
+    const {wh, loader} = await setup({concurrency: 2, bulk: true, idleReleaseMs: 50})
+    const reads = new Reads()
+    const opens = wh.fileLease.opens
+    // the second object reads until the first is committed and the idle window has long passed: the first's
+    // commit must not give the file up
+    let release!: () => void
+    const loads = [loader.load(reads.request(0)), loader.load(reads.request(1, {gate: new Promise<void>((r) => (release = r))}))]
+    await loads[0]
+    await new Promise((r) => setTimeout(r, 200))
+    expect(wh.fileLease.held).toBe(true)
+    release()
+    await loads[1]
+    expect(wh.fileLease.opens).toBe(opens)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(wh.fileLease.held).toBe(false)
+    expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(400)
+  })
+})
