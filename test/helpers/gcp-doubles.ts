@@ -65,6 +65,8 @@ export interface FailRule {
   status: number
   times: number
   reason?: string
+  /** do the request, then answer with the failure (a lost reply) */
+  afterHandling?: boolean
 }
 
 export interface GcpDouble {
@@ -650,7 +652,10 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       const rule = rules.find((x) => x.times > 0 && x.match(rec))
       if (rule) {
         rule.times--
-        return send(rule.status, {error: {code: rule.status, message: rule.reason ?? `simulated ${rule.status}`, errors: [{reason: rule.reason ?? (rule.status === 429 ? 'rateLimitExceeded' : 'backendError'), message: rule.reason ?? 'simulated'}]}})
+        const failure = {error: {code: rule.status, message: rule.reason ?? `simulated ${rule.status}`, errors: [{reason: rule.reason ?? (rule.status === 429 ? 'rateLimitExceeded' : 'backendError'), message: rule.reason ?? 'simulated'}]}}
+        if (!rule.afterHandling) return send(rule.status, failure)
+        const real = send
+        send = () => real(rule.status, failure)
       }
       try {
         if (rec.path.startsWith('/bigquery/')) {

@@ -2,6 +2,7 @@ import {S3Client} from '@aws-sdk/client-s3'
 import {SQSClient} from '@aws-sdk/client-sqs'
 import {describeNetworkError, UserError} from '../errors.js'
 import {explainGcpError, httpStatus} from '../gcp/errors.js'
+import {isTransient, withRetry} from '../retry.js'
 import {createGcsClient} from '../store/gcs.js'
 import {createS3Client} from '../store/s3.js'
 import type {GcpLegClient, GcsNotificationInfo} from './gcs-leg.js'
@@ -102,6 +103,12 @@ const asNotification = (m: Record<string, unknown>): GcsNotificationInfo => ({
   ...((m.object_name_prefix ?? m.objectNamePrefix) ? {objectNamePrefix: String(m.object_name_prefix ?? m.objectNamePrefix)} : {}),
 })
 
+/** GCS notification calls are retried here (the storage client's own retries are off, as for the store) */
+const GCS_RETRIES = 4
+
+const sameSpec = (a: Omit<GcsNotificationInfo, 'id'>, b: Omit<GcsNotificationInfo, 'id'>): boolean =>
+  a.topic === b.topic && a.payloadFormat === b.payloadFormat && [...a.eventTypes].sort().join() === [...b.eventTypes].sort().join() && (a.objectNamePrefix ?? '') === (b.objectNamePrefix ?? '')
+
 /**
  * GCS notifications through @google-cloud/storage (bucket.createNotification = notifications.insert) and Pub/Sub
  * topics and subscriptions through @google-cloud/pubsub, with Application Default Credentials; a custom
@@ -112,6 +119,18 @@ export async function createGcpLegClient(opts: {project: string; gcsEndpoint?: s
   const host = opts.pubsubEndpoint ?? process.env.PUBSUB_EMULATOR_HOST
   const pubsub = new PubSub({projectId: opts.project, ...(host ? {apiEndpoint: host.replace(/^https?:\/\//, ''), emulatorMode: true} : {})})
   const storage = createGcsClient({gcsEndpoint: opts.gcsEndpoint ?? process.env.SENEKA_GCS_ENDPOINT})
+  // 429 and 5xx from GCS (explained errors are marked retryable) are retried with backoff; Pub/Sub's admin calls
+  // are retried by its own client (gax)
+  const retried = <T>(fn: (attempt: number) => Promise<T>): Promise<T> => withRetry(fn, {retries: GCS_RETRIES, baseDelayMs: 250, isRetryable: isTransient})
+  const listNotifications = (bucket: string): Promise<GcsNotificationInfo[]> =>
+    retried(async () => {
+      try {
+        const [list] = await storage.bucket(bucket).getNotifications()
+        return list.map((n) => asNotification(n.metadata as Record<string, unknown>))
+      } catch (err) {
+        throw explainNotificationApiError(err, `list the notifications of gs://${bucket}`, bucket)
+      }
+    })
   const gone = async (fn: () => Promise<unknown>): Promise<boolean> => {
     try {
       await fn()
@@ -122,32 +141,36 @@ export async function createGcpLegClient(opts: {project: string; gcsEndpoint?: s
     }
   }
   return {
-    async listNotifications(bucket) {
-      try {
-        const [list] = await storage.bucket(bucket).getNotifications()
-        return list.map((n) => asNotification(n.metadata as Record<string, unknown>))
-      } catch (err) {
-        throw explainNotificationApiError(err, `list the notifications of gs://${bucket}`, bucket)
-      }
-    },
+    listNotifications,
     async createNotification(bucket, n) {
-      try {
-        const [created] = await storage.bucket(bucket).createNotification(n.topic, {
-          eventTypes: n.eventTypes,
-          payloadFormat: n.payloadFormat,
-          ...(n.objectNamePrefix ? {objectNamePrefix: n.objectNamePrefix} : {}),
-        })
-        return asNotification(created.metadata as Record<string, unknown>)
-      } catch (err) {
-        throw explainNotificationApiError(err, `create a notification on gs://${bucket}`, bucket, n.topic)
-      }
+      // notifications.insert is not idempotent: before trying again, look whether the attempt whose answer was
+      // lost created it (apply creates one only where no such notification existed)
+      return retried(async (attempt) => {
+        if (attempt > 0) {
+          const made = (await listNotifications(bucket)).find((x) => sameSpec(x, n))
+          if (made) return made
+        }
+        try {
+          const [created] = await storage.bucket(bucket).createNotification(n.topic, {
+            eventTypes: n.eventTypes,
+            payloadFormat: n.payloadFormat,
+            ...(n.objectNamePrefix ? {objectNamePrefix: n.objectNamePrefix} : {}),
+          })
+          return asNotification(created.metadata as Record<string, unknown>)
+        } catch (err) {
+          throw explainNotificationApiError(err, `create a notification on gs://${bucket}`, bucket, n.topic)
+        }
+      })
     },
     async deleteNotification(bucket, id) {
-      try {
-        return await gone(() => storage.bucket(bucket).notification(id).delete())
-      } catch (err) {
-        throw explainNotificationApiError(err, `delete notification ${id} of gs://${bucket}`, bucket)
-      }
+      // a retry after a lost answer finds it gone (404): deleted either way
+      return retried(async () => {
+        try {
+          return await gone(() => storage.bucket(bucket).notification(id).delete())
+        } catch (err) {
+          throw explainNotificationApiError(err, `delete notification ${id} of gs://${bucket}`, bucket)
+        }
+      })
     },
     async topicExists(name) {
       try {

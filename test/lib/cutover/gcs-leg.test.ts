@@ -219,6 +219,27 @@ describe('cutover: the GCS -> Pub/Sub leg through the real Google clients (GCS H
     expect(refused.buckets[0].failed?.error).toBe(`Permission storage.buckets.update is missing to create a notification on gs://${v.landing}.`)
   })
 
+  it('429 and 503 from GCS are retried; a notification whose creation answer was lost is found, not created twice', async () => {
+    const t = await setup()
+    const notificationCalls = (r: {path: string}) => r.path.endsWith(`/b/${t.landing}/notificationConfigs`)
+    gcs.fail({match: (r) => r.method === 'GET' && notificationCalls(r), status: 429})
+    gcs.fail({match: (r) => r.method === 'POST' && notificationCalls(r), status: 503})
+    // the second POST creates the notification, but its answer is a 503
+    gcs.fail({match: (r) => r.method === 'POST' && notificationCalls(r), status: 503, afterHandling: true})
+    const r = await t.apply()
+    expect(r.exitCode).toBe(ExitCode.OK)
+    // the first POST failed, the second created it (its answer lost), the retry found it and posted nothing
+    expect(gcs.requests.filter((q) => q.method === 'POST' && notificationCalls(q))).toHaveLength(2)
+    expect(gcs.notifications.get(t.landing)).toHaveLength(1)
+    const made = gcs.notifications.get(t.landing)![0]
+    expect(t.state().applied.pubsub.created.notification).toEqual({bucket: t.landing, id: made.id, topic: t.names.topic})
+    // recorded as seneka's: rollback deletes it (a 503 on the delete is retried too)
+    gcs.fail({match: (r) => r.method === 'DELETE' && r.path.includes(`/b/${t.landing}/notificationConfigs/`), status: 503})
+    const back = await t.rollback()
+    expect(back.exitCode).toBe(ExitCode.OK)
+    expect(gcs.notifications.get(t.landing) ?? []).toHaveLength(0)
+  })
+
   it('the GCS double is strict about the topic and keeps duplicates as GCS does', async () => {
     const bucket = 'strict-bucket'
     const post = (body: object) => fetch(`${gcs.endpoint}/storage/v1/b/${bucket}/notificationConfigs`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
