@@ -433,8 +433,7 @@ class GroupCommitLoader implements ObjectLoader {
     if (entry && isCurrentEntry(req, entry)) return {status: 'skipped', entry}
     const file = path.join(this.stageDir, `${randomUUID()}.tsv`)
     let staged: StageResult
-    await this.stageSlot(req)
-    this.staging++
+    await this.takeStageSlot(req)
     try {
       // a long-idle loader's folder may have been taken for abandoned (STAGE_LEASE_MS): recreate it
       await fs.mkdir(this.stageDir, {recursive: true})
@@ -453,12 +452,19 @@ class GroupCommitLoader implements ObjectLoader {
     })
   }
 
-  /** Waits for a staging slot; a request aborted before it gets one is not started. */
-  private async stageSlot(req: ObjectLoadRequest): Promise<void> {
+  /** Takes a staging slot (`staging` counts it), waiting for one; a request aborted before it gets one is not started. */
+  private async takeStageSlot(req: ObjectLoadRequest): Promise<void> {
     const {signal} = req
     for (;;) {
-      if (signal?.aborted) throw new LoadNotStartedError(req.object.uri)
-      if (this.staging < this.stageSlots) return
+      if (signal?.aborted) {
+        // a slot this waiter was woken for goes to the next one
+        if (this.staging < this.stageSlots) this.slotWaiters.shift()?.()
+        throw new LoadNotStartedError(req.object.uri)
+      }
+      if (this.staging < this.stageSlots) {
+        this.staging++
+        return
+      }
       await new Promise<void>((resolve) => {
         const done = (): void => {
           signal?.removeEventListener('abort', done)
@@ -477,7 +483,12 @@ class GroupCommitLoader implements ObjectLoader {
     return rows[0] ? ledgerFromRow(rows[0]) : undefined
   }
 
-  /** Waits (at most until `deadline`) while fewer than `rows` rows are queued and other objects are still staging. */
+  /**
+   * Waits (at most until `deadline`) while fewer than `rows` rows are queued and other objects are still staging
+   * (a backfill, before each group): a transaction appending at least a row group is written straight to the
+   * database file instead of through the WAL, so big backfills write their data once, and fewer, larger INSERTs
+   * cost DuckDB less. The file is not held meanwhile.
+   */
   private async linger(rows: number, deadline: number): Promise<void> {
     while (this.staging > 0 && Date.now() < deadline && this.queuedRows() < rows) {
       await new Promise<void>((resolve) => {
@@ -495,23 +506,25 @@ class GroupCommitLoader implements ObjectLoader {
     return this.queue.reduce((n, q) => n + q.staged.rows, 0)
   }
 
-  /** Moves the staged objects a group can still take from the queue into it. */
-  private take(group: StagedObject[], rows: number): StagedObject[] {
-    const batch: StagedObject[] = []
+  /** The next group: as many queued objects as one commit takes (GROUP_OBJECTS, GROUP_ROWS). */
+  private take(): StagedObject[] {
+    const group: StagedObject[] = []
+    let rows = 0
     while (this.queue.length > 0 && group.length < GROUP_OBJECTS && (group.length === 0 || rows + this.queue[0].staged.rows <= GROUP_ROWS)) {
       const item = this.queue.shift()!
       rows += item.staged.rows
       group.push(item)
-      batch.push(item)
     }
-    return batch
+    return group
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const group: StagedObject[] = []
+      // a stream load commits what is queued at once: its latency matters more than its throughput
+      if (this.queue.every((q) => q.req.path === 'backfill')) await this.linger(GROUP_TARGET_ROWS, Date.now() + LINGER_MS)
+      const group = this.take()
       try {
-        const outcomes = await this.lease.use(async (h) => this.commitStaged(await h.connection('writer'), group))
+        const outcomes = await this.commit(group)
         group.forEach((item, i) => item.resolve(outcomes[i]))
       } catch (err) {
         if (group.length === 1) group[0].reject(err)
@@ -524,97 +537,71 @@ class GroupCommitLoader implements ObjectLoader {
   }
 
   /**
-   * One transaction for the objects staged. A stream load commits what is queued at once: its latency matters
-   * more than its throughput. A backfill first waits a little (at most LINGER_MS) while fewer rows than
-   * GROUP_TARGET_ROWS are queued and other objects are still staging: a transaction appending at least a row
-   * group is written straight to the database file instead of through the WAL, so big backfills write their
-   * data once, and fewer, larger INSERTs cost DuckDB less. (Inserting objects into a growing transaction while the others stage was measured slower: more,
-   * smaller INSERTs on the same two cores.)
-   */
-  private commitStaged(c: DuckDBConnection, group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
-    return this.inTransaction(c, async (add) => {
-      if (this.queue.every((q) => q.req.path === 'backfill')) await this.linger(GROUP_TARGET_ROWS, Date.now() + LINGER_MS)
-      await add(this.take(group, 0))
-    })
-  }
-
-  /** Commits exactly these objects in one transaction (a failed group's objects are retried one by one). */
-  private commit(group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
-    return this.lease.use(async (h) => this.inTransaction(await h.connection('writer'), (add) => add(group)))
-  }
-
-  /**
-   * Runs `fill` in a transaction, with the file held from its ledger checks to its COMMIT: whatever another
+   * One transaction for the group, with the file held from its ledger checks to its COMMIT: whatever another
    * process committed while the file was not held (the same object, by a backfill) is seen by those checks.
-   * `add` records objects in it (ledger check, an older version's rows deleted, rows, rejects, ledger row);
-   * their outcomes come back in the order they were added.
    */
-  private async inTransaction(c: DuckDBConnection, fill: (add: (objects: StagedObject[]) => Promise<void>) => Promise<void>): Promise<ObjectLoadOutcome[]> {
+  private commit(group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
+    return this.lease.use(async (h) => this.commitOn(await h.connection('writer'), group))
+  }
+
+  private async commitOn(c: DuckDBConnection, group: StagedObject[]): Promise<ObjectLoadOutcome[]> {
     const outcomes: ObjectLoadOutcome[] = []
     await c.run('BEGIN TRANSACTION')
     try {
       const now = micros(new Date())
-      await fill(async (objects) => {
-        outcomes.push(...(await this.addObjects(c, objects, now)))
-      })
+      const inserts: PendingInsert[] = []
+      for (const {req, file, staged} of group) {
+        const {object, table} = req
+        // the same object twice in a group (a new version): the first one's rows go in before the second's check
+        if (inserts.some((i) => i.uri === object.uri)) await this.insertRows(c, inserts.splice(0), now)
+        const entry = await this.ledgerEntry(c, req)
+        if (entry && isCurrentEntry(req, entry)) {
+          outcomes.push({status: 'skipped', entry})
+          continue
+        }
+        const t = this.dialect.table(table)
+        if (entry) {
+          // a new version of the object replaces the old one's rows, never adds to them
+          await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: object.uri})
+          await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+          await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
+        }
+        // rows are inserted after the loop, many objects per INSERT (one read_csv over their staging files)
+        const prov = {uri: object.uri, lm: micros(object.lastModified), gcs: object.gcsCreatedAt ? micros(object.gcsCreatedAt) : null, path: req.path, loadId: req.loadId}
+        if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
+        if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
+        // every rejected line, from the object's rejects file (memory held only the first few)
+        if (staged.rejectsFile) {
+          await c.run(
+            `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
+            {table, uri: object.uri, load_id: req.loadId, now, file: staged.rejectsFile},
+          )
+        }
+        await c.run(
+          `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
+          {
+            table,
+            uri: object.uri,
+            etag: object.etag,
+            size: object.size,
+            lm: micros(object.lastModified),
+            rows: staged.rows,
+            rejected: staged.rejected,
+            load_id: req.loadId,
+            path: req.path,
+            loaded_at: now,
+            seq: req.sequencer ?? null,
+          },
+        )
+        outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected})
+      }
+      await this.insertRows(c, inserts, now)
       await c.run('COMMIT')
       return outcomes
     } catch (err) {
       await c.run('ROLLBACK').catch(() => {})
       throw err
     }
-  }
-
-  private async addObjects(c: DuckDBConnection, group: StagedObject[], now: DuckDBTimestampValue): Promise<ObjectLoadOutcome[]> {
-    const outcomes: ObjectLoadOutcome[] = []
-    const inserts: PendingInsert[] = []
-    for (const {req, file, staged} of group) {
-      const {object, table} = req
-      // the same object twice in a group (a new version): the first one's rows go in before the second's check
-      if (inserts.some((i) => i.uri === object.uri)) await this.insertRows(c, inserts.splice(0), now)
-      const entry = await this.ledgerEntry(c, req)
-      if (entry && isCurrentEntry(req, entry)) {
-        outcomes.push({status: 'skipped', entry})
-        continue
-      }
-      const t = this.dialect.table(table)
-      if (entry) {
-        // a new version of the object replaces the old one's rows, never adds to them
-        await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: object.uri})
-        await c.run(`DELETE FROM ${REJECTS_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
-        await c.run(`DELETE FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table, uri: object.uri})
-      }
-      // rows are inserted after the loop, many objects per INSERT (one read_csv over their staging files)
-      const prov = {uri: object.uri, lm: micros(object.lastModified), gcs: object.gcsCreatedAt ? micros(object.gcsCreatedAt) : null, path: req.path, loadId: req.loadId}
-      if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
-      if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
-      // every rejected line, from the object's rejects file (memory held only the first few)
-      if (staged.rejectsFile) {
-        await c.run(
-          `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
-          {table, uri: object.uri, load_id: req.loadId, now, file: staged.rejectsFile},
-        )
-      }
-      await c.run(
-        `INSERT INTO ${LEDGER_TABLE} VALUES ($table, $uri, $etag, $size, $lm, $rows, $rejected, $load_id, $path, $loaded_at, $seq)`,
-        {
-          table,
-          uri: object.uri,
-          etag: object.etag,
-          size: object.size,
-          lm: micros(object.lastModified),
-          rows: staged.rows,
-          rejected: staged.rejected,
-          load_id: req.loadId,
-          path: req.path,
-          loaded_at: now,
-          seq: req.sequencer ?? null,
-        },
-      )
-      outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected})
-    }
-    await this.insertRows(c, inserts, now)
-    return outcomes
   }
 
   /**
