@@ -376,8 +376,10 @@ const ROW_GROUP_ROWS = 122_880
  */
 const GROUP_TARGET_ROWS = 2 * ROW_GROUP_ROWS
 const LINGER_MS = 600
-/** staged objects that may wait for a commit beyond those staging (their files are on disk, about 7 MB each) */
+/** loads a backfill's loader takes in flight beyond 4 x --concurrency: staged ones wait on disk for a commit */
 const STAGED_WAITING = 48
+/** staged rows waiting for a commit at most (a bound on the staging files' disk use with large objects) */
+const MAX_QUEUED_ROWS = 2 * GROUP_ROWS
 
 /**
  * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
@@ -407,7 +409,8 @@ class GroupCommitLoader implements ObjectLoader {
   }
 
   private readonly stageSlots: number
-  private readonly slotWaiters: Array<() => void> = []
+  /** loads waiting to stage: woken whenever a slot frees or the queue shrinks, each checks again */
+  private readonly slotWaiters = new Set<() => void>()
 
   /** objects being read and staged right now */
   private staging = 0
@@ -443,7 +446,7 @@ class GroupCommitLoader implements ObjectLoader {
       throw err
     } finally {
       this.staging--
-      this.slotWaiters.shift()?.()
+      this.wakeSlotWaiters()
       this.arrived?.()
     }
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
@@ -452,30 +455,33 @@ class GroupCommitLoader implements ObjectLoader {
     })
   }
 
-  /** Takes a staging slot (`staging` counts it), waiting for one; a request aborted before it gets one is not started. */
+  /**
+   * Takes a staging slot (`staging` counts it), waiting while `concurrency` objects stage or MAX_QUEUED_ROWS
+   * staged rows already wait for a commit (their files are on disk: large objects must not fill it); a request
+   * aborted before it gets one is not started.
+   */
   private async takeStageSlot(req: ObjectLoadRequest): Promise<void> {
     const {signal} = req
     for (;;) {
-      if (signal?.aborted) {
-        // a slot this waiter was woken for goes to the next one
-        if (this.staging < this.stageSlots) this.slotWaiters.shift()?.()
-        throw new LoadNotStartedError(req.object.uri)
-      }
-      if (this.staging < this.stageSlots) {
+      if (signal?.aborted) throw new LoadNotStartedError(req.object.uri)
+      if (this.staging < this.stageSlots && this.queuedRows() < MAX_QUEUED_ROWS) {
         this.staging++
         return
       }
       await new Promise<void>((resolve) => {
         const done = (): void => {
           signal?.removeEventListener('abort', done)
-          const i = this.slotWaiters.indexOf(done)
-          if (i >= 0) this.slotWaiters.splice(i, 1)
+          this.slotWaiters.delete(done)
           resolve()
         }
-        this.slotWaiters.push(done)
+        this.slotWaiters.add(done)
         signal?.addEventListener('abort', done, {once: true})
       })
     }
+  }
+
+  private wakeSlotWaiters(): void {
+    for (const wake of [...this.slotWaiters]) wake()
   }
 
   private async ledgerEntry(c: DuckDBConnection, req: ObjectLoadRequest): Promise<LedgerEntry | undefined> {
@@ -523,6 +529,7 @@ class GroupCommitLoader implements ObjectLoader {
       // a stream load commits what is queued at once: its latency matters more than its throughput
       if (this.queue.every((q) => q.req.path === 'backfill')) await this.linger(GROUP_TARGET_ROWS, Date.now() + LINGER_MS)
       const group = this.take()
+      this.wakeSlotWaiters()
       try {
         const outcomes = await this.commit(group)
         group.forEach((item, i) => item.resolve(outcomes[i]))
