@@ -4,8 +4,9 @@ import {describe, expect, it, onTestFinished, vi} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {ObjectParseReport} from '../../../src/lib/loader/parse-report.js'
 import {newCounters} from '../../../src/lib/loader/read-object.js'
-import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {DuckDBWarehouse, stagedRowsLimit} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 import {LoadNotStartedError, type ObjectLoader, type ObjectLoadRequest} from '../../../src/lib/warehouse/types.js'
+import {holdFile} from '../../helpers/duckdb-holder.js'
 import {tempDir} from '../../helpers/tmp.js'
 
 const format = getFormat('jsonl')
@@ -44,15 +45,16 @@ class Reads {
   }
 }
 
-async function setup(opts: {concurrency: number; bulk?: boolean; idleReleaseMs?: number}): Promise<{wh: DuckDBWarehouse; loader: ObjectLoader}> {
-  const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'wh.duckdb'), {idleReleaseMs: opts.idleReleaseMs ?? 60_000})
+async function setup(opts: {concurrency: number; bulk?: boolean; idleReleaseMs?: number}): Promise<{wh: DuckDBWarehouse; loader: ObjectLoader; file: string}> {
+  const file = path.join(tempDir(), 'wh.duckdb')
+  const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: opts.idleReleaseMs ?? 60_000})
   await wh.ensureTable('t', format)
   const loader = await wh.openLoader({concurrency: opts.concurrency, bulk: opts.bulk})
   onTestFinished(async () => {
     await loader.close()
     await wh.close()
   })
-  return {wh, loader}
+  return {wh, loader, file}
 }
 
 const rows = async (wh: DuckDBWarehouse, sql: string): Promise<number> => Number(Object.values((await wh.query(sql))[0])[0])
@@ -114,5 +116,37 @@ describe("DuckDB's group-commit loader", () => {
     await new Promise((r) => setTimeout(r, 300))
     expect(wh.fileLease.held).toBe(false)
     expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(400)
+  })
+
+  it('stops staging while SENEKA_DUCKDB_STAGED_ROWS staged rows wait for a commit (staging files of large objects)', async () => {
+    vi.stubEnv('SENEKA_DUCKDB_STAGED_ROWS', '600')
+    onTestFinished(() => {
+      vi.unstubAllEnvs()
+    })
+    const {wh, loader, file} = await setup({concurrency: 2, bulk: true})
+    const reads = new Reads()
+    // another process asks for the file: the writer lets it in at its next use and waits for it to commit
+    const holder = holdFile(file, 1500, {wait: true})
+    onTestFinished(() => holder.stop())
+    let committed = 0
+    const loads = Array.from({length: 20}, (_, i) => loader.load(reads.request(i)).then((o) => (committed++, o)))
+    await holder.held
+    await new Promise((r) => setTimeout(r, 700))
+    // 200-row objects, none committed while the other process holds the file: the group taken for the blocked
+    // commit (at most 4 objects), below it at most 600 queued rows plus one object per slot that started just
+    // under the bound (4 objects), and 2 staging; without the bound (4 x 2 + 48 in flight) all 20 would be read
+    expect(reads.opened - committed).toBeLessThanOrEqual(10)
+    expect(reads.opened).toBeLessThan(20)
+    await holder.released
+    const outcomes = await Promise.all(loads)
+    expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
+    expect(reads.opened).toBe(20)
+    expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(20 * 200)
+  })
+
+  it('refuses a SENEKA_DUCKDB_STAGED_ROWS that is not a row count, in one sentence', () => {
+    expect(stagedRowsLimit({})).toBe(2_000_000)
+    expect(stagedRowsLimit({SENEKA_DUCKDB_STAGED_ROWS: '500000'})).toBe(500_000)
+    for (const bad of ['0', '-5', '1e6', 'lots']) expect(() => stagedRowsLimit({SENEKA_DUCKDB_STAGED_ROWS: bad})).toThrow(/^SENEKA_DUCKDB_STAGED_ROWS must be a positive whole number of rows, not "[^"]+"\.$/)
   })
 })

@@ -10,7 +10,7 @@ import {randomUUID} from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import {UserError} from '../../errors.js'
+import {UsageError, UserError} from '../../errors.js'
 import {requireFolderOf} from '../../output/files.js'
 import {type Column, type ColumnType, type LogFormat, PROVENANCE_COLUMNS, tableColumns} from '../../formats/types.js'
 import {
@@ -218,6 +218,7 @@ export class DuckDBWarehouse implements Warehouse {
 
   async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
+    const maxQueuedRows = stagedRowsLimit()
     await this.lease.use(({conn}) => this.ensureMeta(conn))
     // settings of the loading instance, kept for every later open of the file (a writer opens it again after
     // letting another process in)
@@ -233,7 +234,7 @@ export class DuckDBWarehouse implements Warehouse {
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows)
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -378,8 +379,16 @@ const GROUP_TARGET_ROWS = 2 * ROW_GROUP_ROWS
 const LINGER_MS = 600
 /** loads a backfill's loader takes in flight beyond 4 x --concurrency: staged ones wait on disk for a commit */
 const STAGED_WAITING = 48
-/** staged rows waiting for a commit at most (a bound on the staging files' disk use with large objects) */
-const MAX_QUEUED_ROWS = 2 * GROUP_ROWS
+/**
+ * Staged rows that may wait for a commit (SENEKA_DUCKDB_STAGED_ROWS, default 2,000,000): a bound on the staging
+ * files' disk use when objects are large (about 700 MB per million ALB rows).
+ */
+export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.SENEKA_DUCKDB_STAGED_ROWS?.trim()
+  if (v === undefined || v === '') return 2 * GROUP_ROWS
+  if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_STAGED_ROWS must be a positive whole number of rows, not "${v}".`, 'Set it to, for example, 500000 (less disk for staging files), or unset it for the default 2000000.')
+  return Number(v)
+}
 
 /**
  * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
@@ -400,6 +409,8 @@ class GroupCommitLoader implements ObjectLoader {
     private readonly dialect: Dialect,
     private readonly stageDir: string,
     {concurrency, bulk}: LoaderOptions,
+    /** staged rows that may wait for a commit */
+    private readonly maxQueuedRows: number,
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -456,7 +467,7 @@ class GroupCommitLoader implements ObjectLoader {
   }
 
   /**
-   * Takes a staging slot (`staging` counts it), waiting while `concurrency` objects stage or MAX_QUEUED_ROWS
+   * Takes a staging slot (`staging` counts it), waiting while `concurrency` objects stage or maxQueuedRows
    * staged rows already wait for a commit (their files are on disk: large objects must not fill it); a request
    * aborted before it gets one is not started.
    */
@@ -464,7 +475,7 @@ class GroupCommitLoader implements ObjectLoader {
     const {signal} = req
     for (;;) {
       if (signal?.aborted) throw new LoadNotStartedError(req.object.uri)
-      if (this.staging < this.stageSlots && this.queuedRows() < MAX_QUEUED_ROWS) {
+      if (this.staging < this.stageSlots && this.queuedRows() < this.maxQueuedRows) {
         this.staging++
         return
       }
