@@ -132,3 +132,31 @@ describe('sharing a DuckDB file with other processes', () => {
     expect(Number((await wh.query('SELECT count(*) AS n FROM holder'))[0].n)).toBe(0)
   })
 })
+
+describe('closing and opening the DuckDB file in one process', () => {
+  it('an open asked for while the file is still being closed waits for the close: another process cannot get in beside it', async () => {
+    const file = path.join(tempDir(), 'wh.duckdb')
+    await seed(file)
+    const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 60_000})
+    onTestFinished(() => wh.close())
+    // a large WAL, so the close's checkpoint takes a while
+    await wh.query("SET checkpoint_threshold = '4GB'")
+    await wh.transaction(async (tx) => {
+      await tx.query('CREATE TABLE big AS SELECT range AS a, md5(range::VARCHAR) AS b FROM range(1500000)')
+    })
+    const closing = wh.fileLease.release()
+    // asked for during the checkpoint: a second open in this process would share (and, once the first closes,
+    // drop) the process's POSIX lock on the file
+    const counted = wh.query('SELECT count(*) AS n FROM big')
+    await closing
+    expect(Number((await counted)[0].n)).toBe(1_500_000)
+    expect(wh.fileLease.held).toBe(true)
+    // this process holds the file now: another one must not open it until it is released
+    const holder = holdFile(file, 100)
+    onTestFinished(() => holder.stop())
+    const got = await Promise.race([holder.held.then(() => 'opened'), new Promise((r) => setTimeout(() => r('locked out'), 1500))])
+    expect(got).toBe('locked out')
+    await wh.fileLease.release()
+    await holder.released
+  })
+})

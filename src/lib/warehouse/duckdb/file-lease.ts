@@ -211,6 +211,13 @@ export interface LeaseOptions {
 export class FileLease {
   private handle: Handle | undefined
   private opening: Promise<void> | undefined
+  /**
+   * The close under way (it checkpoints first, which takes a while): no open of the file in this process until it
+   * is done. DuckDB's file locks are POSIX locks, owned by the process: an open that fails on the lock this process
+   * still holds closes its descriptor, and that drops the lock of the instance still closing, so another process
+   * could open the file beside it (seen as a commit failing on the WAL's lock).
+   */
+  private closing: Promise<void> | undefined
   /** set while giving the file away: new uses wait for it */
   private gate: Promise<void> | undefined
   private users = 0
@@ -285,6 +292,10 @@ export class FileLease {
 
   private async acquire(): Promise<Handle> {
     for (;;) {
+      if (this.closing) {
+        await this.closing.catch(() => {})
+        continue
+      }
       if (this.gate) {
         await this.gate
         continue
@@ -359,7 +370,12 @@ export class FileLease {
     this.clearIdle()
     const h = this.handle
     this.handle = undefined
-    await h?.close()
+    if (!h) return this.closing
+    const closing = h.close().finally(() => {
+      if (this.closing === closing) this.closing = undefined
+    })
+    this.closing = closing
+    await closing
   }
 
   async close(): Promise<void> {
