@@ -31,16 +31,17 @@ export interface ErrorEnvelope {
 }
 
 const withEstimates = (estimates: readonly unknown[] = []) => (estimates.length > 0 ? {estimates: [...estimates]} : {})
+/** oclif colours its own messages (parse errors) when colour is forced: a JSON document carries the text only */
+const plain = (texts: readonly string[]): string[] => texts.map((t) => stripVTControlCharacters(t))
 
 export function successEnvelope<R>(result: R, status: number, warnings: string[], estimates?: readonly unknown[]): SuccessEnvelope<R> {
-  return {status, result, warnings: warnings.map((w) => stripVTControlCharacters(w)), ...withEstimates(estimates)}
+  return {status, result, warnings: plain(warnings), ...withEstimates(estimates)}
 }
 
 export function errorEnvelope(error: ErrorDetail, warnings: string[], estimates?: readonly unknown[]): ErrorEnvelope {
-  // oclif colours its own messages (parse errors) when colour is forced: a JSON document carries the text only
   const detail: ErrorDetail = {name: error.name, message: stripVTControlCharacters(error.message), exitCode: error.exitCode}
   if (error.suggestion) detail.suggestion = stripVTControlCharacters(error.suggestion)
-  return {status: error.exitCode, error: detail, warnings: warnings.map((w) => stripVTControlCharacters(w)), ...withEstimates(estimates)}
+  return {status: error.exitCode, error: detail, warnings: plain(warnings), ...withEstimates(estimates)}
 }
 
 /** At most this many warnings are kept for the document (a long stream run can warn without end). */

@@ -1,27 +1,35 @@
 import {existsSync} from 'node:fs'
 import path from 'node:path'
-import {describe, expect, it, onTestFinished} from 'vitest'
+import {describe, expect, it, onTestFinished, vi} from 'vitest'
 import {UserError} from '../../../src/lib/errors.js'
 import {DuckDBWarehouse} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 import {waitFolder} from '../../../src/lib/warehouse/duckdb/file-lease.js'
-import {holdFile} from '../../helpers/duckdb-holder.js'
+import {type Holder, holdFile} from '../../helpers/duckdb-holder.js'
 import {tempDir} from '../../helpers/tmp.js'
 
-async function seed(file: string): Promise<void> {
+/** A fresh DuckDB file with a table t of 10 rows. */
+async function seededFile(): Promise<string> {
+  const file = path.join(tempDir(), 'wh.duckdb')
   const wh = await DuckDBWarehouse.open(file)
   await wh.transaction(async (tx) => {
     await tx.query('CREATE TABLE t AS SELECT range AS a FROM range(10)')
   })
   await wh.close()
+  return file
+}
+
+/** Another process holding the file (stopped when the test ends), once it holds it. */
+async function heldBy(file: string, holdMs: number, opts?: Parameters<typeof holdFile>[2]): Promise<Holder> {
+  const holder = holdFile(file, holdMs, opts)
+  onTestFinished(() => holder.stop())
+  await holder.held
+  return holder
 }
 
 describe('sharing a DuckDB file with other processes', () => {
   it('waits for a file another process holds for less than the bound, says so once, then opens it', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
-    const holder = holdFile(file, 1500)
-    onTestFinished(() => holder.stop())
-    await holder.held
+    const file = await seededFile()
+    const holder = await heldBy(file, 1500)
     const notices: string[] = []
     const t0 = performance.now()
     const wh = await DuckDBWarehouse.open(file, {readOnly: true, lockWaitMs: 20_000, onLockWait: (m) => notices.push(m)})
@@ -43,11 +51,8 @@ describe('sharing a DuckDB file with other processes', () => {
   })
 
   it('fails with one sentence after the bound when another process holds the file longer', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
-    const holder = holdFile(file, 30_000)
-    onTestFinished(() => holder.stop())
-    await holder.held
+    const file = await seededFile()
+    const holder = await heldBy(file, 30_000)
     const t0 = performance.now()
     const err = await DuckDBWarehouse.open(file, {lockWaitMs: 1200}).then(
       () => undefined,
@@ -63,16 +68,11 @@ describe('sharing a DuckDB file with other processes', () => {
   })
 
   it('takes SENEKA_DUCKDB_LOCK_WAIT as the bound: 0 fails at once', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
-    const holder = holdFile(file, 30_000, {mode: 'ro'})
-    onTestFinished(() => holder.stop())
-    await holder.held
-    const before = process.env.SENEKA_DUCKDB_LOCK_WAIT
-    process.env.SENEKA_DUCKDB_LOCK_WAIT = '0'
+    const file = await seededFile()
+    await heldBy(file, 30_000, {mode: 'ro'})
+    vi.stubEnv('SENEKA_DUCKDB_LOCK_WAIT', '0')
     onTestFinished(() => {
-      if (before === undefined) delete process.env.SENEKA_DUCKDB_LOCK_WAIT
-      else process.env.SENEKA_DUCKDB_LOCK_WAIT = before
+      vi.unstubAllEnvs()
     })
     const t0 = performance.now()
     // a read-only holder locks a writer out too
@@ -81,8 +81,7 @@ describe('sharing a DuckDB file with other processes', () => {
   })
 
   it('a writer with nothing to do releases the file after its idle window, and opens it again when it works', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
+    const file = await seededFile()
     const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 100})
     onTestFinished(() => wh.close())
     await wh.query('SELECT 1')
@@ -99,8 +98,7 @@ describe('sharing a DuckDB file with other processes', () => {
   })
 
   it('a busy writer lets a waiting process in after its current work, then takes the file back', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
+    const file = await seededFile()
     // an idle window far longer than the test: only the waiter's marker can make it let go
     const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 60_000})
     onTestFinished(() => wh.close())
@@ -135,8 +133,7 @@ describe('sharing a DuckDB file with other processes', () => {
 
 describe('closing and opening the DuckDB file in one process', () => {
   it('an open asked for while the file is still being closed waits for the close: another process cannot get in beside it', async () => {
-    const file = path.join(tempDir(), 'wh.duckdb')
-    await seed(file)
+    const file = await seededFile()
     const wh = await DuckDBWarehouse.open(file, {idleReleaseMs: 60_000})
     onTestFinished(() => wh.close())
     // a large WAL, so the close's checkpoint takes a while
