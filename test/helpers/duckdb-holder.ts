@@ -2,8 +2,8 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import {ROOT} from './cli.js'
 
 /**
- * Another process that holds a DuckDB file: opens it (read-write or read-only), says "held", keeps it for holdMs,
- * closes it and says "released". With `wait`, it first asks for the file the way a waiting seneka process does
+ * Another process that holds a DuckDB file: opens it (read-write or read-only), says "held", keeps it for holdMs
+ * (or, with 'until-told', until `release()` is called), closes it and says "released". With `wait`, it first asks for the file the way a waiting seneka process does
  * (a marker in the file's wait folder, then opening until the lock is free), so a writer that lets waiters in
  * can be tested against it.
  */
@@ -33,7 +33,8 @@ if (marker) rmSync(marker, {force: true})
 const c = await inst.connect()
 if (mode !== 'ro') await c.run('CREATE TABLE IF NOT EXISTS holder (a INTEGER)')
 console.log('held')
-await new Promise((r) => setTimeout(r, Number(holdMs)))
+if (holdMs === 'until-told') await new Promise((r) => process.stdin.once('data', r))
+else await new Promise((r) => setTimeout(r, Number(holdMs)))
 c.closeSync()
 inst.closeSync()
 console.log('released')
@@ -41,15 +42,19 @@ console.log('released')
 
 export interface Holder {
   child: ChildProcess
+  /** resolves once the process has left its marker and waits for the file (with `wait`) */
+  waiting: Promise<number>
   /** resolves once the process holds the file */
   held: Promise<number>
   /** resolves once it has released the file (or exited) */
   released: Promise<number>
+  /** lets a holder started with 'until-told' close the file */
+  release(): void
   stop(): void
 }
 
-export function holdFile(file: string, holdMs: number, opts: {mode?: 'rw' | 'ro'; wait?: boolean} = {}): Holder {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT, file, String(holdMs), opts.mode ?? 'rw', opts.wait ? 'wait' : ''], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+export function holdFile(file: string, holdMs: number | 'until-told', opts: {mode?: 'rw' | 'ro'; wait?: boolean} = {}): Holder {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT, file, String(holdMs), opts.mode ?? 'rw', opts.wait ? 'wait' : ''], {cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe']})
   let out = ''
   let err = ''
   const seen = (word: string): Promise<number> =>
@@ -62,5 +67,14 @@ export function holdFile(file: string, holdMs: number, opts: {mode?: 'rw' | 'ro'
     })
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (err += d))
-  return {child, held: seen('held'), released: seen('released'), stop: () => child.kill('SIGKILL')}
+  const waiting = seen('waiting')
+  waiting.catch(() => {}) // only a holder started with `wait` says it
+  return {
+    child,
+    waiting,
+    held: seen('held'),
+    released: seen('released'),
+    release: () => void child.stdin!.end('release\n'),
+    stop: () => child.kill('SIGKILL'),
+  }
 }

@@ -125,18 +125,29 @@ describe("DuckDB's group-commit loader", () => {
     })
     const {wh, loader, file} = await setup({concurrency: 2, bulk: true})
     const reads = new Reads()
-    // another process asks for the file: the writer lets it in at its next use and waits for it to commit
-    const holder = holdFile(file, 1500, {wait: true})
+    // another process asks for the file before the run starts: the writer lets it in after its first commit and
+    // waits for it; it holds the file until told
+    const holder = holdFile(file, 'until-told', {wait: true})
     onTestFinished(() => holder.stop())
+    await holder.waiting
     let committed = 0
     const loads = Array.from({length: 20}, (_, i) => loader.load(reads.request(i)).then((o) => (committed++, o)))
     await holder.held
-    await new Promise((r) => setTimeout(r, 700))
-    // 200-row objects, none committed while the other process holds the file: the group taken for the blocked
-    // commit (at most 4 objects), below it at most 600 queued rows plus one object per slot that started just
-    // under the bound (4 objects), and 2 staging; without the bound (4 x 2 + 48 in flight) all 20 would be read
+    // staging goes on until the bound stops it: nothing staging, loads waiting for a slot, the bound reached
+    const backlog = (loader as unknown as {backlog(): {staging: number; waitingForSlot: number; queuedRows: number}}).backlog.bind(loader)
+    await vi.waitFor(
+      () => {
+        const b = backlog()
+        expect(b.staging === 0 && b.waitingForSlot > 0 && b.queuedRows >= 600).toBe(true)
+      },
+      {timeout: 60_000, interval: 5},
+    )
+    // 200-row objects: the first group committed before the holder got in (staged below the bound: at most 5
+    // objects), the group taken for the blocked commit (likewise), below the bound at most 600 queued rows plus one
+    // object per slot that started just under it; without the bound (4 x 2 + 48 in flight) all 20 would be read
     expect(reads.opened - committed).toBeLessThanOrEqual(10)
     expect(reads.opened).toBeLessThan(20)
+    holder.release()
     await holder.released
     const outcomes = await Promise.all(loads)
     expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)

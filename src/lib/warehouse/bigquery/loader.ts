@@ -331,7 +331,15 @@ export class BigQueryLoader implements ObjectLoader {
     })
   }
 
+  /** objects staged and handed to a batch so far (a batch's deadline runs from its first one) */
+  get batched(): number {
+    return this.batchedCount
+  }
+
+  private batchedCount = 0
+
   private enqueue(item: Staged): void {
+    this.batchedCount++
     const table = item.req.table
     let p = this.pending.get(table)
     if (p && p.items.some((i) => i.req.object.uri === item.req.object.uri)) {

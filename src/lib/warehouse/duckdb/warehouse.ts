@@ -491,6 +491,11 @@ class GroupCommitLoader implements ObjectLoader {
     }
   }
 
+  /** What staging waits on right now: objects being staged, loads waiting for a slot, staged rows queued. */
+  backlog(): {staging: number; waitingForSlot: number; queuedRows: number} {
+    return {staging: this.staging, waitingForSlot: this.slotWaiters.size, queuedRows: this.queuedRows()}
+  }
+
   private wakeSlotWaiters(): void {
     for (const wake of [...this.slotWaiters]) wake()
   }
