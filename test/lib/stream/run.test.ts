@@ -175,7 +175,6 @@ describe('runStream from SQS (fauxqs, real AWS SDK)', () => {
     const bad = await putObject(aws.s3, 'logs', `${dir}/bad.log`, jsonl(2, 'bad'))
     const good = await putObject(aws.s3, 'logs', `${dir}/good.log`, jsonl(3, 'good'))
     await send(aws.sqs, queue, notification(bad), notification(good))
-    const started = performance.now()
     const r = await runStream(
       options(db, queue, {
         visibilityTimeoutSeconds: 1,
@@ -186,9 +185,9 @@ describe('runStream from SQS (fauxqs, real AWS SDK)', () => {
         }),
       }),
     )
-    // the bad message comes back every second (no redrive policy): its redeliveries are not activity
+    // the bad message comes back every second (no redrive policy): its redeliveries are not activity (if they
+    // were, the worker would never stop and the test's timeout would end it)
     expect(r.stoppedBy).toBe('idle')
-    expect(performance.now() - started).toBeLessThan(15_000)
     expect(r.poison).toBe(1)
     expect(r.poisonObjects).toHaveLength(1)
     expect(r.poisonObjects[0]).toMatchObject({uri: `s3://logs/${dir}/bad.log`, deadLetter: null})

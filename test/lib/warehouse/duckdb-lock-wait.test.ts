@@ -32,18 +32,17 @@ describe('sharing a DuckDB file with other processes', () => {
     const holder = await heldBy(file, 1500)
     const notices: string[] = []
     const t0 = performance.now()
-    const wh = await DuckDBWarehouse.open(file, {readOnly: true, lockWaitMs: 20_000, onLockWait: (m) => notices.push(m)})
+    // a bound far beyond the test's timeout: an open that waited for the bound instead of the release fails the test
+    const wh = await DuckDBWarehouse.open(file, {readOnly: true, lockWaitMs: 600_000, onLockWait: (m) => notices.push(m)})
     const waited = performance.now() - t0
     try {
       expect(Number((await wh.query('SELECT count(*) AS n FROM t'))[0].n)).toBe(10)
     } finally {
       await wh.close()
     }
-    const released = await holder.released
+    await holder.released
+    // it waited (the notice comes after a second), and opened once the holder let go
     expect(waited).toBeGreaterThan(1000)
-    // it opened soon after the holder let go, not at the end of the bound
-    expect(waited).toBeLessThan(6000)
-    expect(performance.now() - released).toBeLessThan(3000)
     expect(notices).toHaveLength(1)
     expect(notices[0]).toMatch(new RegExp(`^Waiting for another seneka process \\(PID ${holder.child.pid}\\) to release ${file.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
     // the waiter's marker is gone with the wait
@@ -63,7 +62,6 @@ describe('sharing a DuckDB file with other processes', () => {
     expect((err as UserError).message).toBe(`The DuckDB file ${file} is in use by another process (PID ${holder.child.pid}) and was not released within 1.2s.`)
     expect((err as UserError).suggestion).toMatch(/SENEKA_DUCKDB_LOCK_WAIT/)
     expect(waited).toBeGreaterThanOrEqual(1200)
-    expect(waited).toBeLessThan(4000)
     expect(existsSync(waitFolder(file))).toBe(false)
   })
 
@@ -74,10 +72,10 @@ describe('sharing a DuckDB file with other processes', () => {
     onTestFinished(() => {
       vi.unstubAllEnvs()
     })
-    const t0 = performance.now()
-    // a read-only holder locks a writer out too
-    await expect(DuckDBWarehouse.open(file)).rejects.toThrow(/is in use by another process \(PID \d+\) and was not released within 0ms\./)
-    expect(performance.now() - t0).toBeLessThan(1000)
+    const notices: string[] = []
+    // a read-only holder locks a writer out too; no wait, so no waiting notice
+    await expect(DuckDBWarehouse.open(file, {onLockWait: (m) => notices.push(m)})).rejects.toThrow(/is in use by another process \(PID \d+\) and was not released within 0ms\./)
+    expect(notices).toEqual([])
   })
 
   it('a writer with nothing to do releases the file after its idle window, and opens it again when it works', async () => {
@@ -88,11 +86,11 @@ describe('sharing a DuckDB file with other processes', () => {
     expect(wh.fileLease.held).toBe(true)
     await new Promise((r) => setTimeout(r, 300))
     expect(wh.fileLease.held).toBe(false)
-    // another process gets the file at once
+    // another process gets the file (the holder waits for ever on a held file: the test's timeout would end it)
     const holder = holdFile(file, 200, {mode: 'ro'})
-    const t0 = performance.now()
+    onTestFinished(() => holder.stop())
+    await holder.held
     await holder.released
-    expect(performance.now() - t0).toBeLessThan(3000)
     expect(Number((await wh.query('SELECT count(*) AS n FROM t'))[0].n)).toBe(10)
     expect(wh.fileLease.opens).toBe(2)
   })
@@ -115,17 +113,14 @@ describe('sharing a DuckDB file with other processes', () => {
     await new Promise((r) => setTimeout(r, 200))
     const holder = holdFile(file, 500, {wait: true})
     onTestFinished(() => holder.stop())
-    const t0 = performance.now()
+    // the holder waits for ever on a held file: only the writer letting it in gets it in before the test's timeout
     await holder.held
-    const gotIn = performance.now() - t0
     const during = queries
     await holder.released
-    await new Promise((r) => setTimeout(r, 500))
+    // the writer goes on after the other process was done with the file
+    await vi.waitFor(() => expect(queries).toBeGreaterThan(during), {timeout: 60_000, interval: 10})
     stop = true
     await busy
-    expect(gotIn).toBeLessThan(3000)
-    // the writer went on after the other process was done with the file
-    expect(queries).toBeGreaterThan(during)
     expect(wh.fileLease.opens).toBeGreaterThanOrEqual(2)
     expect(Number((await wh.query('SELECT count(*) AS n FROM holder'))[0].n)).toBe(0)
   })
