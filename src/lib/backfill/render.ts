@@ -5,6 +5,7 @@ import {plural} from '../output/words.js'
 import type {BackfillPlan} from './plan.js'
 import type {BackfillResult} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
+import {renderLoadMethods} from '../cost/load-methods.js'
 import {MARKER_DESCRIPTION} from '../store/markers.js'
 
 /** The dry-run view: what would be loaded, day by day, and what it costs in requests. */
@@ -53,6 +54,7 @@ export function renderSummary(r: BackfillResult): string {
   if (r.dryRun) {
     lines.push(renderPlan(r.plan))
     if (r.loadEstimate) lines.push(renderLoadEstimate(r.loadEstimate))
+    if (r.loadMethods) lines.push('', renderLoadMethods(r.loadMethods))
     lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${plural(r.plan.totals.load + r.plan.totals.replace, 'object')} into ${r.table}.`)
     return lines.join('\n')
   }

@@ -1,5 +1,6 @@
 import {setMaxListeners} from 'node:events'
 import pLimit from 'p-limit'
+import {type LoadMethodComparison, runTraffic} from '../cost/load-methods.js'
 import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../load/object.js'
@@ -92,6 +93,8 @@ export interface BackfillResult {
   rejectSamples: RejectSample[]
   /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
   loadEstimate?: LoadEstimate
+  /** --dry-run on BigQuery: what each load method (load jobs, Storage Write API) would use for this run */
+  loadMethods?: LoadMethodComparison
 }
 
 export interface BackfillHooks {
@@ -157,6 +160,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       mbPerSecond: 0,
       failures: [],
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
+      ...(opts.dryRun && warehouse.compareLoadMethods ? {loadMethods: warehouse.compareLoadMethods(runTraffic(plan.totals.load + plan.totals.replace, plan.totals.bytesToRead))} : {}),
       rejectSamples: [],
     }
     if (!opts.dryRun && !opts.signal?.aborted) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})

@@ -3,6 +3,7 @@ import {once} from 'node:events'
 import {createGzip} from 'node:zlib'
 import pLimit from 'p-limit'
 import {estimateUsd, MIN_BILLED_BYTES} from '../../cost/bigquery.js'
+import {LOAD_JOBS_TIMES, type LoadJobsModel} from '../../cost/load-methods.js'
 import {type Column, type LogFormat, tableColumns, type Value} from '../../formats/types.js'
 import {isGcpTransient} from '../../gcp/errors.js'
 import {parseBatches} from '../../loader/parse-report.js'
@@ -50,7 +51,7 @@ export const REAL_CLOCK: LoaderClock = {
 }
 
 /** billed statements per batch: ledger check; in the merge script row insert, reject insert, ledger merge, result (replacing adds two deletes) */
-const STATEMENTS_PER_BATCH = 5
+export const STATEMENTS_PER_BATCH = 5
 
 export const LOADER_DEFAULTS = {
   maxObjectsPerJob: 1000,
@@ -278,6 +279,18 @@ export class BigQueryLoader implements ObjectLoader {
       minUsdPerDay: Number(estimateUsd(bytes).toFixed(4)),
       stagingTablesPerDay: Math.max(1, Math.ceil(batches / perTable)),
       dailyLoadJobLimit: DAILY_LOAD_JOBS_PER_TABLE,
+    }
+  }
+
+  /** The loader's batching as the cost model of the two load methods takes it (compareLoadMethods). */
+  static model(s: Partial<Omit<LoaderSettings, 'staging'>>): LoadJobsModel {
+    return {
+      maxLatencyMs: s.maxLatencyMs,
+      maxObjectsPerJob: s.maxObjectsPerJob ?? LOADER_DEFAULTS.maxObjectsPerJob,
+      maxBytesPerJob: s.maxBytesPerJob ?? LOADER_DEFAULTS.maxBytesPerJob,
+      statementsPerBatch: STATEMENTS_PER_BATCH,
+      loadJobsPerStagingTable: s.loadJobsPerStagingTable ?? LOADER_DEFAULTS.loadJobsPerStagingTable,
+      ...LOAD_JOBS_TIMES,
     }
   }
 
