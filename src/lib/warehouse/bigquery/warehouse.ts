@@ -360,7 +360,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       throw new UserError('Loading into BigQuery needs a GCS staging prefix.', {suggestion: 'Add --staging gs://BUCKET/PREFIX (a bucket in the dataset location).'})
     }
     await this.ensureMeta()
-    return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), ...this.opts.loader})
+    return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), onWarning: this.opts.onWarning, ...this.opts.loader})
   }
 
   describeStreaming(): string[] {
