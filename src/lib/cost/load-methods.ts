@@ -44,7 +44,7 @@ export interface Traffic {
 
 /** A backfill's run: the objects its plan loads, their bytes as stored. */
 export function runTraffic(objects: number, bytes: number): Traffic {
-  return {window: 'run', objects, bytes, basis: `this run (${count(objects)} objects, ${formatBytes(bytes)} as stored)`}
+  return {window: 'run', objects, bytes, basis: `this run (${plural(objects, 'object')}, ${formatBytes(bytes)} as stored)`}
 }
 
 /** Parses an object rate: "5/s", "300/m", "1000/h" or a number (per second), into objects per second. */
