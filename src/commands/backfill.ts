@@ -6,7 +6,8 @@ import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
 import {bigQueryFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../flags/index.js'
+import {concurrencyFlag, formatFlags, instantFlag, shardCountFlag, shardFlag} from '../flags/index.js'
+import {resolveShard} from '../lib/backfill/shard.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
@@ -60,7 +61,8 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     until: instantFlag({summary: 'Only objects before this time (exclusive).'}),
     include: Flags.string({multiple: true, summary: 'Glob of keys to load (on the file name if it has no "/"), e.g. "*.log.gz".'}),
     exclude: Flags.string({multiple: true, summary: 'Glob of keys to leave out.'}),
-    shard: shardFlag({summary: 'Load only shard i of n (i/n), for splitting one backfill across n jobs with no overlap.'}),
+    shard: shardFlag({summary: 'Load only shard i of n (i/n), for splitting one backfill across n jobs with no overlap [default: from CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT, or JOB_COMPLETION_INDEX with --shard-count].'}),
+    'shard-count': shardCountFlag,
     concurrency: concurrencyFlag,
     'dry-run': Flags.boolean({summary: 'Print the plan and write nothing.'}),
     reload: Flags.boolean({summary: 'Load objects again even when the ledger says they are loaded, replacing their rows (exactly once).'}),
@@ -75,6 +77,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     const sources = this.positionals
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
     const {format, table} = formatAndTable(flags)
+    const shard = resolveShard({flag: flags.shard, count: flags['shard-count'], env: process.env})
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
     const warehouse = this.warehouseUri()
     const abort = new AbortController()
@@ -102,7 +105,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         range: {since: flags.since, until: flags.until},
         include: flags.include,
         exclude: flags.exclude,
-        shard: flags.shard,
+        shard,
         concurrency: flags.concurrency ?? this.settings.concurrency ?? 4,
         dryRun: flags['dry-run'],
         reload: flags.reload,

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {describeEstimate, type QueryEstimate} from '../lib/cost/bigquery.js'
 import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream/dry-run.js'
-import {bigQueryFlags} from '../flags/cost.js'
+import {bigQueryFlags, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../flags/index.js'
@@ -15,6 +15,7 @@ import {parseListenAddress} from '../lib/stream/sources/push.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
+import {MIN_LOAD_JOBS_MAX_LATENCY_MS} from '../lib/cost/quotas.js'
 
 /** the sources: exactly one is given */
 const SOURCE_FLAGS = ['queue', 'subscription', 'listen', 'watch']
@@ -115,10 +116,11 @@ ${exitCodeHelp([
     'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
     'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators).', env: 'STORAGE_EMULATOR_HOST'}),
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
-    'dry-run': Flags.boolean({summary: 'Say what the worker would read and write and, on BigQuery, the most load jobs and merges and the least bytes billed a day; receive nothing.'}),
-    'max-latency': durationFlag({
-      summary: `BigQuery: commit a batch at the latest this long after its first object arrived; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
+    'dry-run': Flags.boolean({summary: 'Say what the worker would read and write and, on BigQuery, what a day of --expected-rate objects uses through each load method (load jobs, merges, billed bytes, Write API bytes, CreateWriteStream calls against their quotas); receive nothing.'}),
+    'max-latency': maxLatencyFlag({
+      summary: `BigQuery: commit a batch at the latest this long after its first object arrived, ${formatDuration(MIN_LOAD_JOBS_MAX_LATENCY_MS)} or more; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
     }),
+    ...trafficFlags,
     staging: bigQueryFlags.staging,
     location: bigQueryFlags.location,
     'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
@@ -159,7 +161,7 @@ ${exitCodeHelp([
     }
     if (flags['dry-run']) {
       const source = flags.queue ?? flags.subscription ?? (flags.listen ? `push requests on ${flags.listen}` : `the folder ${flags.watch}`)
-      const dry = await streamDryRun({source, warehouse: this.warehouseUri(), table, bigquery})
+      const dry = await streamDryRun({source, warehouse: this.warehouseUri(), table, bigquery, traffic: {objectsPerSecond: flags['expected-rate'], bytesPerObject: flags['expected-object-size']}})
       if (!this.jsonEnabled()) this.log(renderStreamDryRun(dry))
       return dry
     }

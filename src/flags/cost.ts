@@ -1,11 +1,31 @@
 import {Flags} from '@oclif/core'
 import {wrap} from './index.js'
-import {parseBytes} from '../lib/cost/bigquery.js'
+import {parseByteSize, parseBytes} from '../lib/cost/bigquery.js'
+import {parseRate} from '../lib/cost/load-methods.js'
+import {checkMaxLatency} from '../lib/cost/quotas.js'
+import {parseDuration} from '../lib/time.js'
 
 /** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
 export const bytesFlag = Flags.custom<number>({
   parse: (input, _ctx, opts) => wrap((v) => parseBytes(v, `--${opts.name}`))(input),
 })
+
+/** stream --max-latency: a duration no shorter than the load-jobs path keeps up with (see checkMaxLatency). */
+export const maxLatencyFlag = Flags.custom<number>({
+  parse: (input, _ctx, opts) => wrap((v) => checkMaxLatency(parseDuration(v, `--${opts.name}`), `--${opts.name}`))(input),
+})
+
+/** stream --dry-run on BigQuery: the traffic the two load methods are compared for. */
+export const trafficFlags = {
+  'expected-rate': Flags.custom<number>({parse: (input, _ctx, opts) => wrap((v) => parseRate(v, `--${opts.name}`))(input)})({
+    dependsOn: ['dry-run'],
+    summary: 'BigQuery --dry-run: objects expected per second (5/s, 300/m, 1000/h) to price both load methods for [default: 1/s].',
+  }),
+  'expected-object-size': Flags.custom<number>({parse: (input, _ctx, opts) => wrap((v) => parseByteSize(v, `--${opts.name}`))(input)})({
+    dependsOn: ['dry-run'],
+    summary: 'BigQuery --dry-run: uncompressed size of one object (the bytes the Write API ingests), e.g. 2MiB [default: 1MiB].',
+  }),
+}
 
 /** The BigQuery / GCS flags a command that touches BigQuery offers. */
 export const bigQueryFlags = {

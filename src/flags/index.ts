@@ -34,6 +34,12 @@ export const shardFlag = Flags.custom<Shard>({
   parse: wrap(parseShard),
 })
 
+/** The shard count of a Kubernetes Indexed Job's task (its index is JOB_COMPLETION_INDEX); see resolveShard. */
+export const shardCountFlag = Flags.integer({
+  min: 1,
+  summary: 'Shard count when the index comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) [env: SENEKA_SHARD_COUNT].',
+})
+
 /** A file that must exist (instead of Flags.file's `exists`, whose error is not one clear sentence). */
 export const existingFileFlag = Flags.custom<string>({
   parse: (input, _ctx, opts) => wrap((v) => requireExisting(v, 'file', `--${opts.name}`))(input),

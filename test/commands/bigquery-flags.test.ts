@@ -128,6 +128,39 @@ describe('every reading command on BigQuery', () => {
     expect(g.jobs()).toEqual([])
   })
 
+  it('stream --dry-run on BigQuery prices a day of the expected traffic through both load methods, side by side', async () => {
+    const argv = ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--staging', 'gs://stage/x', '--location', 'EU', '--dry-run']
+    const {result, out, error} = await run(Stream, [...argv, '--max-latency', '1m', '--expected-rate', '300/m', '--expected-object-size', '2MiB'])
+    expect(error).toBeUndefined()
+    const [lj, wa] = result.loadMethods.methods
+    expect(result.loadMethods.traffic).toMatchObject({window: 'day', objects: 432_000, bytes: 432_000 * 2 * 1024 ** 2})
+    // 1m: 1,440 batches of 300 objects; each a load job and a merge
+    expect(lj).toMatchObject({method: 'load-jobs', loadJobs: 1440, merges: 1440, billedStatements: 7200})
+    expect(lj.quotas.every((q: {holds: boolean}) => q.holds)).toBe(true)
+    // one pending stream per object: 18,000 CreateWriteStream calls an hour, above the 10,000 quota
+    expect(wa).toMatchObject({method: 'write-api', loadJobs: 0, merges: 0, createWriteStreamPerHour: 18_000})
+    expect(out).toMatch(/BigQuery load methods, a day at 5 objects\/s of 2\.0 MiB:\n\n +load-jobs +write-api\n/)
+    expect(out).toMatch(/Load jobs a day +1,440 \(2 staging tables, 1,500 a day each\) +0/)
+    expect(out).toMatch(/Write API a month +0 +24\.7 TiB: \$\d[\d,.]* beyond the free 2 TiB/)
+    expect(out).toMatch(/write-api: CreateWriteStream exceeded: 18,000 against 10,000 calls per hour/)
+    expect(g.jobs()).toEqual([])
+    // without the traffic flags the assumption is said
+    const assumed = await run(Stream, argv)
+    expect(assumed.result.loadMethods.traffic.basis).toBe('a day at 1 object/s of 1.0 MiB (assumed: set --expected-rate and --expected-object-size)')
+  })
+
+  it('stream --max-latency below what load jobs keep up with is a usage error that names the bound and the Write API', async () => {
+    for (const latency of ['0s', '30s', '57s']) {
+      const {error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--staging', 'gs://stage/x', '--max-latency', latency, '--dry-run'])
+      expect(error?.message).toMatch(/^--max-latency \S+ is below 58\.0s, the shortest interval BigQuery load jobs keep up with \(1,500 load jobs per table per day, one load and one merge per batch\)\./)
+      expect(error?.oclif?.exit ?? error?.exitCode).toBe(2)
+      expect(JSON.stringify(error?.suggestions ?? error?.suggestion)).toMatch(/Storage Write API/)
+    }
+    const ok = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--staging', 'gs://stage/x', '--max-latency', '58s', '--dry-run'])
+    expect(ok.error).toBeUndefined()
+    expect(ok.result.perDay.join('\n')).toMatch(/at most 1,490 load jobs and 1,490 merge transactions a day per table/)
+  })
+
   it('--dry-run on DuckDB is a usage error: its queries bill nothing', async () => {
     const {error} = await run(Reconcile, [...COMMANDS[0][2], '--dry-run', '--warehouse', 'duckdb::memory:'])
     expect(error?.message).toMatch(/--dry-run estimates what BigQuery would bill/)

@@ -54,6 +54,8 @@ export interface BackfillPlan {
   totals: PlanTotals
   requests: PlanRequests
   markers: PlanMarkers
+  /** objects in range that belong to other shards (--shard); absent without a shard */
+  otherShards?: number
 }
 
 export interface PlanInput {
@@ -92,6 +94,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
   const limit = pLimit(input.listConcurrency ?? 8)
   const seen = new Set<string>()
   const sources: PlannedSource[] = []
+  let otherShards = 0
   for (const source of input.sources) {
     const loc = parseLocation(source)
     const store = openStore(loc, input.storeOptions, input.storeFactories)
@@ -114,8 +117,11 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
       if (exclude && exclude(o.key)) continue
       const t = objectTime(o.key, o.lastModified)
       if (!inRange(t, input.range)) continue
-      if (!inShard(o.uri, input.shard)) continue
       seen.add(o.uri)
+      if (!inShard(o.uri, input.shard)) {
+        otherShards++
+        continue
+      }
       if (isMarkerKey(o.key)) {
         markers.push(o.uri)
         continue
@@ -126,7 +132,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
     }
     sources.push({store, objects, markers})
   }
-  return {sources, plan: summarize(sources)}
+  return {sources, plan: {...summarize(sources), ...(input.shard ? {otherShards} : {})}}
 }
 
 function summarize(sources: PlannedSource[]): BackfillPlan {

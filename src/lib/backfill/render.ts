@@ -5,6 +5,7 @@ import {plural} from '../output/words.js'
 import type {BackfillPlan} from './plan.js'
 import type {BackfillResult} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
+import {renderLoadMethods} from '../cost/load-methods.js'
 import {MARKER_DESCRIPTION} from '../store/markers.js'
 
 /** The dry-run view: what would be loaded, day by day, and what it costs in requests. */
@@ -48,17 +49,34 @@ export function renderLoadEstimate(e: LoadEstimate): string {
   ].join('\n')
 }
 
+/** "3/50 (from CLOUD_RUN_TASK_INDEX and CLOUD_RUN_TASK_COUNT)" */
+function shardFrom(r: BackfillResult): string {
+  return `${r.shard} (from ${(r.shardSource ?? '--shard').split('/').join(' and ')})`
+}
+
+/** A shard with nothing in it: said, not an error. */
+function emptyShard(r: BackfillResult): string | undefined {
+  const others = r.plan.otherShards ?? 0
+  if (!r.shard || r.plan.totals.objects > 0 || others === 0) return undefined
+  return `This shard holds none of the ${plural(others, 'object')} in range (they belong to other shards): nothing to load.`
+}
+
 export function renderSummary(r: BackfillResult): string {
   const lines: string[] = []
   if (r.dryRun) {
+    if (r.shard) lines.push(`Shard ${shardFrom(r)}: the plan holds only this shard's objects.`)
+    if (emptyShard(r)) lines.push(emptyShard(r)!)
     lines.push(renderPlan(r.plan))
     if (r.loadEstimate) lines.push(renderLoadEstimate(r.loadEstimate))
+    if (r.loadMethods) lines.push('', renderLoadMethods(r.loadMethods))
     lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${plural(r.plan.totals.load + r.plan.totals.replace, 'object')} into ${r.table}.`)
     return lines.join('\n')
   }
   const o = r.objects
   lines.push(
     `Backfill ${r.loadId} into ${r.table} (${r.warehouse})`,
+    ...(r.shard ? [`  shard     ${shardFrom(r)}`] : []),
+    ...(emptyShard(r) ? [`  ${emptyShard(r)}`] : []),
     `  objects   ${formatCount(o.loaded)} loaded, ${formatCount(o.replaced)} replaced, ${formatCount(o.skipped)} skipped (already loaded), ${formatCount(o.failed)} failed`,
     ...(r.plan.markers.objects > 0 ? [`  markers   ${formatCount(r.plan.markers.objects)} skipped, not logs (${MARKER_DESCRIPTION})`] : []),
     `  rows      ${formatCount(r.rows)} loaded, ${plural(r.rejected, 'rejected line')}`,

@@ -1,5 +1,6 @@
 import {setMaxListeners} from 'node:events'
 import pLimit from 'p-limit'
+import {type LoadMethodComparison, runTraffic} from '../cost/load-methods.js'
 import {errorMessage, UserError} from '../errors.js'
 import type {LogFormat} from '../formats/types.js'
 import {loadObject} from '../load/object.js'
@@ -71,6 +72,8 @@ export interface BackfillResult {
   since: string | null
   until: string | null
   shard: string | null
+  /** where the shard came from: "--shard", "CLOUD_RUN_TASK_INDEX/CLOUD_RUN_TASK_COUNT", "JOB_COMPLETION_INDEX/SENEKA_SHARD_COUNT" ...; null without one */
+  shardSource: string | null
   plan: BackfillPlan
   objects: {loaded: number; replaced: number; skipped: number; failed: number}
   rows: number
@@ -92,6 +95,8 @@ export interface BackfillResult {
   rejectSamples: RejectSample[]
   /** warehouse jobs the load needs (BigQuery: load jobs and merges), when the warehouse reports them */
   loadEstimate?: LoadEstimate
+  /** --dry-run on BigQuery: what each load method (load jobs, Storage Write API) would use for this run */
+  loadMethods?: LoadMethodComparison
 }
 
 export interface BackfillHooks {
@@ -135,7 +140,8 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
     sources = planned.sources
     const {plan} = planned
     hooks.onPlan?.(plan)
-    if (plan.totals.objects === 0) throw noObjects(opts, plan)
+    // a shard that holds none of the objects in range is done, not an error (a job's other tasks load them)
+    if (plan.totals.objects === 0 && !plan.otherShards) throw noObjects(opts, plan)
     const result: BackfillResult = {
       loadId,
       dryRun: opts.dryRun,
@@ -146,6 +152,7 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       since: opts.range.since?.toISOString() ?? null,
       until: opts.range.until?.toISOString() ?? null,
       shard: opts.shard ? `${opts.shard.index}/${opts.shard.count}` : null,
+      shardSource: opts.shard ? (opts.shard.source ?? '--shard') : null,
       plan,
       objects: {loaded: 0, replaced: 0, skipped: plan.totals.skip, failed: 0},
       rows: 0,
@@ -157,9 +164,10 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       mbPerSecond: 0,
       failures: [],
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
+      ...(opts.dryRun && warehouse.compareLoadMethods ? {loadMethods: warehouse.compareLoadMethods(runTraffic(plan.totals.load + plan.totals.replace, plan.totals.bytesToRead))} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun && !opts.signal?.aborted) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    if (!opts.dryRun && !opts.signal?.aborted && plan.totals.objects > 0) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
     if (!opts.dryRun && opts.signal?.aborted) result.interrupted = describeInterrupted(result)
     if (!opts.dryRun && opts.maxRejects !== undefined && result.rejected > opts.maxRejects) result.rejectsExceeded = describeRejectsExceeded(result, opts.maxRejects)
     result.durationMs = Math.round(performance.now() - started)

@@ -60,12 +60,18 @@ const UNITS: Record<string, number> = {
   tib: 1024 ** 4,
 }
 
-/** Parses a byte size: "500000000", "200GB", "1.5TiB" (decimal and binary units). */
-export function parseBytes(input: string, flag = '--max-bytes-billed'): number {
+/** Parses a byte size: "500000000", "200GB", "1.5TiB" (decimal and binary units); at least one byte. */
+export function parseByteSize(input: string, flag: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(input)
   const unit = UNITS[(m?.[2] ?? '').toLowerCase()]
-  if (!m || unit === undefined) throw new UsageError(`${flag} "${input}" is not a byte size.`, 'Use a number of bytes or a size like 200GB or 1TiB.')
-  const bytes = Math.floor(Number(m[1]) * unit)
+  const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : 0
+  if (bytes < 1) throw new UsageError(`${flag} "${input}" is not a byte size.`, 'Use a number of bytes or a size like 200GB or 1TiB.')
+  return bytes
+}
+
+/** --max-bytes-billed: a byte size of at least 10 MiB. */
+export function parseBytes(input: string, flag = '--max-bytes-billed'): number {
+  const bytes = parseByteSize(input, flag)
   if (bytes < MIN_BILLED_BYTES) throw new UsageError(`${flag} must be at least 10MiB (BigQuery bills at least 10 MB per query).`)
   return bytes
 }

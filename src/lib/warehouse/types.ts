@@ -1,4 +1,5 @@
 import type {QueryEstimate} from '../cost/bigquery.js'
+import type {LoadMethodComparison, Traffic} from '../cost/load-methods.js'
 import type {Column, LogFormat} from '../formats/types.js'
 import type {Readable} from 'node:stream'
 import type {ParseReport} from '../loader/parse-report.js'
@@ -209,6 +210,8 @@ export interface Warehouse extends QueryWarehouse {
    * without per-day quotas or per-statement billing omit it.
    */
   describeStreaming?(): string[]
+  /** BigQuery: what each load method (load jobs, Storage Write API) would use for these objects, side by side. */
+  compareLoadMethods?(traffic: Traffic): LoadMethodComparison
   /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
   estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
 }

@@ -33,6 +33,10 @@ class SimClock implements LoaderClock {
   clearTimeout(h: unknown): void {
     this.timers.delete(h as number)
   }
+  /** timers set and not yet fired */
+  get waiting(): number {
+    return this.timers.size
+  }
   /** Moves time to `to`, firing every timer due on the way, in order. */
   advanceTo(to: number): void {
     for (;;) {
@@ -177,6 +181,42 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
     expect(cost).toMatch(/^BigQuery: at least 35\.2 GiB billed a day \(3,600 statements of at least 10 MB; about \$0\.21 at \$6\.25\/TiB\), plus the staged rows read once\. Quota: 1,500 load jobs per table per day; staging tables rotate before it \(1 a day\)\.$/)
     // a backfill (no --max-latency) prints nothing of the kind
     expect(new BigQueryWarehouse({project: 'p', dataset: 'logs'}).describeStreaming()).toEqual([])
+  })
+})
+
+describe('stream on BigQuery that does not keep up', () => {
+  it('says so when a batch waits longer than --max-latency behind the load jobs and merges before it', async () => {
+    const clock = new SimClock()
+    const warnings: string[] = []
+    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', location: 'EU', staging: 'gs://stage/seneka', apiEndpoint: g.endpoint, gcsEndpoint: g.endpoint, retryBaseDelayMs: 1, pollIntervalMs: 1, onWarning: (m) => warnings.push(m), loader: {clock, maxLatencyMs: 60_000}})
+    await wh.ensureTable('alb_logs', ALB)
+    // the first batch's ledger check is held: its merge chain is still busy when the second batch is due
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    const runQuery = wh.runQuery.bind(wh)
+    wh.runQuery = async (sql, params, label, session) => {
+      if (label === 'ledger check (batch 1)') await held
+      return runQuery(sql, params, label, session)
+    }
+    const loader = await wh.openLoader({concurrency: 2})
+    const uploads = () => g.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/upload/')).length
+    const first = loader.load(request(0, clock.t, 'slow'))
+    // staged and in a batch: its --max-latency timer is set
+    await until(() => uploads() >= 1 && clock.waiting === 1)
+    clock.advanceTo(clock.t + 60_000) // batch 1 is due and starts; it waits on its ledger check
+    const second = loader.load(request(1, clock.t, 'slow'))
+    await until(() => uploads() >= 2 && clock.waiting === 1)
+    clock.advanceTo(clock.t + 180_000) // batch 2 is due after 60 s, and waits 120 s more behind batch 1
+    expect(warnings).toEqual([])
+    release()
+    expect(await Promise.all([first, second])).toEqual([
+      {status: 'loaded', rows: 2, rejected: 0},
+      {status: 'loaded', rows: 2, rejected: 0},
+    ])
+    expect(warnings).toEqual([
+      'BigQuery batches are queueing: batch 2 waited 2m00s for the load jobs and merges before it, longer than --max-latency 1m00s, so latency grows while this lasts; raise --max-latency, run fewer workers on this dataset, or load with the Storage Write API (--load-method write-api).',
+    ])
+    await loader.close()
   })
 })
 

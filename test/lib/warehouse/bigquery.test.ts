@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {runBackfill, type BackfillOptions} from '../../../src/lib/backfill/run.js'
-import {renderLoadEstimate} from '../../../src/lib/backfill/render.js'
+import {renderLoadEstimate, renderSummary} from '../../../src/lib/backfill/render.js'
 import {DEFAULT_MAX_BYTES_BILLED, parseBytes, type QueryEstimate} from '../../../src/lib/cost/bigquery.js'
 import {UserError} from '../../../src/lib/errors.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
@@ -169,6 +169,15 @@ describe('BigQuery warehouse: backfill through GCS staging, load jobs and ledger
     const text = renderLoadEstimate(r.loadEstimate!)
     expect(text).toContain(`Warehouse jobs: ${Math.ceil(fx.files.length / 4)} load jobs (up to 4 objects each; limit 1,500 per table per day)`)
     expect(text).toMatch(/Estimated BigQuery cost of the load: .* billed, about .* on demand \(load jobs are free\)\./)
+    // both load methods side by side, for the objects of the plan
+    const [lj, wa] = r.loadMethods!.methods
+    expect(r.loadMethods!.traffic).toMatchObject({window: 'run', objects: fx.files.length, bytes: r.plan.totals.bytesToRead})
+    expect(lj).toMatchObject({method: 'load-jobs', loadJobs: Math.ceil(fx.files.length / 4), merges: Math.ceil(fx.files.length / 4), createWriteStreamCalls: 0, writeApiBytes: 0})
+    expect(wa).toMatchObject({method: 'write-api', loadJobs: 0, merges: 0, createWriteStreamCalls: fx.files.length, writeApiBytes: r.plan.totals.bytesToRead, writeApiUsdPerMonth: 0})
+    const summary = renderSummary(r)
+    expect(summary).toMatch(/BigQuery load methods, this run \(\d+ objects, .* as stored\):\n\n +load-jobs +write-api\n/)
+    expect(summary).toMatch(new RegExp(`CreateWriteStream calls +0 +${fx.files.length} \\(10,000 an hour: 1 h or more\\)`))
+    expect(summary).toMatch(/Suggested load method: /)
     expect(g.jobs()).toHaveLength(0)
     expect(g.tables.size).toBe(0)
   })

@@ -3,10 +3,12 @@ import {once} from 'node:events'
 import {createGzip} from 'node:zlib'
 import pLimit from 'p-limit'
 import {estimateUsd, MIN_BILLED_BYTES} from '../../cost/bigquery.js'
+import {LOAD_JOBS_TIMES, type LoadJobsModel} from '../../cost/load-methods.js'
 import {type Column, type LogFormat, tableColumns, type Value} from '../../formats/types.js'
 import {isGcpTransient} from '../../gcp/errors.js'
 import {parseBatches} from '../../loader/parse-report.js'
 import {withRetry} from '../../retry.js'
+import {formatDuration} from '../../time.js'
 import {createGcsClient, GcsStore} from '../../store/gcs.js'
 import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './sql.js'
 import type {BigQueryLoadHost, BqParams} from './types.js'
@@ -32,6 +34,8 @@ export interface LoaderSettings {
   loadJobsPerStagingTable: number
   /** time source of the flush timers and staging rotation (tests run a simulated day) */
   clock: LoaderClock
+  /** told when batches queue behind the merge chain for longer than maxLatencyMs (at most once an hour) */
+  onWarning?: (message: string) => void
 }
 
 export {DEFAULT_STREAM_MAX_LATENCY_MS} from './defaults.js'
@@ -50,7 +54,7 @@ export const REAL_CLOCK: LoaderClock = {
 }
 
 /** billed statements per batch: ledger check; in the merge script row insert, reject insert, ledger merge, result (replacing adds two deletes) */
-const STATEMENTS_PER_BATCH = 5
+export const STATEMENTS_PER_BATCH = 5
 
 export const LOADER_DEFAULTS = {
   maxObjectsPerJob: 1000,
@@ -240,6 +244,7 @@ export class BigQueryLoader implements ObjectLoader {
   private staging = 0
   private fileSeq = 0
   private batchSeq = 0
+  private queueWarnedAt = Number.NEGATIVE_INFINITY
   private lingerTimer: unknown
   private readonly deadlines = new Map<string, unknown>()
   private readonly stagingUse = new Map<string, {loads: number; seq: number}>()
@@ -278,6 +283,18 @@ export class BigQueryLoader implements ObjectLoader {
       minUsdPerDay: Number(estimateUsd(bytes).toFixed(4)),
       stagingTablesPerDay: Math.max(1, Math.ceil(batches / perTable)),
       dailyLoadJobLimit: DAILY_LOAD_JOBS_PER_TABLE,
+    }
+  }
+
+  /** The loader's batching as the cost model of the two load methods takes it (compareLoadMethods). */
+  static model(s: Partial<Omit<LoaderSettings, 'staging'>>): LoadJobsModel {
+    return {
+      maxLatencyMs: s.maxLatencyMs,
+      maxObjectsPerJob: s.maxObjectsPerJob ?? LOADER_DEFAULTS.maxObjectsPerJob,
+      maxBytesPerJob: s.maxBytesPerJob ?? LOADER_DEFAULTS.maxBytesPerJob,
+      statementsPerBatch: STATEMENTS_PER_BATCH,
+      loadJobsPerStagingTable: s.loadJobsPerStagingTable ?? LOADER_DEFAULTS.loadJobsPerStagingTable,
+      ...LOAD_JOBS_TIMES,
     }
   }
 
@@ -389,8 +406,9 @@ export class BigQueryLoader implements ObjectLoader {
     if (!p || p.items.length === 0) return
     this.pending.delete(table)
     const batchNo = ++this.batchSeq
+    const flushedAt = this.settings.clock.now()
     this.commitChain = this.commitChain.then(() =>
-      this.commit(p, batchNo).catch((err) => {
+      this.commit(p, batchNo, flushedAt).catch((err) => {
         for (const i of p.items) i.reject(err)
       }),
     )
@@ -422,7 +440,22 @@ export class BigQueryLoader implements ObjectLoader {
     return {name, fields}
   }
 
-  private async commit(p: Pending, batchNo: number): Promise<void> {
+  /**
+   * A batch that waited longer than --max-latency for the batches before it (their load jobs and merges run one
+   * after another): the worker is not keeping up, and latency grows while it lasts. Said at most once an hour.
+   */
+  private checkQueue(batchNo: number, flushedAt: number): void {
+    const max = this.settings.maxLatencyMs
+    const now = this.settings.clock.now()
+    if (max === undefined || now - flushedAt <= max || now - this.queueWarnedAt < 3_600_000) return
+    this.queueWarnedAt = now
+    this.settings.onWarning?.(
+      `BigQuery batches are queueing: batch ${batchNo} waited ${formatDuration(now - flushedAt)} for the load jobs and merges before it, longer than --max-latency ${formatDuration(max)}, so latency grows while this lasts; raise --max-latency, run fewer workers on this dataset, or load with the Storage Write API (--load-method write-api).`,
+    )
+  }
+
+  private async commit(p: Pending, batchNo: number, flushedAt: number): Promise<void> {
+    this.checkQueue(batchNo, flushedAt)
     try {
       await this.apply(p, batchNo)
     } finally {

@@ -1,4 +1,5 @@
 import type {Column, ColumnType} from '../../formats/types.js'
+import {LOAD_JOBS_PER_TABLE_PER_DAY} from '../../cost/quotas.js'
 import {checkColumnName, checkTableName} from '../../identifiers.js'
 import {type Dialect, LEDGER_TABLE, type LedgerEntry, REJECTS_TABLE, type Row} from '../types.js'
 
@@ -78,7 +79,7 @@ export function bigQueryDialect(project: string, dataset: string): Dialect {
 }
 
 /** BigQuery's per-table daily limit on load jobs (failed ones count too). */
-export const DAILY_LOAD_JOBS_PER_TABLE = 1500
+export const DAILY_LOAD_JOBS_PER_TABLE = LOAD_JOBS_PER_TABLE_PER_DAY
 
 /** Extra columns of the staging table: one staging table carries rows, rejected lines and ledger entries. */
 export const STAGING_EXTRA: Column[] = [

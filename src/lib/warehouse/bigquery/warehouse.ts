@@ -1,5 +1,6 @@
 import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
+import {compareLoadMethods, type LoadMethodComparison, type Traffic} from '../../cost/load-methods.js'
 import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../../cost/bigquery.js'
 import {UserError} from '../../errors.js'
 import {type Column, type LogFormat, tableColumns} from '../../formats/types.js'
@@ -359,7 +360,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       throw new UserError('Loading into BigQuery needs a GCS staging prefix.', {suggestion: 'Add --staging gs://BUCKET/PREFIX (a bucket in the dataset location).'})
     }
     await this.ensureMeta()
-    return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), ...this.opts.loader})
+    return BigQueryLoader.open(this, {concurrency: opts.concurrency, staging: parseGsUri(this.opts.staging), onWarning: this.opts.onWarning, ...this.opts.loader})
   }
 
   describeStreaming(): string[] {
@@ -371,6 +372,10 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       `BigQuery: a batch commits when full (${formatCount(p.objectsPerBatch)} objects) or ${every} after its first object (--max-latency): at most ${formatCount(p.batchesPerDay)} load jobs and ${formatCount(p.batchesPerDay)} merge transactions a day per table below ${formatCount(p.objectsPerBatch)} objects per ${every}.`,
       `BigQuery: at least ${formatBytes(p.minBytesBilledPerDay)} billed a day (${formatCount(p.statementsPerDay)} statements of at least 10 MB; about ${formatUsd(p.minUsdPerDay)} at $${ON_DEMAND_USD_PER_TIB}/TiB), plus the staged rows read once. Quota: ${formatCount(p.dailyLoadJobLimit)} load jobs per table per day; staging tables rotate before it (${formatCount(p.stagingTablesPerDay)} a day).`,
     ]
+  }
+
+  compareLoadMethods(traffic: Traffic): LoadMethodComparison {
+    return compareLoadMethods(traffic, BigQueryLoader.model(this.opts.loader ?? {}))
   }
 
   estimateLoad(plan: {objects: number; bytes: number}): LoadEstimate {
