@@ -1,10 +1,16 @@
+import {CreateBucketCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import type {ChildProcess} from 'node:child_process'
 import {readdirSync} from 'node:fs'
 import path from 'node:path'
-import {describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 import {albFixture, PREFIX} from '../helpers/alb-fixtures.js'
-import {jsonResult, runCli} from '../helpers/cli.js'
+import {type CliResult, jsonResult, runCli} from '../helpers/cli.js'
 import {count} from '../helpers/duckdb.js'
+import {startAws} from '../helpers/fauxqs.js'
+import {gatedS3} from '../helpers/gated-s3.js'
 import {tempDir} from '../helpers/tmp.js'
+
+const BUCKET = 'bf-interrupt'
 
 function setup(opts: Parameters<typeof albFixture>[0] = {}) {
   const dir = tempDir()
@@ -36,63 +42,6 @@ describe('seneka backfill (CLI)', () => {
     expect(r.stdout).toMatch(/Dry run: nothing was written/)
     expect(r.stdout).toMatch(new RegExp(`Run again without --dry-run to load ${fx.files.length - fx.files.filter((f) => f.key.includes('/2024/05/01/')).length} objects`))
   })
-
-  it('a process killed mid-run and re-run gives exactly the rows of an uninterrupted run', async () => {
-    const {src, db, fx} = setup({days: 4, intervalMinutes: 30, linesPerFile: 400})
-    const args = ['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--concurrency', '2']
-    // kill -9 shortly after planning, while objects are being loaded
-    let killed = false
-    const first = await runCli(args, {
-      onStderr: (s, child) => {
-        if (!killed && s.includes('Planned')) {
-          killed = true
-          setTimeout(() => child.kill('SIGKILL'), 400)
-        }
-      },
-    })
-    expect(first.signal).toBe('SIGKILL')
-    const partial = await count(db, 'SELECT count(*) FROM _seneka_ledger')
-    expect(partial).toBeLessThan(fx.files.length) // it really was interrupted
-    expect(await count(db, 'SELECT count(*) FROM t')).toBe(await count(db, 'SELECT coalesce(sum(rows), 0) FROM _seneka_ledger'))
-    const second = await runCli([...args, '--json'])
-    expect(second.code).toBe(0)
-    const doc = jsonResult(second.stdout)
-    expect(doc.objects.skipped).toBe(partial)
-    expect(doc.objects.loaded).toBe(fx.files.length - partial)
-    expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
-    expect(await count(db, 'SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM t)')).toBe(fx.good)
-    expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(fx.files.length)
-  }, 120_000)
-
-  it.each([
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const)('%s: finishes the loads running, says what was committed, exits %i, removes its stage folder; a re-run continues', async (sig, code) => {
-    const {src, db, fx} = setup({days: 1, intervalMinutes: 30, linesPerFile: 200})
-    const args = ['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--concurrency', '2']
-    let sent = false
-    const first = await runCli(args, {
-      onStderr: (s, child) => {
-        if (!sent && s.includes('Planned')) {
-          sent = true
-          setTimeout(() => child.kill(sig), 100)
-        }
-      },
-    })
-    expect(first.signal).toBeNull()
-    expect(first.code).toBe(code)
-    expect(first.stderr).toMatch(new RegExp(`${sig}: finishing the loads running`))
-    const ledger = await count(db, 'SELECT count(*) FROM _seneka_ledger')
-    const rows = await count(db, 'SELECT count(*) FROM t')
-    expect(ledger).toBeGreaterThan(0)
-    expect(ledger).toBeLessThan(fx.files.length) // it really was interrupted, and the queued objects were not loaded
-    expect(first.stdout).toContain(`Interrupted: ${ledger} objects of ${fx.files.length} (${rows.toLocaleString('en-US')} rows) were committed, ${fx.files.length - ledger} objects were not loaded; run the same command again to continue`)
-    expect(readdirSync(path.dirname(db)).filter((n) => n.startsWith('.seneka-stage-'))).toEqual([])
-    const second = await runCli([...args, '--json'])
-    expect(second.code).toBe(0)
-    expect(jsonResult(second.stdout).objects).toMatchObject({skipped: ledger, loaded: fx.files.length - ledger})
-    expect(await count(db, 'SELECT count(*) FROM t')).toBe(fx.good)
-  }, 120_000)
 
   it.each([
     [['backfill', '.', '--format', 'csv'], 2, /Expected --format=csv to be one of: alb, elb, jsonl/],
@@ -150,4 +99,90 @@ describe('seneka backfill (CLI)', () => {
     expect(r.stdout).toMatch(/EXIT CODES/)
     expect(r.stdout).toMatch(/--dry-run/)
   })
+})
+
+describe('seneka backfill interrupted (CLI; S3 behind a proxy that holds reads, so the run is caught mid-way)', () => {
+  let aws: Awaited<ReturnType<typeof startAws>>
+  beforeAll(async () => {
+    aws = await startAws()
+    await aws.s3.send(new CreateBucketCommand({Bucket: BUCKET}))
+  })
+  afterAll(() => aws?.stop())
+
+  /** ALB objects in S3 (one prefix per test) and a proxy that lets the first 4 object reads through, then holds them */
+  async function s3Setup(name: string) {
+    const fx = albFixture({days: 1, intervalMinutes: 60, linesPerFile: 200})
+    await Promise.all(fx.files.map((f) => aws.s3.send(new PutObjectCommand({Bucket: BUCKET, Key: `${name}/${f.key}`, Body: f.body}))))
+    const gate = await gatedS3(aws.endpoint, {pass: 4})
+    onTestFinished(() => gate.close())
+    const db = path.join(tempDir(), 'wh.duckdb')
+    const args = ['backfill', `s3://${BUCKET}/${name}/${PREFIX}`, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't', '--concurrency', '2']
+    return {fx, gate, db, args, env: {AWS_ENDPOINT_URL_S3: gate.url}}
+  }
+
+  /** Runs the CLI until it reads no further (two reads held: --concurrency 2), then calls `interrupt`. */
+  async function caughtMidway(s: Awaited<ReturnType<typeof s3Setup>>, interrupt: (child: ChildProcess) => Promise<void>): Promise<CliResult> {
+    let child!: ChildProcess
+    const run = runCli(s.args, {env: s.env, onSpawn: (c) => (child = c)})
+    await Promise.race([
+      s.gate.waitHeld(2),
+      run.then((r) => {
+        throw new Error(`the run ended before its reads were held (exit ${r.code}): ${r.stderr}`)
+      }),
+    ])
+    await interrupt(child)
+    return run
+  }
+
+  it('a process killed mid-run and re-run gives exactly the rows of an uninterrupted run', async () => {
+    const s = await s3Setup('kill9')
+    const first = await caughtMidway(s, async (child) => {
+      child.kill('SIGKILL')
+    })
+    s.gate.release()
+    expect(first.signal).toBe('SIGKILL')
+    const partial = await count(s.db, 'SELECT count(*) FROM _seneka_ledger')
+    expect(partial).toBeLessThanOrEqual(4) // it really was interrupted: at most the objects read before the hold
+    expect(await count(s.db, 'SELECT count(*) FROM t')).toBe(await count(s.db, 'SELECT coalesce(sum(rows), 0) FROM _seneka_ledger'))
+    const second = await runCli([...s.args, '--json'], {env: s.env})
+    expect(second.code).toBe(0)
+    const doc = jsonResult(second.stdout)
+    expect(doc.objects.skipped).toBe(partial)
+    expect(doc.objects.loaded).toBe(s.fx.files.length - partial)
+    expect(await count(s.db, 'SELECT count(*) FROM t')).toBe(s.fx.good)
+    expect(await count(s.db, 'SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM t)')).toBe(s.fx.good)
+    expect(await count(s.db, 'SELECT count(*) FROM _seneka_ledger')).toBe(s.fx.files.length)
+  }, 120_000)
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s: finishes the loads running, says what was committed, exits %i, removes its stage folder; a re-run continues', async (sig, code) => {
+    const s = await s3Setup(sig.toLowerCase())
+    const first = await caughtMidway(s, async (child) => {
+      const heard = new Promise<void>((resolve) => {
+        let err = ''
+        child.stderr!.on('data', (d) => {
+          err += d
+          if (err.includes(`${sig}: finishing the loads running`)) resolve()
+        })
+      })
+      child.kill(sig)
+      await heard
+      // the two loads running read on; the loads waiting for a slot are not started
+      s.gate.release()
+    })
+    expect(first.signal).toBeNull()
+    expect(first.code).toBe(code)
+    const ledger = await count(s.db, 'SELECT count(*) FROM _seneka_ledger')
+    const rows = await count(s.db, 'SELECT count(*) FROM t')
+    // the 4 objects read before the hold and the 2 running when the signal came: nothing queued was started
+    expect(ledger).toBe(6)
+    expect(first.stdout).toContain(`Interrupted: ${ledger} objects of ${s.fx.files.length} (${rows.toLocaleString('en-US')} rows) were committed, ${s.fx.files.length - ledger} objects were not loaded; run the same command again to continue`)
+    expect(readdirSync(path.dirname(s.db)).filter((n) => n.startsWith('.seneka-stage-'))).toEqual([])
+    const second = await runCli([...s.args, '--json'], {env: s.env})
+    expect(second.code).toBe(0)
+    expect(jsonResult(second.stdout).objects).toMatchObject({skipped: ledger, loaded: s.fx.files.length - ledger})
+    expect(await count(s.db, 'SELECT count(*) FROM t')).toBe(s.fx.good)
+  }, 120_000)
 })

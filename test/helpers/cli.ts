@@ -17,7 +17,7 @@ export interface CliResult {
  */
 export function runCli(
   args: string[],
-  opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onStderr?: (s: string, child: ChildProcess) => void; /** keep colour codes */ raw?: boolean} = {},
+  opts: {env?: NodeJS.ProcessEnv; cwd?: string; killAfterMs?: number; onSpawn?: (child: ChildProcess) => void; onStderr?: (s: string, child: ChildProcess) => void; /** keep colour codes */ raw?: boolean} = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), ...args], {
@@ -25,6 +25,7 @@ export function runCli(
       env: {...process.env, ...opts.env},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    opts.onSpawn?.(child)
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
