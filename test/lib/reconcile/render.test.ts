@@ -12,7 +12,7 @@ describe('reconcile rendering', () => {
     const dir = tempDir()
     const warehouse = await buildWarehouse(dir, {batch: [h0, h1, h2], stream: [h1, h1, {...h2, count: 60}]})
     const r = await reconcile({...base, warehouse, by: 'hour', tolerance: {kind: 'rows', value: 50}})
-    const text = renderReport(r).replace(/\(\d+ms\)/, '(Xms)')
+    const text = renderReport(r).replace(/\((\d+ms|\d+(\.\d+)?s)\)/, '(Xms)')
     expect(text).toBe(
       [
         `Reconcile batch_logs (batch) with stream_logs (stream) in ${warehouse}, by hour`,
