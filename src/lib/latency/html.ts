@@ -45,10 +45,11 @@ function verdict(slo: SloEvaluation): string {
     .map((c) => {
       const status = c.status === 'pass' ? 'met' : c.status === 'breach' ? 'BREACHED' : 'no data (counts as breached)'
       const actual = c.actual === null ? 'no rows' : `${c.key === 'p99_9' ? 'p99.9' : c.key} = ${formatSeconds(c.actual)}`
-      return `<li class="${c.status}"><b>${esc(c.text)}</b>: ${esc(status)} (${esc(actual)})</li>`
+      const of = slo.tables.length > 1 ? ` on ${c.table}` : ''
+      return `<li class="${c.status}" data-table="${esc(c.table)}"><b>${esc(c.text)}</b>${esc(of)}: ${esc(status)} (${esc(actual)})</li>`
     })
     .join('')
-  return `<section class="verdict ${slo.passed ? 'pass' : 'fail'}"><h2>SLOs of ${esc(slo.table)}: ${slo.passed ? 'all met' : 'BREACHED'}</h2><ul class="slo">${items}</ul></section>`
+  return `<section class="verdict ${slo.passed ? 'pass' : 'fail'}"><h2>SLOs of ${esc(slo.tables.join(' and '))}: ${slo.passed ? 'all met' : 'BREACHED'}</h2><ul class="slo">${items}</ul></section>`
 }
 
 /**

@@ -148,10 +148,13 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
     )
   }
   if (slo) {
-    out.push('', `SLOs (${slo.table}): ${slo.passed ? 'all met' : 'BREACHED'}`)
+    // with --compare-table both tables are gated: one line per SLO and table
+    const both = slo.tables.length > 1
+    const width = Math.max(...slo.tables.map((t) => t.length))
+    out.push('', `SLOs (${slo.tables.join(', ')}): ${slo.passed ? 'all met' : 'BREACHED'}`)
     for (const c of slo.checks) {
       const status = c.status === 'pass' ? 'ok' : c.status === 'breach' ? 'BREACH' : 'NO DATA'
-      out.push(`  ${c.text.padEnd(14)} ${status.padEnd(7)} ${c.key} = ${formatSeconds(c.actual)}`)
+      out.push(`  ${c.text.padEnd(14)} ${both ? `${c.table.padEnd(width)} ` : ''}${status.padEnd(7)} ${c.key} = ${formatSeconds(c.actual)}`)
     }
   }
   return out.join('\n')

@@ -153,13 +153,19 @@ export interface Slo {
 }
 
 export interface SloCheck extends Slo {
+  /** the table checked (with --compare-table every SLO is checked against both tables) */
+  table: string
   actual: number | null
   status: 'pass' | 'breach' | 'no-data'
 }
 
 export interface SloEvaluation {
-  /** every SLO passed (an SLO with no data to check does not pass) */
+  /** every SLO passed on every table (an SLO with no data to check does not pass) */
   passed: boolean
+  /** the main table */
   table: string
+  /** every table gated: the main table, then the --compare-table */
+  tables: string[]
+  /** one check per SLO and table, the main table's first */
   checks: SloCheck[]
 }

@@ -186,4 +186,32 @@ describe('latencyReport', () => {
     expect(r.quantiles.exact).toBe(false)
     expect(Math.abs(r.p50! - 50.5)).toBeLessThan(2)
   })
+
+  it('the cutover latency gate applies the rule of --slo: the same evaluation, NO DATA fails', async () => {
+    const {defaultGateRunners} = await import('../../../src/lib/cutover/gate-runners.js')
+    const {evaluateSlos} = await import('../../../src/lib/latency/index.js')
+    const {file, wh} = await openTemp()
+    await createTable(wh, 'stream_logs', arrivalRows([10, 20, 30]))
+    await wh.close()
+    const bucket = {name: 'logs', table: 'stream_logs', batchTable: 'batch_logs', p99Ms: 30_000} as unknown as Parameters<ReturnType<typeof defaultGateRunners>['latency']>[0]['bucket']
+    const gate = defaultGateRunners().latency
+    const window = {since: new Date(T0 * 1000), until: new Date(T0 * 1000 + 86_400_000)}
+    const r = await gate({bucket, warehouse: `duckdb:${file}`, window})
+    const report = await latencyReportOf(file, window)
+    // exactly what `latency-report --slo 'p99<=30.0s'` decides over the same rows
+    expect((r.details as {slo: unknown}).slo).toEqual(evaluateSlos(report, [{text: 'p99<=30.0s', key: 'p99', op: '<=', limitSeconds: 30}]))
+    expect(r.passed).toBe(true)
+    const empty = await gate({bucket, warehouse: `duckdb:${file}`, window: {since: new Date('2030-01-01T00:00:00Z'), until: new Date('2030-01-02T00:00:00Z')}})
+    expect(empty).toMatchObject({passed: false, summary: expect.stringMatching(/^NO DATA: no rows with a measurable latency in stream_logs/)})
+  })
 })
+
+async function latencyReportOf(file: string, window: {since: Date; until: Date}) {
+  const {DuckDBWarehouse} = await import('../../../src/lib/warehouse/duckdb/warehouse.js')
+  const wh = await DuckDBWarehouse.open(file, {readOnly: true})
+  try {
+    return await latencyReport(wh, {table: 'stream_logs', ...window})
+  } finally {
+    await wh.close()
+  }
+}
