@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import {BaseCommand} from '../base-command.js'
+import {checkExitCode} from '../lib/checks.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, wrap} from '../flags/index.js'
 import {
@@ -134,7 +135,7 @@ ${exitCodeHelp([
     await this.write(flags.csv, () => latencyCsv(result), 'CSV')
     await this.write(flags.html, () => latencyHtml(result, slo), 'HTML page')
     if (!this.jsonEnabled()) this.log(renderReport(result, slo))
-    if (slo && !slo.passed) process.exitCode = ExitCode.SLO_BREACHED
+    if (slo) process.exitCode = checkExitCode(slo.passed ? 'pass' : 'fail', ExitCode.SLO_BREACHED)
     return report
   }
 

@@ -1,3 +1,4 @@
+import {checkOutcome} from '../checks.js'
 import {UsageError} from '../errors.js'
 import {parseDuration} from '../time.js'
 import type {LatencyStats, Slo, SloCheck, SloEvaluation, SloKey} from './types.js'
@@ -30,8 +31,8 @@ export function evaluateSlos(result: LatencyStats & {table: string; compare?: La
   const checks = gated.flatMap((t) =>
     parsed.map((slo) => {
       const actual = t.count > 0 ? t[slo.key] : null
-      const status: SloCheck['status'] =
-        actual === null ? 'no-data' : (slo.op === '<=' ? actual <= slo.limitSeconds : actual < slo.limitSeconds) ? 'pass' : 'breach'
+      const outcome = checkOutcome(actual === null ? 0 : t.count, actual !== null && !(slo.op === '<=' ? actual <= slo.limitSeconds : actual < slo.limitSeconds))
+      const status: SloCheck['status'] = outcome === 'fail' ? 'breach' : outcome
       return {...slo, table: t.table, actual, status}
     }),
   )

@@ -1,3 +1,4 @@
+import {checkOutcome} from '../checks.js'
 import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {EVENT_TIME_COLUMN, LINE_COLUMN, SOURCE_URI_COLUMN, type Column} from '../formats/types.js'
@@ -176,8 +177,7 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
       rows,
       totals,
       summary,
-      passed: summary.mismatched === 0 && summary.compared > 0,
-      noData: summary.compared === 0,
+      ...verdict(summary),
       queries,
       durationMs: Math.round(performance.now() - started),
     }
@@ -202,8 +202,7 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
     explain,
     totals: totalsOf(rows),
     summary,
-    passed: summary.mismatched === 0 && summary.compared > 0,
-    noData: summary.compared === 0,
+    ...verdict(summary),
     queries,
     durationMs: Math.round(performance.now() - started),
   }
@@ -273,4 +272,10 @@ function groupValue(v: Row[string] | undefined): string | null {
 
 function printable(params: QueryParams): Record<string, string> {
   return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)]))
+}
+
+/** Passed, or NO DATA (nothing compared: the shared rule of the checks, see lib/checks.ts). */
+function verdict(summary: {compared: number; mismatched: number}): {passed: boolean; noData: boolean} {
+  const outcome = checkOutcome(summary.compared, summary.mismatched > 0)
+  return {passed: outcome === 'pass', noData: outcome === 'no-data'}
 }
