@@ -194,7 +194,7 @@ describe('seneka latency-report', () => {
     for (const k of ['p90', 'p95', 'p99', 'mean', 'bins', 'negative', 'lateData']) expect(j).toHaveProperty(k)
     expect(j.bins).toHaveLength(10)
     expect(j.compare).toMatchObject({table: 'stream', count: 10, max: 10})
-    expect(j.slo).toMatchObject({passed: false, checks: [{key: 'p90', status: 'breach'}]})
+    expect(j.slo).toMatchObject({passed: false, tables: ['logs', 'stream'], checks: [{key: 'p90', table: 'logs', status: 'breach'}, {key: 'p90', table: 'stream', status: 'pass'}]})
   })
 
   it('writes the CSV', async () => {

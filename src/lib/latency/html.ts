@@ -19,7 +19,7 @@ const STATS: Array<[string, (t: TableLatency) => string]> = [
   ['p99.9', (t) => formatSeconds(t.p99_9)],
   ['max', (t) => formatSeconds(t.max)],
   ['negative (clock skew)', (t) => (t.negative.count ? `${formatCount(t.negative.count)} (min ${formatSeconds(t.negative.min)})` : '0')],
-  ['late rows', (t) => (t.lateData ? `${formatCount(t.lateData.late)} (${(t.lateData.share * 100).toFixed(2)}%)` : '-')],
+  ['late rows', (t) => (!t.lateData ? '-' : t.lateData.rows === 0 && t.lateData.backfilled > 0 ? 'backfilled (not counted)' : `${formatCount(t.lateData.late)} (${(t.lateData.share * 100).toFixed(2)}%)`)],
 ]
 
 /** An instant of the range for people: 2024-05-01 06:00 UTC (seconds and milliseconds only when present). */

@@ -106,6 +106,11 @@ export interface LateData {
   /** rows whose event time is behind the watermark of their ingestion window */
   late: number
   share: number
+  /**
+   * rows loaded by a backfill (`_load_path = 'backfill'`), left out of rows, late and the watermarks: a backfill
+   * replays history, so its rows are behind any watermark by design
+   */
+  backfilled: number
   windows: LateWindow[]
 }
 
