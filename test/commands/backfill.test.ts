@@ -100,7 +100,7 @@ describe('seneka backfill (CLI)', () => {
     [['backfill', '.', '--format', 'alb', '--shard', '3/3'], 2, /--shard "3\/3" is not of the form i\/n/],
     [['backfill', '.', '--format', 'alb', '--table', 'bad-name', '--dry-run'], 2, /"bad-name" is not a valid table name/],
     [['backfill', 'ftp://x/y', '--format', 'alb', '--dry-run'], 2, /Unsupported location "ftp:\/\/x\/y"/],
-    [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 1, /The folder .*missing-folder-xyz does not exist/],
+    [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 2, /The folder .*missing-folder-xyz does not exist/],
     [['backfill', '.', '--format', 'alb', '--warehouse', 'postgres://x', '--dry-run'], 2, /"postgres:\/\/x" is not a warehouse URI/],
     [['backfill', '.', '--format', 'alb', '--dry-run'], 1, /No log objects were found under \., so nothing was planned\./],
   ])('%j exits %i with one clear sentence and no stack trace', async (args, code, message) => {

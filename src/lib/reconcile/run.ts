@@ -105,11 +105,17 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
   // tables and columns: clear errors before any counting
   const tables: Record<Side, string> = {batch: opts.batchTable, stream: opts.streamTable}
   const columns = {} as Record<Side, Column[]>
+  const found = {batch: await wh.tableColumns(tables.batch), stream: await wh.tableColumns(tables.stream)}
+  const missing = (['batch', 'stream'] as const).filter((side) => !found[side])
+  if (missing.length === 2) {
+    throw new NotFoundError(`Neither the batch table ${tables.batch} nor the stream table ${tables.stream} exists in ${wh.description}.`, 'Check --batch-table, --stream-table and --warehouse.')
+  }
+  if (missing.length === 1) {
+    const [side] = missing
+    throw new NotFoundError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, `Check --${side}-table and --warehouse.`)
+  }
   for (const side of ['batch', 'stream'] as const) {
-    const cols = await wh.tableColumns(tables[side])
-    if (!cols) {
-      throw new NotFoundError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, `Check --${side}-table and --warehouse.`)
-    }
+    const cols = found[side]!
     columns[side] = cols
     const time = requireColumn(cols, timeColumn, side, tables[side], '--time-column')
     if (time.type !== 'timestamp') {

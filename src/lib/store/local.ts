@@ -2,7 +2,7 @@ import {createReadStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
-import {UserError} from '../errors.js'
+import {NotFoundError} from '../errors.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats} from './types.js'
 
 /** A local folder laid out like a bucket: keys are paths relative to the root, with "/" separators. */
@@ -35,7 +35,8 @@ export class LocalStore implements ObjectStore {
       entries = await fs.readdir(this.abs(dirKey), {withFileTypes: true})
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (dirKey === '' ) throw new UserError(`The folder ${this.bucket} does not exist.`, {suggestion: 'Check the source path.'})
+        // the command line names a folder that is not there: a usage error (exit 2), as for stream --watch
+        if (dirKey === '') throw new NotFoundError(`The folder ${this.bucket} does not exist.`, 'Check the source path (a local folder, s3://bucket/prefix or gs://bucket/prefix).')
         return
       }
       throw err
