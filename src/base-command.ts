@@ -4,6 +4,7 @@ import {describeEstimate, type QueryEstimate} from './lib/cost/bigquery.js'
 import {describeError, type ErrorDetail, errorMessage, UsageError, UserError} from './lib/errors.js'
 import {existingFileFlag} from './flags/index.js'
 import {explainKnownError} from './lib/known-errors.js'
+import {renderErrorText} from './lib/output/error-text.js'
 import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
@@ -233,6 +234,10 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
       this.logJson(errorEnvelope(detail, this.warnings.list))
       return
     }
-    throw new Errors.CLIError(detail.message, {exit: detail.exitCode, suggestions: detail.suggestion ? [detail.suggestion] : undefined})
+    // printed here, unwrapped (oclif would hard-wrap it at the terminal's width, or 80 columns off a terminal,
+    // cutting paths in two); oclif then only sets the exit code
+    this.stderrLine(renderErrorText(detail))
+    const done = new Errors.CLIError(detail.message, {exit: detail.exitCode, suggestions: detail.suggestion ? [detail.suggestion] : undefined})
+    throw Object.assign(done, {skipOclifErrorHandling: true})
   }
 }
