@@ -5,6 +5,7 @@ import {describeError, type ErrorDetail, errorMessage, UsageError, UserError} fr
 import {existingFileFlag} from './flags/index.js'
 import {explainKnownError} from './lib/known-errors.js'
 import {renderErrorText} from './lib/output/error-text.js'
+import {setOutputWidth} from './lib/output/width.js'
 import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
@@ -101,6 +102,8 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     this.positionals = parsed.argv.map(String)
     // "waiting for another process to release the DuckDB file" and the like: an info line on stderr
     setWarehouseNotice((m) => this.info(m))
+    // reports fit a terminal's width (long URIs cut in their middle); a pipe or a file gets every character
+    setOutputWidth(process.stdout.isTTY && !this.jsonEnabled() ? process.stdout.columns : undefined)
   }
 
   /**

@@ -1,5 +1,6 @@
 import {formatDuration} from '../time.js'
 import {renderTable} from '../output/table.js'
+import {fitLine} from '../output/width.js'
 import {formatBytes, formatCount} from '../output/units.js'
 import {plural} from '../output/words.js'
 import type {BackfillPlan} from './plan.js'
@@ -70,7 +71,7 @@ export function renderSummary(r: BackfillResult): string {
   if (r.failures.length > 0) lines.push('', ...renderFailures(r.failures))
   if (r.rejected > 0) {
     lines.push('', `Rejected lines (kept in table _seneka_rejects with object, line number and reason):`)
-    for (const s of r.rejectSamples.slice(0, 5)) lines.push(`  ${s.uri}:${s.line}: ${s.reason}`)
+    for (const s of r.rejectSamples.slice(0, 5)) lines.push(fitLine('  ', s.uri, `:${s.line}: ${s.reason}`))
     lines.push(`  query them: SELECT object_uri, line, reason, raw FROM _seneka_rejects WHERE load_id = '${r.loadId}'`)
   }
   return lines.join('\n')
@@ -108,13 +109,13 @@ export function renderFailures(failures: ObjectFailure[]): string[] {
       const fix = likelyFormat ? `their lines look like ${likelyFormat}: run again with --format ${likelyFormat}` : `check --format, or leave them out with --exclude`
       lines.push(`  ${formatCount(group.length)} objects were rejected as ${format}, so nothing from them was loaded; ${fix} (e.g. ${first.uri}: ${rejectedLines === n ? 'all' : formatCount(rejectedLines)} of ${plural(n, 'line')} rejected)`)
     }
-    for (const f of single.slice(0, MAX_LISTED)) lines.push(`  ${f.uri}: ${f.error}`)
+    for (const f of single.slice(0, MAX_LISTED)) lines.push(fitLine('  ', f.uri, `: ${f.error}`))
     if (single.length > MAX_LISTED) lines.push(`  ... and ${formatCount(single.length - MAX_LISTED)} more (see --json)`)
   }
   if (retryable.length > 0) {
     if (lines.length > 0) lines.push('')
     lines.push(`Failed objects (nothing from them was loaded; a transient error: re-run the same command to retry only these):`)
-    for (const f of retryable.slice(0, MAX_LISTED)) lines.push(`  ${f.uri}: ${f.error}`)
+    for (const f of retryable.slice(0, MAX_LISTED)) lines.push(fitLine('  ', f.uri, `: ${f.error}`))
     if (retryable.length > MAX_LISTED) lines.push(`  ... and ${formatCount(retryable.length - MAX_LISTED)} more (see --json)`)
   }
   return lines
