@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -9,6 +10,8 @@ import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats} from '
 export class LocalStore implements ObjectStore {
   readonly scheme = 'file' as const
   readonly stats: RequestStats = emptyStats()
+  /** path -> the content ETag and the size/mtime/inode it was computed for */
+  private readonly etags = new Map<string, {signature: string; etag: string}>()
 
   constructor(readonly bucket: string) {}
 
@@ -56,18 +59,34 @@ export class LocalStore implements ObjectStore {
 
   private async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const st = await fs.stat(this.abs(key), {bigint: true})
+      const file = this.abs(key)
+      const st = await fs.stat(file, {bigint: true})
       return {
         uri: this.uri(key),
         key,
         size: Number(st.size),
-        etag: `${st.size}-${st.mtimeNs}`,
+        etag: await this.contentEtag(file, `${st.size}-${st.mtimeNs}-${st.ino}`),
+        legacyEtag: `${st.size}-${st.mtimeNs}`,
         lastModified: new Date(Number(st.mtimeMs)),
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
+  }
+
+  /**
+   * The MD5 of the file's bytes (what S3 gives a single-part upload), computed once per size, mtime and inode: a
+   * `touch` re-reads the file and finds the same ETag, so it is not a new version.
+   */
+  private async contentEtag(file: string, signature: string): Promise<string> {
+    const cached = this.etags.get(file)
+    if (cached?.signature === signature) return cached.etag
+    const hash = createHash('md5')
+    for await (const chunk of createReadStream(file, {highWaterMark: 1024 * 1024})) hash.update(chunk as Buffer)
+    const etag = hash.digest('hex')
+    this.etags.set(file, {signature, etag})
+    return etag
   }
 
   async listPrefixes(prefix: string): Promise<string[]> {
