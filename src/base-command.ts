@@ -220,9 +220,10 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled() && this.logLevel !== 'error'
   }
 
-  /** How long-running work shows progress: a bar on a terminal, a plain line now and then elsewhere. */
+  /** How long-running work shows progress: a bar on a terminal, a plain line at start and every 10 s elsewhere, none under --json. */
   protected get progressMode(): ProgressMode {
-    if (this.logLevel === 'error') return 'off'
+    // --json: the document is the output; progress lines on stderr would only be noise around it
+    if (this.logLevel === 'error' || this.jsonEnabled()) return 'off'
     return this.interactive ? 'bar' : 'lines'
   }
 

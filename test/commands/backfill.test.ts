@@ -152,4 +152,14 @@ describe('seneka backfill (CLI)', () => {
     expect(r.stdout).toMatch(/EXIT CODES/)
     expect(r.stdout).toMatch(/--dry-run/)
   })
+
+  it('off a terminal, a progress line on stderr as the load starts (then every 10 s); none under --json', async () => {
+    const {src, db, fx} = setup({days: 1})
+    const plain = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't'])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stderr).toMatch(new RegExp(`^progress: 0/${fx.files.length} objects, 0 B/\\S+ \\S+, 0 rows, 0 rows/s, ETA unknown$`, 'm'))
+    const json = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't2', '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    expect(json.stderr).not.toMatch(/^progress:/m)
+  })
 })
