@@ -316,7 +316,7 @@ function describeLoadFailure(uri: string, err: unknown, counters: ReadCounters):
   if (err instanceof RejectedObjectError) return {uri, error: err.message, retryable: false, rejected: {format: err.format, ...(err.likelyFormat ? {likelyFormat: err.likelyFormat} : {}), lines: err.rows + err.rejected, rejectedLines: err.rejected}}
   const code = (err as {code?: string}).code
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
-    return {uri, error: `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`, retryable: false}
+    return {uri, error: `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded; replace the object with a complete copy, or leave it out with --exclude`, retryable: false}
   }
   // an error a retrying layer gave up on was transient: a later run may well succeed
   return {uri, error: `${errorMessage(err)} (after ${counters.storedBytes} bytes read); nothing from this object was loaded`, retryable: isTransient(err) || retriesExhausted(err)}
