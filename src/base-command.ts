@@ -4,6 +4,8 @@ import {describeEstimate, type QueryEstimate} from './lib/cost/bigquery.js'
 import {describeError, type ErrorDetail, errorMessage, UsageError, UserError} from './lib/errors.js'
 import {existingFileFlag} from './flags/index.js'
 import {explainKnownError} from './lib/known-errors.js'
+import {renderErrorText} from './lib/output/error-text.js'
+import {setOutputWidth} from './lib/output/width.js'
 import {type ErrorEnvelope, errorEnvelope, type SuccessEnvelope, successEnvelope, WarningLog} from './lib/output/json.js'
 import type {ProgressMode} from './lib/output/progress.js'
 import type {StoreOptions} from './lib/store/index.js'
@@ -100,6 +102,8 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     this.positionals = parsed.argv.map(String)
     // "waiting for another process to release the DuckDB file" and the like: an info line on stderr
     setWarehouseNotice((m) => this.info(m))
+    // reports fit a terminal's width (long URIs cut in their middle); a pipe or a file gets every character
+    setOutputWidth(process.stdout.isTTY && !this.jsonEnabled() ? process.stdout.columns : undefined)
   }
 
   /**
@@ -216,9 +220,10 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
     return Boolean(process.stderr.isTTY) && !this.jsonEnabled() && this.logLevel !== 'error'
   }
 
-  /** How long-running work shows progress: a bar on a terminal, a plain line now and then elsewhere. */
+  /** How long-running work shows progress: a bar on a terminal, a plain line at start and every 10 s elsewhere, none under --json. */
   protected get progressMode(): ProgressMode {
-    if (this.logLevel === 'error') return 'off'
+    // --json: the document is the output; progress lines on stderr would only be noise around it
+    if (this.logLevel === 'error' || this.jsonEnabled()) return 'off'
     return this.interactive ? 'bar' : 'lines'
   }
 
@@ -233,6 +238,10 @@ export abstract class BaseCommand<T extends typeof Command, R> extends Command {
       this.logJson(errorEnvelope(detail, this.warnings.list))
       return
     }
-    throw new Errors.CLIError(detail.message, {exit: detail.exitCode, suggestions: detail.suggestion ? [detail.suggestion] : undefined})
+    // printed here, unwrapped (oclif would hard-wrap it at the terminal's width, or 80 columns off a terminal,
+    // cutting paths in two); oclif then only sets the exit code
+    this.stderrLine(renderErrorText(detail))
+    const done = new Errors.CLIError(detail.message, {exit: detail.exitCode, suggestions: detail.suggestion ? [detail.suggestion] : undefined})
+    throw Object.assign(done, {skipOclifErrorHandling: true})
   }
 }

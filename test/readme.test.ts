@@ -60,5 +60,24 @@ describe('README.md', () => {
       // a busy machine may take minutes over a block: a bound only stops a hung one (status null, its signal shown)
       expect({block: `README.md:${b.line}`, status: r.status ?? r.signal, stderr: r.status === 0 ? '' : `${r.stdout}\n${r.stderr}`}).toEqual({block: `README.md:${b.line}`, status: 0, stderr: ''})
     }
+    // the chart example draws something readable on the demo data: latencies of minutes, not years (the demo's
+    // logs are from 2024: an event-time measure would draw every row in one bar hundreds of days wide)
+    const chart = blocks.flatMap((b) => b.code.split('\n')).find((l) => l.includes('--compare-table') && l.includes('--html'))!
+    const r = spawnSync('bash', ['-c', `${chart} --json`], {cwd: dir, env, encoding: 'utf8', timeout: 300_000})
+    const doc = JSON.parse(r.stdout) as {result: {max: number; compare: {max: number}}}
+    expect(doc.result.max).toBeLessThan(3600)
+    expect(doc.result.compare.max).toBeLessThan(3600)
   }, 900_000)
+})
+
+describe('README.md backfill examples', () => {
+  it('the dry run previews the table the next command loads', () => {
+    const text = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const first = readmeBlocks(text).find((b) => b.code.includes('seneka backfill'))!
+    // one command per `seneka backfill`, continuation lines joined
+    const commands = first.code.replaceAll('\\\n', ' ').split('\n').filter((l) => l.startsWith('seneka backfill demo-data/s3/'))
+    expect(commands.length).toBeGreaterThanOrEqual(2)
+    const tables = commands.map((c) => /--table (\S+)/.exec(c)?.[1] ?? 'the default table')
+    expect(new Set(tables)).toEqual(new Set(['alb_batch']))
+  })
 })

@@ -30,7 +30,7 @@ The ledger belongs to its table: after the table is dropped, a re-run loads the 
 ${exitCodeHelp([
   [ExitCode.OK, 'every planned object was loaded (or skipped as already loaded)'],
   [ExitCode.ERROR, 'the run could not start or stopped (bad credentials, unreachable endpoint, no log objects under the sources in range ...)'],
-  [ExitCode.USAGE, 'bad flags or arguments'],
+  [ExitCode.USAGE, 'bad flags or arguments (a source folder that does not exist, as for stream --watch)'],
   [ExitCode.PARTIAL_FAILURE, 'some objects failed (unreadable, or nearly all lines rejected); nothing partial was written; re-run to retry just those'],
   [ExitCode.REJECTS_EXCEEDED, 'more rejected lines than --max-rejects (the rows loaded are committed; the rejects are in _seneka_rejects)'],
   [ExitCode.INTERRUPTED, 'interrupted (Ctrl-C): the loads running were committed, no new one started; a re-run continues'],

@@ -7,6 +7,7 @@ import {NAME_PATTERNS, parseNamePattern} from '../lib/dedupe/objects.js'
 import {renderDedupe} from '../lib/dedupe/render.js'
 import {type DedupeResult, runDedupe} from '../lib/dedupe/run.js'
 import {UsageError} from '../lib/errors.js'
+import {checkExitCode} from '../lib/checks.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {instantFlag, toleranceFlag} from '../flags/index.js'
 import {formatTolerance} from '../lib/reconcile/tolerance.js'
@@ -30,7 +31,7 @@ ${exitCodeHelp([
   [ExitCode.OK, 'the report ran (and --apply removed the duplicates or wrote the lists)'],
   [ExitCode.ERROR, 'the run could not complete (verification failed and rolled back, unreadable object, --objects found no object or none matching --name-pattern ...)'],
   [ExitCode.USAGE, 'bad flags or arguments, an unknown table or column, an apply above --max-remove'],
-  [ExitCode.DUPLICATES_FOUND, 'duplicates (or redundant/overlapping objects) were found and --fail-on-duplicates was given'],
+  [ExitCode.DUPLICATES_FOUND, 'duplicates (or redundant/overlapping objects) were found and --fail-on-duplicates was given; or, with it, the range has no rows to check (NO DATA)'],
 ])}`
 
   static override examples = [
@@ -136,7 +137,8 @@ ${exitCodeHelp([
       result = rows
     }
     if (!this.jsonEnabled()) this.log(renderDedupe(result))
-    if (flags['fail-on-duplicates'] && result.duplicatesFound) process.exitCode = ExitCode.DUPLICATES_FOUND
+    // a check over no rows is NO DATA and fails like a check that found duplicates (the rule of every check)
+    if (flags['fail-on-duplicates']) process.exitCode = checkExitCode(result.mode === 'rows' && result.noData ? 'no-data' : result.duplicatesFound ? 'fail' : 'pass', ExitCode.DUPLICATES_FOUND)
     return result
   }
 }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 import fs from 'node:fs/promises'
 import {BaseCommand} from '../base-command.js'
+import {checkExitCode} from '../lib/checks.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, wrap} from '../flags/index.js'
 import {
@@ -47,12 +48,12 @@ Latencies below zero mean the two clocks disagree: they are counted, their minim
 
 Late data: rows are windowed by ingestion time (--window); the watermark of a window is its max (or median, --watermark) event time minus --late-threshold, and rows whose event time is behind it are counted as late.
 
-SLOs: --slo KEY<=DURATION (or <), KEY one of p50, p90, p95, p99, p99_9 (p99.9), max, mean; durations like 500ms, 30s, 6m, 1h. Several may be given; all are checked against the main table. An SLO with no rows to check counts as breached. The full report is printed either way.
+SLOs: --slo KEY<=DURATION (or <), KEY one of p50, p90, p95, p99, p99_9 (p99.9), max, mean; durations like 500ms, 30s, 6m, 1h. Several may be given; all are checked against the main table and, with --compare-table, against the compare table too (a table shown beside a gated one is gated: exit 11 when either breaches). An SLO with no rows to check counts as breached (NO DATA). The full report is printed either way.
 
 Output: a terminal report with histogram bars, --json (latencies in seconds: p50, p90, p95, p99, p99_9, max, count, bins ...), --csv FILE, --html FILE (a self-contained page with the chart; no network needed to open it).
 
 ${exitCodeHelp([
-  [ExitCode.OK, 'report printed; every --slo met'],
+  [ExitCode.OK, 'report printed; every --slo met (on both tables with --compare-table)'],
   [ExitCode.ERROR, 'the report could not be made (unreachable warehouse, bad credentials ...)'],
   [ExitCode.USAGE, 'bad flags (unknown measure, malformed --slo, empty time range ...), an unknown table or column'],
   [ExitCode.SLO_BREACHED, 'report printed; at least one --slo was breached (or had no rows to check)'],
@@ -134,7 +135,7 @@ ${exitCodeHelp([
     await this.write(flags.csv, () => latencyCsv(result), 'CSV')
     await this.write(flags.html, () => latencyHtml(result, slo), 'HTML page')
     if (!this.jsonEnabled()) this.log(renderReport(result, slo))
-    if (slo && !slo.passed) process.exitCode = ExitCode.SLO_BREACHED
+    if (slo) process.exitCode = checkExitCode(slo.passed ? 'pass' : 'fail', ExitCode.SLO_BREACHED)
     return report
   }
 

@@ -4,6 +4,7 @@ import {BaseCommand} from '../base-command.js'
 import {type DryRunResult, dryRunResult, renderDryRun} from '../lib/cost/bigquery.js'
 import {bigQueryFlags, queryDryRunFlag} from '../flags/cost.js'
 import {UserError} from '../lib/errors.js'
+import {checkExitCode} from '../lib/checks.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {durationFlag, instantFlag, toleranceFlag} from '../flags/index.js'
 import {plural} from '../lib/output/words.js'
@@ -104,7 +105,7 @@ ${exitCodeHelp([
       this.info(`Wrote ${plural(result.rows.length, 'row')} to ${flags.csv}.`)
     }
     if (!this.jsonEnabled()) this.log(renderReport(result, {mismatchesOnly: flags['mismatches-only']}))
-    if (!result.passed) process.exitCode = ExitCode.RECONCILE_MISMATCH
+    process.exitCode = checkExitCode(result.noData ? 'no-data' : result.passed ? 'pass' : 'fail', ExitCode.RECONCILE_MISMATCH)
     return result
   }
 }

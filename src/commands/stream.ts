@@ -5,7 +5,7 @@ import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream
 import {bigQueryFlags, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
-import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../flags/index.js'
+import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, gcsEndpointFlag, wrap} from '../flags/index.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
@@ -57,7 +57,7 @@ A status line goes to stderr every --status-interval: messages/s, objects/s, row
 ${exitCodeHelp([
   [ExitCode.OK, 'stopped by a signal, or idle with every object loaded'],
   [ExitCode.ERROR, 'the worker could not start (queue not found, bad credentials, unreachable endpoint ...)'],
-  [ExitCode.USAGE, 'bad flags'],
+  [ExitCode.USAGE, 'bad flags (a --watch folder that does not exist, as for a backfill source)'],
   [ExitCode.PARTIAL_FAILURE, '--stop-when-idle run in which some loads failed or messages were poison (their messages stay on the queue or go to the dead-letter topic)'],
 ])}`
 
@@ -114,7 +114,7 @@ ${exitCodeHelp([
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     'sqs-endpoint': Flags.string({summary: 'Custom SQS endpoint (emulators).', env: 'AWS_ENDPOINT_URL_SQS'}),
     'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
-    'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators).', env: 'STORAGE_EMULATOR_HOST'}),
+    'gcs-endpoint': gcsEndpointFlag,
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
     'dry-run': Flags.boolean({summary: 'Say what the worker would read and write and, on BigQuery, what a day of --expected-rate objects uses through each load method (load jobs, merges, billed bytes, Write API bytes, CreateWriteStream calls against their quotas); receive nothing.'}),
     'max-latency': maxLatencyFlag({

@@ -1,5 +1,5 @@
 import {Flags} from '@oclif/core'
-import {wrap} from './index.js'
+import {gcsEndpointFlag, wrap} from './index.js'
 import {parseByteSize, parseBytes} from '../lib/cost/bigquery.js'
 import {parseRate} from '../lib/cost/load-methods.js'
 import {checkMaxLatency} from '../lib/cost/quotas.js'
@@ -32,7 +32,7 @@ export const bigQueryFlags = {
   staging: Flags.string({summary: 'BigQuery: gs://bucket/prefix where load files are staged (same location as the dataset).', env: 'SENEKA_STAGING'}),
   location: Flags.string({summary: 'BigQuery: dataset location, e.g. US, EU, europe-west1.', env: 'SENEKA_BQ_LOCATION'}),
   'max-bytes-billed': bytesFlag({summary: 'BigQuery: refuse (and cap) any query above this many bytes [default: 100GiB].', env: 'SENEKA_MAX_BYTES_BILLED'}),
-  'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint (emulators); STORAGE_EMULATOR_HOST is also honoured.', env: 'SENEKA_GCS_ENDPOINT'}),
+  'gcs-endpoint': gcsEndpointFlag,
 }
 
 /** --dry-run of the commands that only read (reconcile, latency-report, dedupe): BigQuery estimates, nothing run. */

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {gcsEndpointFlag} from './index.js'
 
 /** Flags every cutover command shares. */
 export const cutoverFlags = {
@@ -6,8 +7,13 @@ export const cutoverFlags = {
   actor: Flags.string({summary: 'Who is acting, recorded in the state [default: SENEKA_ACTOR, else user@host].'}),
   's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers).', env: 'AWS_ENDPOINT_URL_S3'}),
   region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
-  'gcs-endpoint': Flags.string({summary: 'Custom GCS endpoint for the GCS notification (emulators).', env: 'SENEKA_GCS_ENDPOINT'}),
+  'gcs-endpoint': gcsEndpointFlag,
   'pubsub-endpoint': Flags.string({summary: 'Custom Pub/Sub endpoint HOST:PORT for topics and subscriptions (emulators; plaintext).', env: 'PUBSUB_EMULATOR_HOST'}),
+}
+
+/** The options of openCutover from the shared flags, and the config file (named in its errors). */
+export function cutoverOptions(flags: {state?: string; actor?: string; 's3-endpoint'?: string; region?: string; 'gcs-endpoint'?: string; 'pubsub-endpoint'?: string; config?: string}) {
+  return {configFile: flags.config, state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']}
 }
 
 export const selectionFlags = {

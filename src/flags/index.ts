@@ -73,3 +73,11 @@ export const formatFlags = {
   'time-field': Flags.string({summary: 'jsonl: field holding the event time [default: time, timestamp, @timestamp or ts].'}),
   'jsonl-columns': Flags.string({summary: 'jsonl: fields promoted to typed columns, e.g. "partition:int,offset:bigint".'}),
 }
+
+/**
+ * --gcs-endpoint of every command that talks to GCS: the same flag and the same variables everywhere (the flag,
+ * else SENEKA_GCS_ENDPOINT, else STORAGE_EMULATOR_HOST: lib/store/gcs.ts gcsEndpoint).
+ */
+export const gcsEndpointFlag = Flags.string({
+  summary: 'Custom GCS endpoint (emulators, test doubles) [default: SENEKA_GCS_ENDPOINT, else STORAGE_EMULATOR_HOST].',
+})

@@ -53,7 +53,10 @@ export function loadConfig(file: string | undefined): SenekaConfig {
 export function issueWhere(error: z.ZodError, under?: string): string {
   const issue = error.issues[0]
   const keys = [...(under ? [under] : []), ...issue.path.map(String)]
-  return `${keys.length > 0 ? keys.join('.') : '(top level)'}: ${issue.message}`
+  // a record key the key schema refused: say which key and why (the schema's own message), not "Invalid key in record"
+  const inner = issue.code === 'invalid_key' ? (issue as {issues?: Array<{message: string}>}).issues?.[0]?.message : undefined
+  const message = inner ? `"${String(issue.path.at(-1))}" is not a valid name: ${inner}` : issue.message
+  return `${keys.length > 0 ? keys.join('.') : '(top level)'}: ${message}`
 }
 
 /** The config-file section of each command that reads one (cutover has its own schema: lib/cutover/config.ts). */

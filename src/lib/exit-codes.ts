@@ -20,6 +20,8 @@ export const ExitCode = {
   GATE_FAILED: 13,
   /** cutover: another operator changed the state concurrently. */
   CONFLICT: 14,
+  /** no such command (the shell's "command not found"); a close one is suggested ("Did you mean backfill?"). */
+  COMMAND_NOT_FOUND: 127,
   /** backfill: interrupted by SIGINT (Ctrl-C) after committing what was running (128 + 2, the shell's convention). */
   INTERRUPTED: 130,
   /** backfill: stopped by SIGTERM after committing what was running (128 + 15). */

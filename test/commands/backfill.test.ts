@@ -49,7 +49,7 @@ describe('seneka backfill (CLI)', () => {
     [['backfill', '.', '--format', 'alb', '--shard', '3/3'], 2, /--shard "3\/3" is not of the form i\/n/],
     [['backfill', '.', '--format', 'alb', '--table', 'bad-name', '--dry-run'], 2, /"bad-name" is not a valid table name/],
     [['backfill', 'ftp://x/y', '--format', 'alb', '--dry-run'], 2, /Unsupported location "ftp:\/\/x\/y"/],
-    [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 1, /The folder .*missing-folder-xyz does not exist/],
+    [['backfill', 'missing-folder-xyz', '--format', 'alb', '--dry-run'], 2, /The folder .*missing-folder-xyz does not exist/],
     [['backfill', '.', '--format', 'alb', '--warehouse', 'postgres://x', '--dry-run'], 2, /"postgres:\/\/x" is not a warehouse URI/],
     [['backfill', '.', '--format', 'alb', '--dry-run'], 1, /No log objects were found under \., so nothing was planned\./],
   ])('%j exits %i with one clear sentence and no stack trace', async (args, code, message) => {
@@ -76,7 +76,9 @@ describe('seneka backfill (CLI)', () => {
     const r = await runCli(['backfill', src, '--format', 'elb', '--warehouse', `duckdb:${db}`, '--table', 't'])
     expect(r.code).toBe(3)
     expect(r.stdout).toMatch(new RegExp(`${fx.files.length} failed`))
-    expect(r.stdout).toMatch(/lines were rejected as elb .*so nothing from this object was loaded; the lines look like alb: run again with --format alb/)
+    // one summary line for all of them, with one example; no promise that a re-run helps
+    expect(r.stdout).toMatch(new RegExp(`^  ${fx.files.length} objects were rejected as elb, so nothing from them was loaded; their lines look like alb: run again with --format alb \\(e\\.g\\. `, 'm'))
+    expect(r.stdout).not.toContain('re-run the same command')
     expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(0)
   })
 
@@ -98,6 +100,16 @@ describe('seneka backfill (CLI)', () => {
     expect(r.stdout).toMatch(/EXAMPLES/)
     expect(r.stdout).toMatch(/EXIT CODES/)
     expect(r.stdout).toMatch(/--dry-run/)
+  })
+
+  it('off a terminal, a progress line on stderr as the load starts (then every 10 s); none under --json', async () => {
+    const {src, db, fx} = setup({days: 1})
+    const plain = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't'])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stderr).toMatch(new RegExp(`^progress: 0/${fx.files.length} objects, 0 B/\\S+ \\S+, 0 rows, 0 rows/s, ETA unknown$`, 'm'))
+    const json = await runCli(['backfill', src, '--format', 'alb', '--warehouse', `duckdb:${db}`, '--table', 't2', '--json'])
+    expect(json.code, json.stderr).toBe(0)
+    expect(json.stderr).not.toMatch(/^progress:/m)
   })
 })
 

@@ -3,7 +3,8 @@ import {CreateQueueCommand} from '@aws-sdk/client-sqs'
 import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {jsonResult, runCli} from '../helpers/cli.js'
+import CutoverPlanCommand from '../../src/commands/cutover/plan.js'
+import {jsonResult, runCli, runCommand} from '../helpers/cli.js'
 import {startAws} from '../helpers/fauxqs.js'
 import {tempDir} from '../helpers/tmp.js'
 
@@ -68,5 +69,25 @@ describe('seneka cutover (built CLI against fauxqs)', () => {
     const r = await runCli(['cutover', 'status', '--config', config])
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/cutover\.buckets\.cli-logs\.wave/)
+  })
+
+  describe('config errors: one sentence that names the file and what to add (in process)', () => {
+    it('no config at all, a config without a cutover section, a bucket name S3 refuses', async () => {
+      const dir = tempDir('cutover-cli')
+      const none = await runCommand(CutoverPlanCommand, [])
+      expect(none.code).toBe(1)
+      expect(none.error?.message).toBe('The cutover commands need a config file with a "cutover" section, and none was given.')
+      expect(none.stderr + String((none.error as {suggestions?: string[]})?.suggestions)).toMatch(/--config FILE/)
+      const config = path.join(dir, 'seneka.json')
+      writeFileSync(config, JSON.stringify({warehouse: 'duckdb:x.duckdb'}))
+      const noSection = await runCommand(CutoverPlanCommand, ['--config', config])
+      expect(noSection.error?.message).toBe(`The config file ${config} has no "cutover" section.`)
+      expect((noSection.error as {suggestions?: string[]}).suggestions?.[0]).toMatch(new RegExp(`^Add to ${config.replaceAll('/', '\\/')}: "cutover": \\{"buckets"`))
+      writeFileSync(config, JSON.stringify({cutover: {buckets: {b: {wave: 0, queue: queueUrl, table: 't'}}}}))
+      const bad = await runCommand(CutoverPlanCommand, ['--config', config])
+      expect(bad.error?.message).toBe(
+        `The config file ${config} is invalid at cutover.buckets.b: "b" is not a valid name: an S3 bucket name is 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.`,
+      )
+    })
   })
 })

@@ -3,7 +3,8 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ExitCode} from '../../src/lib/exit-codes.js'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb/warehouse.js'
-import {jsonResult, runCli} from '../helpers/cli.js'
+import Dedupe from '../../src/commands/dedupe.js'
+import {jsonResult, runCli, runCommand} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {body, count, kc, makeTable, records} from '../lib/dedupe/fixtures.js'
 
@@ -40,6 +41,19 @@ describe('seneka dedupe (rows)', () => {
     const check = await runCli(['dedupe', '--warehouse', wh, '--table', 'app_logs', '--key', 'partition,offset', '--fail-on-duplicates'])
     expect(check.code).toBe(0)
     expect(check.stdout).toContain('No duplicates.')
+  })
+
+  it('an empty range is NO DATA: --fail-on-duplicates exits 12 (the rule of reconcile and latency-report); the report alone exits 0', async () => {
+    const wh = `duckdb:${await smallTable(tempDir(), false)}`
+    const argv = ['--warehouse', wh, '--table', 'app_logs', '--key', 'partition,offset', '--since', '2030-01-01', '--until', '2030-01-02']
+    const check = await runCommand(Dedupe, [...argv, '--fail-on-duplicates'])
+    expect(check.code).toBe(ExitCode.DUPLICATES_FOUND)
+    expect(check.stdout).toContain('NO DATA: app_logs has no rows with event_time in [2030-01-01T00:00:00.000Z, 2030-01-02T00:00:00.000Z), so nothing was checked and nothing passed.')
+    expect(check.stdout).not.toContain('No duplicates.')
+    expect(check.result).toMatchObject({noData: true, duplicatesFound: false})
+    const report = await runCommand(Dedupe, argv)
+    expect(report.code).toBe(0)
+    expect(report.stdout).toContain('NO DATA: app_logs has no rows')
   })
 
   it('exits 2 on bad flags and on a missing table (as reconcile and latency-report do)', async () => {

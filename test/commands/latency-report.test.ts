@@ -5,7 +5,8 @@ import {pathToFileURL} from 'node:url'
 import type {Page} from 'playwright-core'
 import {describe, expect, it} from 'vitest'
 import {DuckDBWarehouse} from '../../src/lib/warehouse/duckdb/warehouse.js'
-import {jsonResult, runCli} from '../helpers/cli.js'
+import LatencyReport from '../../src/commands/latency-report.js'
+import {jsonResult, runCli, runCommand} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {arrivalRows, createTable, testDir} from '../lib/latency/fixtures.js'
 
@@ -167,6 +168,21 @@ describe('seneka latency-report', () => {
     expect(r.stdout).toMatch(/p99<=6m\s+ok/)
   })
 
+  it('gates the --compare-table too: exit 11, the text, the JSON and the HTML banner name the table that breaches', async () => {
+    const {uri, dir} = await warehouse()
+    const html = path.join(dir, 'l.html')
+    // stream (1..10 s) meets p99<=30s; logs (1..100 s), the compare table, does not
+    const r = await runCommand(LatencyReport, ['--warehouse', uri, '--table', 'stream', '--compare-table', 'logs', '--slo', 'p99<=30s', '--html', html])
+    expect(r.code).toBe(11)
+    expect(r.stdout).toContain('SLOs (stream, logs): BREACHED')
+    expect(r.stdout).toMatch(/p99<=30s\s+stream\s+ok/)
+    expect(r.stdout).toMatch(/p99<=30s\s+logs\s+BREACH\s+p99 = 1m39s/)
+    expect(r.result).toMatchObject({slo: {passed: false, tables: ['stream', 'logs'], checks: [{table: 'stream', status: 'pass'}, {table: 'logs', status: 'breach'}]}})
+    const page = readFileSync(html, 'utf8')
+    expect(page).toContain('<section class="verdict fail"><h2>SLOs of stream and logs: BREACHED</h2>')
+    expect(page).toContain('SLO p99&lt;=30s: BREACHED (logs)')
+  })
+
   it('prints one JSON document with latencies in seconds, and exits 11 on breach under --json too', async () => {
     const {uri} = await warehouse()
     const r = await runCli(['latency-report', '--warehouse', uri, '--table', 'logs', '--compare-table', 'stream', '--bins', '10', '--slo', 'p90<=1m', '--json'])
@@ -178,7 +194,7 @@ describe('seneka latency-report', () => {
     for (const k of ['p90', 'p95', 'p99', 'mean', 'bins', 'negative', 'lateData']) expect(j).toHaveProperty(k)
     expect(j.bins).toHaveLength(10)
     expect(j.compare).toMatchObject({table: 'stream', count: 10, max: 10})
-    expect(j.slo).toMatchObject({passed: false, checks: [{key: 'p90', status: 'breach'}]})
+    expect(j.slo).toMatchObject({passed: false, tables: ['logs', 'stream'], checks: [{key: 'p90', table: 'logs', status: 'breach'}, {key: 'p90', table: 'stream', status: 'pass'}]})
   })
 
   it('writes the CSV', async () => {

@@ -2,7 +2,8 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {ExitCode} from '../../src/lib/exit-codes.js'
-import {jsonResult, runCli} from '../helpers/cli.js'
+import Reconcile from '../../src/commands/reconcile.js'
+import {jsonResult, runCli, runCommand} from '../helpers/cli.js'
 import {tempDir} from '../helpers/tmp.js'
 import {buildWarehouse, hourly} from '../lib/reconcile/fixtures.js'
 
@@ -44,6 +45,30 @@ describe('seneka reconcile', () => {
     const ok = await runCli([...args(warehouse), '--tolerance', '10'])
     expect(ok.code).toBe(ExitCode.OK)
     expect(ok.stdout).toMatch(/OK: 3 buckets compared, 2 identical, 1 differ within tolerance\./)
+  })
+
+  it('--by object on a terminal fits its width (URIs cut in the middle); off a terminal every character is kept (in process)', async () => {
+    const prefix = `s3://my-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2024/05/01/${'n'.repeat(100)}`
+    const [h0, h1, h2] = hourly(prefix)
+    const warehouse = await buildWarehouse(tempDir(), {batch: [h0, h1, h2], stream: [h0, h1, {...h2, count: 90}]})
+    const argv = [...args(warehouse).slice(1), '--by', 'object']
+    const piped = await runCommand(Reconcile, argv)
+    expect(piped.stdout).toContain(`${prefix}/h02.log`)
+    const tty = Object.getOwnPropertyDescriptors(process.stdout)
+    Object.defineProperty(process.stdout, 'isTTY', {value: true, configurable: true})
+    Object.defineProperty(process.stdout, 'columns', {value: 100, configurable: true})
+    try {
+      const r = await runCommand(Reconcile, argv)
+      expect(r.code).toBe(ExitCode.RECONCILE_MISMATCH)
+      const long = r.stdout.split('\n').filter((l) => l.length > 100)
+      expect(long.filter((l) => l.includes('s3://'))).toEqual([])
+      expect(r.stdout).toMatch(/ s3:\/\/my-logs\/AWS\S*…\S*n\/h02\.log /)
+    } finally {
+      for (const k of ['isTTY', 'columns'] as const) {
+        if (tty[k]) Object.defineProperty(process.stdout, k, tty[k])
+        else delete (process.stdout as unknown as Record<string, unknown>)[k]
+      }
+    }
   })
 
   it('exits 2 with one clear sentence for an unknown table', async () => {

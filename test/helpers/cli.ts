@@ -1,6 +1,6 @@
 import {type ChildProcess, spawn} from 'node:child_process'
 import path from 'node:path'
-import {stripVTControlCharacters} from 'node:util'
+import {format, stripVTControlCharacters} from 'node:util'
 import {fileURLToPath} from 'node:url'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -56,4 +56,47 @@ export function jsonResult<T = any>(stdout: string): T {
   const doc = JSON.parse(stdout) as JsonEnvelope<T>
   if (typeof doc.status !== 'number' || !Array.isArray(doc.warnings) || !('result' in doc)) throw new Error(`not a success envelope: ${stdout.slice(0, 300)}`)
   return doc.result as T
+}
+
+export interface InProcessResult<T = unknown> {
+  /** what run() returned (undefined when it threw) */
+  result: T | undefined
+  /** process.exitCode after the run, or the exit code of the error it ended with */
+  code: number
+  stdout: string
+  stderr: string
+  error?: Error
+}
+
+/**
+ * Runs a command class in this process (Command.run, as oclif does, against the project's config), capturing
+ * stdout and stderr. Faster than runCli and it runs the TypeScript source; keep runCli for the end-to-end
+ * contracts of the built binary (exit codes of the process, --json purity).
+ */
+export async function runCommand<T>(cmd: {run(argv: string[], root: string): Promise<T>}, argv: string[]): Promise<InProcessResult<T>> {
+  let stdout = ''
+  let stderr = ''
+  const out = process.stdout.write
+  const err = process.stderr.write
+  const saved = process.exitCode
+  process.exitCode = undefined
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += String(chunk)), true)) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write
+  // oclif's this.log and its error output go through console (which the test runner captures on its own)
+  const {log, error} = console
+  console.log = (...args: unknown[]) => void (stdout += `${format(...args)}\n`)
+  console.error = (...args: unknown[]) => void (stderr += `${format(...args)}\n`)
+  try {
+    const result = await cmd.run(argv, ROOT)
+    return {result, code: Number(process.exitCode ?? 0), stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr)}
+  } catch (error) {
+    const e = error as Error & {oclif?: {exit?: number}}
+    return {result: undefined, code: e.oclif?.exit ?? Number(process.exitCode ?? 1), stdout: stripVTControlCharacters(stdout), stderr: stripVTControlCharacters(stderr), error: e}
+  } finally {
+    process.stdout.write = out
+    process.stderr.write = err
+    console.log = log
+    console.error = error
+    process.exitCode = saved
+  }
 }

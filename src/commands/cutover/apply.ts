@@ -5,7 +5,7 @@ import {UsageError} from '../../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
 import {existingFileArg} from '../../flags/index.js'
 import {plural} from '../../lib/output/words.js'
-import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
+import {cutoverFlags, cutoverOptions, selectionFlags} from '../../flags/cutover.js'
 import {type ApplyResult, type CutoverPlan, openCutover, readPlanFile, renderApply, renderPlan, runApply, runPlan} from '../../lib/cutover/index.js'
 
 export type CutoverApplyResult = {plan: CutoverPlan; dryRun: boolean; result: ApplyResult | null}
@@ -53,7 +53,7 @@ ${exitCodeHelp([
     if (args.planfile && (flags.wave !== undefined || flags.bucket !== undefined)) {
       throw new UsageError('--wave and --bucket select buckets for a new plan; a plan file already names its buckets.', 'Give either PLANFILE or --wave/--bucket.')
     }
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
+    const ctx = await openCutover(this.settings, cutoverOptions(flags))
     try {
       const plan = args.planfile ? readPlanFile(args.planfile) : await runPlan(ctx, {wave: flags.wave, bucket: flags.bucket})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

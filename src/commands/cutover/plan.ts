@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
+import {cutoverFlags, cutoverOptions, selectionFlags} from '../../flags/cutover.js'
 import {type CutoverPlan, openCutover, renderPlan, runPlan} from '../../lib/cutover/index.js'
 
 export default class CutoverPlanCommand extends BaseCommand<typeof CutoverPlanCommand, CutoverPlan> {
@@ -28,7 +28,7 @@ ${exitCodeHelp([
 
   async run(): Promise<CutoverPlan> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
+    const ctx = await openCutover(this.settings, cutoverOptions(flags))
     try {
       const plan = await runPlan(ctx, {wave: flags.wave, bucket: flags.bucket, out: flags.out})
       if (!this.jsonEnabled()) this.log(renderPlan(plan))

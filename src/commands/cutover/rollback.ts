@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags} from '../../flags/cutover.js'
+import {cutoverFlags, cutoverOptions} from '../../flags/cutover.js'
 import {openCutover, renderRollback, type RollbackResult, runRollback} from '../../lib/cutover/index.js'
 
 export default class CutoverRollback extends BaseCommand<typeof CutoverRollback, RollbackResult> {
@@ -36,7 +36,7 @@ ${exitCodeHelp([
 
   async run(): Promise<RollbackResult> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
+    const ctx = await openCutover(this.settings, cutoverOptions(flags))
     try {
       const result = await runRollback(ctx, flags.bucket, {to: flags.to, dryRun: flags['dry-run'], force: flags.force, reason: flags.reason})
       if (!this.jsonEnabled()) this.log(renderRollback(result))

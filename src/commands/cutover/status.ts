@@ -1,6 +1,6 @@
 import {BaseCommand} from '../../base-command.js'
 import {ExitCode, exitCodeHelp} from '../../lib/exit-codes.js'
-import {cutoverFlags, selectionFlags} from '../../flags/cutover.js'
+import {cutoverFlags, cutoverOptions, selectionFlags} from '../../flags/cutover.js'
 import {openCutover, renderStatus, runStatus, type StatusResult} from '../../lib/cutover/index.js'
 
 export default class CutoverStatus extends BaseCommand<typeof CutoverStatus, StatusResult> {
@@ -23,7 +23,7 @@ ${exitCodeHelp([
 
   async run(): Promise<StatusResult> {
     const {flags} = this
-    const ctx = await openCutover(this.settings, {state: flags.state, actor: flags.actor, s3Endpoint: flags['s3-endpoint'], region: flags.region, gcsEndpoint: flags['gcs-endpoint'], pubsubEndpoint: flags['pubsub-endpoint']})
+    const ctx = await openCutover(this.settings, cutoverOptions(flags))
     try {
       const status = await runStatus(ctx, {wave: flags.wave, bucket: flags.bucket})
       if (!this.jsonEnabled()) this.log(renderStatus(status))

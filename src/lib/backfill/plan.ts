@@ -1,6 +1,7 @@
 import pLimit from 'p-limit'
 import picomatch from 'picomatch'
 import {isMarkerKey} from '../store/markers.js'
+import {isSameVersion} from '../store/types.js'
 import {type ObjectInfo, type ObjectStore, openStore, parseLocation, type StoreFactories, type StoreOptions} from '../store/index.js'
 import {inRange, type TimeRange, utcDay} from '../time.js'
 import type {LedgerEntry} from '../warehouse/types.js'
@@ -127,7 +128,7 @@ export async function planBackfill(input: PlanInput, ledger: Map<string, LedgerE
         continue
       }
       const prev = ledger.get(o.uri)
-      const action: PlannedAction = !prev ? 'load' : prev.etag === o.etag && !input.reload ? 'skip' : 'replace'
+      const action: PlannedAction = !prev ? 'load' : isSameVersion(prev.etag, o) && !input.reload ? 'skip' : 'replace'
       objects.push({...o, action, day: utcDay(t)})
     }
     sources.push({store, objects, markers})

@@ -1,9 +1,10 @@
 import {formatDuration} from '../time.js'
 import {renderTable} from '../output/table.js'
+import {fitLine} from '../output/width.js'
 import {formatBytes, formatCount} from '../output/units.js'
 import {plural} from '../output/words.js'
 import type {BackfillPlan} from './plan.js'
-import type {BackfillResult} from './run.js'
+import type {BackfillResult, ObjectFailure} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
 import {renderLoadMethods} from '../cost/load-methods.js'
 import {MARKER_DESCRIPTION} from '../store/markers.js'
@@ -85,15 +86,55 @@ export function renderSummary(r: BackfillResult): string {
   )
   if (r.stopped) lines.push('', `Stopped: ${r.stopped}`)
   if (r.interrupted) lines.push('', r.interrupted)
-  if (r.failures.length > 0) {
-    lines.push('', `Failed objects (nothing from them was loaded; re-run the same command to retry only these):`)
-    for (const f of r.failures.slice(0, 20)) lines.push(`  ${f.uri}: ${f.error}`)
-    if (r.failures.length > 20) lines.push(`  ... and ${formatCount(r.failures.length - 20)} more (see --json)`)
-  }
+  if (r.failures.length > 0) lines.push('', ...renderFailures(r.failures))
   if (r.rejected > 0) {
     lines.push('', `Rejected lines (kept in table _seneka_rejects with object, line number and reason):`)
-    for (const s of r.rejectSamples.slice(0, 5)) lines.push(`  ${s.uri}:${s.line}: ${s.reason}`)
+    for (const s of r.rejectSamples.slice(0, 5)) lines.push(fitLine('  ', s.uri, `:${s.line}: ${s.reason}`))
     lines.push(`  query them: SELECT object_uri, line, reason, raw FROM _seneka_rejects WHERE load_id = '${r.loadId}'`)
   }
   return lines.join('\n')
+}
+
+const MAX_LISTED = 20
+
+/**
+ * The failed objects, in two groups: those a re-run will not fix (say what to fix; objects rejected as the same
+ * wrong format in ONE line with the count and one example), then those a re-run may load (transient errors).
+ */
+export function renderFailures(failures: ObjectFailure[]): string[] {
+  const lines: string[] = []
+  const terminal = failures.filter((f) => !f.retryable)
+  const retryable = failures.filter((f) => f.retryable)
+  if (terminal.length > 0) {
+    lines.push(`Failed objects (nothing from them was loaded; the same objects fail again until the cause is fixed):`)
+    const groups = new Map<string, ObjectFailure[]>()
+    const single: ObjectFailure[] = []
+    for (const f of terminal) {
+      if (!f.rejected) {
+        single.push(f)
+        continue
+      }
+      const key = `${f.rejected.format}\u0000${f.rejected.likelyFormat ?? ''}`
+      groups.set(key, [...(groups.get(key) ?? []), f])
+    }
+    for (const group of groups.values()) {
+      const [first] = group
+      if (group.length === 1) {
+        single.unshift(first)
+        continue
+      }
+      const {format, likelyFormat, lines: n, rejectedLines} = first.rejected!
+      const fix = likelyFormat ? `their lines look like ${likelyFormat}: run again with --format ${likelyFormat}` : `check --format, or leave them out with --exclude`
+      lines.push(`  ${formatCount(group.length)} objects were rejected as ${format}, so nothing from them was loaded; ${fix} (e.g. ${first.uri}: ${rejectedLines === n ? 'all' : formatCount(rejectedLines)} of ${plural(n, 'line')} rejected)`)
+    }
+    for (const f of single.slice(0, MAX_LISTED)) lines.push(fitLine('  ', f.uri, `: ${f.error}`))
+    if (single.length > MAX_LISTED) lines.push(`  ... and ${formatCount(single.length - MAX_LISTED)} more (see --json)`)
+  }
+  if (retryable.length > 0) {
+    if (lines.length > 0) lines.push('')
+    lines.push(`Failed objects (nothing from them was loaded; a transient error: re-run the same command to retry only these):`)
+    for (const f of retryable.slice(0, MAX_LISTED)) lines.push(fitLine('  ', f.uri, `: ${f.error}`))
+    if (retryable.length > MAX_LISTED) lines.push(`  ... and ${formatCount(retryable.length - MAX_LISTED)} more (see --json)`)
+  }
+  return lines
 }

@@ -7,6 +7,7 @@ import {loadObject} from '../load/object.js'
 import {newLoadId, openLoadSession} from '../load/session.js'
 import {newCounters, type ReadCounters} from '../loader/read-object.js'
 import {RejectedObjectError} from '../loader/reject-rule.js'
+import {isTransient, retriesExhausted} from '../retry.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
@@ -46,6 +47,13 @@ export interface BackfillOptions {
 export interface ObjectFailure {
   uri: string
   error: string
+  /**
+   * whether re-running the same command may load it (a transient error: throttling, a dropped connection, a
+   * full disk once freed); false when the same bytes would fail again (wrong --format, not a log, corrupt gzip)
+   */
+  retryable: boolean
+  /** rejected as the wrong format: the format tried and the one its lines look like (for one summary line) */
+  rejected?: {format: string; likelyFormat?: string; lines: number; rejectedLines: number}
 }
 
 export interface RejectSample {
@@ -244,10 +252,10 @@ async function load(
               stopping.abort()
               if (result.stopped) return
               result.stopped = `no space left on the device (ENOSPC) while loading ${obj.uri}: the run stopped; objects not loaded are left for the next run (free some space, or put the DuckDB file and its staging folder on a larger disk)`
-              result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`})
+              result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`, retryable: true})
               return
             }
-            result.failures.push({uri: obj.uri, error: describeLoadError(err, counters)})
+            result.failures.push(describeLoadFailure(obj.uri, err, counters))
           }
           progress.objectsDone++
           progress.bytesDone += obj.size
@@ -312,11 +320,12 @@ export function isDiskFull(err: unknown): boolean {
   return e?.code === 'ENOSPC' || e?.cause?.code === 'ENOSPC' || /ENOSPC|No space left on device/i.test(errorMessage(err))
 }
 
-function describeLoadError(err: unknown, counters: ReadCounters): string {
-  if (err instanceof RejectedObjectError) return err.message
+function describeLoadFailure(uri: string, err: unknown, counters: ReadCounters): ObjectFailure {
+  if (err instanceof RejectedObjectError) return {uri, error: err.message, retryable: false, rejected: {format: err.format, ...(err.likelyFormat ? {likelyFormat: err.likelyFormat} : {}), lines: err.rows + err.rejected, rejectedLines: err.rejected}}
   const code = (err as {code?: string}).code
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || /unexpected end of file|incorrect header check/i.test(errorMessage(err))) {
-    return `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded`
+    return {uri, error: `cannot decompress (corrupt or truncated gzip after ${counters.storedBytes} bytes): ${errorMessage(err)}; nothing from this object was loaded; replace the object with a complete copy, or leave it out with --exclude`, retryable: false}
   }
-  return `${errorMessage(err)} (after ${counters.storedBytes} bytes read); nothing from this object was loaded`
+  // an error a retrying layer gave up on was transient: a later run may well succeed
+  return {uri, error: `${errorMessage(err)} (after ${counters.storedBytes} bytes read); nothing from this object was loaded`, retryable: isTransient(err) || retriesExhausted(err)}
 }

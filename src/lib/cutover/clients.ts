@@ -118,7 +118,7 @@ export async function createGcpLegClient(opts: {project: string; gcsEndpoint?: s
   const {PubSub} = await import('@google-cloud/pubsub')
   const host = opts.pubsubEndpoint ?? process.env.PUBSUB_EMULATOR_HOST
   const pubsub = new PubSub({projectId: opts.project, ...(host ? {apiEndpoint: host.replace(/^https?:\/\//, ''), emulatorMode: true} : {})})
-  const storage = createGcsClient({gcsEndpoint: opts.gcsEndpoint ?? process.env.SENEKA_GCS_ENDPOINT})
+  const storage = createGcsClient({gcsEndpoint: opts.gcsEndpoint})
   // 429 and 5xx from GCS (explained errors are marked retryable) are retried with backoff; Pub/Sub's admin calls
   // are retried by its own client (gax)
   const retried = <T>(fn: (attempt: number) => Promise<T>): Promise<T> => withRetry(fn, {retries: GCS_RETRIES, baseDelayMs: 250, isRetryable: isTransient})

@@ -92,7 +92,7 @@ export const CutoverConfigSchema = z
     slo: SloSchema.default({p99: '5m'}),
     /** lease on the state document taken by apply/rollback; an older lock is considered abandoned */
     lockTimeout: duration.default('15m'),
-    buckets: z.record(z.string().regex(BUCKET_NAME, 'bucket names are 3-63 lowercase letters, digits, dots and hyphens'), BucketSchema),
+    buckets: z.record(z.string().regex(BUCKET_NAME, 'an S3 bucket name is 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit'), BucketSchema),
   })
   .strict()
 
@@ -112,13 +112,21 @@ export interface ResolvedBucket extends BucketConfig {
 }
 
 /** Validates the `cutover` section of the config file; errors name the key path. */
-export function parseCutoverConfig(section: unknown, source = 'the config file'): CutoverConfig {
+export function parseCutoverConfig(section: unknown, file?: string): CutoverConfig {
+  const source = file ? `The config file ${file}` : 'The config file'
   if (section === undefined) {
-    throw new UserError(`${source} has no "cutover" section.`, {suggestion: 'Add "cutover": {"buckets": {...}} (see docs/cutover.md) and pass it with --config.'})
+    if (!file) {
+      throw new UserError('The cutover commands need a config file with a "cutover" section, and none was given.', {
+        suggestion: 'Pass one with --config FILE (or SENEKA_CONFIG=FILE) holding {"cutover": {"buckets": {"BUCKET": {"wave": 0, "queue": "QUEUE_URL", "table": "TABLE"}}}} (see docs/cutover.md).',
+      })
+    }
+    throw new UserError(`${source} has no "cutover" section.`, {
+      suggestion: `Add to ${file}: "cutover": {"buckets": {"BUCKET": {"wave": 0, "queue": "QUEUE_URL", "table": "TABLE"}}} (see docs/cutover.md).`,
+    })
   }
   const parsed = CutoverConfigSchema.safeParse(section)
   if (!parsed.success) {
-    throw new UserError(`${source} is invalid at ${issueWhere(parsed.error, 'cutover')}.`, {suggestion: 'See docs/cutover.md for the cutover keys.'})
+    throw new UserError(`${source} is invalid at ${issueWhere(parsed.error, 'cutover')}.`, {suggestion: `Fix that key in ${file ?? 'the config file'} (the cutover keys: docs/cutover.md).`})
   }
   for (const [name, b] of Object.entries(parsed.data.buckets)) {
     if (!QUEUE_URL.test(b.queue) && !(b.queue in parsed.data.queues)) {

@@ -1,4 +1,5 @@
-import {latencyReport} from '../latency/index.js'
+import {evaluateSlos, latencyReport} from '../latency/index.js'
+import {formatDuration} from '../time.js'
 import {plural} from '../output/words.js'
 import {reconcile} from '../reconcile/run.js'
 import {openWarehouse} from '../warehouse/index.js'
@@ -32,8 +33,15 @@ export function defaultGateRunners(): GateRunners {
       try {
         const r = await latencyReport(wh, {table: bucket.table, since: window.since, until: window.until})
         const sloS = bucket.p99Ms / 1000
-        if (r.p99 === null) return {passed: false, summary: `no rows with a measurable latency in ${bucket.table} over the shadow window`}
-        return {passed: r.p99 <= sloS, summary: `p99 ${r.p99.toFixed(1)}s ${r.p99 <= sloS ? '<=' : '>'} SLO ${sloS}s over ${plural(r.count, 'row')}`, details: {p50: r.p50, p99: r.p99, count: r.count, definition: r.definition}}
+        // the rule of latency-report --slo: `p99<=LIMIT` on every gated table, no measured rows is not a pass
+        const slo = evaluateSlos(r, [{text: `p99<=${formatDuration(bucket.p99Ms)}`, key: 'p99', op: '<=', limitSeconds: sloS}])
+        const [check] = slo.checks
+        if (check.actual === null) return {passed: false, summary: `NO DATA: no rows with a measurable latency in ${bucket.table} over the shadow window`, details: {slo}}
+        return {
+          passed: slo.passed,
+          summary: `p99 ${check.actual.toFixed(1)}s ${check.status === 'pass' ? '<=' : '>'} SLO ${sloS}s over ${plural(r.count, 'row')}`,
+          details: {p50: r.p50, p99: r.p99, count: r.count, definition: r.definition, slo},
+        }
       } finally {
         await wh.close()
       }

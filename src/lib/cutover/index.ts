@@ -41,12 +41,23 @@ export function defaultActor(): string {
   return `${user}@${os.hostname()}`
 }
 
+/** What a cutover command passes from its flags (the config file only to name it in errors). */
+export interface CutoverOpenOptions {
+  configFile?: string
+  state?: string
+  actor?: string
+  s3Endpoint?: string
+  region?: string
+  gcsEndpoint?: string
+  pubsubEndpoint?: string
+}
+
 /** Builds the configuration and real clients for a command; tests call the lib functions with their own deps. */
 export async function openCutover(
   settings: {cutover?: unknown; s3Endpoint?: string; region?: string},
-  opts: {state?: string; actor?: string; s3Endpoint?: string; region?: string; gcsEndpoint?: string; pubsubEndpoint?: string} = {},
+  opts: CutoverOpenOptions = {},
 ): Promise<CutoverContext> {
-  const cfg = parseCutoverConfig(settings.cutover)
+  const cfg = parseCutoverConfig(settings.cutover, opts.configFile)
   const region = opts.region ?? settings.region
   const clients = createClients({s3Endpoint: opts.s3Endpoint ?? settings.s3Endpoint, region})
   const needsTransfer = Object.values(cfg.buckets).some((b) => b.leg.transfer)

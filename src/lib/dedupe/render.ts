@@ -1,3 +1,4 @@
+import {noDataLine} from '../checks.js'
 import {renderTable as table} from '../output/table.js'
 import {formatCount} from '../output/units.js'
 import {plural} from '../output/words.js'
@@ -66,6 +67,14 @@ function renderRows(r: RowDedupeResult): string {
     )
   } else if (s.duplicateRows > 0) {
     lines.push(`Report only: nothing was changed. Run again with --apply to remove the ${plural(s.duplicateRows, 'duplicate row')}.`)
+  } else if (r.noData) {
+    const scopeText = s.range.column && (s.range.since || s.range.until) ? ` with ${s.range.column} in [${s.range.since ?? '-inf'}, ${s.range.until ?? '+inf'})` : ''
+    lines.push(
+      noDataLine(
+        `${s.table} has no rows${s.nullKeyRows > 0 ? ' with a complete key' : ''}${scopeText}`,
+        `Check --since/--until, --table${s.nullKeyRows > 0 ? ' and --key' : ''}, and that the table is being loaded.`,
+      ),
+    )
   } else {
     lines.push('No duplicates.')
   }

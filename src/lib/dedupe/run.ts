@@ -1,3 +1,4 @@
+import {checkOutcome} from '../checks.js'
 import {UsageError} from '../errors.js'
 import type {Tolerance} from '../reconcile/tolerance.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
@@ -13,6 +14,8 @@ export interface RowDedupeResult {
   applied: RowDedupeApplied | null
   /** duplicates were present when the run started */
   duplicatesFound: boolean
+  /** no row with a complete key in scope: nothing was checked (NO DATA, see lib/checks.ts) */
+  noData: boolean
 }
 
 export type DedupeResult = RowDedupeResult | ObjectDedupeResult
@@ -37,7 +40,8 @@ export async function runDedupe(opts: DedupeOptions): Promise<DedupeResult> {
     opts.onReport?.(report)
     if (opts.apply) checkRemoveShare(report, opts.maxRemove ?? DEFAULT_MAX_REMOVE)
     const applied = opts.apply ? await applyRows(wh, opts, opts) : null
-    return {mode: 'rows', warehouse: wh.description, report, applied, duplicatesFound: report.duplicateRows > 0}
+    const outcome = checkOutcome(report.rows - report.nullKeyRows, report.duplicateRows > 0)
+    return {mode: 'rows', warehouse: wh.description, report, applied, duplicatesFound: outcome === 'fail', noData: outcome === 'no-data'}
   } finally {
     opts.signal?.removeEventListener('abort', onAbort)
     await wh.close()

@@ -11,7 +11,8 @@
  */
 import {formatCount} from '../output/units.js'
 import {formatDuration} from '../time.js'
-import type {Bin, BinScale, SloEvaluation, SloKey} from './types.js'
+import {worstStatus} from './slo.js'
+import type {Bin, BinScale, SloCheck, SloEvaluation, SloKey} from './types.js'
 
 export interface ChartSeries {
   table: string
@@ -226,6 +227,17 @@ function legend(items: Array<{swatch: string; text: string}>, top: number): {svg
   return {svg: `<g class="legend">${out.join('')}</g>`, height: y - top + 10}
 }
 
+/** The SLOs to draw, one per SLO text: the worst status over the gated tables and, with two, which fail. */
+function sloLines(slo: SloEvaluation | undefined): Array<SloCheck & {failing: string[]}> {
+  if (!slo) return []
+  const texts = [...new Set(slo.checks.map((c) => c.text))]
+  return texts.map((text) => {
+    const of = slo.checks.filter((c) => c.text === text)
+    const failing = slo.tables.length > 1 ? of.filter((c) => c.status !== 'pass').map((c) => c.table) : []
+    return {...of[0], status: worstStatus(of), failing}
+  })
+}
+
 /** The whole chart, or an empty string when no table has a measured row. */
 export function latencyChart(input: ChartInput): string {
   const drawn = input.series.map((s, i) => ({...s, color: SERIES_COLORS[i % SERIES_COLORS.length], i})).filter((s) => s.count > 0 && s.bins.length > 0)
@@ -235,7 +247,8 @@ export function latencyChart(input: ChartInput): string {
 
   // the axis covers every bin, and the SLO limits when the data keeps at least a quarter of the width (linear)
   // or half of it (log); a limit further out is named at the right edge instead
-  const sloChecks = input.slo?.checks ?? []
+  // one line per SLO, whatever the number of tables it gates; its status is the worst of them
+  const sloChecks = sloLines(input.slo)
   const reach = (input.binScale === 'log' ? 2 : 4) * n
   let maxIndex = n
   for (const c of sloChecks) {
@@ -278,7 +291,7 @@ export function latencyChart(input: ChartInput): string {
   for (const c of sloChecks) {
     const at = axis.index(c.limitSeconds)
     const status = c.status === 'pass' ? 'met' : c.status === 'breach' ? 'BREACHED' : 'no data'
-    const text = `SLO ${c.text}: ${status}`
+    const text = `SLO ${c.text}: ${status}${c.failing.length ? ` (${c.failing.join(', ')})` : ''}`
     if (inside(at)) {
       labels.push({x: px(at), text, color: SLO_COLOR, cls: 'slo-label', attrs: `data-key="${c.key}" data-status="${c.status}"`})
     } else {

@@ -19,7 +19,7 @@ const STATS: Array<[string, (t: TableLatency) => string]> = [
   ['p99.9', (t) => formatSeconds(t.p99_9)],
   ['max', (t) => formatSeconds(t.max)],
   ['negative (clock skew)', (t) => (t.negative.count ? `${formatCount(t.negative.count)} (min ${formatSeconds(t.negative.min)})` : '0')],
-  ['late rows', (t) => (t.lateData ? `${formatCount(t.lateData.late)} (${(t.lateData.share * 100).toFixed(2)}%)` : '-')],
+  ['late rows', (t) => (!t.lateData ? '-' : t.lateData.rows === 0 && t.lateData.backfilled > 0 ? 'backfilled (not counted)' : `${formatCount(t.lateData.late)} (${(t.lateData.share * 100).toFixed(2)}%)`)],
 ]
 
 /** An instant of the range for people: 2024-05-01 06:00 UTC (seconds and milliseconds only when present). */
@@ -45,10 +45,11 @@ function verdict(slo: SloEvaluation): string {
     .map((c) => {
       const status = c.status === 'pass' ? 'met' : c.status === 'breach' ? 'BREACHED' : 'no data (counts as breached)'
       const actual = c.actual === null ? 'no rows' : `${c.key === 'p99_9' ? 'p99.9' : c.key} = ${formatSeconds(c.actual)}`
-      return `<li class="${c.status}"><b>${esc(c.text)}</b>: ${esc(status)} (${esc(actual)})</li>`
+      const of = slo.tables.length > 1 ? ` on ${c.table}` : ''
+      return `<li class="${c.status}" data-table="${esc(c.table)}"><b>${esc(c.text)}</b>${esc(of)}: ${esc(status)} (${esc(actual)})</li>`
     })
     .join('')
-  return `<section class="verdict ${slo.passed ? 'pass' : 'fail'}"><h2>SLOs of ${esc(slo.table)}: ${slo.passed ? 'all met' : 'BREACHED'}</h2><ul class="slo">${items}</ul></section>`
+  return `<section class="verdict ${slo.passed ? 'pass' : 'fail'}"><h2>SLOs of ${esc(slo.tables.join(' and '))}: ${slo.passed ? 'all met' : 'BREACHED'}</h2><ul class="slo">${items}</ul></section>`
 }
 
 /**

@@ -47,8 +47,10 @@ export function renderHistogram(bins: Bin[], width = 40): string {
 function lateLine(t: TableLatency): string {
   const l = t.lateData
   if (!l) return `  ${t.table}: not computed (no event-time or ingested-at column)`
+  if (l.rows === 0 && l.backfilled > 0) return `  ${t.table}: not counted: all ${plural(l.backfilled, 'row')} in range were backfilled (history replayed later is behind the watermark by design, not late)`
   const windowsLate = l.windows.filter((w) => w.late > 0).length
-  return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${formatCount(windowsLate)} of ${plural(l.windows.length, 'window')}`
+  const left = l.backfilled > 0 ? `; ${plural(l.backfilled, 'backfilled row')} left out` : ''
+  return `  ${t.table}: ${formatCount(l.late)} of ${formatCount(l.rows)} rows (${(l.share * 100).toFixed(2)}%) behind the watermark, in ${formatCount(windowsLate)} of ${plural(l.windows.length, 'window')}${left}`
 }
 
 
@@ -143,15 +145,18 @@ export function renderReport(r: LatencyResult, slo?: SloEvaluation): string {
   if (l) {
     out.push(
       '',
-      `Late data (watermark = ${l.mode} event time per ${l.window} of ingestion, minus ${formatSeconds(l.thresholdSeconds)}):`,
+      `Late data: rows whose event time is behind the watermark of their ${l.window} of ingestion (the ${l.mode} event time loaded in that ${l.window}, minus ${formatSeconds(l.thresholdSeconds)}); backfilled rows are left out (a backfill loads history, which is behind any watermark by design):`,
       ...parts.map(lateLine),
     )
   }
   if (slo) {
-    out.push('', `SLOs (${slo.table}): ${slo.passed ? 'all met' : 'BREACHED'}`)
+    // with --compare-table both tables are gated: one line per SLO and table
+    const both = slo.tables.length > 1
+    const width = Math.max(...slo.tables.map((t) => t.length))
+    out.push('', `SLOs (${slo.tables.join(', ')}): ${slo.passed ? 'all met' : 'BREACHED'}`)
     for (const c of slo.checks) {
       const status = c.status === 'pass' ? 'ok' : c.status === 'breach' ? 'BREACH' : 'NO DATA'
-      out.push(`  ${c.text.padEnd(14)} ${status.padEnd(7)} ${c.key} = ${formatSeconds(c.actual)}`)
+      out.push(`  ${c.text.padEnd(14)} ${both ? `${c.table.padEnd(width)} ` : ''}${status.padEnd(7)} ${c.key} = ${formatSeconds(c.actual)}`)
     }
   }
   return out.join('\n')

@@ -1,9 +1,9 @@
 import {NotFoundError, UsageError, UserError} from '../errors.js'
-import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, OBJECT_MODIFIED_AT_COLUMN} from '../formats/types.js'
+import {type Column, EVENT_TIME_COLUMN, INGESTED_AT_COLUMN, LOAD_PATH_COLUMN, OBJECT_MODIFIED_AT_COLUMN} from '../formats/types.js'
 import {checkRange} from '../time.js'
 import {checkColumnName, checkTableName} from '../identifiers.js'
 import {rangeConditions} from '../warehouse/range.js'
-import type {Dialect, QueryParams, QueryWarehouse, Row} from '../warehouse/types.js'
+import type {Dialect, LoadPath, QueryParams, QueryWarehouse, Row} from '../warehouse/types.js'
 import {clientQuantiles} from './client.js'
 import {groupKey, QUANTILES, type RawStats} from './common.js'
 import {
@@ -21,6 +21,8 @@ import {
   type TableLatency,
 } from './types.js'
 
+const BACKFILL_PATH: LoadPath = 'backfill'
+
 interface Plan {
   measure: Measure
   /** [later, earlier] column names: latency = later - earlier */
@@ -34,6 +36,8 @@ interface Plan {
   /** SQL of the group key, or undefined */
   groupExpr?: string
   groupBy: string | null
+  /** the table's load-path column (seneka's tables), for late data to leave backfilled rows out */
+  loadPath?: string
 }
 
 /** Resolves the columns of a measure and checks them against the table; errors name the flag to use. */
@@ -102,7 +106,8 @@ async function plan(wh: QueryWarehouse, table: string, opts: LatencyOptions): Pr
   }
   const late = byName.get(eventTime)?.type === 'timestamp' && byName.get(ingestedAt)?.type === 'timestamp'
   const require = measure === 'hops' ? [arrival, gcs, ingestedAt] : undefined
-  return {plan: {measure, pair, ...(require ? {require} : {}), eventTime, ingestedAt, groupExpr, groupBy: g ?? null, gcs, arrival}, late}
+  const loadPath = byName.get(LOAD_PATH_COLUMN)?.type === 'string' ? {loadPath: LOAD_PATH_COLUMN} : {}
+  return {plan: {measure, pair, ...(require ? {require} : {}), eventTime, ingestedAt, groupExpr, groupBy: g ?? null, gcs, arrival, ...loadPath}, late}
 }
 
 /** The hops of a --measure hops plan, in report order; all share the plan's rows (every timestamp known). */
@@ -264,11 +269,17 @@ async function lateQuery(wh: QueryWarehouse, table: string, p: Plan, opts: Laten
   if (mode === 'max') agg = 'MAX(ev)'
   else if (d.quantile) agg = d.quantile('ev', 0.5, {approximate: opts.approximate})
   else throw new UsageError(`--watermark median needs quantiles in the warehouse, which ${wh.kind} does not provide here.`, 'Use --watermark max.')
-  const sql = `WITH r AS (SELECT ${d.epochSeconds(ev)} AS ev, ${d.timeBucket(ing, window)} AS w FROM ${d.table(table)} WHERE ${where.join(' AND ')}),
+  // backfilled rows replay history: behind any watermark by design, so they are counted apart, not as late
+  const bf = p.loadPath ? `CASE WHEN ${d.quoteIdent(p.loadPath)} = '${BACKFILL_PATH}' THEN 1 ELSE 0 END` : '0'
+  const sql = `WITH a AS (SELECT ${d.epochSeconds(ev)} AS ev, ${d.timeBucket(ing, window)} AS w, ${bf} AS bf FROM ${d.table(table)} WHERE ${where.join(' AND ')}),
+    r AS (SELECT ev, w FROM a WHERE bf = 0),
     m AS (SELECT w, ${agg} - ${d.param('late_threshold')} AS wm FROM r GROUP BY w)
-    SELECT m.w AS w, m.wm AS wm, COUNT(*) AS n, SUM(CASE WHEN r.ev < m.wm THEN 1 ELSE 0 END) AS late
-    FROM r JOIN m ON r.w = m.w GROUP BY m.w, m.wm ORDER BY m.w`
-  const rows = await wh.query(sql, params)
+    SELECT m.w AS w, m.wm AS wm, COUNT(*) AS n, SUM(CASE WHEN r.ev < m.wm THEN 1 ELSE 0 END) AS late, 0 AS backfilled
+    FROM r JOIN m ON r.w = m.w GROUP BY m.w, m.wm
+    UNION ALL SELECT NULL AS w, NULL AS wm, 0 AS n, 0 AS late, COUNT(*) AS backfilled FROM a WHERE bf = 1`
+  const all = await wh.query(sql, params)
+  const backfilled = all.filter((r) => r.w === null).reduce((s, r) => s + Number(r.backfilled ?? 0), 0)
+  const rows = all.filter((r) => r.w !== null).sort((x, y) => (String(groupKey(x.w)) < String(groupKey(y.w)) ? -1 : 1))
   const windows = rows.map((r) => {
     const n = Number(r.n)
     const late = Number(r.late ?? 0)
@@ -282,7 +293,7 @@ async function lateQuery(wh: QueryWarehouse, table: string, p: Plan, opts: Laten
   })
   const total = windows.reduce((s, w) => s + w.rows, 0)
   const late = windows.reduce((s, w) => s + w.late, 0)
-  return {mode, thresholdSeconds, window, rows: total, late, share: total > 0 ? late / total : 0, windows}
+  return {mode, thresholdSeconds, window, rows: total, late, share: total > 0 ? late / total : 0, backfilled, windows}
 }
 
 function finish(s: RawStats, bins: Bin[] | undefined, e: BinEdges | undefined): LatencyStats {

@@ -106,6 +106,11 @@ export interface LateData {
   /** rows whose event time is behind the watermark of their ingestion window */
   late: number
   share: number
+  /**
+   * rows loaded by a backfill (`_load_path = 'backfill'`), left out of rows, late and the watermarks: a backfill
+   * replays history, so its rows are behind any watermark by design
+   */
+  backfilled: number
   windows: LateWindow[]
 }
 
@@ -153,13 +158,19 @@ export interface Slo {
 }
 
 export interface SloCheck extends Slo {
+  /** the table checked (with --compare-table every SLO is checked against both tables) */
+  table: string
   actual: number | null
   status: 'pass' | 'breach' | 'no-data'
 }
 
 export interface SloEvaluation {
-  /** every SLO passed (an SLO with no data to check does not pass) */
+  /** every SLO passed on every table (an SLO with no data to check does not pass) */
   passed: boolean
+  /** the main table */
   table: string
+  /** every table gated: the main table, then the --compare-table */
+  tables: string[]
+  /** one check per SLO and table, the main table's first */
   checks: SloCheck[]
 }

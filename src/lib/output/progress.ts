@@ -10,16 +10,19 @@ export interface ProgressState {
 }
 
 /**
- * How progress is shown: `bar` redraws a bar on an interactive stderr; `lines` prints one plain line every
- * `everyMs` (stderr is a file, a pipe or a CI log, where a bar would be noise and silence looks like a hang);
- * `off` prints nothing (--json, --log-level error, dry runs).
+ * How progress is shown: `bar` redraws a bar on an interactive stderr; `lines` prints one plain line when the
+ * work starts and then every `everyMs` (10 s) by the clock, whether or not an object finished meanwhile (stderr
+ * is a file, a pipe or a CI log, where a bar would be noise and silence looks like a hang); `off` prints nothing
+ * (--json, --log-level error, dry runs).
  */
 export type ProgressMode = 'bar' | 'lines' | 'off'
 
 export interface ProgressOptions {
   unit?: string
-  /** lines mode: at most one line per this many ms (default 30 s) */
+  /** lines mode: one line per this many ms (default 10 s) */
   everyMs?: number
+  /** lines mode: calls `tick` every `ms` until stopped (default: an unref'd setInterval; tests drive it) */
+  every?: (ms: number, tick: () => void) => {stop(): void}
   /** lines mode: where lines go (default stderr) */
   write?: (line: string) => void
   /** terminal width for the bar (default stderr's columns, else 80) */
@@ -68,9 +71,9 @@ export class ProgressBar {
   private bar?: cliProgress.SingleBar
   private readonly now: () => number
   private readonly started: number
-  private lastLine: number
   private last?: ProgressState
   private readonly unit: string
+  private ticker?: {stop(): void}
 
   constructor(
     private readonly mode: ProgressMode,
@@ -78,7 +81,6 @@ export class ProgressBar {
   ) {
     this.now = opts.now ?? Date.now
     this.started = this.now()
-    this.lastLine = this.started
     this.unit = opts.unit ?? 'objects'
   }
 
@@ -86,8 +88,13 @@ export class ProgressBar {
     if (this.mode === 'off') return
     const secs = Math.max((this.now() - this.started) / 1000, 0.001)
     if (this.mode === 'lines') {
+      const first = !this.last
       this.last = {...s}
-      if (this.now() - this.lastLine >= (this.opts.everyMs ?? 30_000)) this.printLine()
+      if (first) {
+        // a line at once, then one per interval by the clock (a long object must not mean a minute of silence)
+        this.printLine()
+        this.ticker = (this.opts.every ?? everyInterval)(this.opts.everyMs ?? 10_000, () => this.printLine())
+      }
       return
     }
     const payload = {
@@ -116,12 +123,20 @@ export class ProgressBar {
   stop(): void {
     this.bar?.stop()
     this.bar = undefined
+    this.ticker?.stop()
+    this.ticker = undefined
   }
 
   private printLine(): void {
     if (!this.last) return
-    this.lastLine = this.now()
-    const line = progressLine(this.last, (this.lastLine - this.started) / 1000, this.unit)
+    const line = progressLine(this.last, (this.now() - this.started) / 1000, this.unit)
     ;(this.opts.write ?? ((l: string) => process.stderr.write(`${l}\n`)))(line)
   }
+}
+
+/** An unref'd interval: progress lines never keep the process alive. */
+function everyInterval(ms: number, tick: () => void): {stop(): void} {
+  const t = setInterval(tick, ms)
+  t.unref()
+  return {stop: () => clearInterval(t)}
 }

@@ -1,3 +1,4 @@
+import {noDataLine} from '../checks.js'
 import {stringify} from 'csv-stringify/sync'
 import {renderBlock} from '../output/table.js'
 import {formatCount} from '../output/units.js'
@@ -29,7 +30,10 @@ export function renderReport(r: ReconcileResult, opts: {mismatchesOnly?: boolean
   lines.push('')
   if (r.noData) {
     lines.push(
-      `NO DATA: neither ${r.batchTable} nor ${r.streamTable} has rows in [${r.since}, ${r.effectiveUntil}), so nothing was compared and nothing passed. Check --since/--until${r.watermark ? ' and --settle' : ''}, and that both load paths are running. (${formatDuration(r.durationMs)})`,
+      noDataLine(
+        `neither ${r.batchTable} nor ${r.streamTable} has rows in [${r.since}, ${r.effectiveUntil})`,
+        `Check --since/--until${r.watermark ? ' and --settle' : ''}, and that both load paths are running. (${formatDuration(r.durationMs)})`,
+      ),
     )
   } else if (r.passed) {
     const tol = s.withinTolerance > 0 ? `, ${formatCount(s.withinTolerance)} differ within tolerance` : ''

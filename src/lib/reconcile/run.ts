@@ -1,3 +1,4 @@
+import {checkOutcome} from '../checks.js'
 import {NotFoundError, UsageError, UserError} from '../errors.js'
 import {ExitCode} from '../exit-codes.js'
 import {EVENT_TIME_COLUMN, LINE_COLUMN, SOURCE_URI_COLUMN, type Column} from '../formats/types.js'
@@ -104,11 +105,17 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
   // tables and columns: clear errors before any counting
   const tables: Record<Side, string> = {batch: opts.batchTable, stream: opts.streamTable}
   const columns = {} as Record<Side, Column[]>
+  const found = {batch: await wh.tableColumns(tables.batch), stream: await wh.tableColumns(tables.stream)}
+  const missing = (['batch', 'stream'] as const).filter((side) => !found[side])
+  if (missing.length === 2) {
+    throw new NotFoundError(`Neither the batch table ${tables.batch} nor the stream table ${tables.stream} exists in ${wh.description}.`, 'Check --batch-table, --stream-table and --warehouse.')
+  }
+  if (missing.length === 1) {
+    const [side] = missing
+    throw new NotFoundError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, `Check --${side}-table and --warehouse.`)
+  }
   for (const side of ['batch', 'stream'] as const) {
-    const cols = await wh.tableColumns(tables[side])
-    if (!cols) {
-      throw new NotFoundError(`The ${side} table ${tables[side]} does not exist in ${wh.description}.`, `Check --${side}-table and --warehouse.`)
-    }
+    const cols = found[side]!
     columns[side] = cols
     const time = requireColumn(cols, timeColumn, side, tables[side], '--time-column')
     if (time.type !== 'timestamp') {
@@ -176,8 +183,7 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
       rows,
       totals,
       summary,
-      passed: summary.mismatched === 0 && summary.compared > 0,
-      noData: summary.compared === 0,
+      ...verdict(summary),
       queries,
       durationMs: Math.round(performance.now() - started),
     }
@@ -202,8 +208,7 @@ export async function reconcileWith(wh: QueryWarehouse, opts: ReconcileOptions):
     explain,
     totals: totalsOf(rows),
     summary,
-    passed: summary.mismatched === 0 && summary.compared > 0,
-    noData: summary.compared === 0,
+    ...verdict(summary),
     queries,
     durationMs: Math.round(performance.now() - started),
   }
@@ -273,4 +278,10 @@ function groupValue(v: Row[string] | undefined): string | null {
 
 function printable(params: QueryParams): Record<string, string> {
   return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : String(v)]))
+}
+
+/** Passed, or NO DATA (nothing compared: the shared rule of the checks, see lib/checks.ts). */
+function verdict(summary: {compared: number; mismatched: number}): {passed: boolean; noData: boolean} {
+  const outcome = checkOutcome(summary.compared, summary.mismatched > 0)
+  return {passed: outcome === 'pass', noData: outcome === 'no-data'}
 }

@@ -27,13 +27,23 @@ export interface GcsStoreOptions extends StoreOptions {
 }
 
 /**
- * Builds a Storage client from Application Default Credentials. A custom endpoint (--gcs-endpoint, or the
- * STORAGE_EMULATOR_HOST variable the library honours itself) talks to an emulator or a test double without
- * authentication. The library's own retries are off: seneka retries with its own backoff, visibly.
+ * The GCS endpoint, one rule for every command (backfill, stream, dedupe, cutover, BigQuery staging):
+ * --gcs-endpoint, else SENEKA_GCS_ENDPOINT, else STORAGE_EMULATOR_HOST (the Google library's own variable);
+ * undefined for the real GCS.
+ */
+export function gcsEndpoint(flag?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return flag || env.SENEKA_GCS_ENDPOINT || env.STORAGE_EMULATOR_HOST || undefined
+}
+
+/**
+ * Builds a Storage client from Application Default Credentials. A custom endpoint (see gcsEndpoint) talks to an
+ * emulator or a test double without authentication. The library's own retries are off: seneka retries with its
+ * own backoff, visibly.
  */
 export function createGcsClient(opts: StoreOptions = {}): Storage {
   const options: StorageOptions = {retryOptions: {autoRetry: false}}
-  if (opts.gcsEndpoint) options.apiEndpoint = opts.gcsEndpoint.replace(/\/+$/, '')
+  const endpoint = gcsEndpoint(opts.gcsEndpoint)
+  if (endpoint) options.apiEndpoint = endpoint.replace(/\/+$/, '')
   const project = process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GCLOUD_PROJECT
   if (project) options.projectId = project
   return new Storage(options)

@@ -1,14 +1,17 @@
+import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type {Readable} from 'node:stream'
-import {UserError} from '../errors.js'
+import {NotFoundError} from '../errors.js'
 import {emptyStats, type ObjectInfo, type ObjectStore, type RequestStats} from './types.js'
 
 /** A local folder laid out like a bucket: keys are paths relative to the root, with "/" separators. */
 export class LocalStore implements ObjectStore {
   readonly scheme = 'file' as const
   readonly stats: RequestStats = emptyStats()
+  /** path -> the content ETag and the size/mtime/inode it was computed for */
+  private readonly etags = new Map<string, {signature: string; etag: string}>()
 
   constructor(readonly bucket: string) {}
 
@@ -35,7 +38,8 @@ export class LocalStore implements ObjectStore {
       entries = await fs.readdir(this.abs(dirKey), {withFileTypes: true})
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        if (dirKey === '' ) throw new UserError(`The folder ${this.bucket} does not exist.`, {suggestion: 'Check the source path.'})
+        // the command line names a folder that is not there: a usage error (exit 2), as for stream --watch
+        if (dirKey === '') throw new NotFoundError(`The folder ${this.bucket} does not exist.`, 'Check the source path (a local folder, s3://bucket/prefix or gs://bucket/prefix).')
         return
       }
       throw err
@@ -55,18 +59,34 @@ export class LocalStore implements ObjectStore {
 
   private async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const st = await fs.stat(this.abs(key), {bigint: true})
+      const file = this.abs(key)
+      const st = await fs.stat(file, {bigint: true})
       return {
         uri: this.uri(key),
         key,
         size: Number(st.size),
-        etag: `${st.size}-${st.mtimeNs}`,
+        etag: await this.contentEtag(file, `${st.size}-${st.mtimeNs}-${st.ino}`),
+        legacyEtag: `${st.size}-${st.mtimeNs}`,
         lastModified: new Date(Number(st.mtimeMs)),
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
+  }
+
+  /**
+   * The MD5 of the file's bytes (what S3 gives a single-part upload), computed once per size, mtime and inode: a
+   * `touch` re-reads the file and finds the same ETag, so it is not a new version.
+   */
+  private async contentEtag(file: string, signature: string): Promise<string> {
+    const cached = this.etags.get(file)
+    if (cached?.signature === signature) return cached.etag
+    const hash = createHash('md5')
+    for await (const chunk of createReadStream(file, {highWaterMark: 1024 * 1024})) hash.update(chunk as Buffer)
+    const etag = hash.digest('hex')
+    this.etags.set(file, {signature, etag})
+    return etag
   }
 
   async listPrefixes(prefix: string): Promise<string[]> {

@@ -5,8 +5,13 @@ export interface ObjectInfo {
   uri: string
   key: string
   size: number
-  /** S3 ETag / GCS md5 or generation / local "size-mtime". Changes whenever the content changes. */
+  /**
+   * S3 ETag / GCS md5 or generation / local files: the MD5 of the content, as S3 gives for a single-part upload
+   * (so a `touch`, or a copy of the same bytes, is the same version). Changes whenever the content changes.
+   */
   etag: string
+  /** local files: the ETag older seneka versions recorded ("size-mtime"), still accepted as this version */
+  legacyEtag?: string
   lastModified: Date
   /** gs:// objects: when this generation was created in GCS (timeCreated); absent elsewhere */
   gcsCreatedAt?: Date
@@ -57,4 +62,9 @@ export interface StoreOptions {
   region?: string
   /** Custom GCS endpoint (emulators, test doubles). */
   gcsEndpoint?: string
+}
+
+/** Whether a ledger's ETag is this object's version (its ETag, or the older form a local file once had). */
+export function isSameVersion(ledgerEtag: string | undefined, object: Pick<ObjectInfo, 'etag' | 'legacyEtag'>): boolean {
+  return ledgerEtag !== undefined && (ledgerEtag === object.etag || (object.legacyEtag !== undefined && ledgerEtag === object.legacyEtag))
 }

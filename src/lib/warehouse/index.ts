@@ -45,7 +45,7 @@ export interface BigQuerySettings {
   staging?: string
   /** maximumBytesBilled of every query [env SENEKA_MAX_BYTES_BILLED, default 100 GiB] */
   maxBytesBilled?: number
-  /** custom GCS endpoint for staging [env SENEKA_GCS_ENDPOINT; STORAGE_EMULATOR_HOST also honoured] */
+  /** custom GCS endpoint for staging [else SENEKA_GCS_ENDPOINT, else STORAGE_EMULATOR_HOST: store/gcs.ts gcsEndpoint] */
   gcsEndpoint?: string
   /** custom BigQuery API endpoint [BIGQUERY_EMULATOR_HOST also honoured] */
   apiEndpoint?: string
@@ -69,7 +69,7 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
     location: b.location ?? env.SENEKA_BQ_LOCATION,
     staging: b.staging ?? env.SENEKA_STAGING,
     maxBytesBilled: b.maxBytesBilled ?? (env.SENEKA_MAX_BYTES_BILLED ? parseBytes(env.SENEKA_MAX_BYTES_BILLED, 'SENEKA_MAX_BYTES_BILLED') : undefined),
-    gcsEndpoint: b.gcsEndpoint ?? env.SENEKA_GCS_ENDPOINT,
+    gcsEndpoint: b.gcsEndpoint,
     apiEndpoint: b.apiEndpoint,
     estimateOnly: b.estimateOnly,
     onEstimate: b.onEstimate,

@@ -3,7 +3,7 @@ import type {LoadMethodComparison, Traffic} from '../cost/load-methods.js'
 import type {Column, LogFormat} from '../formats/types.js'
 import type {Readable} from 'node:stream'
 import type {ParseReport} from '../loader/parse-report.js'
-import type {ObjectInfo} from '../store/types.js'
+import {isSameVersion, type ObjectInfo} from '../store/types.js'
 
 export type LoadPath = 'backfill' | 'stream'
 
@@ -223,7 +223,7 @@ export interface WarehouseTransaction {
 
 /** Whether a ledger entry makes a load unnecessary: the request's own rule, else the same ETag. */
 export function isCurrentEntry(req: ObjectLoadRequest, entry: LedgerEntry): boolean {
-  return req.isCurrent ? req.isCurrent(entry) : entry.etag === req.object.etag
+  return req.isCurrent ? req.isCurrent(entry) : isSameVersion(entry.etag, req.object)
 }
 
 export const LEDGER_TABLE = '_seneka_ledger'

@@ -3,6 +3,7 @@ import path from 'node:path'
 import {Readable} from 'node:stream'
 import {gunzipSync, gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
+import {renderSummary} from '../../../src/lib/backfill/render.js'
 import {type BackfillOptions, runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {newCounters} from '../../../src/lib/loader/read-object.js'
@@ -49,6 +50,15 @@ describe('backfill does not call a wrong --format a load', () => {
     expect(r.failures[0].error).toMatch(/^all \d+ lines were rejected as jsonl \(line 1: .*\), so nothing from this object was loaded; the lines look like alb: run again with --format alb$/)
     expect(await count(db, "SELECT count(*) FROM _seneka_ledger WHERE target_table = 'app_logs'")).toBe(0)
     expect(await count(db, "SELECT count(*) FROM _seneka_rejects WHERE target_table = 'app_logs'")).toBe(0)
+    // a wrong --format is one summary line with the count and one example, not a line per object, and no
+    // promise that a re-run retries them: it would fail the same way
+    expect(r.failures.every((f) => !f.retryable)).toBe(true)
+    const text = renderSummary(r)
+    const listed = text.split('\n').filter((l) => l.includes('rejected as'))
+    expect(listed).toHaveLength(1)
+    expect(listed[0]).toMatch(new RegExp(`^  ${fx.files.length} objects were rejected as jsonl, so nothing from them was loaded; their lines look like alb: run again with --format alb \\(e\\.g\\. file://\\S+: all of \\d+ lines rejected\\)$`))
+    expect(text).not.toContain('re-run the same command')
+    expect(text).not.toContain('more (see --json)')
     // the right format then loads everything
     const ok = await runBackfill(base)
     expect(ok.objects.loaded).toBe(fx.files.length)

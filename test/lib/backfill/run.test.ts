@@ -90,6 +90,26 @@ describe('runBackfill on local folders into DuckDB', () => {
     expect(await count(db, `SELECT count(*) FROM _seneka_ledger WHERE object_uri = '${uri}'`)).toBe(1)
   })
 
+  it('a local file keeps its version when only its modification time changes; a ledger of the older "size-mtime" form still matches', async () => {
+    const {src, db, fx, base} = setup()
+    await runBackfill(base)
+    const file = path.join(src, fx.files[1].key)
+    utimesSync(file, new Date(), new Date(Date.now() + 60_000)) // touch
+    const touched = await runBackfill(base)
+    expect(touched.objects).toEqual({loaded: 0, replaced: 0, skipped: fx.files.length, failed: 0})
+    // a ledger written by an older version recorded "size-mtimeNs" as the ETag of a local file
+    const {DuckDBWarehouse} = await import('../../../src/lib/warehouse/duckdb/warehouse.js')
+    const wh = await DuckDBWarehouse.open(db)
+    for (const f of fx.files) {
+      const st = statSync(path.join(src, f.key), {bigint: true})
+      await wh.query(`UPDATE _seneka_ledger SET etag = $etag WHERE object_uri = $uri`, {etag: `${st.size}-${st.mtimeNs}`, uri: `file://${path.join(src, f.key)}`})
+    }
+    await wh.close()
+    expect(await count(db, "SELECT count(*) FROM _seneka_ledger WHERE etag LIKE '%-%'")).toBe(fx.files.length)
+    const legacy = await runBackfill(base)
+    expect(legacy.objects).toEqual({loaded: 0, replaced: 0, skipped: fx.files.length, failed: 0})
+  })
+
   it('--dry-run writes nothing: no database file is created', async () => {
     const {db, fx, base} = setup()
     const r = await runBackfill({...base, dryRun: true})

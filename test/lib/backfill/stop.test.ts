@@ -70,5 +70,21 @@ describe('object-level failures', () => {
     expect(r.objects.failed).toBe(6)
     expect(r.failures[0].error).toMatch(/read 3000 of \d+ bytes .*\(after 3000 bytes read\); nothing from this object was loaded/)
     expect(r.bytesRead).toBe(6 * 3000)
+    // a short read is transient: the summary offers the re-run, and only for these
+    expect(r.failures.every((f) => f.retryable)).toBe(true)
+    expect(renderSummary(r)).toContain('Failed objects (nothing from them was loaded; a transient error: re-run the same command to retry only these):')
   })
+
+  it('a corrupt gzip is not offered a re-run: the same bytes fail again', async () => {
+    const dir = tempDir()
+    mkdirSync(path.join(dir, 'logs'))
+    writeFileSync(path.join(dir, 'logs', 'bad.jsonl.gz'), Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+    const r = await runBackfill({sources: [path.join(dir, 'logs')], format: getFormat('jsonl'), warehouse: `duckdb:${path.join(dir, 'wh.duckdb')}`, table: 't', range: {}, concurrency: 1, retries: 1, dryRun: false})
+    expect(r.failures).toHaveLength(1)
+    expect(r.failures[0]).toMatchObject({retryable: false, error: expect.stringMatching(/^cannot decompress .*; replace the object with a complete copy, or leave it out with --exclude$/)})
+    const text = renderSummary(r)
+    expect(text).toContain('Failed objects (nothing from them was loaded; the same objects fail again until the cause is fixed):')
+    expect(text).not.toContain('re-run the same command')
+  })
+
 })

@@ -220,7 +220,7 @@ describe('rendering a per-day --apply', () => {
       duplicateRows: 4, duplicatedKeys: 3, maxCopies: 2, perDay: [], perSource: [], sourcesWithDuplicates: 0, sampleKeys: [],
     }
     const out = renderDedupe({
-      mode: 'rows', warehouse: 'bigquery://p/d', report, duplicatesFound: true,
+      mode: 'rows', warehouse: 'bigquery://p/d', report, duplicatesFound: true, noData: false,
       applied: {rowsRemoved: 3, before: counts, after: counts, durationMs: 1200, perDay: [
         {day: '2024-05-01', rowsRemoved: 1, before: counts, after: counts, durationMs: 500},
         {day: '2024-05-03', rowsRemoved: 2, before: counts, after: counts, durationMs: 700},

@@ -73,7 +73,7 @@ describe('latency HTML page', () => {
     expect(html.match(/<polyline class="cdf-line"/g)).toHaveLength(2)
     expect(html.match(/<g class="marker" data-key="p(50|99)"/g)).toHaveLength(4)
     expect(html).toContain('<g class="slo-line" data-key="p99" data-status="pass"')
-    expect(html).toContain('SLOs of batch: all met')
+    expect(html).toContain('SLOs of batch and stream: all met')
     expect(html).toContain('all rows')
     expect(html).not.toContain('∞')
   })
@@ -131,7 +131,7 @@ describe('latency chart', () => {
 
   it('extends the axis to an SLO limit within reach, and names a limit beyond it at the edge', () => {
     const s: ChartSeries = {table: 'batch', count: 10, bins: counted(linear, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]), p50: 50, p99: 99}
-    const slo = (text: string, limitSeconds: number) => ({passed: true, table: 'batch', checks: [{text, key: 'p99' as const, op: '<' as const, limitSeconds, actual: 99, status: 'pass' as const}]})
+    const slo = (text: string, limitSeconds: number) => ({passed: true, table: 'batch', tables: ['batch'], checks: [{text, key: 'p99' as const, op: '<' as const, limitSeconds, table: 'batch', actual: 99, status: 'pass' as const}]})
     const near = latencyChart({series: [s], binScale: 'linear', slo: slo('p99<5m', 300), axisTitle: 'latency'})
     expect(near).toContain('<g class="slo-line" data-key="p99"')
     expect(near).toMatch(/>5m<\/text>/)

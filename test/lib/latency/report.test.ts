@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {latencyReport} from '../../../src/lib/latency/index.js'
+import {latencyReport, renderReport} from '../../../src/lib/latency/index.js'
 import {arrivalRows, createTable, openTemp, T0} from './fixtures.js'
 
 const oneToHundred = Array.from({length: 100}, (_, i) => i + 1)
@@ -124,7 +124,7 @@ describe('latencyReport', () => {
     // all ingested in the 01:00 hour; event times 00:55, 00:58, 01:00, 01:05 and one straggler at 00:10
     const ing = 3600 + 1800
     const evs = [55 * 60, 58 * 60, 60 * 60, 65 * 60, 10 * 60]
-    await createTable(wh, 'logs', evs.map((ev) => ({ev, mod: ev, ing})))
+    await createTable(wh, 'logs', evs.map((ev) => ({ev, mod: ev, ing, path: 'stream'})))
     const max = await latencyReport(wh, {table: 'logs', lateThresholdSeconds: 600})
     // watermark = 01:05 - 10m = 00:55: only the 00:10 row is behind it (00:55 is not strictly behind)
     expect(max.lateData).toMatchObject({mode: 'max', rows: 5, late: 1, share: 0.2})
@@ -133,6 +133,25 @@ describe('latencyReport', () => {
     // median event time 00:58 - 1m = 00:57: 00:55 and 00:10 are late
     expect(median.lateData).toMatchObject({mode: 'median', late: 2})
     expect(median.lateData!.windows[0].watermark).toBe('2024-05-01T00:57:00.000Z')
+  })
+
+  it('leaves backfilled rows out of late data (history is behind the watermark by design) and says so', async () => {
+    const {wh} = await openTemp()
+    const ing = 3600 + 1800
+    // the stream's rows of the 01:00 hour, and a backfill of the previous day loaded in the same hour
+    const stream = [55 * 60, 58 * 60, 60 * 60, 65 * 60, 10 * 60].map((ev) => ({ev, mod: ev, ing, path: 'stream'}))
+    const backfill = Array.from({length: 20}, (_, i) => ({ev: -86_400 + i * 60, mod: -86_400 + i * 60, ing, path: 'backfill'}))
+    await createTable(wh, 'logs', [...stream, ...backfill])
+    const r = await latencyReport(wh, {table: 'logs', lateThresholdSeconds: 600})
+    // the watermark is the stream's (01:05 - 10m): the backfill neither moves it nor counts as late
+    expect(r.lateData).toMatchObject({rows: 5, late: 1, backfilled: 20})
+    expect(renderReport(r)).toMatch(/logs: 1 of 5 rows \(20\.00%\) behind the watermark, in 1 of 1 window; 20 backfilled rows left out/)
+    await createTable(wh, 'batch', backfill)
+    const b = await latencyReport(wh, {table: 'batch'})
+    expect(b.lateData).toMatchObject({rows: 0, late: 0, backfilled: 20})
+    const text = renderReport(b)
+    expect(text).toContain('batch: not counted: all 20 rows in range were backfilled (history replayed later is behind the watermark by design, not late)')
+    expect(text).not.toMatch(/behind the watermark, in/)
   })
 
   it('measures transfer latency where both times are known and says clearly when the column is missing', async () => {
@@ -186,4 +205,32 @@ describe('latencyReport', () => {
     expect(r.quantiles.exact).toBe(false)
     expect(Math.abs(r.p50! - 50.5)).toBeLessThan(2)
   })
+
+  it('the cutover latency gate applies the rule of --slo: the same evaluation, NO DATA fails', async () => {
+    const {defaultGateRunners} = await import('../../../src/lib/cutover/gate-runners.js')
+    const {evaluateSlos} = await import('../../../src/lib/latency/index.js')
+    const {file, wh} = await openTemp()
+    await createTable(wh, 'stream_logs', arrivalRows([10, 20, 30]))
+    await wh.close()
+    const bucket = {name: 'logs', table: 'stream_logs', batchTable: 'batch_logs', p99Ms: 30_000} as unknown as Parameters<ReturnType<typeof defaultGateRunners>['latency']>[0]['bucket']
+    const gate = defaultGateRunners().latency
+    const window = {since: new Date(T0 * 1000), until: new Date(T0 * 1000 + 86_400_000)}
+    const r = await gate({bucket, warehouse: `duckdb:${file}`, window})
+    const report = await latencyReportOf(file, window)
+    // exactly what `latency-report --slo 'p99<=30.0s'` decides over the same rows
+    expect((r.details as {slo: unknown}).slo).toEqual(evaluateSlos(report, [{text: 'p99<=30.0s', key: 'p99', op: '<=', limitSeconds: 30}]))
+    expect(r.passed).toBe(true)
+    const empty = await gate({bucket, warehouse: `duckdb:${file}`, window: {since: new Date('2030-01-01T00:00:00Z'), until: new Date('2030-01-02T00:00:00Z')}})
+    expect(empty).toMatchObject({passed: false, summary: expect.stringMatching(/^NO DATA: no rows with a measurable latency in stream_logs/)})
+  })
 })
+
+async function latencyReportOf(file: string, window: {since: Date; until: Date}) {
+  const {DuckDBWarehouse} = await import('../../../src/lib/warehouse/duckdb/warehouse.js')
+  const wh = await DuckDBWarehouse.open(file, {readOnly: true})
+  try {
+    return await latencyReport(wh, {table: 'stream_logs', ...window})
+  } finally {
+    await wh.close()
+  }
+}

@@ -2,7 +2,7 @@ import {describe, expect, it} from 'vitest'
 import {evaluateSlos, parseSlo} from '../../../src/lib/latency/index.js'
 import type {LatencyStats} from '../../../src/lib/latency/index.js'
 
-const stats = (over: Partial<LatencyStats> = {}): LatencyStats & {table: string} => ({
+const stats = (over: Partial<LatencyStats & {table: string}> = {}): LatencyStats & {table: string} => ({
   table: 't',
   count: 10,
   unmeasured: 0,
@@ -42,5 +42,18 @@ describe('SLOs', () => {
     expect(strict.checks.map((c) => c.status)).toEqual(['breach', 'pass'])
     const empty = evaluateSlos(stats({count: 0, p99: null}), ['p99<=6m'])
     expect(empty).toMatchObject({passed: false, checks: [{status: 'no-data', actual: null}]})
+  })
+
+  it('gates the compare table too: a breach on either table fails, one check per SLO and table', () => {
+    const r = {...stats({table: 'batch', p99: 60}), compare: stats({table: 'stream', p99: 511})}
+    const slo = evaluateSlos(r, ['p99<=5m'])
+    expect(slo.passed).toBe(false)
+    expect(slo.tables).toEqual(['batch', 'stream'])
+    expect(slo.checks.map((c) => [c.table, c.status])).toEqual([
+      ['batch', 'pass'],
+      ['stream', 'breach'],
+    ])
+    const noData = evaluateSlos({...stats({table: 'batch'}), compare: stats({table: 'stream', count: 0, p99: null})}, ['p99<=10m'])
+    expect(noData).toMatchObject({passed: false, checks: [{table: 'batch', status: 'pass'}, {table: 'stream', status: 'no-data'}]})
   })
 })

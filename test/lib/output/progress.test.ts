@@ -4,17 +4,36 @@ import {barLayout, LONG_TAIL, ProgressBar, progressLine} from '../../../src/lib/
 const state = (done: number) => ({done, total: 10, bytesDone: done * 1024 * 1024, bytesTotal: 10 * 1024 * 1024, rows: done * 1000})
 
 describe('progress without a terminal', () => {
-  it('prints one plain line per interval, not one per update', () => {
+  it('prints a line when the work starts, then one per tick of its clock, whether or not an object finished; none after stop', () => {
     let t = 0
     const lines: string[] = []
-    const p = new ProgressBar('lines', {everyMs: 30_000, now: () => t, write: (l) => lines.push(l)})
-    for (let i = 1; i <= 10; i++) {
-      t = i * 10_000 // an update every 10 s
-      p.update(state(i))
+    let tick = (): void => {}
+    let interval = 0
+    let stopped = false
+    const every = (ms: number, fn: () => void) => {
+      interval = ms
+      tick = fn
+      return {stop: () => (stopped = true)}
     }
-    // 100 s of work at one line per 30 s: lines at 30 s, 60 s and 90 s
+    const p = new ProgressBar('lines', {now: () => t, write: (l) => lines.push(l), every})
+    t = 1000
+    p.update(state(1))
+    // the first line at once, not after an interval (a long backfill waited 51-61 s for it)
+    expect(lines).toEqual(['progress: 1/10 objects, 1.0 MiB/10.0 MiB, 1,000 rows, 1,000 rows/s, ETA 9s'])
+    expect(interval).toBe(10_000)
+    // updates in between print nothing of their own
+    t = 5000
+    p.update(state(2))
+    expect(lines).toHaveLength(1)
+    // the clock ticks with no object finished (one long object): still a line
+    t = 10_000
+    tick()
+    t = 20_000
+    tick()
     expect(lines).toHaveLength(3)
-    expect(lines[0]).toBe('progress: 3/10 objects, 3.0 MiB/10.0 MiB, 3,000 rows, 100 rows/s, ETA 70s')
+    expect(lines[2]).toBe('progress: 2/10 objects, 2.0 MiB/10.0 MiB, 2,000 rows, 100 rows/s, ETA 80s')
+    p.stop()
+    expect(stopped).toBe(true)
   })
 
   it('says the time left is unknown before any byte is done', () => {

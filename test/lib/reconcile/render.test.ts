@@ -63,7 +63,7 @@ describe('reconcile rendering', () => {
     const warehouse = await buildWarehouse(tempDir(), {batch: hourly(), stream: hourly()})
     const r = await reconcile({...base, since: new Date('2023-05-01T00:00:00Z'), until: new Date('2023-05-02T00:00:00Z'), warehouse, by: 'hour'})
     const text = renderReport(r)
-    expect(text).toMatch(/\nNO DATA: neither batch_logs nor stream_logs has rows in \[2023-05-01T00:00:00.000Z, 2023-05-02T00:00:00.000Z\), so nothing was compared and nothing passed\. Check --since\/--until, and that both load paths are running\./)
+    expect(text).toMatch(/\nNO DATA: neither batch_logs nor stream_logs has rows in \[2023-05-01T00:00:00.000Z, 2023-05-02T00:00:00.000Z\), so nothing was checked and nothing passed\. Check --since\/--until, and that both load paths are running\./)
     expect(text).not.toMatch(/OK:/)
   })
 })

@@ -176,6 +176,10 @@ describe('reconcile errors', () => {
     expect(err).toBeInstanceOf(UserError)
     expect(err.message).toMatch(/^The stream table nope does not exist in duckdb:/)
     expect(err.exitCode).toBe(ExitCode.USAGE)
+    // both missing: both named, not the first one found
+    const both = await reconcile(opts(wh, {batchTable: 'nope_batch', streamTable: 'nope_stream'})).catch((e) => e)
+    expect(both.message).toMatch(/^Neither the batch table nope_batch nor the stream table nope_stream exists in duckdb:/)
+    expect(both.exitCode).toBe(ExitCode.USAGE)
     const col = await reconcile(opts(wh, {groupBy: 'region'})).catch((e) => e)
     expect(col).toBeInstanceOf(UsageError)
     expect(col.message).toBe('The batch table batch_logs has no column region (--group-by).')

@@ -2,7 +2,7 @@ import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ObjectChangedError, UserError} from '../../../src/lib/errors.js'
 import {openStore} from '../../../src/lib/store/index.js'
-import {createGcsClient, GcsStore, RESUMABLE_FROM} from '../../../src/lib/store/gcs.js'
+import {createGcsClient, gcsEndpoint, GcsStore, RESUMABLE_FROM} from '../../../src/lib/store/gcs.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
 
 async function text(r: Readable): Promise<string> {
@@ -143,6 +143,20 @@ describe('GcsStore against a GCS JSON API double (real @google-cloud/storage cli
       expect(createGcsClient().apiEndpoint).toBe(g.endpoint)
     } finally {
       delete process.env.STORAGE_EMULATOR_HOST
+    }
+  })
+
+  it('one endpoint rule for every command: --gcs-endpoint, else SENEKA_GCS_ENDPOINT, else STORAGE_EMULATOR_HOST', () => {
+    expect(gcsEndpoint('http://flag', {SENEKA_GCS_ENDPOINT: 'http://seneka', STORAGE_EMULATOR_HOST: 'http://emu'})).toBe('http://flag')
+    expect(gcsEndpoint(undefined, {SENEKA_GCS_ENDPOINT: 'http://seneka', STORAGE_EMULATOR_HOST: 'http://emu'})).toBe('http://seneka')
+    expect(gcsEndpoint(undefined, {STORAGE_EMULATOR_HOST: 'http://emu'})).toBe('http://emu')
+    expect(gcsEndpoint(undefined, {})).toBeUndefined()
+    // the client every command builds (stream's readers included) follows it
+    process.env.SENEKA_GCS_ENDPOINT = g.endpoint
+    try {
+      expect(createGcsClient().apiEndpoint).toBe(g.endpoint)
+    } finally {
+      delete process.env.SENEKA_GCS_ENDPOINT
     }
   })
 })

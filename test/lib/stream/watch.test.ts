@@ -1,4 +1,4 @@
-import {appendFileSync, mkdirSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, utimesSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
@@ -45,10 +45,17 @@ describe('runStream --watch (embedded mode)', () => {
     expect(await count(db, 'SELECT count(*) FROM _seneka_rejects')).toBe(0)
     expect(await count(db, "SELECT count(*) FROM _seneka_ledger WHERE path = 'stream'")).toBe(3)
 
-    // restart: nothing is loaded again; a changed file replaces its rows
+    // restart: nothing is loaded again (the two unchanged files are "already loaded"); a changed file replaces its rows
     writeFileSync(path.join(dir, '2024/05/01/a.log'), jsonl(2, 'a2'))
     const again = await runStream(options(dir, db))
-    expect(again.objects).toMatchObject({loaded: 0, replaced: 1, skipped: 0})
+    expect(again.objects).toMatchObject({loaded: 0, replaced: 1, skipped: 2})
+    expect(await count(db, 'SELECT count(*) FROM app')).toBe(15)
+
+    // `touch` changes the modification time, not the content: the same version (its ETag is the content's MD5)
+    const later = new Date(Date.now() + 60_000)
+    utimesSync(path.join(dir, 'slow.log'), later, later)
+    const touched = await runStream(options(dir, db))
+    expect(touched.objects).toMatchObject({loaded: 0, replaced: 0, skipped: 3, failed: 0})
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(15)
   })
 

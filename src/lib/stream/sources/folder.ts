@@ -1,6 +1,6 @@
 import {UserError} from '../../errors.js'
 import {openStore} from '../../store/index.js'
-import type {ObjectInfo} from '../../store/types.js'
+import {isSameVersion, type ObjectInfo} from '../../store/types.js'
 import {sleep} from '../sleep.js'
 import type {StopReason} from '../types.js'
 import {DeliveryTracker} from './poison.js'
@@ -25,6 +25,8 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
   const settleMs = opts.settleMs ?? 2000
   /** uri -> etag committed (or found in the ledger) */
   const loaded = new Map<string, string>()
+  /** files the ledger held when the worker started, not yet listed */
+  const fromLedger = new Set<string>()
   /** key -> etag at the previous listing */
   let previous = new Map<string, string>()
   /** uri -> {etag, not before} after a failed load */
@@ -47,7 +49,10 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
     },
 
     async run() {
-      for (const [uri, e] of await ctx.warehouse.readLedger(opts.table, store.uri(''))) loaded.set(uri, e.etag)
+      for (const [uri, e] of await ctx.warehouse.readLedger(opts.table, store.uri(''))) {
+        loaded.set(uri, e.etag)
+        fromLedger.add(uri)
+      }
       let lastActivity = performance.now()
       let stoppedBy: StopReason = 'signal'
       hooks.onReady?.()
@@ -60,7 +65,12 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
           for await (const info of store.list('')) {
             if (isTemporaryName(info.key)) continue
             seen.set(info.key, info.etag)
-            if (loaded.get(info.uri) === info.etag) continue
+            // loaded before this worker started (a restart) and unchanged: "already loaded", counted once
+            const known = fromLedger.delete(info.uri)
+            if (isSameVersion(loaded.get(info.uri), info)) {
+              if (known) ctx.counters.objects.skipped++
+              continue
+            }
             waiting.push(info)
             if (running.has(info.uri)) continue
             const settled = previous.get(info.key) === info.etag && now - info.lastModified.getTime() >= settleMs
