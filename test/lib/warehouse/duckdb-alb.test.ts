@@ -47,6 +47,12 @@ export const EDGE_LINES = [
   line({3: 'host.example:80'}), line({3: '10.0.0.1:80:90'}), line({4: '"-"'}), line({4: '-:-'}), line({8: '""'}), line({8: '"-"'}), line({12: '"GET / HTTP/1.1" '}),
   line({12: '"PUT https://x:443/a?b=c HTTP/2.0"'}), line({13: '-'}), line({2: '"-"'}),
   'not an alb line at all', '"', 'http',
+  // "-" and empty inside the request's parts: each part is NULL as the parser gives it, never the text "-"
+  line({12: '"- http://host:80- -"'}), line({12: '"GET - HTTP/1.1"'}), line({12: '"GET http://x/ -"'}), line({12: '"- - -"'}),
+  line({12: '"- http://x/ HTTP/1.1"'}), line({12: '"GET  -"'}), line({12: '"-  HTTP/1.1"'}), line({12: '"GET -- HTTP/1.1"'}),
+  line({12: '"\\"-\\" / HTTP/1.1"'}), line({12: '"- -"'}), line({12: '"GET -"'}),
+  // every field "-", "", "-" quoted, "" quoted, and missing (two spaces), one at a time
+  ...F.flatMap((_, i) => ['-', '""', '"-"', '', '"\\-"', '--'].map((v) => line({[i]: v}))),
 ]
 
 async function except(a: string, b: string): Promise<{aNotB: number; bNotA: number; rejectsDiffer: number; rows: number; rejects: number}> {
@@ -99,11 +105,11 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     expect(d.rejects).toBeGreaterThan(20)
   })
 
-  it('both paths store "" as the empty string, "-" as NULL, and give glued text its own reason', async () => {
+  it('both paths store "" as the empty string, "-" as NULL (request parts too), and give glued text its own reason', async () => {
     const dir = tempDir()
     const src = path.join(dir, 'src')
     mkdirSync(src)
-    writeFileSync(path.join(src, 'a.log'), `${[line({22: '""', 13: '"-"'}), line({13: '"glued"x'})].join('\n')}\n`)
+    writeFileSync(path.join(src, 'a.log'), `${[line({22: '""', 13: '"-"'}), line({13: '"glued"x'}), line({12: '"- http://host:80- -"'})].join('\n')}\n`)
     for (const fast of [false, true]) {
       const db = path.join(dir, `${fast}.duckdb`)
       process.env.SENEKA_FAST_STAGE = fast ? '1' : '0'
@@ -115,8 +121,11 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
       const inst = await DuckDBInstance.create(db)
       const c = await inst.connect()
       try {
-        const rows = (await c.runAndReadAll('SELECT actions_executed, user_agent FROM t')).getRows()
-        expect(rows, `fast=${fast}`).toEqual([['', null]])
+        const rows = (await c.runAndReadAll('SELECT actions_executed, user_agent, request_verb, request_url, request_proto FROM t ORDER BY _line')).getRows()
+        expect(rows, `fast=${fast}`).toEqual([
+          ['', null, 'GET', 'http://x/', 'HTTP/1.1'],
+          ['forward', 'curl/8', null, 'http://host:80-', null],
+        ])
         const rej = (await c.runAndReadAll('SELECT reason FROM _seneka_rejects')).getRows()
         expect(rej, `fast=${fast}`).toEqual([['text after a closing quote (field 14)']])
       } finally {
