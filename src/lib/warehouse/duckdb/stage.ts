@@ -7,6 +7,8 @@ import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
+import {type RawFile, rawPlainFile} from './raw.js'
+import {createReadStream} from 'node:fs'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
 /**
@@ -66,6 +68,11 @@ export interface StageResult {
   maxLine?: number
   /** ALB lines staged by the fast path (alb.ts) in their own file; `rows` counts them too */
   fast?: {file: string; rows: number; maxLine: number}
+  /**
+   * the object's plain bytes for DuckDB to parse (raw.ts); `rows` is then its non-blank lines, and rows, rejects
+   * and the reject rule are settled in the commit
+   */
+  raw?: RawFile
 }
 
 const FLUSH_CHARS = 1 << 20
@@ -219,6 +226,48 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
   const rejected = {rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {})}
   if (!fast) return {rows, ...rejected, maxLine}
   return {rows: rows + fast.rows, ...rejected, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
+}
+
+/** Parses the given lines with the format into a staging file `file` and its rejects (the raw path's fallback). */
+export async function stageLines(lines: ReadonlyArray<{line: number; text: string}>, format: LogFormat, file: string): Promise<StageResult & {file: string}> {
+  const width = format.columns.length
+  const spill = new RejectSpill(`${file}.rejects`)
+  let rows = 0
+  let maxLine = 0
+  let buf = ''
+  for (const {line, text} of lines) {
+    const r = format.parse(text)
+    if (!r.ok) {
+      spill.add(rejectOf(text, line, r.reason))
+      continue
+    }
+    const v = r.values
+    if (v.length > width) v.length = width
+    const staged = encodeRow(v, line)
+    if (staged.length > maxLine) maxLine = staged.length
+    buf += staged
+    rows++
+  }
+  if (rows > 0) await fs.writeFile(file, buf)
+  const rejectsFile = await spill.close()
+  return {file, rows, rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine}
+}
+
+/**
+ * The raw path (raw.ts): the object's plain bytes written once for DuckDB to parse; an object DuckDB would not
+ * number line by line as the scanner does is staged from those bytes by stageObject instead.
+ */
+export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+  const raw = await rawPlainFile(source, `${file}.raw`, counters)
+  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine}}
+  try {
+    const again = {...counters}
+    const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})
+    counters.lines = again.lines
+    return staged
+  } finally {
+    await fs.rm(raw.file, {force: true})
+  }
 }
 
 /** The read_csv call over a rejects file (line, reason, raw) as RejectSpill writes it, its name in $file. */
