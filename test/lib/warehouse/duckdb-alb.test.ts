@@ -78,7 +78,7 @@ async function except(a: string, b: string): Promise<{aNotB: number; bNotA: numb
 }
 
 type Path = 'parser' | 'fast' | 'raw'
-/** SENEKA_FAST_STAGE=0: the parser only; SENEKA_DUCKDB_RAW=0: the JavaScript fast path; neither: DuckDB parses */
+/** SENEKA_FAST_STAGE=0: the parser only; SENEKA_DUCKDB_RAW=1: DuckDB parses; else the JavaScript fast path */
 const PATH_ENV: Record<Path, Record<string, string>> = {parser: {SENEKA_FAST_STAGE: '0'}, fast: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '0'}, raw: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '1'}}
 
 async function withPath<T>(p: Path, fn: () => Promise<T>): Promise<T> {
@@ -150,6 +150,17 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
         inst.closeSync()
       }
     }
+  })
+
+  it('lines beyond DuckDB default line size (3 MB, 16 MB) and invalid UTF-8: the same rows, values and rejects', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    mkdirSync(src)
+    const ua = (n: number): string => line({13: `"${'x'.repeat(n)}"`})
+    writeFileSync(path.join(src, 'long.log.gz'), gzipSync(`${line()}\n${ua(3_000_000)}\n${line({1: '-'})}\n${ua(16_000_000)}\n${line()}\n`))
+    writeFileSync(path.join(src, 'utf8.log'), Buffer.concat([Buffer.from(`${line()}\n${line({13: '"caf'})}`), Buffer.from([0xc3]), Buffer.from(`"\n${line()}\n`)]))
+    const d = await bothPaths(src, dir)
+    expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: 6, rejects: 2})
   })
 
   it('generated logs with 1% malformed lines: the same rows, values and rejects', async () => {
