@@ -78,6 +78,8 @@ async function except(a: string, b: string): Promise<{aNotB: number; bNotA: numb
 }
 
 type Path = 'parser' | 'fast' | 'raw'
+/** what the compiled runBackfill returns, as far as these tests read it */
+type Result = {objects: Record<string, number>; failures: Array<{error: string}>}
 /** SENEKA_FAST_STAGE=0: the parser only; SENEKA_DUCKDB_RAW=1: DuckDB parses; else the JavaScript fast path */
 const PATH_ENV: Record<Path, Record<string, string>> = {parser: {SENEKA_FAST_STAGE: '0'}, fast: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '0'}, raw: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '1'}}
 
@@ -93,7 +95,7 @@ async function withPath<T>(p: Path, fn: () => Promise<T>): Promise<T> {
 
 async function loadWith(p: Path, src: string, dir: string, concurrency = 2): Promise<string> {
   const db = path.join(dir, `${p}.duckdb`)
-  const r: {failures: unknown[]} = await withPath(p, () => runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency, dryRun: false}))
+  const r: Result = await withPath(p, () => runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency, dryRun: false}))
   expect(r.failures).toEqual([])
   return db
 }
@@ -180,5 +182,47 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     const r = await stageObject(createReadStream(file), getFormat('alb'), path.join(dir, 'out.tsv'), {storedBytes: 0, bytes: 0, lines: 0, gzip: false}, {fast: true})
     expect(r.rows).toBe(fx.files[0].lines - fx.files[0].malformed)
     expect(r.fast.rows).toBeGreaterThan(r.rows * 0.95)
+  })
+})
+
+describe('DuckDB parsing (SENEKA_DUCKDB_RAW=1) keeps the ledger, the reject rule and exactly once', () => {
+  it('fails a 90%-rejected object beside good ones, counts rows and rejects in the ledger, replaces on --reload', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 240, linesPerFile: 500, malformedRate: 0.05, dir: src})
+    const victim = fx.files[0]
+    writeFileSync(path.join(src, victim.key), gzipSync(`${line()}\n${Array.from({length: 19}, (_, i) => `garbage ${i}`).join('\n')}\n`))
+    const db = path.join(dir, 'raw.duckdb')
+    const opts = {sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 2, dryRun: false}
+    const first: Result = await withPath('raw', () => runBackfill(opts))
+    expect(first.objects).toMatchObject({loaded: fx.files.length - 1, failed: 1})
+    expect(first.failures[0].error).toMatch(/^19 of 20 lines were rejected as alb/)
+    const good = fx.good - (victim.lines - victim.malformed)
+    const inst = await DuckDBInstance.create(':memory:')
+    const c = await inst.connect()
+    const one = async (sql: string): Promise<number> => Number((await c.runAndReadAll(sql)).getRows()[0][0])
+    const check = async (): Promise<void> => {
+      await c.run(`ATTACH '${db}' AS w (READ_ONLY)`)
+      try {
+        expect(await one('SELECT count(*) FROM w.t')).toBe(good)
+        expect(await one('SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM w.t)')).toBe(good)
+        expect(await one('SELECT sum(rows) FROM w._seneka_ledger')).toBe(good)
+        expect(await one('SELECT sum(rejected) FROM w._seneka_ledger')).toBe(fx.malformed - victim.malformed)
+        expect(await one('SELECT count(*) FROM w._seneka_rejects')).toBe(fx.malformed - victim.malformed)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _source_uri LIKE '%${victim.key}'`)).toBe(0)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _load_path <> 'backfill'`)).toBe(0)
+      } finally {
+        await c.run('DETACH w')
+      }
+    }
+    try {
+      await check()
+      const again: Result = await withPath('raw', () => runBackfill({...opts, reload: true}))
+      expect(again.objects).toMatchObject({replaced: fx.files.length - 1, failed: 1})
+      await check()
+    } finally {
+      c.closeSync()
+      inst.closeSync()
+    }
   })
 })

@@ -182,37 +182,21 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
       return true
     }
   }
-  const width = format.columns.length
-  let rows = 0
-  let buf = ''
-  let maxLine = 0
   const spill = new RejectSpill(`${file}.rejects`)
-  const onLine = (line: string, lineNo: number): void => {
-    const r = format.parse(line)
-    if (!r.ok) {
-      spill.add(rejectOf(line, lineNo, r.reason))
-      return
-    }
-    const v = r.values
-    if (v.length > width) v.length = width
-    const staged = encodeRow(v, lineNo)
-    if (staged.length > maxLine) maxLine = staged.length
-    buf += staged
-    rows++
-  }
+  const {st, onLine} = lineStager(format, spill)
   const onBad: OnBadLine = (lineNo, reason, raw) => spill.add(rejectOf(raw, lineNo, reason))
   let rejectsFile: string | undefined
   try {
     for await (const _ of scanLines(source, counters, onLine, onBad, onBytes)) {
       await spill.flush()
-      if (buf.length >= FLUSH_CHARS) {
-        const ok = out.write(buf)
-        buf = ''
+      if (st.buf.length >= FLUSH_CHARS) {
+        const ok = out.write(st.buf)
+        st.buf = ''
         if (!ok) await Promise.race([once(out, 'drain'), failed])
       }
       if (fast?.out.writableNeedDrain) await Promise.race([once(fast.out, 'drain'), fast.failed])
     }
-    if (buf.length > 0) out.write(buf)
+    if (st.buf.length > 0) out.write(st.buf)
     fast?.writer.drain()
   } finally {
     // listen for both closes before waiting on either: the second file may close while the first is awaited
@@ -224,33 +208,39 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     rejectsFile = await spill.close()
   }
   const rejected = {rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {})}
+  const {rows, maxLine} = st
   if (!fast) return {rows, ...rejected, maxLine}
   return {rows: rows + fast.rows, ...rejected, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
 }
 
-/** Parses the given lines with the format into a staging file `file` and its rejects (the raw path's fallback). */
-export async function stageLines(lines: ReadonlyArray<{line: number; text: string}>, format: LogFormat, file: string): Promise<StageResult & {file: string}> {
+/** Parses a line with the format into a staging line appended to `st.buf`, or a reject into the spill. */
+function lineStager(format: LogFormat, spill: RejectSpill): {st: {rows: number; maxLine: number; buf: string}; onLine: (line: string, lineNo: number) => void} {
   const width = format.columns.length
-  const spill = new RejectSpill(`${file}.rejects`)
-  let rows = 0
-  let maxLine = 0
-  let buf = ''
-  for (const {line, text} of lines) {
-    const r = format.parse(text)
+  const st = {rows: 0, maxLine: 0, buf: ''}
+  const onLine = (line: string, lineNo: number): void => {
+    const r = format.parse(line)
     if (!r.ok) {
-      spill.add(rejectOf(text, line, r.reason))
-      continue
+      spill.add(rejectOf(line, lineNo, r.reason))
+      return
     }
     const v = r.values
     if (v.length > width) v.length = width
-    const staged = encodeRow(v, line)
-    if (staged.length > maxLine) maxLine = staged.length
-    buf += staged
-    rows++
+    const staged = encodeRow(v, lineNo)
+    if (staged.length > st.maxLine) st.maxLine = staged.length
+    st.buf += staged
+    st.rows++
   }
-  if (rows > 0) await fs.writeFile(file, buf)
+  return {st, onLine}
+}
+
+/** Parses the given lines with the format into a staging file `file` and its rejects (the raw path's fallback). */
+export async function stageLines(lines: ReadonlyArray<{line: number; text: string}>, format: LogFormat, file: string): Promise<StageResult & {file: string}> {
+  const spill = new RejectSpill(`${file}.rejects`)
+  const {st, onLine} = lineStager(format, spill)
+  for (const {line, text} of lines) onLine(text, line)
+  if (st.rows > 0) await fs.writeFile(file, st.buf)
   const rejectsFile = await spill.close()
-  return {file, rows, rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine}
+  return {file, rows: st.rows, rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine: st.maxLine}
 }
 
 /**
