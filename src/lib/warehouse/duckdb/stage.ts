@@ -233,14 +233,49 @@ function lineStager(format: LogFormat, spill: RejectSpill): {st: {rows: number; 
   return {st, onLine}
 }
 
-/** Parses the given lines with the format into a staging file `file` and its rejects (the raw path's fallback). */
-export async function stageLines(lines: ReadonlyArray<{line: number; text: string}>, format: LogFormat, file: string): Promise<StageResult & {file: string}> {
-  const spill = new RejectSpill(`${file}.rejects`)
-  const {st, onLine} = lineStager(format, spill)
-  for (const {line, text} of lines) onLine(text, line)
-  if (st.rows > 0) await fs.writeFile(file, st.buf)
-  const rejectsFile = await spill.close()
-  return {file, rows: st.rows, rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine: st.maxLine}
+/**
+ * Lines of one object parsed with the format as they come (the raw path's fallback): rows into the staging file
+ * `file`, rejects into `<file>.rejects`, both written to disk as they grow (every line of a 2 GB object may come).
+ */
+export class LineStager {
+  private readonly spill: RejectSpill
+  private readonly stager: ReturnType<typeof lineStager>
+  private written = false
+
+  constructor(
+    format: LogFormat,
+    readonly file: string,
+  ) {
+    this.spill = new RejectSpill(`${file}.rejects`)
+    this.stager = lineStager(format, this.spill)
+  }
+
+  /** Parses one line; writes what is buffered when it is large. */
+  async add(text: string, lineNo: number): Promise<void> {
+    this.stager.onLine(text, lineNo)
+    await this.spill.flush()
+    if (this.stager.st.buf.length >= FLUSH_CHARS) await this.write()
+  }
+
+  private async write(): Promise<void> {
+    const {st} = this.stager
+    if (st.buf.length === 0) return
+    await fs.appendFile(this.file, st.buf)
+    st.buf = ''
+    this.written = true
+  }
+
+  async close(): Promise<StageResult> {
+    await this.write()
+    const rejectsFile = await this.spill.close()
+    const {st} = this.stager
+    return {rows: st.rows, rejects: this.spill.kept, rejected: this.spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine: st.maxLine}
+  }
+
+  /** whether any row was written to `file` */
+  get hasRows(): boolean {
+    return this.written
+  }
 }
 
 /**

@@ -35,7 +35,7 @@ import {albFastSelect} from './alb.js'
 import {stageRequest} from './parse-pool.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
-import {lineSizeOptions, openStageDir, type StageResult, stageLines, stagedRejectsRead, stagedSelect} from './stage.js'
+import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
 import {albRawSelect, FALLBACK_MARK, rawEnabled, rawRead} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
@@ -695,30 +695,36 @@ class GroupCommitLoader implements ObjectLoader {
     })
     const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
-    // the lines SQL could not prove ordinary, for the parser
-    const held = await runQuery(c, `SELECT _source_uri AS uri, _line AS line, elb AS raw FROM ${t} WHERE _load_path = $mark ORDER BY _source_uri, _line`, {mark: FALLBACK_MARK})
-    if (held.length > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
-    const parsed: PendingInsert[] = []
-    for (const i of list) {
-      const {req, lines, base, settle} = i.raw!
-      const mine = held.filter((h) => h.uri === i.uri)
-      const fallback = await stageLines(mine.map((h) => ({line: Number(h.line), text: String(h.raw)})), req.format, `${base}.fallback`)
-      const rows = lines - mine.length + fallback.rows
-      req.report.rejects(fallback.rejects)
-      req.report.parsed(rows, fallback.rejected)
-      if (fallback.rows > 0) parsed.push({...i, kind: 'parsed', file: fallback.file, maxLine: fallback.maxLine, raw: undefined})
-      if (fallback.rejectsFile) {
-        await c.run(
-          `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
-          {table: req.table, uri: i.uri, load_id: req.loadId, now, file: fallback.rejectsFile},
-        )
-      }
-      await settle(rows, fallback.rejected)
-    }
+    // the lines SQL could not prove ordinary, for the parser, a page at a time (a wrong format holds every line)
+    const fallback = new Map(list.map((i) => [i.uri, new LineStager(i.raw!.req.format, `${i.raw!.base}.fallback`)]))
+    const held = {n: 0}
     try {
+      await streamPages(c, `SELECT _source_uri AS uri, _line AS line, elb AS raw FROM ${t} WHERE _load_path = $mark ORDER BY _source_uri, _line`, {mark: FALLBACK_MARK}, 2048, async (page) => {
+        for (const h of page) await fallback.get(String(h.uri))!.add(String(h.raw), Number(h.line))
+        held.n += page.length
+      })
+      if (held.n > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
+      const parsed: PendingInsert[] = []
+      for (const i of list) {
+        const {req, lines, settle} = i.raw!
+        const stager = fallback.get(i.uri)!
+        const staged = await stager.close()
+        // every non-blank line is a row or a reject
+        const rows = lines - staged.rejected
+        req.report.rejects(staged.rejects)
+        req.report.parsed(rows, staged.rejected)
+        if (stager.hasRows) parsed.push({...i, kind: 'parsed', file: stager.file, maxLine: staged.maxLine, raw: undefined})
+        if (staged.rejectsFile) {
+          await c.run(
+            `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
+            {table: req.table, uri: i.uri, load_id: req.loadId, now, file: staged.rejectsFile},
+          )
+        }
+        await settle(rows, staged.rejected)
+      }
       await this.insertRows(c, parsed, now)
     } finally {
-      await Promise.all(list.flatMap((i) => [`${i.raw!.base}.fallback`, `${i.raw!.base}.fallback.rejects`]).map((f) => fs.rm(f, {force: true})))
+      await Promise.all([...fallback.values()].flatMap((f) => [f.file, `${f.file}.rejects`]).map((f) => fs.rm(f, {force: true})))
     }
   }
 
