@@ -3,7 +3,8 @@
 // files (the engine's ceiling) and plain gunzip of the files (the floor). Each phase runs in its own process so
 // peak RSS is its own. Sizes: BACKFILL_BENCH_FILES (default 20) files of BACKFILL_BENCH_LINES (default 10000)
 // lines; the memory check repeats seneka on 10x the files unless BACKFILL_BENCH_SKIP_10X=1; JSON lines at 1x and
-// 10x unless BACKFILL_BENCH_SKIP_JSONL=1 (BACKFILL_BENCH_SKIP_ALB=1: JSON lines only).
+// 10x unless BACKFILL_BENCH_SKIP_JSONL=1 (BACKFILL_BENCH_SKIP_ALB=1: JSON lines only); ALB also with DuckDB parsing
+// the lines (SENEKA_DUCKDB_RAW=1) unless BACKFILL_BENCH_SKIP_RAW=1.
 import {spawnSync} from 'node:child_process'
 import {createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
@@ -143,13 +144,15 @@ const fmt = (x) => x.toFixed(2)
  * DuckDB native, seneka (fast path) and seneka with the parser only (SENEKA_FAST_STAGE=0), alternating REPS
  * times on the same files (the machine is shared: ratios per round, then the median).
  */
-function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka: 'seneka'}) {
+function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka: 'seneka'}, withRaw = false) {
   const rounds = []
   for (let i = 0; i < REPS; i++) {
     const duck = run(phases.native, dir, db)
     const sen = run(phases.seneka, dir, db)
     const parser = withParser ? run('seneka', dir, db, {SENEKA_FAST_STAGE: '0'}) : undefined
-    rounds.push({duck, sen, parser})
+    const raw = withRaw ? run('seneka', dir, db, {SENEKA_DUCKDB_RAW: '1'}) : undefined
+    rounds.push({duck, sen, parser, raw})
+    if (raw && raw.rows !== sen.rows) console.log(`warning: row counts differ (fast path ${sen.rows}, DuckDB parsing ${raw.rows})`)
     if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
   }
   const rows = rounds[0].sen.rows
@@ -165,6 +168,10 @@ function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka:
   const s = show('seneka backfill', (r) => r.sen)
   const ratios = rounds.map((r) => r.duck.ms / r.sen.ms)
   console.log(`${label} ratio seneka / native: median ${fmt(median(ratios))}x (rounds ${ratios.map(fmt).join(', ')}); RSS seneka - native ${fmt(s.rss - d.rss)} MiB`)
+  if (withRaw) {
+    show('seneka, DuckDB parses (raw)', (r) => r.raw)
+    console.log(`${label} ratio DuckDB-parses / native: median ${fmt(median(rounds.map((r) => r.duck.ms / r.raw.ms)))}x (rounds ${rounds.map((r) => fmt(r.duck.ms / r.raw.ms)).join(', ')}); CPU raw / fast path ${fmt(median(rounds.map((r) => r.raw.cpuMs / r.sen.cpuMs)))}x`)
+  }
   if (withParser) {
     const p = show('seneka, parser only (before)', (r) => r.parser)
     console.log(`${label} ratio parser-only / native: ${fmt(median(rounds.map((r) => r.duck.ms / r.parser.ms)))}x; fast path / parser-only: ${fmt(median(rounds.map((r) => r.parser.ms / r.sen.ms)))}x`)
@@ -183,12 +190,14 @@ if (process.env.BACKFILL_BENCH_SKIP_ALB !== '1') {
   const gz = run('gunzip', small)
   console.log(`${FILES} files x ${LINES} lines: ${fmt(compressed / 1e6)} MB gzipped, ${fmt(gz.bytes / 1e6)} MB uncompressed; seneka concurrency ${CONCURRENCY}; ${REPS} alternating rounds`)
   console.log(`1x  gunzip only (floor)          ${fmt(gz.bytes / 1e6 / (gz.ms / 1000)).padStart(8)} MB/s ${fmt(gz.maxRssMiB).padStart(8)} MiB peak RSS`)
-  const one = compare('1x ', small, db, process.env.BACKFILL_BENCH_SKIP_PARSER !== '1')
+  // the raw path (SENEKA_DUCKDB_RAW=1: DuckDB parses the lines) beside the default unless BACKFILL_BENCH_SKIP_RAW=1
+  const withRaw = process.env.BACKFILL_BENCH_SKIP_RAW !== '1'
+  const one = compare('1x ', small, db, process.env.BACKFILL_BENCH_SKIP_PARSER !== '1', undefined, withRaw)
 
   if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
     const big = path.join(dataRoot, `alb-${FILES * 10}x${LINES}`)
     await generate(big, FILES * 10)
-    const ten = compare('10x', big, db, false)
+    const ten = compare('10x', big, db, false, undefined, withRaw)
     console.log(`memory: seneka peak RSS ${fmt(one.s.rss)} MiB at 1x, ${fmt(ten.s.rss)} MiB at 10x: ratio ${fmt(ten.s.rss / one.s.rss)}x (target <= 1.2x)`)
   }
 }

@@ -47,6 +47,12 @@ export const EDGE_LINES = [
   line({3: 'host.example:80'}), line({3: '10.0.0.1:80:90'}), line({4: '"-"'}), line({4: '-:-'}), line({8: '""'}), line({8: '"-"'}), line({12: '"GET / HTTP/1.1" '}),
   line({12: '"PUT https://x:443/a?b=c HTTP/2.0"'}), line({13: '-'}), line({2: '"-"'}),
   'not an alb line at all', '"', 'http',
+  // "-" and empty inside the request's parts: each part is NULL as the parser gives it, never the text "-"
+  line({12: '"- http://host:80- -"'}), line({12: '"GET - HTTP/1.1"'}), line({12: '"GET http://x/ -"'}), line({12: '"- - -"'}),
+  line({12: '"- http://x/ HTTP/1.1"'}), line({12: '"GET  -"'}), line({12: '"-  HTTP/1.1"'}), line({12: '"GET -- HTTP/1.1"'}),
+  line({12: '"\\"-\\" / HTTP/1.1"'}), line({12: '"- -"'}), line({12: '"GET -"'}),
+  // every field "-", "", "-" quoted, "" quoted, and missing (two spaces), one at a time
+  ...F.flatMap((_, i) => ['-', '""', '"-"', '', '"\\-"', '--'].map((v) => line({[i]: v}))),
 ]
 
 async function except(a: string, b: string): Promise<{aNotB: number; bNotA: number; rejectsDiffer: number; rows: number; rejects: number}> {
@@ -71,19 +77,36 @@ async function except(a: string, b: string): Promise<{aNotB: number; bNotA: numb
   }
 }
 
-async function bothPaths(src: string, dir: string) {
-  const run = async (fast: boolean) => {
-    const db = path.join(dir, fast ? 'fast.duckdb' : 'parser.duckdb')
-    process.env.SENEKA_FAST_STAGE = fast ? '1' : '0'
-    try {
-      const r = await runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 2, dryRun: false})
-      expect(r.failures).toEqual([])
-    } finally {
-      delete process.env.SENEKA_FAST_STAGE
-    }
-    return db
+type Path = 'parser' | 'fast' | 'raw'
+/** what the compiled runBackfill returns, as far as these tests read it */
+type Result = {objects: Record<string, number>; failures: Array<{error: string}>}
+/** SENEKA_FAST_STAGE=0: the parser only; SENEKA_DUCKDB_RAW=1: DuckDB parses; else the JavaScript fast path */
+const PATH_ENV: Record<Path, Record<string, string>> = {parser: {SENEKA_FAST_STAGE: '0'}, fast: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '0'}, raw: {SENEKA_FAST_STAGE: '1', SENEKA_DUCKDB_RAW: '1'}}
+
+async function withPath<T>(p: Path, fn: () => Promise<T>): Promise<T> {
+  Object.assign(process.env, PATH_ENV[p])
+  try {
+    return await fn()
+  } finally {
+    delete process.env.SENEKA_FAST_STAGE
+    delete process.env.SENEKA_DUCKDB_RAW
   }
-  return except(await run(false), await run(true))
+}
+
+async function loadWith(p: Path, src: string, dir: string, concurrency = 2): Promise<string> {
+  const db = path.join(dir, `${p}.duckdb`)
+  const r: Result = await withPath(p, () => runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency, dryRun: false}))
+  expect(r.failures).toEqual([])
+  return db
+}
+
+/** the parser's load against the fast path's and DuckDB's (EXCEPT ALL both ways, each) */
+async function bothPaths(src: string, dir: string) {
+  const parser = await loadWith('parser', src, dir)
+  const fast = await except(parser, await loadWith('fast', src, dir))
+  const raw = await except(parser, await loadWith('raw', src, dir))
+  expect(raw, 'DuckDB parsing').toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: fast.rows, rejects: fast.rejects})
+  return fast
 }
 
 describe('the ALB fast path loads exactly what the parser loads', () => {
@@ -93,30 +116,35 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     mkdirSync(src)
     writeFileSync(path.join(src, 'edge.log'), `${EDGE_LINES.join('\n')}\n`)
     writeFileSync(path.join(src, 'edge.log.gz'), gzipSync(`${EDGE_LINES.join('\n')}\n`))
+    // DuckDB parses only objects it numbers line by line as the scanner does (no CR, NUL or U+0001): the edge
+    // cases again without those lines, with blank and white-space lines, a BOM and no final line feed
+    const clean = EDGE_LINES.filter((l) => !/[\r\0\x01]/.test(l))
+    writeFileSync(path.join(src, 'clean.log.gz'), gzipSync(`\ufeff${clean.join('\n')}\n\n   \n\t\n${line()}`))
+    writeFileSync(path.join(src, 'blank-first.log'), `\n\n${clean.slice(0, 3).join('\n')}\n`)
+    writeFileSync(path.join(src, 'crlf.log'), `${clean.slice(0, 5).join('\r\n')}\r\n\r\n${line()}`)
+    writeFileSync(path.join(src, 'empty.log'), '')
+    writeFileSync(path.join(src, 'bom-only.log'), '\ufeff\n')
     const d = await bothPaths(src, dir)
     expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
     expect(d.rows).toBeGreaterThan(60)
     expect(d.rejects).toBeGreaterThan(20)
   })
 
-  it('both paths store "" as the empty string, "-" as NULL, and give glued text its own reason', async () => {
+  it('both paths store "" as the empty string, "-" as NULL (request parts too), and give glued text its own reason', async () => {
     const dir = tempDir()
     const src = path.join(dir, 'src')
     mkdirSync(src)
-    writeFileSync(path.join(src, 'a.log'), `${[line({22: '""', 13: '"-"'}), line({13: '"glued"x'})].join('\n')}\n`)
-    for (const fast of [false, true]) {
-      const db = path.join(dir, `${fast}.duckdb`)
-      process.env.SENEKA_FAST_STAGE = fast ? '1' : '0'
-      try {
-        await runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 1, dryRun: false})
-      } finally {
-        delete process.env.SENEKA_FAST_STAGE
-      }
+    writeFileSync(path.join(src, 'a.log'), `${[line({22: '""', 13: '"-"'}), line({13: '"glued"x'}), line({12: '"- http://host:80- -"'})].join('\n')}\n`)
+    for (const fast of ['parser', 'fast', 'raw'] as const) {
+      const db = await loadWith(fast, src, dir, 1)
       const inst = await DuckDBInstance.create(db)
       const c = await inst.connect()
       try {
-        const rows = (await c.runAndReadAll('SELECT actions_executed, user_agent FROM t')).getRows()
-        expect(rows, `fast=${fast}`).toEqual([['', null]])
+        const rows = (await c.runAndReadAll('SELECT actions_executed, user_agent, request_verb, request_url, request_proto FROM t ORDER BY _line')).getRows()
+        expect(rows, `fast=${fast}`).toEqual([
+          ['', null, 'GET', 'http://x/', 'HTTP/1.1'],
+          ['forward', 'curl/8', null, 'http://host:80-', null],
+        ])
         const rej = (await c.runAndReadAll('SELECT reason FROM _seneka_rejects')).getRows()
         expect(rej, `fast=${fast}`).toEqual([['text after a closing quote (field 14)']])
       } finally {
@@ -124,6 +152,17 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
         inst.closeSync()
       }
     }
+  })
+
+  it('lines beyond DuckDB default line size (3 MB, 16 MB) and invalid UTF-8: the same rows, values and rejects', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    mkdirSync(src)
+    const ua = (n: number): string => line({13: `"${'x'.repeat(n)}"`})
+    writeFileSync(path.join(src, 'long.log.gz'), gzipSync(`${line()}\n${ua(3_000_000)}\n${line({1: '-'})}\n${ua(16_000_000)}\n${line()}\n`))
+    writeFileSync(path.join(src, 'utf8.log'), Buffer.concat([Buffer.from(`${line()}\n${line({13: '"caf'})}`), Buffer.from([0xc3]), Buffer.from(`"\n${line()}\n`)]))
+    const d = await bothPaths(src, dir)
+    expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: 6, rejects: 2})
   })
 
   it('generated logs with 1% malformed lines: the same rows, values and rejects', async () => {
@@ -143,5 +182,47 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     const r = await stageObject(createReadStream(file), getFormat('alb'), path.join(dir, 'out.tsv'), {storedBytes: 0, bytes: 0, lines: 0, gzip: false}, {fast: true})
     expect(r.rows).toBe(fx.files[0].lines - fx.files[0].malformed)
     expect(r.fast.rows).toBeGreaterThan(r.rows * 0.95)
+  })
+})
+
+describe('DuckDB parsing (SENEKA_DUCKDB_RAW=1) keeps the ledger, the reject rule and exactly once', () => {
+  it('fails a 90%-rejected object beside good ones, counts rows and rejects in the ledger, replaces on --reload', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 240, linesPerFile: 500, malformedRate: 0.05, dir: src})
+    const victim = fx.files[0]
+    writeFileSync(path.join(src, victim.key), gzipSync(`${line()}\n${Array.from({length: 19}, (_, i) => `garbage ${i}`).join('\n')}\n`))
+    const db = path.join(dir, 'raw.duckdb')
+    const opts = {sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 2, dryRun: false}
+    const first: Result = await withPath('raw', () => runBackfill(opts))
+    expect(first.objects).toMatchObject({loaded: fx.files.length - 1, failed: 1})
+    expect(first.failures[0].error).toMatch(/^19 of 20 lines were rejected as alb/)
+    const good = fx.good - (victim.lines - victim.malformed)
+    const inst = await DuckDBInstance.create(':memory:')
+    const c = await inst.connect()
+    const one = async (sql: string): Promise<number> => Number((await c.runAndReadAll(sql)).getRows()[0][0])
+    const check = async (): Promise<void> => {
+      await c.run(`ATTACH '${db}' AS w (READ_ONLY)`)
+      try {
+        expect(await one('SELECT count(*) FROM w.t')).toBe(good)
+        expect(await one('SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM w.t)')).toBe(good)
+        expect(await one('SELECT sum(rows) FROM w._seneka_ledger')).toBe(good)
+        expect(await one('SELECT sum(rejected) FROM w._seneka_ledger')).toBe(fx.malformed - victim.malformed)
+        expect(await one('SELECT count(*) FROM w._seneka_rejects')).toBe(fx.malformed - victim.malformed)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _source_uri LIKE '%${victim.key}'`)).toBe(0)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _load_path <> 'backfill'`)).toBe(0)
+      } finally {
+        await c.run('DETACH w')
+      }
+    }
+    try {
+      await check()
+      const again: Result = await withPath('raw', () => runBackfill({...opts, reload: true}))
+      expect(again.objects).toMatchObject({replaced: fx.files.length - 1, failed: 1})
+      await check()
+    } finally {
+      c.closeSync()
+      inst.closeSync()
+    }
   })
 })

@@ -204,9 +204,10 @@ export function stageAlbLine(b: Buffer, s: number, e: number, lineNo: number, ou
       }
     }
   }
-  // the line as it is, cut after the last known field, padded with "-" for fields older lines do not have
+  // the line as it is, cut after the last known field (a trailing space too: the CSV reader would read an empty
+  // field there, the parser no field), padded with "-" for fields older lines do not have
   const last = used - 1
-  const cut = nf > used ? ends[last] + quoted[last] : e
+  const cut = ends[last] + quoted[last]
   out.ensure(cut - s + 24 + 2 * (KNOWN_FIELDS - used))
   out.ascii(String(lineNo))
   out.byte(SP)
@@ -234,8 +235,9 @@ export function albFastSelect(
   const defs = [`'line': 'BIGINT'`, ...FIELD_KINDS.map((k, i) => `'f${i}': '${RAW_SQL[k]}'`)]
   const exprs = FIELD_KINDS.flatMap((k, i) => {
     if (k === 'hostport') return [`split_part(f${i}, ':', 1)`, `CAST(split_part(f${i}, ':', 2) AS INTEGER)`]
-    // text columns keep "" as the empty string, as DuckDB reads it; an empty request part is NULL as in the parser
-    if (k === 'request') return [1, 2, 3].map((n) => `NULLIF(split_part(f${i}, ' ', ${n}), '')`)
+    // text columns keep "" as the empty string, as DuckDB reads it; a request part that is empty or "-" is NULL
+    // as in the parser (str() of each part)
+    if (k === 'request') return [1, 2, 3].map((n) => `CASE WHEN split_part(f${i}, ' ', ${n}) IN ('', '-') THEN NULL ELSE split_part(f${i}, ' ', ${n}) END`)
     return [`f${i}`]
   })
   if (exprs.length !== columns.length) throw new Error(`ALB fast path: ${exprs.length} expressions for ${columns.length} columns`)

@@ -5,13 +5,14 @@ import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
 import type {LogFormat} from '../../formats/types.js'
 import {type StageResult, stageBatches} from './stage.js'
+import {rawEnabled} from './raw.js'
 import {parseBatches} from '../../loader/parse-report.js'
 import {newCounters, type ReadCounters} from '../../loader/read-object.js'
 import type {ObjectLoadRequest} from '../types.js'
 
 /** Messages to a parse worker. */
 export type ToWorker =
-  | {type: 'start'; job: number; format: string; options?: Record<string, unknown>; file: string; fast: boolean}
+  | {type: 'start'; job: number; format: string; options?: Record<string, unknown>; file: string; fast: boolean; raw: boolean}
   | {type: 'chunk'; job: number; data: ArrayBuffer}
   | {type: 'end'; job: number}
   | {type: 'abort'; job: number; message: string}
@@ -103,7 +104,7 @@ export class ParsePool {
     })
     const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer)
     try {
-      post({type: 'start', job: id, format: format.name, options: format.options, file, fast: process.env.SENEKA_FAST_STAGE !== '0'})
+      post({type: 'start', job: id, format: format.name, options: format.options, file, fast: process.env.SENEKA_FAST_STAGE !== '0', raw: process.env.SENEKA_FAST_STAGE !== '0' && rawEnabled()})
       let failed = false
       finished.catch(() => {
         failed = true
@@ -146,6 +147,8 @@ export async function stageRequest(req: Pick<ObjectLoadRequest, 'open' | 'format
   const pool = ParsePool.get()
   if (!pool) return stageBatches(parseBatches(req.open, req.format, req.report), file)
   const staged = await pool.stage(await req.open(), req.format, file, req.report.counters)
+  // DuckDB parses a raw object in the commit, which reports its rejects and runs the reject rule
+  if (staged.raw) return staged
   req.report.rejects(staged.rejects)
   req.report.parsed(staged.rows, staged.rejected)
   return staged

@@ -7,6 +7,8 @@ import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
+import {type RawFile, rawPlainFile} from './raw.js'
+import {createReadStream} from 'node:fs'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
 /**
@@ -66,6 +68,11 @@ export interface StageResult {
   maxLine?: number
   /** ALB lines staged by the fast path (alb.ts) in their own file; `rows` counts them too */
   fast?: {file: string; rows: number; maxLine: number}
+  /**
+   * the object's plain bytes for DuckDB to parse (raw.ts); `rows` is then its non-blank lines, and rows, rejects
+   * and the reject rule are settled in the commit
+   */
+  raw?: RawFile
 }
 
 const FLUSH_CHARS = 1 << 20
@@ -175,37 +182,21 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
       return true
     }
   }
-  const width = format.columns.length
-  let rows = 0
-  let buf = ''
-  let maxLine = 0
   const spill = new RejectSpill(`${file}.rejects`)
-  const onLine = (line: string, lineNo: number): void => {
-    const r = format.parse(line)
-    if (!r.ok) {
-      spill.add(rejectOf(line, lineNo, r.reason))
-      return
-    }
-    const v = r.values
-    if (v.length > width) v.length = width
-    const staged = encodeRow(v, lineNo)
-    if (staged.length > maxLine) maxLine = staged.length
-    buf += staged
-    rows++
-  }
+  const {st, onLine} = lineStager(format, spill)
   const onBad: OnBadLine = (lineNo, reason, raw) => spill.add(rejectOf(raw, lineNo, reason))
   let rejectsFile: string | undefined
   try {
     for await (const _ of scanLines(source, counters, onLine, onBad, onBytes)) {
       await spill.flush()
-      if (buf.length >= FLUSH_CHARS) {
-        const ok = out.write(buf)
-        buf = ''
+      if (st.buf.length >= FLUSH_CHARS) {
+        const ok = out.write(st.buf)
+        st.buf = ''
         if (!ok) await Promise.race([once(out, 'drain'), failed])
       }
       if (fast?.out.writableNeedDrain) await Promise.race([once(fast.out, 'drain'), fast.failed])
     }
-    if (buf.length > 0) out.write(buf)
+    if (st.buf.length > 0) out.write(st.buf)
     fast?.writer.drain()
   } finally {
     // listen for both closes before waiting on either: the second file may close while the first is awaited
@@ -217,8 +208,91 @@ export async function stageObject(source: Readable, format: LogFormat, file: str
     rejectsFile = await spill.close()
   }
   const rejected = {rejects: spill.kept, rejected: spill.count, ...(rejectsFile ? {rejectsFile} : {})}
+  const {rows, maxLine} = st
   if (!fast) return {rows, ...rejected, maxLine}
   return {rows: rows + fast.rows, ...rejected, maxLine, fast: {file: fast.file, rows: fast.rows, maxLine: fast.maxLine}}
+}
+
+/** Parses a line with the format into a staging line appended to `st.buf`, or a reject into the spill. */
+function lineStager(format: LogFormat, spill: RejectSpill): {st: {rows: number; maxLine: number; buf: string}; onLine: (line: string, lineNo: number) => void} {
+  const width = format.columns.length
+  const st = {rows: 0, maxLine: 0, buf: ''}
+  const onLine = (line: string, lineNo: number): void => {
+    const r = format.parse(line)
+    if (!r.ok) {
+      spill.add(rejectOf(line, lineNo, r.reason))
+      return
+    }
+    const v = r.values
+    if (v.length > width) v.length = width
+    const staged = encodeRow(v, lineNo)
+    if (staged.length > st.maxLine) st.maxLine = staged.length
+    st.buf += staged
+    st.rows++
+  }
+  return {st, onLine}
+}
+
+/**
+ * Lines of one object parsed with the format as they come (the raw path's fallback): rows into the staging file
+ * `file`, rejects into `<file>.rejects`, both written to disk as they grow (every line of a 2 GB object may come).
+ */
+export class LineStager {
+  private readonly spill: RejectSpill
+  private readonly stager: ReturnType<typeof lineStager>
+  private written = false
+
+  constructor(
+    format: LogFormat,
+    readonly file: string,
+  ) {
+    this.spill = new RejectSpill(`${file}.rejects`)
+    this.stager = lineStager(format, this.spill)
+  }
+
+  /** Parses one line; writes what is buffered when it is large. */
+  async add(text: string, lineNo: number): Promise<void> {
+    this.stager.onLine(text, lineNo)
+    await this.spill.flush()
+    if (this.stager.st.buf.length >= FLUSH_CHARS) await this.write()
+  }
+
+  private async write(): Promise<void> {
+    const {st} = this.stager
+    if (st.buf.length === 0) return
+    await fs.appendFile(this.file, st.buf)
+    st.buf = ''
+    this.written = true
+  }
+
+  async close(): Promise<StageResult> {
+    await this.write()
+    const rejectsFile = await this.spill.close()
+    const {st} = this.stager
+    return {rows: st.rows, rejects: this.spill.kept, rejected: this.spill.count, ...(rejectsFile ? {rejectsFile} : {}), maxLine: st.maxLine}
+  }
+
+  /** whether any row was written to `file` */
+  get hasRows(): boolean {
+    return this.written
+  }
+}
+
+/**
+ * The raw path (raw.ts): the object's plain bytes written once for DuckDB to parse; an object DuckDB would not
+ * number line by line as the scanner does is staged from those bytes by stageObject instead.
+ */
+export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+  const raw = await rawPlainFile(source, `${file}.raw`, counters)
+  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine}}
+  try {
+    const again = {...counters}
+    const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})
+    counters.lines = again.lines
+    return staged
+  } finally {
+    await fs.rm(raw.file, {force: true})
+  }
 }
 
 /** The read_csv call over a rejects file (line, reason, raw) as RejectSpill writes it, its name in $file. */

@@ -35,7 +35,8 @@ import {albFastSelect} from './alb.js'
 import {stageRequest} from './parse-pool.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
-import {lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
+import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
+import {albRawSelect, FALLBACK_MARK, rawEnabled, rawRead} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -229,7 +230,8 @@ export class DuckDBWarehouse implements Warehouse {
       checkpoint_threshold: LOAD_CHECKPOINT_THRESHOLD,
       // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
       // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
-      preserve_insertion_order: 'false',
+      // (the raw path numbers lines by their order: it keeps it)
+      preserve_insertion_order: String(!rawEnabled()),
     })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
@@ -347,7 +349,7 @@ function ledgerFromRow(r: Row): LedgerEntry {
 interface PendingInsert {
   t: string
   columns: readonly Column[]
-  kind: 'parsed' | 'fast'
+  kind: 'parsed' | 'fast' | 'raw'
   file: string
   maxLine: number | undefined
   uri: string
@@ -356,6 +358,8 @@ interface PendingInsert {
   gcs: DuckDBTimestampValue | null
   path: string
   loadId: string
+  /** a raw object (kind 'raw'): its request, non-blank lines, and what to do once its rows and rejects are known */
+  raw?: {req: ObjectLoadRequest; lines: number; base: string; settle: (rows: number, rejected: number) => Promise<void>}
 }
 
 interface StagedObject {
@@ -364,6 +368,18 @@ interface StagedObject {
   staged: StageResult
   resolve: (o: ObjectLoadOutcome) => void
   reject: (err: unknown) => void
+}
+
+const lit = (v: string): string => `'${v.replaceAll("'", "''")}'`
+
+/** An insert's provenance as parameters named by its index: uri, modified, path, load id, GCS creation time. */
+function provenanceParams(params: Record<string, DuckDBValue>, i: PendingInsert, n: number): string {
+  params[`u${n}`] = i.uri
+  params[`m${n}`] = i.lm
+  params[`p${n}`] = i.path
+  params[`l${n}`] = i.loadId
+  params[`g${n}`] = i.gcs
+  return `$u${n}, $m${n}, $p${n}, $l${n}, CAST($g${n} AS TIMESTAMP)`
 }
 
 /** objects committed together at most (a group is also cut at GROUP_ROWS rows) */
@@ -453,7 +469,7 @@ class GroupCommitLoader implements ObjectLoader {
       await fs.mkdir(this.stageDir, {recursive: true})
       staged = await stageRequest(req, file)
     } catch (err) {
-      await Promise.all([file, `${file}.fast`, `${file}.rejects`].map((f) => fs.rm(f, {force: true})))
+      await Promise.all([file, `${file}.fast`, `${file}.raw`, `${file}.rejects`].map((f) => fs.rm(f, {force: true})))
       throw err
     } finally {
       this.staging--
@@ -554,7 +570,7 @@ class GroupCommitLoader implements ObjectLoader {
         // one bad object must not fail the others: commit them one by one
         else for (const item of group) await this.commit([item]).then(([o]) => item.resolve(o), item.reject)
       } finally {
-        await Promise.all(group.flatMap((item) => [item.file, item.staged.fast?.file, item.staged.rejectsFile].filter((f) => f !== undefined).map((f) => fs.rm(f, {force: true}))))
+        await Promise.all(group.flatMap((item) => [item.file, item.staged.fast?.file, item.staged.raw?.file, item.staged.rejectsFile].filter((f) => f !== undefined).map((f) => fs.rm(f, {force: true}))))
       }
     }
   }
@@ -591,7 +607,14 @@ class GroupCommitLoader implements ObjectLoader {
         }
         // rows are inserted after the loop, many objects per INSERT (one read_csv over their staging files)
         const prov = {uri: object.uri, lm: micros(object.lastModified), gcs: object.gcsCreatedAt ? micros(object.gcsCreatedAt) : null, path: req.path, loadId: req.loadId}
-        if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
+        const outcome: ObjectLoadOutcome = {status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected}
+        if (staged.raw) {
+          const settle = async (rows: number, rejected: number): Promise<void> => {
+            Object.assign(outcome, {rows, rejected})
+            await c.run(`UPDATE ${LEDGER_TABLE} SET rows = $rows, rejected = $rejected WHERE target_table = $table AND object_uri = $uri`, {rows, rejected, table, uri: object.uri})
+          }
+          inserts.push({t, columns: req.format.columns, kind: 'raw', file: staged.raw.file, maxLine: staged.raw.maxLine, ...prov, raw: {req, lines: staged.raw.lines, base: file, settle}})
+        } else if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
         if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
         // every rejected line, from the object's rejects file (memory held only the first few)
         if (staged.rejectsFile) {
@@ -616,7 +639,7 @@ class GroupCommitLoader implements ObjectLoader {
             seq: req.sequencer ?? null,
           },
         )
-        outcomes.push({status: entry ? 'replaced' : 'loaded', rows: staged.rows, rejected: staged.rejected})
+        outcomes.push(outcome)
       }
       await this.insertRows(c, inserts, now)
       await c.run('COMMIT')
@@ -639,21 +662,17 @@ class GroupCommitLoader implements ObjectLoader {
       if (list) list.push(i)
       else byKey.set(key, [i])
     }
-    const lit = (v: string): string => `'${v.replaceAll("'", "''")}'`
     for (const list of byKey.values()) {
       const {t, columns, kind} = list[0]
+      if (kind === 'raw') {
+        await this.insertRaw(c, list, now)
+        continue
+      }
       const maxLine = Math.max(...list.map((i) => i.maxLine ?? 0))
       const {select, read} = kind === 'fast' ? albFastSelect(columns, this.dialect.quoteIdent, lineSizeOptions(maxLine)) : stagedSelect(columns, this.dialect.quoteIdent, maxLine)
       const files = `[${list.map((i) => lit(i.file)).join(', ')}]`
       const params: Record<string, DuckDBValue> = {now}
-      const values = list.map((i, n) => {
-        params[`u${n}`] = i.uri
-        params[`m${n}`] = i.lm
-        params[`p${n}`] = i.path
-        params[`l${n}`] = i.loadId
-        params[`g${n}`] = i.gcs
-        return `(${lit(i.file)}, $u${n}, $m${n}, $p${n}, $l${n}, CAST($g${n} AS TIMESTAMP))`
-      })
+      const values = list.map((i, n) => `(${lit(i.file)}, ${provenanceParams(params, i, n)})`)
       const source = read.replace('read_csv($file,', `read_csv(${files}, filename = true,`)
       // columns named: a table that gained columns later (ALTER TABLE ADD COLUMN) has them in another order
       const names = [...columns, ...PROVENANCE_COLUMNS].map((c) => this.dialect.quoteIdent(c.name)).join(', ')
@@ -661,6 +680,56 @@ class GroupCommitLoader implements ObjectLoader {
         `INSERT INTO ${t} (${names}) SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path, seneka_f.gcs FROM ${source} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id, gcs) ON seneka_r.filename = seneka_f.file`,
         params,
       )
+    }
+  }
+
+  /**
+   * Inserts raw objects (raw.ts): DuckDB reads each object's lines in one INSERT (a file per UNION ALL branch, so
+   * `row_number() OVER ()` is its line number) and types the ordinary ones in SQL; the others are stored for the
+   * moment with their text and a mark, then taken out and given to the format's parser (rows and rejects through
+   * the staging files), all in the commit's transaction. Settles each object's rows and rejects, and runs the
+   * reject rule (a failure rolls the transaction back).
+   */
+  private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+    const {t, columns} = list[0]
+    const {select, ordinary, inner} = albRawSelect(columns, this.dialect.quoteIdent)
+    const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
+    const branches = list.map((i, n) => {
+      const prov = provenanceParams(params, i, n).split(', ')
+      return `SELECT ${select}, ${prov[0]}, line, ${prov[3]}, $now, ${prov[1]}, CASE WHEN seneka_ord THEN ${prov[2]} ELSE $mark END, ${prov[4]} FROM (SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${rawRead(lit(i.file), i.maxLine ?? 0)} WHERE l IS NOT NULL))`
+    })
+    const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+    await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
+    // the lines SQL could not prove ordinary, for the parser, a page at a time (a wrong format holds every line)
+    const fallback = new Map(list.map((i) => [i.uri, new LineStager(i.raw!.req.format, `${i.raw!.base}.fallback`)]))
+    const held = {n: 0}
+    try {
+      await streamPages(c, `SELECT _source_uri AS uri, _line AS line, elb AS raw FROM ${t} WHERE _load_path = $mark ORDER BY _source_uri, _line`, {mark: FALLBACK_MARK}, 2048, async (page) => {
+        for (const h of page) await fallback.get(String(h.uri))!.add(String(h.raw), Number(h.line))
+        held.n += page.length
+      })
+      if (held.n > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
+      const parsed: PendingInsert[] = []
+      for (const i of list) {
+        const {req, lines, settle} = i.raw!
+        const stager = fallback.get(i.uri)!
+        const staged = await stager.close()
+        // every non-blank line is a row or a reject
+        const rows = lines - staged.rejected
+        req.report.rejects(staged.rejects)
+        req.report.parsed(rows, staged.rejected)
+        if (stager.hasRows) parsed.push({...i, kind: 'parsed', file: stager.file, maxLine: staged.maxLine, raw: undefined})
+        if (staged.rejectsFile) {
+          await c.run(
+            `INSERT INTO ${REJECTS_TABLE} (target_table, object_uri, line, reason, raw, load_id, rejected_at) SELECT $table, $uri, line, reason, raw, $load_id, $now FROM ${stagedRejectsRead()}`,
+            {table: req.table, uri: i.uri, load_id: req.loadId, now, file: staged.rejectsFile},
+          )
+        }
+        await settle(rows, staged.rejected)
+      }
+      await this.insertRows(c, parsed, now)
+    } finally {
+      await Promise.all([...fallback.values()].flatMap((f) => [f.file, `${f.file}.rejects`]).map((f) => fs.rm(f, {force: true})))
     }
   }
 
