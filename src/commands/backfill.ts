@@ -7,6 +7,8 @@ import {bigQueryFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, formatFlags, instantFlag, shardFlag} from '../flags/index.js'
+import {planSourceFlags} from '../flags/plan.js'
+import {planFromFlags} from '../lib/backfill/listed-plan.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
@@ -51,7 +53,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
   static override strict = false
 
   static override args = {
-    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed).', required: true}),
+    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed; optional with --plan).'}),
   }
 
   static override flags = {
@@ -67,13 +69,16 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected (the rows loaded stay committed; the message says how many and where the rejects are).'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
+    ...planSourceFlags,
     ...bigQueryFlags,
   }
 
   async run(): Promise<BackfillResult> {
     const {flags} = this
     const sources = this.positionals
-    if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
+    const from = planFromFlags(flags)
+    if (sources.length === 0 && from?.kind !== 'plan') throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
+    if (from && sources.length > 1) throw new UsageError(`--${flags.inventory ? 'inventory' : flags['files-from'] ? 'files-from' : 'plan'} plans one source, but ${sources.length} were given.`, 'Give the one bucket prefix the objects are under.')
     const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
     const warehouse = this.warehouseUri()
@@ -108,6 +113,8 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         reload: flags.reload,
         maxRejects: flags['max-rejects'],
         signal: abort.signal,
+        from,
+        planOut: flags['plan-out'],
         storeOptions: this.storeOptions(flags),
         // backfill's --dry-run is its plan (free: no query at all), not the reading commands' estimate-only mode
         bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint']},
@@ -116,6 +123,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         onPlan: (p) => this.info(`Planned ${plural(p.totals.objects, 'object')} (${count(p.totals.load)} to load, ${count(p.totals.replace)} to replace, ${count(p.totals.skip)} already loaded) from ${plural(p.requests.list, 'LIST request')}.`),
         onProgress: (p) => progress.update({done: p.objectsDone, total: p.objectsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rows: p.rows}),
         onRetry: (uri, err, n) => this.trace(`retry ${n} for ${uri}: ${(err as Error).message}`),
+        onPlanning: (line) => this.info(line),
       },
     ).finally(() => {
       process.off('SIGINT', onSignal)
