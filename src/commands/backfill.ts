@@ -24,6 +24,8 @@ With --since/--until, date-partitioned layouts (.../yyyy/mm/dd/) are listed only
 
 Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows. So does an object whose lines are (nearly) all rejected: ${REJECT_RULE_TEXT}; the message names the format its lines look like.
 
+For a very large bucket, plan without listing: --inventory reads an S3 Inventory (its manifest.json, checked: manifest.checksum, each data file's MD5, the source bucket, the Key, Size, LastModifiedDate and ETag fields; CSV or Parquet), --files-from a list of keys or URIs (one HEAD each). The same range, globs, markers, --shard and ledger diff apply; the plan is kept in a temporary DuckDB database, so memory stays bounded whatever the object count. Objects listed but gone or changed when read are reported, not failures; objects added after the inventory are not in the plan. --dry-run --plan-out FILE writes the plan (URIs, keys, sizes, ETags, shard) and --plan FILE runs exactly those objects (ETags pinned); the summary's coverage line accounts for every planned object.
+
 Marker objects are not logs and are never loaded: ${MARKER_DESCRIPTION}; the plan and the summary count them apart. Sources with no log objects in range fail (exit 1) instead of reporting 0 loaded.
 
 The ledger belongs to its table: after the table is dropped, a re-run loads the objects again. To load objects again while the table stays, use --reload: every object in the range (and --include/--exclude/--shard) is loaded again and its rows replace the ones already loaded, exactly once.
@@ -47,13 +49,15 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     {description: 'Load one day again, replacing the rows already loaded from it:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --jsonl-columns topic:string,partition:int,offset:bigint --table app_logs --since 2024-05-01 --until 2024-05-02 --reload'},
     {description: 'Split one backfill over 4 jobs (each runs one shard):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --shard 2/4'},
     {description: 'Preview a load into BigQuery through a GCS staging prefix (prints load jobs and cost):', command: '<%= config.bin %> <%= command.id %> gs://my-logs/app/ --format jsonl --warehouse bigquery://my-project/logs --staging gs://my-staging/seneka --location EU --dry-run'},
+    {description: 'Plan from an S3 Inventory, review the plan, then run exactly that plan:', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --inventory s3://my-inventory/my-logs/daily/2024-06-01T01-00Z/manifest.json --since 2023-01-01 --dry-run --plan-out plan.csv'},
+    {description: 'Load the objects a file list names (- reads standard input):', command: 'grep 2024-05 keys.txt | <%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --files-from -'},
     {description: 'Any S3-compatible server:', command: '<%= config.bin %> <%= command.id %> s3://logs/app/ --format jsonl --s3-endpoint http://127.0.0.1:9000'},
   ]
 
   static override strict = false
 
   static override args = {
-    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed; optional with --plan).'}),
+    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed; with --inventory, --files-from or --plan, the one prefix the objects are under).', required: true}),
   }
 
   static override flags = {
@@ -77,8 +81,8 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     const {flags} = this
     const sources = this.positionals
     const from = planFromFlags(flags)
-    if (sources.length === 0 && from?.kind !== 'plan') throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
-    if (from && sources.length > 1) throw new UsageError(`--${flags.inventory ? 'inventory' : flags['files-from'] ? 'files-from' : 'plan'} plans one source, but ${sources.length} were given.`, 'Give the one bucket prefix the objects are under.')
+    if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
+    if (from && sources.length > 1) throw new UsageError(`--${from.kind === 'files' ? 'files-from' : from.kind} plans one source, but ${sources.length} were given.`, 'Give the one bucket prefix the objects are under.')
     const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
     const warehouse = this.warehouseUri()

@@ -2,6 +2,7 @@ import {createReadStream} from 'node:fs'
 import {writeFile} from 'node:fs/promises'
 import {createInterface} from 'node:readline'
 import type {Readable} from 'node:stream'
+import {BIGINT, BOOLEAN, DuckDBDataChunk, VARCHAR} from '@duckdb/node-api'
 import pLimit from 'p-limit'
 import {UsageError, UserError} from '../errors.js'
 import {isMarkerKey} from '../store/markers.js'
@@ -69,7 +70,6 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
   let store: ObjectStore | undefined
   try {
     await db.run(`CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN)`)
-    await db.run(`CREATE TABLE planned (key VARCHAR, uri VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
     await db.run(`CREATE TABLE ledger (uri VARCHAR, etag VARCHAR)`)
     const {from} = input
     const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
@@ -100,20 +100,23 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       }
       app.closeSync()
     })
+    // the planned objects (markers apart) with their action: the ledger diff is one join
+    const root = store.uri('')
     await db.run(
-      `CREATE TABLE final AS SELECT p.*, CASE WHEN l.uri IS NULL THEN 'load' WHEN l.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM planned p LEFT JOIN (SELECT DISTINCT ON (uri) uri, etag FROM ledger) l ON l.uri = p.uri WHERE NOT p.marker`,
-      {reload: Boolean(input.reload)},
+      `CREATE TABLE final AS SELECT p.*, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+       FROM (SELECT l.key, $root || l.key AS uri, l.size, l.etag, l.lm, k.day FROM kept k JOIN listed l ON l.rowid = k.rid WHERE NOT k.marker) p
+       LEFT JOIN ledger g ON g.uri = p.uri`,
+      {reload: Boolean(input.reload), root},
     )
-    const plan = await summarize(db, summary)
+    const plan = await summarize(db, root, summary)
     const shard = input.shard && from.kind !== 'plan' ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
       store: s,
       plan,
       async *objects() {
-        for await (const rows of db.chunks(`SELECT key, uri, size, etag, lm, day, action FROM final ORDER BY key`)) {
-          for (const r of rows) {
+        for await (const chunk of db.chunks(`SELECT key, uri, size, etag, lm, day, action FROM final ORDER BY key`)) {
+          for (const r of chunk.getRows()) {
             yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction}
           }
         }
@@ -219,43 +222,54 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
   } finally {
     app.closeSync()
   }
+  // a key listed twice is planned once
+  await db.run(`DELETE FROM listed WHERE rowid NOT IN (SELECT min(rowid) FROM listed GROUP BY key)`)
   if (notFound.objects > 0) summary.notFound = notFound
 }
 
 /**
  * The selection of a LIST-based plan (plan.ts), over the candidates in key order, one chunk at a time: globs,
- * time range (objectTime), shard, markers; objects listed twice are planned once.
+ * time range (objectTime), shard, markers. JavaScript decides (the same
+ * code as a LIST plan); the kept rows' ids, days and marker flags go back a chunk at a time, and SQL joins them.
  */
 async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
-  const app = await db.appender('planned')
+  const root = store.uri('')
+  await db.run(`CREATE TABLE kept (rid BIGINT, day VARCHAR, marker BOOLEAN)`)
+  const app = await db.appender('kept')
   let seen = 0
-  let last: string | undefined
+  // days as text, computed once per day
+  const days = new Map<number, string>()
+  const dayOf = (t: number): string => {
+    const start = t - (((t % 86_400_000) + 86_400_000) % 86_400_000)
+    let d = days.get(start)
+    if (d === undefined) days.set(start, (d = utcDay(start)))
+    return d
+  }
   try {
-    for await (const rows of db.chunks(`SELECT key, size, etag, lm FROM listed WHERE ok ORDER BY key`)) {
-      for (const r of rows) {
-        const key = String(r[0])
-        if (key === last) continue
-        last = key
+    // in storage order (no sort): what is kept does not depend on the order, and the plan is sorted when read
+    for await (const chunk of db.chunks(`SELECT rowid, key, lm FROM listed WHERE ok`)) {
+      const [rids, keys, lms] = chunk.getColumns() as [bigint[], string[], bigint[]]
+      const out: [bigint[], string[], boolean[]] = [[], [], []]
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
         if (include && !include(key)) continue
         if (exclude && exclude(key)) continue
-        const lm = Number(r[3])
-        const t = objectTime(key, new Date(lm))
+        const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
-        const uri = store.uri(key)
-        if (!inShard(uri, input.shard)) continue
-        app.appendVarchar(key)
-        app.appendVarchar(uri)
-        app.appendBigInt(BigInt(r[1] as bigint))
-        app.appendVarchar(String(r[2]))
-        app.appendBigInt(BigInt(lm))
-        app.appendVarchar(utcDay(t))
-        app.appendBoolean(isMarkerKey(key))
-        app.endRow()
+        if (!inShard(root + key, input.shard)) continue
+        out[0].push(rids[i])
+        out[1].push(dayOf(t))
+        out[2].push(isMarkerKey(key))
+      }
+      if (out[0].length > 0) {
+        const c = DuckDBDataChunk.create([BIGINT, VARCHAR, BOOLEAN], out[0].length)
+        c.setColumns(out)
+        app.appendDataChunk(c)
       }
       const before = seen
-      seen += rows.length
+      seen += keys.length
       if (Math.floor(seen / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) onProgress?.(`Planning: selected from ${seen.toLocaleString('en-US')} objects.`)
     }
   } finally {
@@ -263,7 +277,7 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   }
 }
 
-async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPlan> {
+async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {
   const days = (
     await db.all(
       `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
@@ -280,12 +294,12 @@ async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPla
     totals.skip += d.skip
   }
   totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
-  const markers = await db.all(`SELECT uri FROM planned WHERE marker ORDER BY key LIMIT 5`)
+  const markers = await db.all(`SELECT $root || l.key AS uri FROM kept k JOIN listed l ON l.rowid = k.rid WHERE k.marker ORDER BY l.key LIMIT 5`, {root})
   return {
     days,
     totals,
     requests: {list: 0, get: totals.load + totals.replace, listedPrefixes: []},
-    markers: {objects: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM planned WHERE marker`))[0].n), samples: markers.map((m) => String(m.uri))},
+    markers: {objects: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM kept WHERE marker`))[0].n), samples: markers.map((m) => String(m.uri))},
     from,
   }
 }

@@ -1,4 +1,4 @@
-import {type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue} from '@duckdb/node-api'
+import {type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, DuckDBInstance, type DuckDBValue} from '@duckdb/node-api'
 import {mkdtempSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -16,6 +16,8 @@ export class PlanDb {
     readonly dir: string,
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    /** appenders write on their own connection: a result streamed on `conn` meanwhile stays valid */
+    private readonly writer: DuckDBConnection,
   ) {}
 
   static async open(): Promise<PlanDb> {
@@ -26,7 +28,7 @@ export class PlanDb {
         temp_directory: path.join(dir, 'spill'),
         preserve_insertion_order: 'false',
       })
-      return new PlanDb(dir, instance, await instance.connect())
+      return new PlanDb(dir, instance, await instance.connect(), await instance.connect())
     } catch (err) {
       rmSync(dir, {recursive: true, force: true})
       throw err
@@ -49,18 +51,19 @@ export class PlanDb {
   }
 
   /** a large result, one DuckDB chunk (about 2,048 rows) at a time: never held whole */
-  async *chunks(sql: string, params?: Record<string, DuckDBValue>): AsyncIterable<DuckDBValue[][]> {
+  async *chunks(sql: string, params?: Record<string, DuckDBValue>): AsyncIterable<DuckDBDataChunk> {
     const result = await this.conn.stream(sql, params)
-    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) yield chunk.getRows()
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) yield chunk
   }
 
   async appender(table: string): Promise<DuckDBAppender> {
-    return this.conn.createAppender(table)
+    return this.writer.createAppender(table)
   }
 
   async close(): Promise<void> {
     try {
       this.conn.closeSync()
+      this.writer.closeSync()
       this.instance.closeSync()
     } finally {
       rmSync(this.dir, {recursive: true, force: true})
