@@ -24,7 +24,7 @@ With --since/--until, date-partitioned layouts (.../yyyy/mm/dd/) are listed only
 
 Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows. So does an object whose lines are (nearly) all rejected: ${REJECT_RULE_TEXT}; the message names the format its lines look like.
 
-For a very large bucket, plan without listing: --inventory reads an S3 Inventory (its manifest.json, checked: manifest.checksum, each data file's MD5, the source bucket, the Key, Size, LastModifiedDate and ETag fields; CSV or Parquet), --files-from a list of keys or URIs (one HEAD each). The same range, globs, markers, --shard and ledger diff apply; the plan is kept in a temporary DuckDB database, so memory stays bounded whatever the object count. Objects listed but gone or changed when read are reported, not failures; objects added after the inventory are not in the plan. --dry-run --plan-out FILE writes the plan (URIs, keys, sizes, ETags, shard) and --plan FILE runs exactly those objects (ETags pinned); the summary's coverage line accounts for every planned object.
+For a very large bucket, plan without listing: --inventory reads an S3 Inventory (its manifest.json, checked: manifest.checksum, each data file's MD5, the source bucket, the Key, Size, LastModifiedDate and ETag fields; CSV or Parquet), --files-from a list of keys or URIs (one HEAD each). The same range, globs, markers, --shard and ledger diff apply; the plan is kept in a temporary DuckDB database, so memory stays bounded whatever the object count. Objects listed but gone or changed when read are reported, not failures; objects added after the inventory are not in the plan. --dry-run --plan-out FILE writes the plan (URIs, keys, sizes, ETags, shard) and --plan FILE runs exactly those objects (ETags pinned; --shard splits a plan across jobs); the summary's coverage line accounts for every planned object.
 
 Marker objects are not logs and are never loaded: ${MARKER_DESCRIPTION}; the plan and the summary count them apart. Sources with no log objects in range fail (exit 1) instead of reporting 0 loaded.
 
@@ -82,6 +82,8 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     const sources = this.positionals
     const from = planFromFlags(flags)
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
+    const selection = (['since', 'until', 'include', 'exclude'] as const).filter((f) => flags[f] !== undefined)
+    if (from?.kind === 'plan' && selection.length > 0) throw new UsageError(`--plan runs the saved plan's objects exactly, so --${selection[0]} does not apply.`, 'Make a new plan with --dry-run --plan-out, or leave the flag out (--shard still splits a plan across jobs).')
     if (from && sources.length > 1) throw new UsageError(`--${from.kind === 'files' ? 'files-from' : from.kind} plans one source, but ${sources.length} were given.`, 'Give the one bucket prefix the objects are under.')
     const {format, table} = formatAndTable(flags)
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)

@@ -64,6 +64,12 @@ describe('seneka backfill --inventory / --files-from / --plan (CLI)', () => {
     expect(doc.plan.from).toMatchObject({kind: 'files', file: '-', head: 3})
   }, 60_000)
 
+  it('refuses a selection flag with --plan (the plan is run exactly)', async () => {
+    const r = await runCli(['backfill', `s3://logs/${PREFIX}`, '--format', 'alb', '--plan', 'plan.csv', '--since', '2024-05-01'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.replace(/[\s›]+/g, ' ')).toMatch(/--plan runs the saved plan's objects exactly, so --since does not apply\./)
+  })
+
   it('refuses two plan sources at once', async () => {
     const r = await runCli(['backfill', `s3://logs/${PREFIX}`, '--format', 'alb', '--inventory', 'm.json', '--files-from', 'k.txt'])
     expect(r.code).toBe(2)

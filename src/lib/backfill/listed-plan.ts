@@ -88,8 +88,8 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     } else if (from.kind === 'files') await loadFileList(db, store, loc.prefix, from, summary, input.onProgress)
     else await loadPlanFile(db, store, loc.prefix, from.file)
     summary.candidates = Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
-    // a saved plan is run exactly: its objects, not the selection of this command line
-    const select = from.kind === 'plan' ? {range: {}} : input
+    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
+    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
     await selectObjects(db, store, select, input.onProgress)
     await input.ledger(async (rows) => {
       const app = await db.appender('ledger')
@@ -109,7 +109,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       {reload: Boolean(input.reload), root},
     )
     const plan = await summarize(db, root, summary)
-    const shard = input.shard && from.kind !== 'plan' ? `${input.shard.index}/${input.shard.count}` : ''
+    const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
       store: s,

@@ -1,5 +1,5 @@
 import {CreateBucketCommand, DeleteObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
-import {readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {Readable} from 'node:stream'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -117,6 +117,14 @@ describe('backfill planned from S3 Inventory (fauxqs, real AWS SDK)', () => {
     const again = await runBackfill({...base(db), planOut: path.join(dir, 'again.csv'), from: {kind: 'plan', file: planFile}})
     expect(again.plan.totals).toMatchObject({objects: dry.plan.totals.objects, skip: dry.plan.totals.objects, load: 0})
     expect(planUris(path.join(dir, 'again.csv'))).toEqual(planUris(planFile))
+    // --shard splits a saved plan across jobs: the shards together are the plan, with no overlap
+    const parts = []
+    for (const index of [0, 1, 2]) {
+      const out = path.join(dir, `shard-${index}.csv`)
+      await runBackfill({...base(db), shard: {index, count: 3}, planOut: out, from: {kind: 'plan', file: planFile}}).catch(() => undefined)
+      parts.push(...(existsSync(out) ? planUris(out) : []))
+    }
+    expect(parts.sort()).toEqual([...planUris(planFile)].sort())
   })
 
   it('plans from a file list on standard input (keys and URIs), reporting keys that do not exist', async () => {
