@@ -58,12 +58,15 @@ export interface ListedPlan {
 
 const PROGRESS_EVERY = 1_000_000
 const HEAD_CONCURRENCY = 32
+/** whether a count went past a multiple of PROGRESS_EVERY: time for a progress line */
+const crossed = (before: number, after: number): boolean => Math.floor(after / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)
 const PLAN_COLUMNS = `{'uri': 'VARCHAR', 'key': 'VARCHAR', 'size': 'BIGINT', 'etag': 'VARCHAR', 'last_modified': 'VARCHAR', 'day': 'VARCHAR', 'action': 'VARCHAR', 'shard': 'VARCHAR'}`
 
 /**
  * Plans a backfill from an S3 Inventory, a file list or a saved plan in bounded memory: the candidates go into a
  * temporary DuckDB database, the same selection as a LIST-based plan (time range, globs, markers, shard) runs over
- * them a chunk at a time in key order, the ledger diff is an anti-join in SQL, and only totals per day stay in memory.
+ * them a chunk at a time, the ledger diff is a join in SQL, only totals per day stay in memory, and the objects
+ * come back in key order (the order of a LIST plan), a chunk at a time.
  */
 export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
   const db = await PlanDb.open()
@@ -91,7 +94,11 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
     const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
     await selectObjects(db, store, select, input.onProgress)
+    let entries = 0
     await input.ledger(async (rows) => {
+      const before = entries
+      entries += rows.length
+      if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
       const app = await db.appender('ledger')
       for (const r of rows) {
         app.appendVarchar(r.uri)
@@ -101,14 +108,12 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       app.closeSync()
     })
     // the planned objects (markers apart) with their action: the ledger diff is one join
-    const root = store.uri('')
     await db.run(
-      `CREATE TABLE final AS SELECT p.*, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM (SELECT l.key, $root || l.key AS uri, l.size, l.etag, l.lm, k.day FROM kept k JOIN listed l ON l.rowid = k.rid WHERE NOT k.marker) p
-       LEFT JOIN ledger g ON g.uri = p.uri`,
-      {reload: Boolean(input.reload), root},
+      `CREATE TABLE final AS SELECT p.key, p.uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+       FROM planned p LEFT JOIN ledger g ON g.uri = p.uri WHERE NOT p.marker`,
+      {reload: Boolean(input.reload)},
     )
-    const plan = await summarize(db, root, summary)
+    const plan = await summarize(db, summary)
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
@@ -230,14 +235,14 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
 /**
  * The selection of a LIST-based plan (plan.ts), over the candidates in key order, one chunk at a time: globs,
  * time range (objectTime), shard, markers. JavaScript decides (the same
- * code as a LIST plan); the kept rows' ids, days and marker flags go back a chunk at a time, and SQL joins them.
+ * code as a LIST plan); the kept rows go back, with their URI, day and marker flag, a column chunk at a time.
  */
 async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
   const root = store.uri('')
-  await db.run(`CREATE TABLE kept (rid BIGINT, day VARCHAR, marker BOOLEAN)`)
-  const app = await db.appender('kept')
+  await db.run(`CREATE TABLE planned (key VARCHAR, uri VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
+  const app = await db.appender('planned')
   let seen = 0
   // days as text, computed once per day
   const days = new Map<number, string>()
@@ -249,35 +254,40 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   }
   try {
     // in storage order (no sort): what is kept does not depend on the order, and the plan is sorted when read
-    for await (const chunk of db.chunks(`SELECT rowid, key, lm FROM listed WHERE ok`)) {
-      const [rids, keys, lms] = chunk.getColumns() as [bigint[], string[], bigint[]]
-      const out: [bigint[], string[], boolean[]] = [[], [], []]
+    for await (const chunk of db.chunks(`SELECT key, size, etag, lm FROM listed WHERE ok`)) {
+      const [keys, sizes, etags, lms] = chunk.getColumns() as [string[], bigint[], string[], bigint[]]
+      const out: [string[], string[], bigint[], string[], bigint[], string[], boolean[]] = [[], [], [], [], [], [], []]
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]
         if (include && !include(key)) continue
         if (exclude && exclude(key)) continue
         const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
-        if (!inShard(root + key, input.shard)) continue
-        out[0].push(rids[i])
-        out[1].push(dayOf(t))
-        out[2].push(isMarkerKey(key))
+        const uri = root + key
+        if (!inShard(uri, input.shard)) continue
+        out[0].push(key)
+        out[1].push(uri)
+        out[2].push(sizes[i])
+        out[3].push(etags[i])
+        out[4].push(lms[i])
+        out[5].push(dayOf(t))
+        out[6].push(isMarkerKey(key))
       }
       if (out[0].length > 0) {
-        const c = DuckDBDataChunk.create([BIGINT, VARCHAR, BOOLEAN], out[0].length)
+        const c = DuckDBDataChunk.create([VARCHAR, VARCHAR, BIGINT, VARCHAR, BIGINT, VARCHAR, BOOLEAN], out[0].length)
         c.setColumns(out)
         app.appendDataChunk(c)
       }
       const before = seen
       seen += keys.length
-      if (Math.floor(seen / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) onProgress?.(`Planning: selected from ${seen.toLocaleString('en-US')} objects.`)
+      if (crossed(before, seen)) onProgress?.(`Planning: selected from ${seen.toLocaleString('en-US')} objects.`)
     }
   } finally {
     app.closeSync()
   }
 }
 
-async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {
+async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPlan> {
   const days = (
     await db.all(
       `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
@@ -294,12 +304,12 @@ async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promi
     totals.skip += d.skip
   }
   totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
-  const markers = await db.all(`SELECT $root || l.key AS uri FROM kept k JOIN listed l ON l.rowid = k.rid WHERE k.marker ORDER BY l.key LIMIT 5`, {root})
+  const markers = await db.all(`SELECT uri FROM planned WHERE marker ORDER BY key LIMIT 5`)
   return {
     days,
     totals,
     requests: {list: 0, get: totals.load + totals.replace, listedPrefixes: []},
-    markers: {objects: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM kept WHERE marker`))[0].n), samples: markers.map((m) => String(m.uri))},
+    markers: {objects: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM planned WHERE marker`))[0].n), samples: markers.map((m) => String(m.uri))},
     from,
   }
 }

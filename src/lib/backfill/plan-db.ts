@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 
 /** DuckDB's memory while planning: rows beyond it spill to the plan database's temporary folder. */
-const PLAN_MEMORY_LIMIT = '256MB'
+const PLAN_MEMORY_LIMIT = '128MB'
 
 /**
  * A temporary embedded DuckDB database on disk that holds a large plan (inventory rows, the ledger, the planned
