@@ -7,7 +7,9 @@ import {bigQueryFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, formatFlags, instantFlag, shardCountFlag, shardFlag} from '../flags/index.js'
+import {planSourceFlags} from '../flags/plan.js'
 import {resolveShard} from '../lib/backfill/shard.js'
+import {planFromFlags} from '../lib/backfill/listed-plan.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {REJECT_RULE_TEXT} from '../lib/loader/reject-rule.js'
 import {ProgressBar} from '../lib/output/progress.js'
@@ -22,6 +24,8 @@ export default class Backfill extends BaseCommand<typeof Backfill, BackfillResul
 With --since/--until, date-partitioned layouts (.../yyyy/mm/dd/) are listed only for the days in range. Run with --dry-run first: it prints the plan (objects and bytes per day, what is already loaded, request counts) and writes nothing.
 
 Every row carries its provenance: _source_uri, _line, _load_id, _ingested_at, _object_modified_at, _load_path. Malformed lines are counted and kept in the table _seneka_rejects with object, line number and reason; an object that cannot be read or decompressed is reported and leaves no rows. So does an object whose lines are (nearly) all rejected: ${REJECT_RULE_TEXT}; the message names the format its lines look like.
+
+For a very large bucket, plan without listing: --inventory reads an S3 Inventory (its manifest.json, checked: manifest.checksum, each data file's MD5, the source bucket, the Key, Size, LastModifiedDate and ETag fields; CSV or Parquet), --files-from a list of keys or URIs (one HEAD each). The same range, globs, markers, --shard and ledger diff apply; the plan is kept in a temporary DuckDB database, so memory stays bounded whatever the object count. Objects listed but gone or changed when read are reported, not failures; objects added after the inventory are not in the plan. --dry-run --plan-out FILE writes the plan (URIs, keys, sizes, ETags, shard) and --plan FILE runs exactly those objects (ETags pinned; --shard splits a plan across jobs); the summary's coverage line accounts for every planned object.
 
 Marker objects are not logs and are never loaded: ${MARKER_DESCRIPTION}; the plan and the summary count them apart. Sources with no log objects in range fail (exit 1) instead of reporting 0 loaded.
 
@@ -46,13 +50,15 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     {description: 'Load one day again, replacing the rows already loaded from it:', command: '<%= config.bin %> <%= command.id %> ./logs/app --format jsonl --time-field ts --jsonl-columns topic:string,partition:int,offset:bigint --table app_logs --since 2024-05-01 --until 2024-05-02 --reload'},
     {description: 'Split one backfill over 4 jobs (each runs one shard):', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --shard 2/4'},
     {description: 'Preview a load into BigQuery through a GCS staging prefix (prints load jobs and cost):', command: '<%= config.bin %> <%= command.id %> gs://my-logs/app/ --format jsonl --warehouse bigquery://my-project/logs --staging gs://my-staging/seneka --location EU --dry-run'},
+    {description: 'Plan from an S3 Inventory, review the plan, then run exactly that plan:', command: '<%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --inventory s3://my-inventory/my-logs/daily/2024-06-01T01-00Z/manifest.json --since 2023-01-01 --dry-run --plan-out plan.csv'},
+    {description: 'Load the objects a file list names (- reads standard input):', command: 'grep 2024-05 keys.txt | <%= config.bin %> <%= command.id %> s3://my-logs/app/ --format jsonl --files-from -'},
     {description: 'Any S3-compatible server:', command: '<%= config.bin %> <%= command.id %> s3://logs/app/ --format jsonl --s3-endpoint http://127.0.0.1:9000'},
   ]
 
   static override strict = false
 
   static override args = {
-    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed).', required: true}),
+    source: Args.string({description: 'Local folder or file, file:// URI, s3://bucket/prefix or gs://bucket/prefix (several allowed; with --inventory, --files-from or --plan, the one prefix the objects are under).', required: true}),
   }
 
   static override flags = {
@@ -69,13 +75,18 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     'max-rejects': Flags.integer({min: 0, summary: 'Exit with code 4 when more lines than this were rejected (the rows loaded stay committed; the message says how many and where the rejects are).'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
+    ...planSourceFlags,
     ...bigQueryFlags,
   }
 
   async run(): Promise<BackfillResult> {
     const {flags} = this
     const sources = this.positionals
+    const from = planFromFlags(flags)
     if (sources.length === 0) throw new UsageError('Give at least one source.', 'For example: seneka backfill ./logs --format alb')
+    const selection = (['since', 'until', 'include', 'exclude'] as const).filter((f) => flags[f] !== undefined)
+    if (from?.kind === 'plan' && selection.length > 0) throw new UsageError(`--plan runs the saved plan's objects exactly, so --${selection[0]} does not apply.`, 'Make a new plan with --dry-run --plan-out, or leave the flag out (--shard still splits a plan across jobs).')
+    if (from && sources.length > 1) throw new UsageError(`--${from.kind === 'files' ? 'files-from' : from.kind} plans one source, but ${sources.length} were given.`, 'Give the one bucket prefix the objects are under.')
     const {format, table} = formatAndTable(flags)
     const shard = resolveShard({flag: flags.shard, count: flags['shard-count'], env: process.env})
     const progress = new ProgressBar(flags['dry-run'] ? 'off' : this.progressMode)
@@ -111,6 +122,8 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         reload: flags.reload,
         maxRejects: flags['max-rejects'],
         signal: abort.signal,
+        from,
+        planOut: flags['plan-out'],
         storeOptions: this.storeOptions(flags),
         // backfill's --dry-run is its plan (free: no query at all), not the reading commands' estimate-only mode
         bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint']},
@@ -119,6 +132,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         onPlan: (p) => this.info(`Planned ${plural(p.totals.objects, 'object')} (${count(p.totals.load)} to load, ${count(p.totals.replace)} to replace, ${count(p.totals.skip)} already loaded) from ${plural(p.requests.list, 'LIST request')}.`),
         onProgress: (p) => progress.update({done: p.objectsDone, total: p.objectsTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rows: p.rows}),
         onRetry: (uri, err, n) => this.trace(`retry ${n} for ${uri}: ${(err as Error).message}`),
+        onPlanning: (line) => this.info(line),
       },
     ).finally(() => {
       process.off('SIGINT', onSignal)

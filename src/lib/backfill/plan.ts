@@ -5,6 +5,7 @@ import {isSameVersion} from '../store/types.js'
 import {type ObjectInfo, type ObjectStore, openStore, parseLocation, type StoreFactories, type StoreOptions} from '../store/index.js'
 import {inRange, type TimeRange, utcDay} from '../time.js'
 import type {LedgerEntry} from '../warehouse/types.js'
+import type {InventorySummary} from './inventory.js'
 import {objectTime, prefixesForRange} from './layout.js'
 import {inShard, type Shard} from './shard.js'
 
@@ -57,6 +58,22 @@ export interface BackfillPlan {
   markers: PlanMarkers
   /** objects in range that belong to other shards (--shard); absent without a shard */
   otherShards?: number
+  /** planned from an S3 Inventory, a file list or a saved plan instead of listing (listed-plan.ts) */
+  from?: PlanFromSummary
+}
+
+/** How a plan not made by listing found its objects. */
+export interface PlanFromSummary {
+  kind: 'inventory' | 'files' | 'plan'
+  /** the manifest, the file list ("-" for standard input) or the plan file */
+  file: string
+  /** candidate objects read (inventory rows under the source, keys of the list found, rows of the plan) */
+  candidates: number
+  inventory?: InventorySummary
+  /** --files-from: keys not found (HEAD) while planning */
+  notFound?: {objects: number; samples: string[]}
+  /** HEAD requests made while planning (--files-from) */
+  head: number
 }
 
 export interface PlanInput {
@@ -80,7 +97,7 @@ export interface PlannedSource {
   markers: string[]
 }
 
-function globMatcher(globs: string[] | undefined): ((key: string) => boolean) | undefined {
+export function globMatcher(globs: string[] | undefined): ((key: string) => boolean) | undefined {
   if (!globs || globs.length === 0) return undefined
   // a glob without "/" matches the file name; one with "/" matches the whole key
   const byName = picomatch(globs.filter((g) => !g.includes('/')), {dot: true})

@@ -3,7 +3,8 @@ import {renderTable} from '../output/table.js'
 import {fitLine} from '../output/width.js'
 import {formatBytes, formatCount} from '../output/units.js'
 import {plural} from '../output/words.js'
-import type {BackfillPlan} from './plan.js'
+import type {Coverage} from './coverage.js'
+import type {BackfillPlan, PlanFromSummary} from './plan.js'
 import type {BackfillResult, ObjectFailure} from './run.js'
 import type {LoadEstimate} from '../warehouse/types.js'
 import {renderLoadMethods} from '../cost/load-methods.js'
@@ -32,8 +33,25 @@ export function renderPlan(plan: BackfillPlan): string {
   return [
     table,
     ...(plan.markers.objects > 0 ? [markerLine(plan)] : []),
-    `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plural(plan.requests.listedPrefixes.length, 'prefix')}), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
+    plan.from
+      ? `Requests: ${describeFrom(plan.from)}; ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`
+      : `Requests: ${formatCount(plan.requests.list)} LIST made while planning (${plural(plan.requests.listedPrefixes.length, 'prefix')}), ${formatCount(plan.requests.get)} GET to load ${formatBytes(t.bytesToRead)}.`,
+    ...(plan.from ? fromLines(plan.from) : []),
   ].join('\n')
+}
+
+/** How a plan not made by listing found its objects (no LIST request at all). */
+function describeFrom(f: PlanFromSummary): string {
+  if (f.kind === 'inventory' && f.inventory) return `no LIST (planned from the S3 Inventory ${f.file}: ${plural(f.inventory.dataFiles, 'data file')}, ${formatCount(f.inventory.rows)} rows)`
+  if (f.kind === 'files') return `no LIST (planned from the file list ${f.file === '-' ? 'on standard input' : f.file}: ${formatCount(f.head)} HEAD)`
+  return `no LIST (the saved plan ${f.file}: ${plural(f.candidates, 'object')})`
+}
+
+function fromLines(f: PlanFromSummary): string[] {
+  const out: string[] = []
+  if (f.inventory) out.push(`Inventory of ${f.inventory.createdAt}: objects added to s3://${f.inventory.sourceBucket} after it are not in this plan (list them, or use a later inventory).`)
+  if (f.notFound) out.push(`Not found: ${plural(f.notFound.objects, 'listed key')} did not exist when planned, e.g. ${f.notFound.samples[0]}.`)
+  return out
 }
 
 function markerLine(plan: BackfillPlan): string {
@@ -62,6 +80,15 @@ function emptyShard(r: BackfillResult): string | undefined {
   return `This shard holds none of the ${plural(others, 'object')} in range (they belong to other shards): nothing to load.`
 }
 
+/** The proof that the run covered its plan: every planned object is accounted for. */
+function coverageLine(c: Coverage): string {
+  const parts = [`${formatCount(c.loaded + c.replaced)} loaded`, `${formatCount(c.skipped)} skipped`, `${formatCount(c.failed)} failed`]
+  if (c.gone + c.changed > 0) parts.push(`${formatCount(c.gone + c.changed)} gone or changed`)
+  if (c.notStarted > 0) parts.push(`${formatCount(c.notStarted)} not started`)
+  const verdict = c.leftOut === 0 ? 'none left out' : `${formatCount(c.leftOut)} LEFT OUT`
+  return `  coverage  ${formatCount(c.planned)} planned = ${parts.join(' + ')}; ${verdict}`
+}
+
 export function renderSummary(r: BackfillResult): string {
   const lines: string[] = []
   if (r.dryRun) {
@@ -70,6 +97,7 @@ export function renderSummary(r: BackfillResult): string {
     lines.push(renderPlan(r.plan))
     if (r.loadEstimate) lines.push(renderLoadEstimate(r.loadEstimate))
     if (r.loadMethods) lines.push('', renderLoadMethods(r.loadMethods))
+    if (r.planFile) lines.push(`Plan written to ${r.planFile} (${plural(r.plan.totals.objects, 'object')}); run it exactly with --plan ${r.planFile}.`)
     lines.push('', `Dry run: nothing was written (no table, no ledger row). Run again without --dry-run to load ${plural(r.plan.totals.load + r.plan.totals.replace, 'object')} into ${r.table}.`)
     return lines.join('\n')
   }
@@ -84,6 +112,12 @@ export function renderSummary(r: BackfillResult): string {
     `  bytes     ${formatBytes(r.bytesRead)} read, ${formatBytes(r.bytesUncompressed)} uncompressed`,
     `  time      ${formatDuration(r.durationMs)}, ${formatCount(r.rowsPerSecond)} rows/s, ${r.mbPerSecond} MB/s`,
   )
+  if (r.plan.from) lines.push(...fromLines(r.plan.from).map((l) => `  ${l}`))
+  if (r.missing && r.missing.gone + r.missing.changed > 0) {
+    lines.push('', `Gone or changed since planned (not loaded, not failures; a LIST-based run or a later inventory covers their current versions): ${formatCount(r.missing.gone)} gone, ${formatCount(r.missing.changed)} changed:`)
+    for (const m of r.missing.samples.slice(0, 5)) lines.push(`  ${m.uri}: ${m.reason}`)
+  }
+  if (r.coverage) lines.push(coverageLine(r.coverage))
   if (r.stopped) lines.push('', `Stopped: ${r.stopped}`)
   if (r.interrupted) lines.push('', r.interrupted)
   if (r.failures.length > 0) lines.push('', ...renderFailures(r.failures))

@@ -11,8 +11,11 @@ import {isTransient, retriesExhausted} from '../retry.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import {type LedgerEntry, type LoadEstimate, LoadNotStartedError, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
-import {type BackfillPlan, planBackfill, type PlannedSource} from './plan.js'
+import {LEDGER_TABLE, type LedgerEntry, type LoadEstimate, LoadNotStartedError, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
+import {type ObjectStore} from '../store/index.js'
+import {classifyMissing, type Coverage, coverageOf, type MissingObjects} from './coverage.js'
+import {type PlanFrom, planListed, writePlanFile} from './listed-plan.js'
+import {type BackfillPlan, planBackfill, type PlannedObject} from './plan.js'
 import type {Shard} from './shard.js'
 
 export interface BackfillOptions {
@@ -42,6 +45,10 @@ export interface BackfillOptions {
    * commit (each is atomic), and the result says what was committed (`interrupted`)
    */
   signal?: AbortSignal
+  /** plan from an S3 Inventory, a file list or a saved plan (in bounded memory) instead of listing the sources */
+  from?: PlanFrom
+  /** write the plan (keys, sizes, ETags, shard) to this CSV file, for a later run with --plan */
+  planOut?: string
 }
 
 export interface ObjectFailure {
@@ -105,13 +112,23 @@ export interface BackfillResult {
   loadEstimate?: LoadEstimate
   /** --dry-run on BigQuery: what each load method (load jobs, Storage Write API) would use for this run */
   loadMethods?: LoadMethodComparison
+  /** (not in dry runs) every planned object accounted for: loaded, replaced, skipped, failed, gone or changed since planned, not started */
+  coverage?: Coverage
+  /** planned from an inventory, a list or a plan: objects gone or changed since (not failures of the run) */
+  missing?: MissingObjects
+  /** --plan-out: where the plan was written */
+  planFile?: string
 }
 
 export interface BackfillHooks {
   onPlan?: (plan: BackfillPlan) => void
   onProgress?: (p: BackfillProgress) => void
   onRetry?: (uri: string, err: unknown, attempt: number) => void
+  /** a progress line while planning from an inventory, a file list or a plan */
+  onPlanning?: (line: string) => void
 }
+
+type PlannedItems = () => AsyncIterable<{store: ObjectStore; obj: PlannedObject}>
 
 
 const MAX_REJECT_SAMPLES = 20
@@ -125,28 +142,15 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
   checkRange(opts.range)
   const loadId = opts.loadId ?? newLoadId('bf')
   const warehouse = await openWarehouse(opts.warehouse, {readOnly: opts.dryRun, bigquery: opts.bigquery})
-  let sources: PlannedSource[] = []
+  let close = async (): Promise<void> => {}
   try {
     // a ledger outlives its table when the table is dropped: then its entries do not count, and the objects
     // are loaded again (each replacing whatever a stale entry says, so nothing is counted twice)
     const tableExists = await warehouse.tableExists(opts.table)
-    const ledger = tableExists ? await warehouse.readLedger(opts.table) : new Map<string, LedgerEntry>()
-    const planned = await planBackfill(
-      {
-        sources: opts.sources,
-        range: opts.range,
-        include: opts.include,
-        exclude: opts.exclude,
-        shard: opts.shard,
-        storeOptions: opts.storeOptions,
-        storeFactories: opts.storeFactories,
-        listConcurrency: Math.max(4, opts.concurrency),
-        reload: opts.reload,
-      },
-      ledger,
-    )
-    sources = planned.sources
-    const {plan} = planned
+    const planned = await makePlan(opts, warehouse, tableExists, hooks)
+    close = planned.close
+    const {plan, items} = planned
+    if (opts.planOut) await planned.write(opts.planOut)
     hooks.onPlan?.(plan)
     // a shard that holds none of the objects in range is done, not an error (a job's other tasks load them)
     if (plan.totals.objects === 0 && !plan.otherShards) throw noObjects(opts, plan)
@@ -171,11 +175,17 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
       rowsPerSecond: 0,
       mbPerSecond: 0,
       failures: [],
+      ...(opts.from ? {missing: {gone: 0, changed: 0, samples: []}} : {}),
+      ...(opts.planOut ? {planFile: opts.planOut} : {}),
       ...(warehouse.estimateLoad ? {loadEstimate: warehouse.estimateLoad({objects: plan.totals.load + plan.totals.replace, bytes: plan.totals.bytesToRead})} : {}),
       ...(opts.dryRun && warehouse.compareLoadMethods ? {loadMethods: warehouse.compareLoadMethods(runTraffic(plan.totals.load + plan.totals.replace, plan.totals.bytesToRead))} : {}),
       rejectSamples: [],
     }
-    if (!opts.dryRun && !opts.signal?.aborted && plan.totals.objects > 0) await load(warehouse, opts, loadId, sources, plan, result, hooks, {fresh: !tableExists})
+    // objects not started (an interruption, a full disk) are counted, so the coverage adds up to the plan
+    const counts = {notStarted: 0}
+    if (!opts.dryRun && !opts.signal?.aborted && plan.totals.objects > 0) await load(warehouse, opts, loadId, items, plan, result, hooks, {fresh: !tableExists, notStarted: counts})
+    else if (!opts.dryRun) counts.notStarted = plan.totals.load + plan.totals.replace
+    if (!opts.dryRun) result.coverage = coverageOf(plan.totals.objects, result.objects, result.missing, counts.notStarted)
     if (!opts.dryRun && opts.signal?.aborted) result.interrupted = describeInterrupted(result)
     if (!opts.dryRun && opts.maxRejects !== undefined && result.rejected > opts.maxRejects) result.rejectsExceeded = describeRejectsExceeded(result, opts.maxRejects)
     result.durationMs = Math.round(performance.now() - started)
@@ -184,8 +194,62 @@ export async function runBackfill(opts: BackfillOptions, hooks: BackfillHooks = 
     result.mbPerSecond = Number((result.bytesUncompressed / 1e6 / secs).toFixed(2))
     return result
   } finally {
-    for (const s of sources) await s.store.close()
+    await close()
     await warehouse.close()
+  }
+}
+
+interface RunPlan {
+  plan: BackfillPlan
+  items: PlannedItems
+  write: (file: string) => Promise<void>
+  close: () => Promise<void>
+}
+
+/** The plan: by listing the sources (plan.ts), or from an inventory, a file list or a saved plan (listed-plan.ts). */
+async function makePlan(opts: BackfillOptions, warehouse: Warehouse, tableExists: boolean, hooks: BackfillHooks): Promise<RunPlan> {
+  if (opts.from) {
+    const l = await planListed({
+      ...opts,
+      from: opts.from,
+      source: opts.sources[0],
+      ledger: (onPage) => (tableExists ? pageLedger(warehouse, opts.table, onPage) : Promise.resolve()),
+      onProgress: hooks.onPlanning,
+    })
+    return {
+      plan: l.plan,
+      items: async function* () {
+        for await (const obj of l.objects()) yield {store: l.store, obj}
+      },
+      write: (file) => l.write(file),
+      close: () => l.close(),
+    }
+  }
+  const ledger = tableExists ? await warehouse.readLedger(opts.table) : new Map<string, LedgerEntry>()
+  const {sources, plan} = await planBackfill(
+    {
+      sources: opts.sources,
+      range: opts.range,
+      include: opts.include,
+      exclude: opts.exclude,
+      shard: opts.shard,
+      storeOptions: opts.storeOptions,
+      storeFactories: opts.storeFactories,
+      listConcurrency: Math.max(4, opts.concurrency),
+      reload: opts.reload,
+    },
+    ledger,
+  )
+  const items: PlannedItems = async function* () {
+    for (const {store, objects} of sources) for (const obj of objects) yield {store, obj}
+  }
+  return {
+    plan,
+    items,
+    write: (file) => writePlanFile(file, items(), opts.shard),
+    close: async () => {
+      for (const s of sources) await s.store.close()
+    },
   }
 }
 
@@ -193,11 +257,11 @@ async function load(
   warehouse: Warehouse,
   opts: BackfillOptions,
   loadId: string,
-  sources: PlannedSource[],
+  items: PlannedItems,
   plan: BackfillPlan,
   result: BackfillResult,
   hooks: BackfillHooks,
-  ctx: {fresh: boolean},
+  ctx: {fresh: boolean; notStarted: {notStarted: number}},
 ): Promise<void> {
   const {loader, inFlight} = await openLoadSession(warehouse, {...opts, bulk: true})
   // a full disk or an interruption: loads that have not begun (waiting for the loader) are not begun
@@ -211,14 +275,19 @@ async function load(
   const limit = pLimit(inFlight)
   const progress: BackfillProgress = {objectsDone: 0, objectsTotal: plan.totals.load + plan.totals.replace, bytesDone: 0, bytesTotal: plan.totals.bytesToRead, rows: 0}
   hooks.onProgress?.(progress)
-  const tasks: Array<Promise<void>> = []
-  for (const {store, objects} of sources) {
-    for (const obj of objects) {
+  // the plan is streamed (a huge one is never held whole): a bounded number of loads wait for a slot
+  const active = new Set<Promise<void>>()
+  const maxWaiting = inFlight * 4
+  for await (const {store, obj} of items()) {
+    {
       if (obj.action === 'skip') continue
-      tasks.push(
+      const task: Promise<void> = (
         limit(async () => {
           // a full disk fails every object after it: stop starting new ones, say it once; so does an interruption
-          if (result.stopped || opts.signal?.aborted) return
+          if (result.stopped || opts.signal?.aborted) {
+            ctx.notStarted.notStarted++
+            return
+          }
           const counters: ReadCounters = newCounters()
           try {
             const {outcome, rejectSamples} = await loadObject({
@@ -243,7 +312,12 @@ async function load(
             result.bytesUncompressed += counters.bytes
           } catch (err) {
             // not begun because the run is stopping: neither loaded nor failed, left for the next run
-            if (err instanceof LoadNotStartedError) return
+            if (err instanceof LoadNotStartedError) {
+              ctx.notStarted.notStarted++
+              return
+            }
+            // planned from an inventory, a list or a plan: an object gone or changed since is reported, not failed
+            if (result.missing && (await classifyMissing(store, obj, err, result.missing))) return
             result.objects.failed++
             // bytes read by the last attempt, failed or not, are still bytes read
             result.bytesRead += counters.storedBytes
@@ -261,12 +335,14 @@ async function load(
           progress.bytesDone += obj.size
           progress.rows = result.rows
           hooks.onProgress?.(progress)
-        }),
-      )
+        })
+      ).finally(() => active.delete(task))
+      active.add(task)
+      if (active.size >= maxWaiting) await Promise.race(active)
     }
   }
   try {
-    await Promise.all(tasks)
+    await Promise.all(active)
   } finally {
     await loader.close()
   }
@@ -300,6 +376,15 @@ function describeRejectsExceeded(r: BackfillResult, max: number): string {
   const n = (x: number): string => x.toLocaleString('en-US')
   const committed = r.objects.loaded + r.objects.replaced
   return `${n(r.rejected)} lines were rejected, more than --max-rejects ${n(max)}; they are listed in the table ${REJECTS_TABLE} (load_id = '${r.loadId}'), and the ${n(r.rows)} rows of the ${n(committed)} objects loaded were committed.`
+}
+
+/** The ledger's (uri, etag) pairs of a table, a page at a time. */
+async function pageLedger(warehouse: Warehouse, table: string, onPage: (rows: Array<{uri: string; etag: string}>) => Promise<void>): Promise<void> {
+  if (!(await warehouse.tableExists(LEDGER_TABLE))) return
+  const d = warehouse.dialect
+  await warehouse.queryPages(`SELECT object_uri, etag FROM ${d.table(LEDGER_TABLE)} WHERE target_table = ${d.param('table')}`, {table}, 50_000, (rows) =>
+    onPage(rows.map((r) => ({uri: String(r.object_uri), etag: String(r.etag)}))),
+  )
 }
 
 /** Nothing to load or skip: say so instead of "0 loaded" (a typo in the prefix, the range or a glob). */

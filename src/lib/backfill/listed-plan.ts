@@ -1,0 +1,315 @@
+import {createReadStream} from 'node:fs'
+import {writeFile} from 'node:fs/promises'
+import {createInterface} from 'node:readline'
+import type {Readable} from 'node:stream'
+import {BIGINT, BOOLEAN, DuckDBDataChunk, VARCHAR} from '@duckdb/node-api'
+import pLimit from 'p-limit'
+import {UsageError, UserError} from '../errors.js'
+import {isMarkerKey} from '../store/markers.js'
+import {type ObjectStore, openStore, parseLocation, type StoreFactories, type StoreOptions} from '../store/index.js'
+import {inRange, type TimeRange, utcDay} from '../time.js'
+import {loadInventory} from './inventory.js'
+import {objectTime} from './layout.js'
+import {type BackfillPlan, type DayPlan, globMatcher, type PlanFromSummary, type PlannedAction, type PlannedObject} from './plan.js'
+import {PlanDb, sqlString} from './plan-db.js'
+import {inShard, type Shard} from './shard.js'
+
+/** Where a plan's objects come from, instead of listing the source. */
+export type PlanFrom =
+  | {kind: 'inventory'; manifest: string}
+  | {kind: 'files'; file: string; stdin?: Readable}
+  | {kind: 'plan'; file: string}
+
+/** The plan source of backfill's flags (--inventory, --files-from, --plan), if any. */
+export function planFromFlags(flags: {inventory?: string; 'files-from'?: string; plan?: string}): PlanFrom | undefined {
+  if (flags.inventory) return {kind: 'inventory', manifest: flags.inventory}
+  if (flags['files-from']) return {kind: 'files', file: flags['files-from']}
+  if (flags.plan) return {kind: 'plan', file: flags.plan}
+  return undefined
+}
+
+export interface ListedPlanInput {
+  from: PlanFrom
+  /** the source (bucket and prefix) the objects belong to; --plan may omit it */
+  source?: string
+  range: TimeRange
+  include?: string[]
+  exclude?: string[]
+  shard?: Shard
+  reload?: boolean
+  storeOptions?: StoreOptions
+  storeFactories?: StoreFactories
+  /** the ledger's (uri, etag) pairs, a page at a time (never the whole ledger in memory) */
+  ledger: (onPage: (rows: Array<{uri: string; etag: string}>) => Promise<void>) => Promise<void>
+  /** a progress line while planning (rows read so far) */
+  onProgress?: (line: string) => void
+}
+
+/** A plan kept in a temporary DuckDB database: its totals, and its objects streamed in key order. */
+export interface ListedPlan {
+  store: ObjectStore
+  plan: BackfillPlan
+  /** the planned objects (markers left out), in key order, a chunk at a time */
+  objects(): AsyncIterable<PlannedObject>
+  /** writes the plan (keys, sizes, ETags, shard) as CSV for a later --plan */
+  write(file: string): Promise<void>
+  close(): Promise<void>
+}
+
+const PROGRESS_EVERY = 1_000_000
+const HEAD_CONCURRENCY = 32
+/** whether a count went past a multiple of PROGRESS_EVERY: time for a progress line */
+const crossed = (before: number, after: number): boolean => Math.floor(after / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)
+const PLAN_COLUMNS = `{'uri': 'VARCHAR', 'key': 'VARCHAR', 'size': 'BIGINT', 'etag': 'VARCHAR', 'last_modified': 'VARCHAR', 'day': 'VARCHAR', 'action': 'VARCHAR', 'shard': 'VARCHAR'}`
+
+/**
+ * Plans a backfill from an S3 Inventory, a file list or a saved plan in bounded memory: the candidates go into a
+ * temporary DuckDB database, the same selection as a LIST-based plan (time range, globs, markers, shard) runs over
+ * them a chunk at a time, the ledger diff is a join in SQL, only totals per day stay in memory, and the objects
+ * come back in key order (the order of a LIST plan), a chunk at a time.
+ */
+export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
+  const db = await PlanDb.open()
+  let store: ObjectStore | undefined
+  try {
+    await db.run(`CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN)`)
+    await db.run(`CREATE TABLE ledger (uri VARCHAR, etag VARCHAR)`)
+    const {from} = input
+    const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
+    if (!source) throw new UsageError(`--${from.kind === 'inventory' ? 'inventory' : 'files-from'} needs the source bucket and prefix the objects belong to.`, 'For example: seneka backfill s3://my-logs/app/ --inventory s3://inventory-bucket/.../manifest.json --format jsonl')
+    const loc = parseLocation(source)
+    if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
+    store = openStore(loc, input.storeOptions, input.storeFactories)
+    const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
+    if (from.kind === 'inventory') {
+      if (loc.scheme !== 's3') throw new UsageError(`--inventory reads S3 Inventory, but the source ${source} is not an s3:// location.`, 'Give the s3://bucket/prefix the inventory lists.')
+      summary.inventory = await loadInventory(db, from.manifest, loc.bucket, loc.prefix, {
+        storeOptions: input.storeOptions,
+        storeFactories: input.storeFactories,
+        onRows: (rows, file, files) => input.onProgress?.(`Planning: read ${rows.toLocaleString('en-US')} inventory rows (data file ${file} of ${files}).`),
+      })
+    } else if (from.kind === 'files') await loadFileList(db, store, loc.prefix, from, summary, input.onProgress)
+    else await loadPlanFile(db, store, loc.prefix, from.file)
+    summary.candidates = Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
+    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
+    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
+    await selectObjects(db, store, select, input.onProgress)
+    let entries = 0
+    await input.ledger(async (rows) => {
+      const before = entries
+      entries += rows.length
+      if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
+      const app = await db.appender('ledger')
+      for (const r of rows) {
+        app.appendVarchar(r.uri)
+        app.appendVarchar(r.etag)
+        app.endRow()
+      }
+      app.closeSync()
+    })
+    // the planned objects (markers apart) with their action: the ledger diff is one join
+    await db.run(
+      `CREATE TABLE final AS SELECT p.key, p.uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+       FROM planned p LEFT JOIN ledger g ON g.uri = p.uri WHERE NOT p.marker`,
+      {reload: Boolean(input.reload)},
+    )
+    const plan = await summarize(db, summary)
+    const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
+    const s = store
+    return {
+      store: s,
+      plan,
+      async *objects() {
+        for await (const chunk of db.chunks(`SELECT key, uri, size, etag, lm, day, action FROM final ORDER BY key`)) {
+          for (const r of chunk.getRows()) {
+            yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction}
+          }
+        }
+      },
+      async write(file) {
+        await db.run(
+          `COPY (SELECT uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
+           TO ${sqlString(file)} (HEADER, DELIMITER ',')`,
+          {shard},
+        )
+      },
+      async close() {
+        await s.close()
+        await db.close()
+      },
+    }
+  } catch (err) {
+    await store?.close()
+    await db.close()
+    throw err
+  }
+}
+
+/** A LIST-based plan written in the format of ListedPlan.write (a few thousand objects: they are in memory anyway). */
+export async function writePlanFile(file: string, objects: AsyncIterable<{obj: PlannedObject}>, shard: Shard | undefined): Promise<void> {
+  const q = (v: string): string => (/[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v)
+  const rows = ['uri,key,size,etag,last_modified,day,action,shard']
+  const s = shard ? `${shard.index}/${shard.count}` : ''
+  const sorted: PlannedObject[] = []
+  for await (const {obj} of objects) sorted.push(obj)
+  sorted.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const o of sorted) rows.push([o.uri, o.key, String(o.size), o.etag, o.lastModified.toISOString(), o.day, o.action, s].map(q).join(','))
+  await writeFile(file, rows.join('\n') + '\n')
+}
+
+function readPlanCsv(file: string): string {
+  return `read_csv(${sqlString(file)}, header = true, columns = ${PLAN_COLUMNS})`
+}
+
+/** --plan without a source: the bucket of the plan's objects (all in one). */
+async function planSource(db: PlanDb, file: string): Promise<string> {
+  const rows = await db.all(`SELECT DISTINCT regexp_extract(uri, '^(s3|gs)://[^/]+/') AS root FROM ${readPlanCsv(file)} LIMIT 2`).catch((err: unknown) => {
+    throw new UserError(`${file} is not a plan written by backfill --plan-out (${(err as Error).message.split('\n')[0]}).`, {suggestion: 'Write one with seneka backfill SOURCE --dry-run --plan-out FILE.'})
+  })
+  if (rows.length !== 1 || !rows[0].root) throw new UsageError(`The plan ${file} has objects of several buckets or local files, so the source is needed.`, 'Give the source the plan was made for: seneka backfill SOURCE --plan FILE.')
+  return String(rows[0].root)
+}
+
+async function loadPlanFile(db: PlanDb, store: ObjectStore, prefix: string, file: string): Promise<void> {
+  const root = store.uri('')
+  await db.run(`INSERT INTO listed SELECT key, size, etag, epoch_ms(CAST(last_modified AS TIMESTAMPTZ)), true FROM ${readPlanCsv(file)}`)
+  const outside = await db.all(`SELECT key FROM listed WHERE NOT starts_with(key, $prefix) OR key IS NULL OR size IS NULL OR etag IS NULL LIMIT 1`, {prefix})
+  const wrongRoot = await db.all(`SELECT uri FROM ${readPlanCsv(file)} WHERE NOT starts_with(uri, $root) LIMIT 1`, {root})
+  if (outside.length > 0 || wrongRoot.length > 0) {
+    throw new UsageError(`The plan ${file} has an object outside the source ${store.uri(prefix)}: ${String(wrongRoot[0]?.uri ?? outside[0]?.key)}.`, 'Run the plan with the source it was made for (or with no source).')
+  }
+}
+
+/** --files-from: one key or URI per line (blank lines and # comments ignored), each described by a HEAD request. */
+async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from: {file: string; stdin?: Readable}, summary: PlanFromSummary, onProgress?: (line: string) => void): Promise<void> {
+  const input = from.file === '-' ? (from.stdin ?? process.stdin) : createReadStream(from.file)
+  const root = store.uri('')
+  const limit = pLimit(HEAD_CONCURRENCY)
+  const notFound = {objects: 0, samples: [] as string[]}
+  const app = await db.appender('listed')
+  let batch: string[] = []
+  let lines = 0
+  const flush = async (): Promise<void> => {
+    const found = await Promise.all(batch.map((key) => limit(() => store.head(key))))
+    summary.head += batch.length
+    found.forEach((o, i) => {
+      if (!o) {
+        notFound.objects++
+        if (notFound.samples.length < 5) notFound.samples.push(store.uri(batch[i]))
+        return
+      }
+      app.appendVarchar(o.key)
+      app.appendBigInt(BigInt(o.size))
+      app.appendVarchar(o.etag)
+      app.appendBigInt(BigInt(o.lastModified.getTime()))
+      app.appendBoolean(true)
+      app.endRow()
+    })
+    batch = []
+  }
+  try {
+    for await (const raw of createInterface({input, crlfDelay: Infinity})) {
+      lines++
+      const line = raw.trim()
+      if (line === '' || line.startsWith('#')) continue
+      const key = /^[a-z0-9]+:\/\//i.test(line) ? (line.startsWith(root) ? line.slice(root.length) : undefined) : line.replace(/^\/+/, '')
+      if (key === undefined || !key.startsWith(prefix)) {
+        throw new UsageError(`Line ${lines} of ${from.file === '-' ? 'standard input' : from.file} names ${line}, which is not under the source ${store.uri(prefix)}.`, 'List keys relative to the source bucket, or URIs under the source.')
+      }
+      batch.push(key)
+      if (batch.length >= 1000) await flush()
+      if (lines % PROGRESS_EVERY === 0) onProgress?.(`Planning: read ${lines.toLocaleString('en-US')} lines of the file list.`)
+    }
+    if (batch.length > 0) await flush()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`--files-from ${from.file} does not exist.`, 'Give a file with one key or URI per line, or - for standard input.')
+    throw err
+  } finally {
+    app.closeSync()
+  }
+  // a key listed twice is planned once
+  await db.run(`DELETE FROM listed WHERE rowid NOT IN (SELECT min(rowid) FROM listed GROUP BY key)`)
+  if (notFound.objects > 0) summary.notFound = notFound
+}
+
+/**
+ * The selection of a LIST-based plan (plan.ts), over the candidates in key order, one chunk at a time: globs,
+ * time range (objectTime), shard, markers. JavaScript decides (the same
+ * code as a LIST plan); the kept rows go back, with their URI, day and marker flag, a column chunk at a time.
+ */
+async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, onProgress?: (line: string) => void): Promise<void> {
+  const include = globMatcher(input.include)
+  const exclude = globMatcher(input.exclude)
+  const root = store.uri('')
+  await db.run(`CREATE TABLE planned (key VARCHAR, uri VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
+  const app = await db.appender('planned')
+  let seen = 0
+  // days as text, computed once per day
+  const days = new Map<number, string>()
+  const dayOf = (t: number): string => {
+    const start = t - (((t % 86_400_000) + 86_400_000) % 86_400_000)
+    let d = days.get(start)
+    if (d === undefined) days.set(start, (d = utcDay(start)))
+    return d
+  }
+  try {
+    // in storage order (no sort): what is kept does not depend on the order, and the plan is sorted when read
+    for await (const chunk of db.chunks(`SELECT key, size, etag, lm FROM listed WHERE ok`)) {
+      const [keys, sizes, etags, lms] = chunk.getColumns() as [string[], bigint[], string[], bigint[]]
+      const out: [string[], string[], bigint[], string[], bigint[], string[], boolean[]] = [[], [], [], [], [], [], []]
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]
+        if (include && !include(key)) continue
+        if (exclude && exclude(key)) continue
+        const t = objectTime(key, new Date(Number(lms[i])))
+        if (!inRange(t, input.range)) continue
+        const uri = root + key
+        if (!inShard(uri, input.shard)) continue
+        out[0].push(key)
+        out[1].push(uri)
+        out[2].push(sizes[i])
+        out[3].push(etags[i])
+        out[4].push(lms[i])
+        out[5].push(dayOf(t))
+        out[6].push(isMarkerKey(key))
+      }
+      if (out[0].length > 0) {
+        const c = DuckDBDataChunk.create([VARCHAR, VARCHAR, BIGINT, VARCHAR, BIGINT, VARCHAR, BOOLEAN], out[0].length)
+        c.setColumns(out)
+        app.appendDataChunk(c)
+      }
+      const before = seen
+      seen += keys.length
+      if (crossed(before, seen)) onProgress?.(`Planning: selected from ${seen.toLocaleString('en-US')} objects.`)
+    }
+  } finally {
+    app.closeSync()
+  }
+}
+
+async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPlan> {
+  const days = (
+    await db.all(
+      `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
+              count(*) FILTER (action = 'replace')::BIGINT AS replace, count(*) FILTER (action = 'skip')::BIGINT AS skip
+       FROM final GROUP BY day ORDER BY day`,
+    )
+  ).map((r): DayPlan => ({day: String(r.day), objects: Number(r.objects), bytes: Number(r.bytes), load: Number(r.load), replace: Number(r.replace), skip: Number(r.skip)}))
+  const totals = {objects: 0, bytes: 0, load: 0, replace: 0, skip: 0, bytesToRead: 0}
+  for (const d of days) {
+    totals.objects += d.objects
+    totals.bytes += d.bytes
+    totals.load += d.load
+    totals.replace += d.replace
+    totals.skip += d.skip
+  }
+  totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
+  const markers = await db.all(`SELECT uri FROM planned WHERE marker ORDER BY key LIMIT 5`)
+  return {
+    days,
+    totals,
+    requests: {list: 0, get: totals.load + totals.replace, listedPrefixes: []},
+    markers: {objects: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM planned WHERE marker`))[0].n), samples: markers.map((m) => String(m.uri))},
+    from,
+  }
+}

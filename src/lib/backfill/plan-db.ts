@@ -1,0 +1,77 @@
+import {type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, DuckDBInstance, type DuckDBValue} from '@duckdb/node-api'
+import {mkdtempSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+/** DuckDB's memory while planning: rows beyond it spill to the plan database's temporary folder. */
+const PLAN_MEMORY_LIMIT = '128MB'
+
+/**
+ * A temporary embedded DuckDB database on disk that holds a large plan (inventory rows, the ledger, the planned
+ * objects): planning, the ledger diff and the plan's output work in bounded memory whatever the object count,
+ * and the rows come back sorted, a chunk at a time. Removed on close.
+ */
+export class PlanDb {
+  private constructor(
+    readonly dir: string,
+    private readonly instance: DuckDBInstance,
+    readonly conn: DuckDBConnection,
+    /** appenders write on their own connection: a result streamed on `conn` meanwhile stays valid */
+    private readonly writer: DuckDBConnection,
+  ) {}
+
+  static async open(): Promise<PlanDb> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'seneka-plan-'))
+    try {
+      const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
+        memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || PLAN_MEMORY_LIMIT,
+        temp_directory: path.join(dir, 'spill'),
+        preserve_insertion_order: 'false',
+      })
+      return new PlanDb(dir, instance, await instance.connect(), await instance.connect())
+    } catch (err) {
+      rmSync(dir, {recursive: true, force: true})
+      throw err
+    }
+  }
+
+  /** a file name inside the plan's temporary folder */
+  file(name: string): string {
+    return path.join(this.dir, name)
+  }
+
+  async run(sql: string, params?: Record<string, DuckDBValue>): Promise<void> {
+    await this.conn.run(sql, params)
+  }
+
+  /** a small result (counts, sums, per-day rows) as plain objects */
+  async all(sql: string, params?: Record<string, DuckDBValue>): Promise<Array<Record<string, unknown>>> {
+    const reader = await this.conn.runAndReadAll(sql, params)
+    return reader.getRowObjectsJS() as Array<Record<string, unknown>>
+  }
+
+  /** a large result, one DuckDB chunk (about 2,048 rows) at a time: never held whole */
+  async *chunks(sql: string, params?: Record<string, DuckDBValue>): AsyncIterable<DuckDBDataChunk> {
+    const result = await this.conn.stream(sql, params)
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) yield chunk
+  }
+
+  async appender(table: string): Promise<DuckDBAppender> {
+    return this.writer.createAppender(table)
+  }
+
+  async close(): Promise<void> {
+    try {
+      this.conn.closeSync()
+      this.writer.closeSync()
+      this.instance.closeSync()
+    } finally {
+      rmSync(this.dir, {recursive: true, force: true})
+    }
+  }
+}
+
+/** A SQL string literal (file paths given to read_csv / read_parquet / COPY, which take no parameters). */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`
+}
