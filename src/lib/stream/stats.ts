@@ -16,6 +16,8 @@ export interface StreamCounters {
     objectCreated: number
     /** events other than ObjectCreated (removals, restores, ...), acknowledged and ignored */
     ignored: number
+    /** events of objects outside the worker's --bucket / --prefix scope, acknowledged and not loaded */
+    outOfScope: number
   }
   objects: {
     loaded: number
@@ -39,12 +41,18 @@ export interface StreamCounters {
   poison: number
   /** --listen: push requests refused for their OIDC token (401: none, forged, expired, wrong audience; 403: not an allowed service account) */
   refused: {unauthenticated: number; forbidden: number}
+  /**
+   * --listen: push requests that never became a delivery, by the client's doing (not worker errors): a body cut
+   * off (truncated), not complete within the body deadline (timedOut, 408), too large (413), not a push
+   * request (malformed, 400); and those turned away with 429 while the worker held --max-requests (busy)
+   */
+  requests: {truncated: number; timedOut: number; tooLarge: number; malformed: number; busy: number}
 }
 
 export function emptyCounters(): StreamCounters {
   return {
     messages: {received: 0, deleted: 0, invalid: 0, testEvents: 0, retained: 0},
-    events: {objectCreated: 0, ignored: 0},
+    events: {objectCreated: 0, ignored: 0, outOfScope: 0},
     objects: {loaded: 0, replaced: 0, skipped: 0, missing: 0, failed: 0, markers: 0},
     rows: 0,
     rejected: 0,
@@ -53,6 +61,7 @@ export function emptyCounters(): StreamCounters {
     visibilityExtensions: 0,
     poison: 0,
     refused: {unauthenticated: 0, forbidden: 0},
+    requests: {truncated: 0, timedOut: 0, tooLarge: 0, malformed: 0, busy: 0},
   }
 }
 
@@ -196,6 +205,7 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_events_total', 'counter', 'S3 events in the messages.', [
     ['{kind="object_created"}', c.events.objectCreated],
     ['{kind="ignored"}', c.events.ignored],
+    ['{kind="out_of_scope"}', c.events.outOfScope],
   ])
   metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', [
     ['{outcome="loaded"}', c.objects.loaded],
@@ -214,6 +224,13 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_refused_requests_total', 'counter', 'Push requests refused for their OIDC token (--listen).', [
     ['{reason="unauthenticated"}', c.refused.unauthenticated],
     ['{reason="forbidden"}', c.refused.forbidden],
+  ])
+  metric('seneka_stream_push_requests_not_delivered_total', 'counter', 'Push requests that were not a delivery: client errors (truncated, timed_out, too_large, malformed) and 429 answers (busy).', [
+    ['{reason="truncated"}', c.requests.truncated],
+    ['{reason="timed_out"}', c.requests.timedOut],
+    ['{reason="too_large"}', c.requests.tooLarge],
+    ['{reason="malformed"}', c.requests.malformed],
+    ['{reason="busy"}', c.requests.busy],
   ])
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
   metric('seneka_stream_queued', 'gauge', 'Objects waiting for a load slot (nothing read yet).', [['', queued]])
