@@ -1,10 +1,13 @@
 import {once} from 'node:events'
+import {readFileSync} from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {runStream, type StreamHooks, type StreamOptions, type StreamResult} from '../../../src/lib/stream/run.js'
 import {defaultMaxRequests, parseListenAddress, parsePushRequest} from '../../../src/lib/stream/sources/push.js'
+import {LOADER_DEFAULTS} from '../../../src/lib/warehouse/bigquery/loader.js'
+import {ROOT} from '../../helpers/cli.js'
 import {count, duckQuery} from '../../helpers/duckdb.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
 import {type OidcDouble, post, PUSH_SERVICE_ACCOUNT, pushBody, startOidcDouble, storageCloudEvent} from '../../helpers/oidc.js'
@@ -403,6 +406,16 @@ describe('push mode under its platform: deadlines, slots, stop, scope', () => {
     expect(await count(w.db, 'SELECT count(*) FROM _seneka_ledger')).toBe(80)
     // 5 x what the loader takes in flight, within Cloud Run's 80..1000
     expect([defaultMaxRequests(4), defaultMaxRequests(16), defaultMaxRequests(32), defaultMaxRequests(2000)]).toEqual([80, 80, 160, 1000])
+  })
+
+  it('docs/deploy.md gives Cloud Run the --concurrency the worker admits: --max-requests, the default on BigQuery', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8')
+    const cloudRun = [...doc.matchAll(/--no-allow-unauthenticated --timeout \d+ --concurrency (\d+)/g)].map((m) => Number(m[1]))
+    const admitted = [...doc.matchAll(/--max-requests,(\d+)/g)].map((m) => Number(m[1]))
+    expect(cloudRun).toHaveLength(1)
+    expect(admitted.length).toBeGreaterThan(0)
+    // the BigQuery loader takes two batches of objects in flight
+    expect(new Set([...cloudRun, ...admitted])).toEqual(new Set([defaultMaxRequests(LOADER_DEFAULTS.maxObjectsPerJob * 2)]))
   })
 
   it('loads only the buckets and prefixes it is scoped to; others are acknowledged, counted, and logged once per bucket', async () => {
