@@ -195,6 +195,8 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
     for (const [labels, v] of samples) if (v !== null) lines.push(`${name}${labels} ${v}`)
   }
+  /** one sample per value, labelled label="key" */
+  const by = (label: string, values: Record<string, number>): Array<[string, number]> => Object.entries(values).map(([k, v]) => [`{${label}="${k}"}`, v])
   metric('seneka_stream_messages_total', 'counter', 'SQS messages by what became of them.', [
     ['{result="received"}', c.messages.received],
     ['{result="deleted"}', c.messages.deleted],
@@ -207,14 +209,8 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     ['{kind="ignored"}', c.events.ignored],
     ['{kind="out_of_scope"}', c.events.outOfScope],
   ])
-  metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', [
-    ['{outcome="loaded"}', c.objects.loaded],
-    ['{outcome="replaced"}', c.objects.replaced],
-    ['{outcome="skipped"}', c.objects.skipped],
-    ['{outcome="missing"}', c.objects.missing],
-    ['{outcome="failed"}', c.objects.failed],
-    ['{outcome="marker"}', c.objects.markers],
-  ])
+  const o = c.objects
+  metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', by('outcome', {loaded: o.loaded, replaced: o.replaced, skipped: o.skipped, missing: o.missing, failed: o.failed, marker: o.markers}))
   metric('seneka_stream_rows_total', 'counter', 'Rows loaded.', [['', c.rows]])
   metric('seneka_stream_rejected_lines_total', 'counter', 'Malformed lines kept in _seneka_rejects.', [['', c.rejected]])
   metric('seneka_stream_bytes_read_total', 'counter', 'Bytes read from the object store (as stored).', [['', c.bytesRead]])
@@ -225,13 +221,13 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     ['{reason="unauthenticated"}', c.refused.unauthenticated],
     ['{reason="forbidden"}', c.refused.forbidden],
   ])
-  metric('seneka_stream_push_requests_not_delivered_total', 'counter', 'Push requests that were not a delivery: client errors (truncated, timed_out, too_large, malformed) and 429 answers (busy).', [
-    ['{reason="truncated"}', c.requests.truncated],
-    ['{reason="timed_out"}', c.requests.timedOut],
-    ['{reason="too_large"}', c.requests.tooLarge],
-    ['{reason="malformed"}', c.requests.malformed],
-    ['{reason="busy"}', c.requests.busy],
-  ])
+  const q = c.requests
+  metric(
+    'seneka_stream_push_requests_not_delivered_total',
+    'counter',
+    'Push requests that were not a delivery: client errors (truncated, timed_out, too_large, malformed) and 429 answers (busy).',
+    by('reason', {truncated: q.truncated, timed_out: q.timedOut, too_large: q.tooLarge, malformed: q.malformed, busy: q.busy}),
+  )
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
   metric('seneka_stream_queued', 'gauge', 'Objects waiting for a load slot (nothing read yet).', [['', queued]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])
