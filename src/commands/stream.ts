@@ -6,12 +6,13 @@ import {bigQueryFlags, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, gcsEndpointFlag, wrap} from '../flags/index.js'
+import {streamWorkerFlags} from '../flags/stream.js'
 import {formatAndTable} from '../lib/formats/index.js'
 import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub-name.js'
-import {parseListenAddress} from '../lib/stream/sources/push.js'
+import {DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STOP_TIMEOUT_MS, parseListenAddress} from '../lib/stream/sources/push.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
@@ -46,11 +47,13 @@ POISON MESSAGES
   message is held rather than nacked forever. Redeliveries of failing messages do not keep
   --stop-when-idle from stopping.
 
---listen HOST:PORT is push mode, for Cloud Run (where a Cloud Function used to load) or any HTTP front: it accepts Pub/Sub push requests of a GCS bucket's notifications and Eventarc CloudEvents (google.cloud.storage.object.v1.finalized, binary or structured mode) by POST on any path. Each request is answered 200 only after its object is committed (or when the event is ignored, a duplicate or an older generation); a failed load is answered 503, so Pub/Sub redelivers it with backoff, and after --max-deliveries deliveries (Pub/Sub sends deliveryAttempt when the subscription has a dead-letter policy) it is poison and left to the dead-letter topic. With --push-audience every request must carry a Google-signed OIDC token (RS256, issuer accounts.google.com) for that audience, of one of the --push-service-account accounts: others get 401 or 403 and are counted. GET /healthz answers 200 ({"status": "ok", ...}), and 503 once stopping; GET /metrics serves the Prometheus counters. On SIGTERM it answers new pushes and /healthz 503, lets the requests in flight commit within --shutdown-grace (8s, inside Cloud Run's 10 s) and answers 503 to those that cannot, so they are redelivered; nothing partial is ever committed, even if the platform kills the process then. See docs/deploy.md.
+--listen HOST:PORT is push mode, for Cloud Run (where a Cloud Function used to load) or any HTTP front: it accepts Pub/Sub push requests of a GCS bucket's notifications and Eventarc CloudEvents (google.cloud.storage.object.v1.finalized, binary or structured mode) by POST on any path. Each request is answered 200 only after its object is committed (or when the event is ignored, a duplicate or an older generation); a failed load is answered 503, so Pub/Sub redelivers it with backoff, and after --max-deliveries deliveries (Pub/Sub sends deliveryAttempt when the subscription has a dead-letter policy) it is poison and left to the dead-letter topic. With --push-audience every request must carry a Google-signed OIDC token (RS256, issuer accounts.google.com) for that audience, of one of the --push-service-account accounts: others get 401 or 403 and are counted. A request's body must be complete within 5s of its headers (408 otherwise); only a complete push takes one of the --max-requests slots (default 5 x the objects the loader takes in flight, 80 to 1000, printed at start; beyond them 429 with Retry-After): set Cloud Run's --concurrency to the same number. GET /healthz answers 200 ({"status": "ok", ...}), and 503 once stopping; GET /metrics serves the Prometheus counters. On SIGTERM it answers new pushes and /healthz 503, answers 503 at once to the pushes whose load has not begun (they never begin it), lets the loads under way commit within --shutdown-grace (6s) and answers 503 to those that cannot, so they are redelivered; it exits within --stop-timeout (9s, inside Cloud Run's 10 s) whatever is left: nothing partial is ever committed. See docs/deploy.md.
+
+--bucket and --prefix (repeatable) scope the worker: events of objects outside them are acknowledged, counted as out of scope (outOfScope in the summary) and not loaded, the first of each bucket logged with the reason.
 
 --watch DIR is the embedded mode: it lists a local folder every --poll-interval and loads each file once its size and modification time have not changed for --settle (so half-written files are never read); hidden files and *.tmp / *.part names are left alone. Restarts load nothing twice (the ledger again).
 
-SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0 (with --watch: finishes the loads running only; files still queued are loaded by the next run); a second signal exits at once (nothing partial is committed; unfinished messages are redelivered). --stop-when-idle exits once nothing arrived for that long.
+SIGTERM or SIGINT stops receiving, finishes the loads in flight, deletes their messages and exits 0 (with --watch: finishes the loads running only; files still queued are loaded by the next run); a second signal, or a stop that outlasts --stop-timeout, exits at once with 143 (SIGTERM) or 130 (SIGINT): nothing partial is committed, unfinished messages are redelivered. --stop-when-idle exits once nothing arrived for that long.
 
 A status line goes to stderr every --status-interval: messages/s, objects/s, rows/s, errors, backlog (ApproximateNumberOfMessages, in flight) and the age of the oldest message seen. With --json, stdout carries JSON lines instead: one {"type": "status", ...} per interval and a final {"type": "summary", ...}. --metrics-port serves the same counters in Prometheus text format at http://127.0.0.1:PORT/metrics.
 
@@ -59,6 +62,8 @@ ${exitCodeHelp([
   [ExitCode.ERROR, 'the worker could not start (queue not found, bad credentials, unreachable endpoint ...)'],
   [ExitCode.USAGE, 'bad flags (a --watch folder that does not exist, as for a backfill source)'],
   [ExitCode.PARTIAL_FAILURE, '--stop-when-idle run in which some loads failed or messages were poison (their messages stay on the queue or go to the dead-letter topic)'],
+  [ExitCode.INTERRUPTED, 'SIGINT twice, or a stop that outlasted --stop-timeout (nothing partial committed; unacknowledged messages are redelivered)'],
+  [ExitCode.TERMINATED, 'the same after SIGTERM'],
 ])}`
 
   static override examples = [
@@ -108,7 +113,7 @@ ${exitCodeHelp([
     'push-audience': Flags.string({summary: '--listen: require a Google-signed OIDC token for this audience on every push (the push endpoint URL, or the audience set on the subscription).'}),
     'push-service-account': Flags.string({summary: '--listen: accept only tokens of this service account (repeatable); needs --push-audience.', multiple: true}),
     'push-jwks-url': Flags.string({summary: '--listen: where the token signing keys are fetched [default: https://www.googleapis.com/oauth2/v3/certs].'}),
-    'shutdown-grace': durationFlag({summary: '--listen: on SIGTERM, how long requests in flight may take to commit before they are answered 503 [default: 8s].'}),
+    ...streamWorkerFlags,
     'poll-interval': durationFlag({summary: '--watch: how often the folder is listed [default: 1s].'}),
     settle: durationFlag({summary: '--watch: a file is loaded once its size and mtime are unchanged this long [default: 2s].'}),
     's3-endpoint': Flags.string({summary: 'Custom S3 endpoint (S3-compatible servers); uses path-style addressing.', env: 'AWS_ENDPOINT_URL_S3'}),
@@ -146,9 +151,13 @@ ${exitCodeHelp([
     const ackDeadline = flags['ack-deadline'] ?? 60_000
     if (ackDeadline < 10_000 || ackDeadline > 600_000) throw new UsageError('--ack-deadline must be between 10s and 600s (the Pub/Sub limits).', 'For example: --ack-deadline 60s')
 
-    const pushOnly = (['push-audience', 'push-service-account', 'push-jwks-url', 'shutdown-grace'] as const).find((f) => flags[f] !== undefined)
+    const pushOnly = (['push-audience', 'push-service-account', 'push-jwks-url', 'shutdown-grace', 'max-requests'] as const).find((f) => flags[f] !== undefined)
     if (pushOnly && !flags.listen) throw new UsageError(`--${pushOnly} applies to push mode only.`, 'Add --listen HOST:PORT, or drop the flag.')
     if ((flags['push-service-account'] || flags['push-jwks-url']) && !flags['push-audience']) throw new UsageError(`--${flags['push-service-account'] ? 'push-service-account' : 'push-jwks-url'} needs --push-audience: a token is only checked against the audience it was minted for.`, 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
+    if (flags.watch && (flags.bucket || flags.prefix)) throw new UsageError(`--${flags.bucket ? 'bucket' : 'prefix'} applies to --queue, --subscription and --listen: --watch loads the folder it watches.`, 'Drop the flag, or watch a narrower folder.')
+    const stopTimeout = flags['stop-timeout'] ?? (flags.listen ? DEFAULT_STOP_TIMEOUT_MS : undefined)
+    const grace = flags['shutdown-grace'] ?? (flags.listen ? Math.min(DEFAULT_SHUTDOWN_GRACE_MS, stopTimeout !== undefined ? Math.floor(stopTimeout * 2 / 3) : DEFAULT_SHUTDOWN_GRACE_MS) : undefined)
+    if (grace !== undefined && stopTimeout !== undefined && grace >= stopTimeout) throw new UsageError(`--shutdown-grace (${formatDuration(grace)}) must be shorter than the stop budget --stop-timeout (${formatDuration(stopTimeout)}): the last commits and the close need the rest.`, 'For example: --stop-timeout 9s --shutdown-grace 6s (Cloud Run kills the process 10 s after SIGTERM).')
     const bigquery = {
       staging: flags.staging,
       location: flags.location,
@@ -167,17 +176,28 @@ ${exitCodeHelp([
     }
     const abort = new AbortController()
     let signals = 0
+    const exitCodeOf = (sig: NodeJS.Signals): number => (sig === 'SIGTERM' ? ExitCode.TERMINATED : ExitCode.INTERRUPTED)
     const onSignal = (sig: NodeJS.Signals): void => {
       signals++
       if (signals > 1) {
         this.stderrLine(`${sig} again: exiting now (unfinished messages will be redelivered).`)
-        process.exit(130)
+        process.exit(exitCodeOf(sig))
       }
+      const budget = stopTimeout === undefined ? '' : ` within ${formatDuration(stopTimeout)} (--stop-timeout)`
       this.info(
         flags.watch
-          ? `${sig}: finishing the loads running (files not started yet are left for the next run), then exiting (send it again to exit at once).`
-          : `${sig}: finishing the loads in flight, then exiting (send it again to exit at once).`,
+          ? `${sig}: finishing the loads running (files not started yet are left for the next run), then exiting${budget} (send it again to exit at once).`
+          : flags.listen
+            ? `${sig}: answering 503 to the pushes not begun, letting the loads under way commit for up to ${formatDuration(grace!)}, then exiting${budget} (send it again to exit at once).`
+            : `${sig}: finishing the loads in flight, then exiting${budget} (send it again to exit at once).`,
       )
+      // the stop budget: a worker still busy then exits anyway, before the platform kills it
+      if (stopTimeout !== undefined) {
+        setTimeout(() => {
+          this.stderrLine(`${sig}: the stop budget of ${formatDuration(stopTimeout)} (--stop-timeout) is used up: exiting with loads unfinished (nothing partial is committed; what was not acknowledged is redelivered).`)
+          process.exit(exitCodeOf(sig))
+        }, stopTimeout).unref()
+      }
       abort.abort()
     }
     process.on('SIGTERM', onSignal)
@@ -192,8 +212,10 @@ ${exitCodeHelp([
             audience: flags['push-audience'],
             serviceAccounts: flags['push-service-account'],
             jwksUrl: flags['push-jwks-url'],
-            shutdownGraceMs: flags['shutdown-grace'],
+            shutdownGraceMs: grace,
+            maxRequests: flags['max-requests'],
           },
+          scope: flags.bucket || flags.prefix ? {buckets: flags.bucket ?? [], prefixes: flags.prefix ?? []} : undefined,
           watch: flags.watch,
           format,
           warehouse: this.warehouseUri(),
@@ -219,12 +241,21 @@ ${exitCodeHelp([
             if (flags.queue || flags.subscription) this.info(`Receiving from ${flags.queue ?? flags.subscription} into ${table} (Ctrl-C to stop).`)
             else if (flags.watch) this.info(`Watching ${flags.watch} for new files, loading into ${table} (Ctrl-C to stop).`)
           },
-          onListening: (url) => this.info(`Listening on ${url} for Pub/Sub pushes and CloudEvents, loading into ${table}${flags['push-audience'] ? ' (OIDC tokens checked)' : ''}; GET /healthz for health (Ctrl-C to stop).`),
+          onListening: (url, {maxRequests}) => {
+            this.info(`Listening on ${url} for Pub/Sub pushes and CloudEvents, loading into ${table}${flags['push-audience'] ? ' (OIDC tokens checked)' : ''}; GET /healthz for health (Ctrl-C to stop).`)
+            this.info(`Admitting ${maxRequests} push requests at once (--max-requests; beyond them 429): on Cloud Run set --concurrency ${maxRequests}.`)
+            if (!flags.bucket && !flags.prefix) this.warn('this worker loads the objects of any bucket it can read that a push names; set --bucket (and --prefix) to load only the buckets it is meant for')
+          },
           onStatus: (s) => (this.jsonEnabled() ? this.logJson(s) : this.info(renderStatusLine(s))),
           onMetrics: (url) => this.info(`Metrics on ${url}`),
           onInfo: (line) => this.info(line),
           onWarning: (m) => this.warn(m),
-          onFailure: (f) => this.warn(`load failed, left for redelivery: ${f.uri}: ${f.error}`),
+          onFailure: (f) =>
+            this.warn(
+              flags.watch
+                ? `load failed, retried while the file stays unchanged (after 2s, then twice as long each time up to 5m; after ${plural(flags['max-deliveries'] ?? 5, 'failure')} it is poison and waits for the file to change): ${f.uri}: ${f.error}`
+                : `load failed, left for redelivery: ${f.uri}: ${f.error}`,
+            ),
           onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${plural(m.receiveCount, 'time')})` : ''}: ${m.reason}`),
           onPoison: (p) => this.warn(`poison: ${p.uri ?? `message ${p.messageId}`} failed on ${plural(p.deliveries, 'delivery', 'deliveries')}, left to ${p.deadLetter ?? 'the dead-letter queue'}: ${p.reason}`),
           onStart: (uri) => this.trace(`loading ${uri}`),

@@ -120,6 +120,31 @@ describe('seneka stream --listen (CLI, real HTTP)', () => {
     expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(2)
   })
 
+  it('SIGTERM with a load stuck and pushes queued: the pushes not begun get 503 and are never loaded, and the worker exits within its stop budget (143)', async () => {
+    const db = path.join(tempDir(), 'wh.duckdb')
+    const names = Array.from({length: 12}, (_, i) => `stuck/${i}.log`)
+    for (const name of names) gcs.putObject('cli-push', name, jsonl(50, name))
+    // every read of these objects is held: the load under way never finishes
+    let release!: () => void
+    gcs.delay({match: (q) => q.query.alt === 'media' && q.path.includes('/o/stuck/'), until: new Promise<void>((r) => (release = r))})
+    try {
+      const w = await serve(args(db, '--concurrency', '1', '--stop-timeout', '3s', '--shutdown-grace', '1s'))
+      const answers = names.map((name, i) => post(`${w.url}/`, pushOf(name, `s${i}`)).then((a) => a.status, () => 'no answer'))
+      while (gcs.requests.filter((q) => q.query.alt === 'media' && q.path.includes('/o/stuck/')).length < 1) await new Promise((r) => setTimeout(r, 10))
+      w.child.kill('SIGTERM')
+      const done = await w.exit
+      expect(done.code).toBe(143)
+      expect(w.stderr()).toMatch(/SIGTERM: the stop budget of 3\.0s \(--stop-timeout\) is used up: exiting with loads unfinished/)
+      expect(await Promise.all(answers)).toEqual(Array(12).fill(503))
+      // one object was read (and never committed); the eleven answered 503 before their load began were not even read
+      expect(gcs.requests.filter((q) => q.query.alt === 'media' && q.path.includes('/o/stuck/'))).toHaveLength(1)
+      expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(0)
+    } finally {
+      release()
+      gcs.clearDelays()
+    }
+  }, 60_000)
+
   it('refuses a malformed --listen and --push-service-account without --push-audience in one sentence', async () => {
     const bad = await runCli(['stream', '--listen', '8080', '--format', 'jsonl'])
     expect(bad.code).toBe(2)

@@ -127,4 +127,23 @@ describe('seneka stream (CLI)', () => {
     expect(r.stdout).toMatch(/1 loaded/)
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(6)
   })
+
+  it('--watch says what becomes of a file whose load failed (retried while unchanged, then poison), not "left for redelivery"', async () => {
+    const root = tempDir()
+    const dir = path.join(root, 'in')
+    mkdirSync(dir)
+    writeFileSync(path.join(dir, 'not-a-log.log'), 'this is not JSON\n'.repeat(20))
+    const db = path.join(root, 'wh.duckdb')
+    const r = await runCli(['stream', '--watch', dir, '--format', 'jsonl', '--table', 'app', '--warehouse', `duckdb:${db}`, '--settle', '200ms', '--poll-interval', '100ms', '--stop-when-idle', '1s', '--max-deliveries', '1'])
+    expect(r.code).toBe(3)
+    const stderr = r.stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ')
+    expect(stderr).toContain('load failed, retried while the file stays unchanged (after 2s, then twice as long each time up to 5m; after 1 failure it is poison and waits for the file to change)')
+    expect(stderr).not.toContain('left for redelivery')
+  })
+
+  it('--bucket and --prefix scope --queue, --subscription and --listen: with --watch they are refused in one sentence', async () => {
+    const r = await runCli(['stream', '--watch', '.', '--bucket', 'b', '--format', 'jsonl'])
+    expect(r.code).toBe(2)
+    expect(r.stderr.replace(/\s*›\s*/g, ' ')).toMatch(/--bucket applies to --queue, --subscription and --listen: --watch loads the folder it watches\./)
+  })
 })

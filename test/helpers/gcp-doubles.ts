@@ -93,8 +93,10 @@ export interface GcpDouble {
   fail(rule: Omit<FailRule, 'times'> & {times?: number}): void
   /** drops every fail rule not used up yet */
   clearFailures(): void
-  /** delay the answers to matching requests by `ms` (slow reads) */
-  delay(rule: {match: (r: RecordedRequest) => boolean; ms: number; times?: number}): void
+  /** drops every delay rule */
+  clearDelays(): void
+  /** delay the answers to matching requests by `ms` (slow reads), or hold them until `until` settles */
+  delay(rule: {match: (r: RecordedRequest) => boolean; ms?: number; until?: Promise<unknown>; times?: number}): void
   /** resumable upload sessions completed */
   resumableUploads: number
   /** keep overwritten generations readable (?generation=), as a bucket with object versioning does */
@@ -181,7 +183,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
   const tables = new Map<string, FakeTable>()
   const jobsById = new Map<string, FakeJob>()
   const rules: FailRule[] = []
-  const delays: Array<{match: (r: RecordedRequest) => boolean; ms: number; times: number}> = []
+  const delays: Array<{match: (r: RecordedRequest) => boolean; ms?: number; until?: Promise<unknown>; times: number}> = []
   /** every generation written, by "bucket/name#generation" */
   const versions = new Map<string, StoredObject>()
   let generation = 1000
@@ -204,6 +206,9 @@ export async function startGcpDouble(): Promise<GcpDouble> {
     },
     clearFailures() {
       rules.length = 0
+    },
+    clearDelays() {
+      delays.length = 0
     },
     delay(rule) {
       delays.push({times: Infinity, ...rule})
@@ -643,7 +648,8 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       const slow = delays.find((x) => x.times > 0 && x.match(rec))
       if (slow) {
         slow.times--
-        setTimeout(() => answer(rec, raw, ct, url, res, send), slow.ms)
+        if (slow.until) void slow.until.finally(() => answer(rec, raw, ct, url, res, send))
+        else setTimeout(() => answer(rec, raw, ct, url, res, send), slow.ms ?? 0)
       } else answer(rec, raw, ct, url, res, send)
     })
   })

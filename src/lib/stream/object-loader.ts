@@ -5,14 +5,20 @@ import {loadObject} from '../load/object.js'
 import {isTransient, withRetry} from '../retry.js'
 import {isMarkerKey} from '../store/markers.js'
 import {openStore, type ObjectInfo, type ObjectStore, type StoreFactories, type StoreOptions} from '../store/index.js'
-import type {LedgerEntry, ObjectLoader} from '../warehouse/types.js'
+import {type LedgerEntry, LoadNotStartedError, type ObjectLoader} from '../warehouse/types.js'
 import {compareSequencers, type ObjectEvent} from './events.js'
 import {compareGenerations, type GcsObjectEvent} from './gcs-events.js'
 import {KeyLock} from './key-lock.js'
 import {PinnedGcsStores} from './pinned-gcs.js'
+import {describeScope, inScope, type ObjectScope} from './scope.js'
 import type {LatencyRecorder, StreamCounters} from './stats.js'
 
 export type LoadOutcome = 'loaded' | 'replaced' | 'skipped' | 'missing' | 'failed' | 'marker'
+/**
+ * What became of an event's object: a load outcome, 'not-started' (its request was aborted before the load began:
+ * nothing was read or written) or 'out-of-scope' (not a bucket / prefix this worker loads: acknowledged, not loaded).
+ */
+export type EventOutcome = LoadOutcome | 'not-started' | 'out-of-scope'
 
 export interface LoadFailure {
   uri: string
@@ -42,7 +48,14 @@ export interface StreamLoaderOptions {
   onFailure?: (f: LoadFailure) => void
   onRetry?: (uri: string, err: unknown, attempt: number) => void
   onStart?: (uri: string) => void
+  /** the buckets and prefixes loaded; events of other objects are counted (events.outOfScope) and not loaded */
+  scope?: ObjectScope
+  /** the first out-of-scope event of each bucket */
+  onWarning?: (message: string) => void
 }
+
+/** buckets whose out-of-scope events are logged (the rest are counted only) */
+const SCOPE_LOGGED_BUCKETS = 20
 
 const RECENT_MAX = 100_000
 
@@ -63,6 +76,8 @@ export class StreamLoader {
   private readonly pinned: PinnedGcsStores
   /** why the last load of an object failed (until it loads) */
   private readonly failures = new Map<string, string>()
+  /** buckets whose out-of-scope events were logged */
+  private readonly scopeLogged = new Set<string>()
 
   constructor(private readonly opts: StreamLoaderOptions) {
     this.limit = pLimit(opts.concurrency)
@@ -84,16 +99,19 @@ export class StreamLoader {
     return this.waiting
   }
 
-  /** Runs fn under the key's lock and the concurrency limit, counted as queued until it starts. */
-  private async enqueue<T>(uri: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs fn under the key's lock and the concurrency limit, counted as queued until it starts; a request aborted
+   * (or cancelled) by the time its turn comes is not started at all.
+   */
+  private async enqueue<T>(uri: string, fn: () => Promise<T>, cancelled?: () => boolean): Promise<T | 'not-started'> {
     this.waiting++
     let started = false
     try {
       return await this.lock.run(uri, () =>
-        this.limit(() => {
+        this.limit((): Promise<T | 'not-started'> => {
           started = true
           this.waiting--
-          return fn()
+          return cancelled?.() ? Promise.resolve('not-started' as const) : fn()
         }),
       )
     } finally {
@@ -119,10 +137,25 @@ export class StreamLoader {
     if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value as string)
   }
 
+  /**
+   * An event of an object outside the scope: counted, the first of each bucket logged with the reason, not loaded.
+   */
+  private outOfScope(scheme: 's3' | 'gs', bucket: string, key: string): boolean {
+    const {scope} = this.opts
+    if (!scope || inScope(scope, bucket, key)) return false
+    this.opts.counters.events.outOfScope++
+    if (!this.scopeLogged.has(bucket) && this.scopeLogged.size < SCOPE_LOGGED_BUCKETS) {
+      this.scopeLogged.add(bucket)
+      this.opts.onWarning?.(`not loading ${scheme}://${bucket}/${key}: this worker loads ${describeScope(scope)} (--bucket, --prefix); events outside it are acknowledged and counted as out of scope (logged once per bucket)`)
+    }
+    return true
+  }
+
   /** Loads the object an S3 ObjectCreated event names. Never throws: a failure is an outcome. */
-  async loadEvent(ev: ObjectEvent): Promise<LoadOutcome> {
+  async loadEvent(ev: ObjectEvent): Promise<EventOutcome> {
     const store = this.store(ev.bucket)
     const uri = store.uri(ev.key)
+    if (this.outOfScope('s3', ev.bucket, ev.key)) return 'out-of-scope'
     if (isMarkerKey(ev.key)) return this.marker()
     return this.enqueue(uri, async () => {
       // a duplicate of an event this worker already handled (same or older sequencer): nothing to ask anyone
@@ -150,9 +183,11 @@ export class StreamLoader {
   /**
    * Loads the generation a GCS OBJECT_FINALIZE names, read at that generation. The generation is the
    * version: a ledger entry of the same or a newer generation makes the load unnecessary, so an older
-   * generation never replaces a newer one. Never throws: a failure is an outcome.
+   * generation never replaces a newer one. Never throws: a failure is an outcome. Once `signal` is aborted, a load
+   * that has not begun is not begun ('not-started'): nothing is read or written; one under way finishes.
    */
-  async loadGeneration(ev: GcsObjectEvent): Promise<LoadOutcome> {
+  async loadGeneration(ev: GcsObjectEvent, signal?: AbortSignal): Promise<EventOutcome> {
+    if (this.outOfScope('gs', ev.bucket, ev.key)) return 'out-of-scope'
     const store = this.pinned.at(ev.bucket, ev.generation)
     const uri = store.uri(ev.key)
     return this.enqueue(uri, async () => {
@@ -166,12 +201,12 @@ export class StreamLoader {
         if (!head) return {outcome: 'missing' as const}
         const newer = (v: string | null): boolean => v !== null && /^\d+$/.test(v) && compareGenerations(v, ev.generation) >= 0
         const isCurrent = (e: LedgerEntry): boolean => e.etag === ev.generation || newer(e.sequencer) || newer(e.etag)
-        const res = await this.load(store, head, ev.generation, isCurrent)
+        const res = await this.load(store, head, ev.generation, isCurrent, signal)
         const version = res.outcome === 'skipped' && newer(res.sequencer ?? null) ? res.sequencer! : ev.generation
         if (res.outcome !== 'failed') this.rememberGeneration(uri, version)
         return res
       }, ev.eventTime)
-    })
+    }, () => signal?.aborted === true)
   }
 
   private rememberGeneration(uri: string, generation: string): void {
@@ -189,10 +224,7 @@ export class StreamLoader {
    */
   async loadFile(store: ObjectStore, info: ObjectInfo, cancelled?: () => boolean): Promise<LoadOutcome | 'not-started'> {
     if (isMarkerKey(info.key)) return this.marker()
-    return this.enqueue(info.uri, async () => {
-      if (cancelled?.()) return 'not-started' as const
-      return this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified)
-    })
+    return this.enqueue(info.uri, () => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified), cancelled)
   }
 
   /** A marker object (_SUCCESS, ELBAccessLogTestFile ...): not a log, never loaded, counted apart. */
@@ -206,6 +238,7 @@ export class StreamLoader {
     object: ObjectInfo,
     sequencer: string | undefined,
     isCurrent: ((e: LedgerEntry) => boolean) | undefined,
+    signal?: AbortSignal,
   ): Promise<{outcome: LoadOutcome; rows?: number; sequencer?: string | null}> {
     const {outcome, counters} = await loadObject({
       loader: this.opts.loader,
@@ -217,6 +250,7 @@ export class StreamLoader {
       path: 'stream',
       sequencer,
       isCurrent,
+      signal,
       retries: this.opts.retries,
       onRetry: (err, n) => this.opts.onRetry?.(object.uri, err, n),
     })
@@ -232,7 +266,7 @@ export class StreamLoader {
     uri: string,
     fn: () => Promise<{outcome: LoadOutcome; rows?: number}>,
     since: Date | null,
-  ): Promise<LoadOutcome> {
+  ): Promise<LoadOutcome | 'not-started'> {
     const c = this.opts.counters
     this.active++
     this.opts.onStart?.(uri)
@@ -245,6 +279,8 @@ export class StreamLoader {
       this.opts.onLoaded?.({uri, outcome, rows: rows ?? 0, committedAt})
       return outcome
     } catch (err) {
+      // aborted while waiting for the engine (a staging slot): nothing was read or written, not a failure
+      if (err instanceof LoadNotStartedError) return 'not-started'
       c.objects.failed++
       c.errors++
       this.failures.set(uri, errorMessage(err))

@@ -1,5 +1,6 @@
 import type {Readable} from 'node:stream'
 import type {Storage} from '@google-cloud/storage'
+import {EventEmitter} from 'node:events'
 import {PassThrough} from 'node:stream'
 import {explainGcpError, httpStatus, isGcpTransient} from '../gcp/errors.js'
 import {withRetry} from '../retry.js'
@@ -58,6 +59,7 @@ export class PinnedGcsStore implements ObjectStore {
   async read(key: string): Promise<Readable> {
     this.stats.get++
     const source = this.file(key).createReadStream()
+    source.once('response', allowResponseListeners)
     const out = new PassThrough()
     source.on('error', (err) =>
       out.destroy(explainGcpError(err, {what: `read ${this.uri(key)} (generation ${this.generation})`, needs: 'storage.objects.get', service: 'storage'}) as Error),
@@ -70,6 +72,18 @@ export class PinnedGcsStore implements ObjectStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Listeners one read puts on its HTTP response: the response (a PassThrough of teeny-request) carries 6 when the
+ * storage library sees it, then its createReadStream and teeny-request each pipe it onward (pipeline + eos), 11
+ * in all, every one removed when the read ends. Node warns past 10 per emitter (MaxListenersExceededWarning, two
+ * lines per read of any size worth streaming): the limit of that one response is raised, nothing else.
+ */
+const RESPONSE_LISTENERS = 16
+
+function allowResponseListeners(res: unknown): void {
+  if (res instanceof EventEmitter && res.getMaxListeners() < RESPONSE_LISTENERS) res.setMaxListeners(RESPONSE_LISTENERS)
 }
 
 /** One Storage client per worker, shared by the pinned stores of every notification. */

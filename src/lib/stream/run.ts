@@ -67,6 +67,8 @@ export async function runStream(opts: StreamOptions, hooks: StreamHooks = {}): P
       retries: opts.retries,
       onLoaded: hooks.onLoaded,
       onStart: hooks.onStart,
+      scope: opts.scope,
+      onWarning: hooks.onWarning,
       onRetry: hooks.onRetry,
       onFailure: (f) => {
         if (result.failures.length < MAX_SAMPLES) result.failures.push(f)

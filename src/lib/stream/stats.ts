@@ -16,6 +16,8 @@ export interface StreamCounters {
     objectCreated: number
     /** events other than ObjectCreated (removals, restores, ...), acknowledged and ignored */
     ignored: number
+    /** events of objects outside the worker's --bucket / --prefix scope, acknowledged and not loaded */
+    outOfScope: number
   }
   objects: {
     loaded: number
@@ -39,12 +41,18 @@ export interface StreamCounters {
   poison: number
   /** --listen: push requests refused for their OIDC token (401: none, forged, expired, wrong audience; 403: not an allowed service account) */
   refused: {unauthenticated: number; forbidden: number}
+  /**
+   * --listen: push requests that never became a delivery, by the client's doing (not worker errors): a body cut
+   * off (truncated), not complete within the body deadline (timedOut, 408), too large (413), not a push
+   * request (malformed, 400); and those turned away with 429 while the worker held --max-requests (busy)
+   */
+  requests: {truncated: number; timedOut: number; tooLarge: number; malformed: number; busy: number}
 }
 
 export function emptyCounters(): StreamCounters {
   return {
     messages: {received: 0, deleted: 0, invalid: 0, testEvents: 0, retained: 0},
-    events: {objectCreated: 0, ignored: 0},
+    events: {objectCreated: 0, ignored: 0, outOfScope: 0},
     objects: {loaded: 0, replaced: 0, skipped: 0, missing: 0, failed: 0, markers: 0},
     rows: 0,
     rejected: 0,
@@ -53,6 +61,7 @@ export function emptyCounters(): StreamCounters {
     visibilityExtensions: 0,
     poison: 0,
     refused: {unauthenticated: 0, forbidden: 0},
+    requests: {truncated: 0, timedOut: 0, tooLarge: 0, malformed: 0, busy: 0},
   }
 }
 
@@ -186,6 +195,8 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
     for (const [labels, v] of samples) if (v !== null) lines.push(`${name}${labels} ${v}`)
   }
+  /** one sample per value, labelled label="key" */
+  const by = (label: string, values: Record<string, number>): Array<[string, number]> => Object.entries(values).map(([k, v]) => [`{${label}="${k}"}`, v])
   metric('seneka_stream_messages_total', 'counter', 'SQS messages by what became of them.', [
     ['{result="received"}', c.messages.received],
     ['{result="deleted"}', c.messages.deleted],
@@ -196,15 +207,10 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
   metric('seneka_stream_events_total', 'counter', 'S3 events in the messages.', [
     ['{kind="object_created"}', c.events.objectCreated],
     ['{kind="ignored"}', c.events.ignored],
+    ['{kind="out_of_scope"}', c.events.outOfScope],
   ])
-  metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', [
-    ['{outcome="loaded"}', c.objects.loaded],
-    ['{outcome="replaced"}', c.objects.replaced],
-    ['{outcome="skipped"}', c.objects.skipped],
-    ['{outcome="missing"}', c.objects.missing],
-    ['{outcome="failed"}', c.objects.failed],
-    ['{outcome="marker"}', c.objects.markers],
-  ])
+  const o = c.objects
+  metric('seneka_stream_objects_total', 'counter', 'Objects by load outcome.', by('outcome', {loaded: o.loaded, replaced: o.replaced, skipped: o.skipped, missing: o.missing, failed: o.failed, marker: o.markers}))
   metric('seneka_stream_rows_total', 'counter', 'Rows loaded.', [['', c.rows]])
   metric('seneka_stream_rejected_lines_total', 'counter', 'Malformed lines kept in _seneka_rejects.', [['', c.rejected]])
   metric('seneka_stream_bytes_read_total', 'counter', 'Bytes read from the object store (as stored).', [['', c.bytesRead]])
@@ -215,6 +221,13 @@ export function renderPrometheus(c: StreamCounters, loading: number, backlog: Ba
     ['{reason="unauthenticated"}', c.refused.unauthenticated],
     ['{reason="forbidden"}', c.refused.forbidden],
   ])
+  const q = c.requests
+  metric(
+    'seneka_stream_push_requests_not_delivered_total',
+    'counter',
+    'Push requests that were not a delivery: client errors (truncated, timed_out, too_large, malformed) and 429 answers (busy).',
+    by('reason', {truncated: q.truncated, timed_out: q.timedOut, too_large: q.tooLarge, malformed: q.malformed, busy: q.busy}),
+  )
   metric('seneka_stream_loading', 'gauge', 'Objects being loaded now.', [['', loading]])
   metric('seneka_stream_queued', 'gauge', 'Objects waiting for a load slot (nothing read yet).', [['', queued]])
   metric('seneka_stream_backlog_messages', 'gauge', 'Messages waiting on the queue (ApproximateNumberOfMessages).', [['', backlog.messages]])

@@ -3,6 +3,7 @@ import type {SQSClient} from '@aws-sdk/client-sqs'
 import type {LogFormat} from '../formats/types.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import type {LoadedObject, LoadFailure} from './object-loader.js'
+import type {ObjectScope} from './scope.js'
 import type {LatencySummary, StreamCounters, StreamStatus} from './stats.js'
 
 /** Where the worker's events come from. */
@@ -59,6 +60,8 @@ export interface StreamOptions {
   storeFactories?: StoreFactories
   retries?: number
   loadId?: string
+  /** the buckets and key prefixes loaded (--bucket, --prefix); events of other objects are acknowledged, counted, not loaded */
+  scope?: ObjectScope
   /** aborting it stops the worker gracefully: no more receives, in-flight loads finish */
   signal?: AbortSignal
 }
@@ -72,8 +75,12 @@ export interface PushSettings {
   jwksUrl?: string
   /** clock difference accepted on exp / iat (seconds) [default: 30] */
   clockToleranceSeconds?: number
-  /** on stop, how long in-flight requests may take to commit before they are answered 503 (ms) [default: 8000] */
+  /** on stop, how long the loads under way may take to commit before their requests are answered 503 (ms) [default: 6000] */
   shutdownGraceMs?: number
+  /** a request's body must be complete this long after its headers, else 408 (ms) [default: 5000] */
+  bodyTimeoutMs?: number
+  /** push requests admitted at once (beyond: 429) [default: defaultMaxRequests of the loader's in-flight objects] */
+  maxRequests?: number
 }
 
 export interface StreamHooks {
@@ -87,8 +94,8 @@ export interface StreamHooks {
   onStart?: (uri: string) => void
   onRetry?: (uri: string, err: unknown, attempt: number) => void
   onMetrics?: (url: string) => void
-  /** push mode: the URL the server listens on */
-  onListening?: (url: string) => void
+  /** push mode: the URL the server listens on, and the requests it admits at once */
+  onListening?: (url: string, limits: {maxRequests: number}) => void
   /** once the worker is receiving (or watching) */
   onReady?: () => void
   /** what the warehouse says about running for long (BigQuery: load jobs and least cost per day) */

@@ -1,8 +1,13 @@
+import {once} from 'node:events'
+import {readFileSync} from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {runStream, type StreamHooks, type StreamOptions, type StreamResult} from '../../../src/lib/stream/run.js'
-import {parseListenAddress, parsePushRequest} from '../../../src/lib/stream/sources/push.js'
+import {defaultMaxRequests, parseListenAddress, parsePushRequest} from '../../../src/lib/stream/sources/push.js'
+import {LOADER_DEFAULTS} from '../../../src/lib/warehouse/bigquery/loader.js'
+import {ROOT} from '../../helpers/cli.js'
 import {count, duckQuery} from '../../helpers/duckdb.js'
 import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
 import {type OidcDouble, post, PUSH_SERVICE_ACCOUNT, pushBody, startOidcDouble, storageCloudEvent} from '../../helpers/oidc.js'
@@ -19,6 +24,7 @@ beforeAll(async () => {
   gcs = await startGcpDouble()
   oidc = await startOidcDouble()
 })
+afterEach(() => gcs.clearDelays())
 afterAll(async () => {
   await oidc?.close()
   await gcs?.close()
@@ -128,7 +134,7 @@ describe('runStream --listen (push mode, real HTTP)', () => {
     const r = await w.stop()
     expect(r).toMatchObject({mode: 'push', stoppedBy: 'signal', source: w.url})
     expect(r.messages).toMatchObject({received: 6, deleted: 6, invalid: 0, retained: 0})
-    expect(r.events).toEqual({objectCreated: 4, ignored: 2})
+    expect(r.events).toEqual({objectCreated: 4, ignored: 2, outOfScope: 0})
     expect(r.objects).toMatchObject({loaded: 2, skipped: 2, failed: 0})
     expect(await count(w.db, 'SELECT count(*) FROM app')).toBe(12)
     expect(await duckQuery(w.db, 'SELECT object_uri, etag FROM _seneka_ledger ORDER BY 1')).toEqual([
@@ -257,7 +263,9 @@ describe('runStream --listen (push mode, real HTTP)', () => {
     gcs.delay({match: (q) => q.query.alt === 'media' && q.path.endsWith(`/o/${slow.name}`), ms: 2500, times: 1})
     const slowBody = pushBody(gcsNotification(slow), {messageId: '7002'})
     const pending = [post(`${w.url}/`, pushBody(gcsNotification(quick), {messageId: '7001'})), post(`${w.url}/`, slowBody)]
-    while (started.length < 2) await new Promise((r) => setTimeout(r, 10))
+    // both loads under way: their objects are being read (a load not begun by the stop is not begun at all)
+    const reading = () => gcs.requests.filter((q) => q.query.alt === 'media' && (q.path.endsWith(`/o/${quick.name}`) || q.path.endsWith(`/o/${slow.name}`))).length
+    while (started.length < 2 || reading() < 2) await new Promise((r) => setTimeout(r, 10))
     const t0 = performance.now()
     const result = w.stop()
     await new Promise((r) => setTimeout(r, 50))
@@ -284,5 +292,159 @@ describe('runStream --listen (push mode, real HTTP)', () => {
     await w2.stop()
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(7)
     expect(await count(db, 'SELECT count(*) FROM _seneka_ledger')).toBe(2)
+  })
+})
+
+/**
+ * A POST that sends its headers and the first bytes of a body it never finishes. `answer` is what the worker sent
+ * back by the time the connection closed.
+ */
+async function stalledPost(url: string): Promise<{socket: net.Socket; answer: Promise<string>}> {
+  const {hostname, port} = new URL(url)
+  const socket = net.connect(Number(port), hostname)
+  await once(socket, 'connect')
+  let received = ''
+  socket.on('data', (d) => (received += d))
+  socket.on('error', () => {})
+  const answer = new Promise<string>((r) => socket.once('close', () => r(received)))
+  socket.write(`POST / HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"message": {"da`)
+  return {socket, answer}
+}
+
+/** Holds every read of an object's bytes until release(). */
+function holdReads(): {release: () => void} {
+  let release!: () => void
+  const until = new Promise<void>((r) => (release = r))
+  gcs.delay({match: (q) => q.query.alt === 'media', until})
+  return {release}
+}
+
+const mediaReads = (names: string[]) => gcs.requests.filter((q) => q.query.alt === 'media' && names.some((n) => q.path.endsWith(`/o/${n}`))).length
+
+async function until(cond: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setTimeout(r, 10))
+}
+
+describe('push mode under its platform: deadlines, slots, stop, scope', () => {
+  it('stalled bodies take no request slot (a real push still loads) and a stop does not wait on them', async () => {
+    const w = await startWorker({push: {bodyTimeoutMs: 600_000}})
+    // more stalled connections than the requests admitted at once
+    const stalled = await Promise.all(Array.from({length: 100}, () => stalledPost(w.url)))
+    const o = put('push-logs', `${w.dir}/real.log`, jsonl(4, 'real'))
+    expect(await post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: '8001'}))).toMatchObject({status: 200, body: {outcome: 'loaded'}})
+    // the stop returns (no stalled body keeps it alive) and each stalled request is answered 503 and closed
+    const r = await w.stop()
+    const answers = await Promise.all(stalled.map((s) => s.answer))
+    expect(new Set(answers.map((a) => a.split('\r\n')[0]))).toEqual(new Set(['HTTP/1.1 503 Service Unavailable']))
+    expect(r.messages).toMatchObject({received: 1, deleted: 1})
+    expect(r.errors).toBe(0)
+  })
+
+  it('a body not complete by its deadline gets 408 and a closed connection; a body cut off is a client error, not a worker error', async () => {
+    const w = await startWorker({push: {bodyTimeoutMs: 200}})
+    const slow = await stalledPost(w.url)
+    const answer = await slow.answer
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout')
+    expect(answer).toMatch(/connection: close/i)
+    expect(answer).toContain('"error":"the request body was not complete within 200ms"')
+    const cut = await stalledPost(w.url)
+    cut.socket.destroy()
+    await until(async () => (await (await fetch(`${w.url}/metrics`)).text()).includes('seneka_stream_push_requests_not_delivered_total{reason="truncated"} 1'))
+    const r = await w.stop()
+    expect(r.requests).toMatchObject({truncated: 1, timedOut: 1, busy: 0})
+    expect(r.errors).toBe(0)
+    expect(r.messages.received).toBe(0)
+  })
+
+  it('on stop, requests whose load has not begun are answered 503 at once and never loaded; the load under way commits', async () => {
+    const hold = holdReads()
+    const w = await startWorker({concurrency: 1, push: {shutdownGraceMs: 600_000}})
+    const objects = Array.from({length: 12}, (_, i) => put('push-logs', `${w.dir}/q${i}.log`, jsonl(3, `q${i}`)))
+    const answers = objects.map((o, i) =>
+      post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: `9${i}`})).then((a) => ({name: o.name, status: a.status})),
+    )
+    // one load under way (reading its object, held); the others wait for a load or staging slot
+    await until(() => mediaReads(objects.map((o) => o.name)) === 1)
+    const result = w.stop()
+    const settled: Array<{name: string; status: number}> = []
+    for (const a of answers) void a.then((x) => settled.push(x))
+    // the eleven not begun are answered 503 while the one under way is still held
+    await until(() => settled.length === 11)
+    expect(settled.map((s) => s.status)).toEqual(Array(11).fill(503))
+    hold.release()
+    const all = await Promise.all(answers)
+    const r = await result
+    const committed = all.filter((a) => a.status === 200).map((a) => `gs://push-logs/${a.name}`)
+    expect(committed).toHaveLength(1)
+    expect((await duckQuery(w.db, 'SELECT object_uri FROM _seneka_ledger')).map((x) => x.object_uri)).toEqual(committed)
+    // nothing of the others was read
+    expect(mediaReads(objects.map((o) => o.name))).toBe(1)
+    expect(r.messages).toMatchObject({received: 12, deleted: 1, retained: 11})
+    expect(r.objects).toMatchObject({loaded: 1, failed: 0})
+  })
+
+  it('admits --max-requests requests at once (80 at --concurrency 4 on DuckDB, the Cloud Run concurrency of docs/deploy.md), answers 429 with Retry-After beyond, loads every admitted one', async () => {
+    const hold = holdReads()
+    const w = await startWorker()
+    expect(await (await fetch(`${w.url}/healthz`)).json()).toMatchObject({maxRequests: 80})
+    const objects = Array.from({length: 85}, (_, i) => put('push-logs', `${w.dir}/burst${i}.log`, jsonl(2, `b${i}`)))
+    const settled: Array<{status: number; retryAfter: string | null}> = []
+    const answers = objects.map((o, i) =>
+      post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: `burst-${i}`})).then((a) => {
+        settled.push({status: a.status, retryAfter: a.headers.get('retry-after')})
+        return a
+      }),
+    )
+    // while every admitted load is held, the five beyond the cap are answered
+    await until(() => settled.length === 5)
+    expect(settled).toEqual(Array(5).fill({status: 429, retryAfter: '1'}))
+    hold.release()
+    const all = await Promise.all(answers)
+    expect(all.filter((a) => a.status === 200)).toHaveLength(80)
+    const r = await w.stop()
+    expect(r.requests.busy).toBe(5)
+    expect(await count(w.db, 'SELECT count(*) FROM _seneka_ledger')).toBe(80)
+    // 5 x what the loader takes in flight, within Cloud Run's 80..1000
+    expect([defaultMaxRequests(4), defaultMaxRequests(16), defaultMaxRequests(32), defaultMaxRequests(2000)]).toEqual([80, 80, 160, 1000])
+  })
+
+  it('docs/deploy.md gives Cloud Run the --concurrency the worker admits: --max-requests, the default on BigQuery', () => {
+    const doc = readFileSync(path.join(ROOT, 'docs/deploy.md'), 'utf8')
+    const cloudRun = [...doc.matchAll(/--no-allow-unauthenticated --timeout \d+ --concurrency (\d+)/g)].map((m) => Number(m[1]))
+    const admitted = [...doc.matchAll(/--max-requests,(\d+)/g)].map((m) => Number(m[1]))
+    expect(cloudRun).toHaveLength(1)
+    expect(admitted.length).toBeGreaterThan(0)
+    // the BigQuery loader takes two batches of objects in flight
+    expect(new Set([...cloudRun, ...admitted])).toEqual(new Set([defaultMaxRequests(LOADER_DEFAULTS.maxObjectsPerJob * 2)]))
+  })
+
+  it('loads only the buckets and prefixes it is scoped to; others are acknowledged, counted, and logged once per bucket', async () => {
+    const warnings: string[] = []
+    const dir = `p${n + 1}`
+    const w = await startWorker({scope: {buckets: ['push-logs'], prefixes: [`${dir}/in/`]}}, {onWarning: (m) => warnings.push(m)})
+    const inside = put('push-logs', `${w.dir}/in/a.log`, jsonl(2, 'in'))
+    const otherPrefix = put('push-logs', `${w.dir}/out/a.log`, jsonl(2, 'out'))
+    const otherBucket1 = put('someone-elses', `${w.dir}/in/a.log`, jsonl(2, 'x1'))
+    const otherBucket2 = put('someone-elses', `${w.dir}/in/b.log`, jsonl(2, 'x2'))
+    const outcomes = []
+    for (const [i, o] of [inside, otherPrefix, otherBucket1, otherBucket2].entries()) {
+      const a = await post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: `scope-${i}`}))
+      outcomes.push([a.status, a.body.outcome])
+    }
+    expect(outcomes).toEqual([
+      [200, 'loaded'],
+      [200, 'out-of-scope'],
+      [200, 'out-of-scope'],
+      [200, 'out-of-scope'],
+    ])
+    const r = await w.stop()
+    expect(r.events).toMatchObject({objectCreated: 4, outOfScope: 3})
+    expect(r.messages).toMatchObject({received: 4, deleted: 4})
+    expect(await duckQuery(w.db, 'SELECT object_uri FROM _seneka_ledger')).toEqual([{object_uri: `gs://push-logs/${inside.name}`}])
+    const logged = warnings.filter((m) => m.startsWith('not loading '))
+    expect(logged).toEqual([
+      `not loading gs://push-logs/${otherPrefix.name}: this worker loads bucket push-logs, keys under ${dir}/in/ (--bucket, --prefix); events outside it are acknowledged and counted as out of scope (logged once per bucket)`,
+      `not loading gs://someone-elses/${otherBucket1.name}: this worker loads bucket push-logs, keys under ${dir}/in/ (--bucket, --prefix); events outside it are acknowledged and counted as out of scope (logged once per bucket)`,
+    ])
   })
 })

@@ -73,7 +73,7 @@ describe('runStream from SQS (fauxqs, real AWS SDK)', () => {
     const r = await runStream(options(db, queue))
     expect(r.stoppedBy).toBe('idle')
     expect(r.messages).toMatchObject({received: 7, deleted: 7, invalid: 0, testEvents: 1, retained: 0})
-    expect(r.events).toEqual({objectCreated: 6, ignored: 1})
+    expect(r.events).toEqual({objectCreated: 6, ignored: 1, outOfScope: 0})
     expect(r.objects).toMatchObject({loaded: 3, skipped: 3, failed: 0})
     expect(r.rows).toBe(15)
     expect(r.latency.count).toBe(3)

@@ -18,8 +18,8 @@ class Reads {
   max = 0
   opened = 0
 
-  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal} = {}): ObjectLoadRequest {
-    const body = lines(200, `o${i}`)
+  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal; rows?: number} = {}): ObjectLoadRequest {
+    const body = lines(opts.rows ?? 200, `o${i}`)
     const open = async (): Promise<Readable> => {
       this.opened++
       this.open++
@@ -97,6 +97,15 @@ describe("DuckDB's group-commit loader", () => {
     expect(reads.opened).toBe(1)
     expect(await rows(wh, 'SELECT count(*) FROM _seneka_ledger')).toBe(1)
     expect(await rows(wh, "SELECT count(*) FROM t WHERE _source_uri <> 'file:///src/o0.jsonl'")).toBe(0)
+  })
+
+  it('a stream loader checkpoints between commits once 250,000 rows are committed, so a stop has little left to checkpoint', async () => {
+    const {wh, loader} = await setup({concurrency: 2})
+    const reads = new Reads()
+    // one commit each: 130,000 rows committed, then 260,000
+    for (let i = 0; i < 2; i++) expect(await loader.load(reads.request(i, {rows: 130_000}))).toMatchObject({status: 'loaded', rows: 130_000})
+    expect((loader as unknown as {checkpoints: number}).checkpoints).toBe(1)
+    expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(260_000)
   })
 
   it('keeps the file between the commits of a run, and releases it once the run has nothing to do', async () => {

@@ -2,7 +2,8 @@ import http, {type IncomingHttpHeaders, type IncomingMessage, type ServerRespons
 import type {AddressInfo} from 'node:net'
 import {errorMessage, UserError, UsageError} from '../../errors.js'
 import {type CloudEventContext, type ParsedGcsNotification, parseGcsNotification, parseStorageCloudEvent} from '../gcs-events.js'
-import type {LoadOutcome} from '../object-loader.js'
+import type {EventOutcome} from '../object-loader.js'
+import {formatDuration} from '../../time.js'
 import {PushAuth} from '../push-auth.js'
 import {renderPrometheus} from '../stats.js'
 import type {StopReason} from '../types.js'
@@ -13,8 +14,32 @@ import {MAX_SAMPLES, runLatch, type Source, watchIdle, type WorkerContext} from 
 export const PUBSUB_PUBLISHED = 'google.cloud.pubsub.topic.v1.messagePublished'
 /** The largest request body accepted (a GCS notification is a few kB). */
 export const MAX_BODY_BYTES = 1024 * 1024
-/** How long a stopping worker lets its in-flight requests finish before answering them 503 (Cloud Run gives 10 s). */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 8000
+/**
+ * How long a stopping worker lets the loads under way commit before answering their requests 503; requests whose
+ * load has not begun are answered 503 at once. Inside the stop budget, with room for the last commits and the close.
+ */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 6000
+/**
+ * The stop budget: from SIGTERM to exit (Cloud Run and Kubernetes' default kill the process 10 s after SIGTERM).
+ * A worker still busy then exits anyway: nothing partial is committed, and every push not answered 2xx is redelivered.
+ */
+export const DEFAULT_STOP_TIMEOUT_MS = 9000
+/** A request's body must be complete this long after its headers arrived (a notification is a few kB), else 408. */
+export const DEFAULT_BODY_TIMEOUT_MS = 5000
+/** Requests admitted per object the loader takes in flight: the rest of them wait (queued) for a load slot. */
+const REQUESTS_PER_LOAD_IN_FLIGHT = 5
+/** Cloud Run's default and largest per-instance concurrency: the default cap stays between them. */
+export const MIN_DEFAULT_MAX_REQUESTS = 80
+export const MAX_DEFAULT_MAX_REQUESTS = 1000
+
+/**
+ * Push requests a worker admits at once (--max-requests' default): 5 x what the loader takes in flight, so a burst
+ * queues a few commits deep and no more, within Cloud Run's 80..1000 (80 on DuckDB at --concurrency 4, 1,000 on
+ * BigQuery). Beyond it a request is answered 429; behind Cloud Run with --concurrency set to the same number, none is.
+ */
+export function defaultMaxRequests(loadsInFlight: number): number {
+  return Math.min(MAX_DEFAULT_MAX_REQUESTS, Math.max(MIN_DEFAULT_MAX_REQUESTS, loadsInFlight * REQUESTS_PER_LOAD_IN_FLIGHT))
+}
 /** Refused requests and other per-request problems logged as warnings before they are only counted. */
 const LOGGED_PROBLEMS = 10
 
@@ -124,27 +149,38 @@ export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): Pu
   return fromPubsubEnvelope(v, null)
 }
 
-/** Reads a request body up to `limit` bytes; null when it is larger. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
+/** How a request body read ended. */
+type BodyRead = {kind: 'body'; body: Buffer} | {kind: 'too-large' | 'timed-out' | 'truncated' | 'stopped'}
+
+/**
+ * Reads a request body up to `limit` bytes, until `deadline` (performance.now() ms) at the latest, or until `stop`
+ * is aborted. A client that closes the connection before the end of its body is 'truncated'.
+ */
+function readBody(req: IncomingMessage, limit: number, deadline: number, stop: AbortSignal): Promise<BodyRead> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = []
     let size = 0
-    let over = false
-    req.on('data', (c: Buffer) => {
-      if (over) return
+    const settle = (r: BodyRead): void => {
+      clearTimeout(timer)
+      stop.removeEventListener('abort', onStop)
+      req.off('data', onData).off('end', onEnd).off('error', onGone).off('close', onGone)
+      // a request not read to its end leaves the connection unusable: it is closed once answered
+      if (r.kind !== 'body') req.resume()
+      resolve(r)
+    }
+    const onData = (c: Buffer): void => {
       size += c.length
-      if (size > limit) {
-        over = true
-        chunks.length = 0
-        resolve(null)
-        return
-      }
-      chunks.push(c)
-    })
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks))
-    })
-    req.on('error', reject)
+      if (size > limit) settle({kind: 'too-large'})
+      else chunks.push(c)
+    }
+    const onEnd = (): void => settle({kind: 'body', body: Buffer.concat(chunks)})
+    const onGone = (): void => settle({kind: 'truncated'})
+    const onStop = (): void => settle({kind: 'stopped'})
+    const timer = setTimeout(() => settle({kind: 'timed-out'}), Math.max(0, deadline - performance.now()))
+    if (req.readableEnded) return onEnd()
+    if (stop.aborted) return onStop()
+    req.on('data', onData).on('end', onEnd).on('error', onGone).on('close', onGone)
+    stop.addEventListener('abort', onStop, {once: true})
   })
 }
 
@@ -152,17 +188,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
 interface Job {
   res: ServerResponse
   answered: boolean
+  /** aborted on stop (or when the client gives up): a load that has not begun is not begun */
+  abort: AbortController
   done: Promise<void>
 }
 
-function send(job: Job, status: number, body: unknown, headers: Record<string, string> = {}): boolean {
+/** Answers a request once; `close` ends the connection after the answer (a body not read to its end). */
+function send(job: Pick<Job, 'res' | 'answered'>, status: number, body: unknown, headers: Record<string, string> = {}, close = false): boolean {
   if (job.answered) return false
   job.answered = true
   const res = job.res
   if (res.writableEnded || res.destroyed) return true
   const text = `${JSON.stringify(body)}\n`
-  res.writeHead(status, {'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers})
-  res.end(text)
+  res.writeHead(status, {'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers, ...(close ? {connection: 'close'} : {})})
+  res.end(text, close ? () => res.socket?.destroy() : undefined)
   return true
 }
 
@@ -177,8 +216,11 @@ function isLoopback(host: string): boolean {
  * is committed (or the event is ignored, a duplicate, or an older generation). A failed load answers 503,
  * so Pub/Sub redelivers with backoff; after maxDeliveries deliveries the message is recorded as poison and
  * left to the subscription's dead-letter topic. With an audience configured, each request's OIDC token is
- * verified (401 / 403 otherwise). GET /healthz answers 200 (503 once stopping); GET /metrics serves the
- * Prometheus counters. On stop it answers new pushes and /healthz 503, lets the requests in flight commit
+ * verified (401 / 403 otherwise). A body must be complete within the body deadline (408 otherwise) and only a
+ * complete, well-formed delivery takes one of the maxRequests slots (429 beyond them), so slow or stalled
+ * clients never starve real pushes. GET /healthz answers 200 (503 once stopping); GET /metrics serves the
+ * Prometheus counters. On stop it answers new pushes and /healthz 503, cuts off bodies still arriving, answers
+ * 503 at once to the requests whose load has not begun (and never begins it), lets the loads under way commit
  * within the grace and answers 503 to those that cannot (so they are redelivered), then closes.
  */
 export function pushSource(ctx: WorkerContext, listen: string): Source {
@@ -188,10 +230,14 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
   if (push.serviceAccounts?.length && !push.audience) throw new UsageError('--push-service-account needs --push-audience: a token is only checked against the audience it was minted for.', 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
   const auth = push.audience ? new PushAuth({audience: push.audience, serviceAccounts: push.serviceAccounts, jwksUrl: push.jwksUrl, clockToleranceSeconds: push.clockToleranceSeconds}) : null
   const graceMs = push.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS
-  const cap = Math.max(64, opts.concurrency * 16)
+  const bodyTimeoutMs = push.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS
+  const cap = push.maxRequests ?? defaultMaxRequests(ctx.inFlight)
+  /** admitted requests: a complete, well-formed delivery, loading or waiting for a load slot */
   const jobs = new Set<Job>()
   /** publish time of the deliveries being handled */
   const held = new Map<Job, number>()
+  /** aborted when the worker stops: body reads end at once */
+  const stopping = new AbortController()
   const started = performance.now()
   let draining = false
   let problems = 0
@@ -221,33 +267,92 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
       let stoppedBy: StopReason = 'signal'
       let fatal: unknown
       const {finished, finish} = runLatch(ctx.stopped)
+      const shuttingDown = (job: Pick<Job, 'res' | 'answered'>): boolean => send(job, 503, {error: 'shutting down; redeliver to another instance'}, {'retry-after': '1'}, true)
 
-      /** handles one POST; never throws */
-      const deliver = async (req: IncomingMessage, job: Job): Promise<void> => {
+      /**
+       * Handles one POST up to its admission: the token, then the body (by its deadline), then the parse; only a
+       * complete, well-formed delivery takes one of the `cap` slots. Never throws.
+       */
+      const receive = async (req: IncomingMessage, res: ServerResponse, arrived: number): Promise<void> => {
         const from = header(req.headers, 'x-forwarded-for')?.split(',')[0]?.trim() ?? req.socket.remoteAddress ?? '?'
+        const early = {res, answered: false}
         if (auth) {
           const a = await auth.check(header(req.headers, 'authorization') ?? undefined)
           if (!a.ok) {
             if (a.status === 401) counters.refused.unauthenticated++
             if (a.status === 403) counters.refused.forbidden++
             problem(a.status === 503 ? `push request not checked: ${a.reason}; answered 503 so it is redelivered` : `refused a push request from ${from} (${a.status}): ${a.reason}`)
-            send(job, a.status, {error: a.reason}, a.status === 401 ? {'www-authenticate': 'Bearer', connection: 'close'} : a.status === 403 ? {connection: 'close'} : {'retry-after': '5'})
             req.resume()
+            send(early, a.status, {error: a.reason}, a.status === 401 ? {'www-authenticate': 'Bearer'} : a.status === 403 ? {} : {'retry-after': '5'}, a.status !== 503)
             return
           }
         }
-        const body = await readBody(req, MAX_BODY_BYTES)
-        if (body === null) {
-          problem(`refused a push request from ${from}: the body is larger than ${MAX_BODY_BYTES} bytes`)
-          send(job, 413, {error: `the body is larger than ${MAX_BODY_BYTES} bytes`}, {connection: 'close'})
-          return
+        const read = await readBody(req, MAX_BODY_BYTES, arrived + bodyTimeoutMs, stopping.signal)
+        switch (read.kind) {
+          case 'truncated': {
+            // the client closed the connection mid-body: nothing to answer, nothing the worker did wrong
+            counters.requests.truncated++
+            problem(`a push request from ${from} was cut off before the end of its body`)
+            return
+          }
+          case 'timed-out': {
+            counters.requests.timedOut++
+            problem(`refused a push request from ${from} (408): its body was not complete within ${formatDuration(bodyTimeoutMs)}`)
+            send(early, 408, {error: `the request body was not complete within ${formatDuration(bodyTimeoutMs)}`}, {}, true)
+            return
+          }
+          case 'too-large': {
+            counters.requests.tooLarge++
+            problem(`refused a push request from ${from}: the body is larger than ${MAX_BODY_BYTES} bytes`)
+            send(early, 413, {error: `the body is larger than ${MAX_BODY_BYTES} bytes`}, {}, true)
+            return
+          }
+          case 'stopped': {
+            shuttingDown(early)
+            return
+          }
         }
-        const d = parsePushRequest(req.headers, body)
+        const d = parsePushRequest(req.headers, read.body)
         if (d.kind === 'bad') {
+          counters.requests.malformed++
           problem(`refused a request from ${from} (400): ${d.reason}`)
-          send(job, 400, {error: d.reason})
+          send(early, 400, {error: d.reason})
           return
         }
+        if (draining || fatal !== undefined) {
+          shuttingDown(early)
+          return
+        }
+        if (jobs.size >= cap) {
+          counters.requests.busy++
+          send(early, 429, {error: `${cap} push requests are being handled (--max-requests); retry later`}, {'retry-after': '1'})
+          return
+        }
+        let resolveDone!: () => void
+        const job: Job = {res, answered: false, abort: new AbortController(), done: new Promise<void>((r) => (resolveDone = r))}
+        jobs.add(job)
+        res.on('close', () => {
+          // the client gave up (Pub/Sub's push deadline): a load under way goes on and commits (the redelivery is a
+          // duplicate); one not begun is not begun
+          if (!res.writableEnded) {
+            job.answered = true
+            job.abort.abort()
+          }
+        })
+        try {
+          await deliver(d, job)
+        } catch (err) {
+          counters.errors++
+          hooks.onWarning?.(`push request: ${errorMessage(err)}`)
+          send(job, 503, {error: 'internal error; redeliver'})
+        } finally {
+          jobs.delete(job)
+          resolveDone()
+        }
+      }
+
+      /** handles one admitted delivery */
+      const deliver = async (d: Extract<PushDelivery, {kind: 'delivery'}>, job: Job): Promise<void> => {
         const fresh = !tracker.isRedeliveryOfFailure(d.id)
         if (fresh) {
           lastActivity = performance.now()
@@ -272,13 +377,18 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
             failed(400, null, p.reason)
             return
           }
-          let outcome: LoadOutcome | 'ignored' = 'ignored'
+          let outcome: EventOutcome | 'ignored' = 'ignored'
           if (p.kind === 'ignored') {
             counters.events.ignored++
           } else {
             counters.events.objectCreated++
             const uri = `gs://${p.event.bucket}/${p.event.key}`
-            outcome = await loader.loadGeneration(p.event)
+            outcome = await loader.loadGeneration(p.event, job.abort.signal)
+            if (outcome === 'not-started') {
+              // stopping (or the client left) before its load began: nothing was read; Pub/Sub redelivers it
+              if (send(job, 503, {error: 'shutting down before this object\'s load began; redeliver'}, {'retry-after': '1'}, true)) counters.messages.retained++
+              return
+            }
             if (outcome === 'failed') {
               if (job.answered) return // answered 503 by the shutdown already
               counters.messages.retained++
@@ -296,11 +406,12 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
       }
 
       const server = http.createServer((req, res) => {
+        const arrived = performance.now()
         const url = new URL(req.url ?? '/', 'http://push')
         if (req.method === 'GET' || req.method === 'HEAD') {
           req.resume()
           if (url.pathname === '/healthz') {
-            const body = {status: draining ? 'stopping' : 'ok', mode: 'push', loading: loader.loading, requests: jobs.size, uptimeSeconds: Math.round((performance.now() - started) / 1000)}
+            const body = {status: draining ? 'stopping' : 'ok', mode: 'push', loading: loader.loading, requests: jobs.size, maxRequests: cap, uptimeSeconds: Math.round((performance.now() - started) / 1000)}
             const text = `${JSON.stringify(body)}\n`
             res.writeHead(draining ? 503 : 200, {'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store'})
             res.end(req.method === 'HEAD' ? undefined : text)
@@ -308,7 +419,7 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
           }
           if (url.pathname === '/metrics') {
             refreshBacklog()
-            const text = renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary())
+            const text = renderPrometheus(counters, loader.loading, ctx.backlog, latency.summary(), loader.queued)
             res.writeHead(200, {'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text)})
             res.end(req.method === 'HEAD' ? undefined : text)
             return
@@ -317,40 +428,22 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
           res.end(`${JSON.stringify({error: 'not found: POST push requests to any path; GET /healthz or /metrics'})}\n`)
           return
         }
-        let resolveDone!: () => void
-        const job: Job = {res, answered: false, done: new Promise<void>((r) => (resolveDone = r))}
+        const early = {res, answered: false}
         if (req.method !== 'POST') {
           req.resume()
-          send(job, 405, {error: 'push requests are POSTs'}, {allow: 'POST, GET, HEAD'})
+          send(early, 405, {error: 'push requests are POSTs'}, {allow: 'POST, GET, HEAD'})
           return
         }
         if (draining || fatal !== undefined) {
           req.resume()
-          send(job, 503, {error: 'shutting down; redeliver to another instance'}, {connection: 'close', 'retry-after': '1'})
+          shuttingDown(early)
           return
         }
-        if (jobs.size >= cap) {
-          req.resume()
-          send(job, 429, {error: `more than ${cap} push requests in flight`}, {'retry-after': '1'})
-          return
-        }
-        jobs.add(job)
-        res.on('close', () => {
-          // the client gave up (Pub/Sub's push deadline): the load goes on and commits; the redelivery is a duplicate
-          if (!res.writableEnded) job.answered = true
-        })
-        deliver(req, job)
-          .catch((err: unknown) => {
-            counters.errors++
-            hooks.onWarning?.(`push request: ${errorMessage(err)}`)
-            send(job, 503, {error: 'internal error; redeliver'})
-          })
-          .finally(() => {
-            jobs.delete(job)
-            resolveDone()
-          })
+        void receive(req, res, arrived)
       })
       server.headersTimeout = 20_000
+      // Node's own bound on a whole request (a backstop: the body deadline above answers 408 long before)
+      server.requestTimeout = Math.max(server.headersTimeout + 1000, bodyTimeoutMs * 2)
       server.keepAliveTimeout = 65_000 // longer than the front's idle timeout, so it never reuses a closed connection
 
       await new Promise<void>((resolve, reject) => {
@@ -368,7 +461,7 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
       const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
       ctx.result.source = url
       if (!auth && !isLoopback(host)) hooks.onWarning?.('push requests are accepted without checking their OIDC token (Cloud Run checks it when the service requires authentication); set --push-audience and --push-service-account to check it here too')
-      hooks.onListening?.(url)
+      hooks.onListening?.(url, {maxRequests: cap})
       hooks.onReady?.()
 
       const idleTimer = watchIdle(opts.stopWhenIdleMs, () => (freshInflight === 0 ? lastActivity : undefined), () => {
@@ -380,10 +473,13 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
         await finished
       } finally {
         if (idleTimer) clearInterval(idleTimer)
-        // stop: /healthz says 503 and new pushes get 503 while the requests in flight may commit within the
-        // grace; the others are answered 503 so Pub/Sub redelivers them elsewhere. Their loads still finish
-        // (or die with the process): each commit is atomic with its ledger entry, so neither loses data.
+        // stop: /healthz says 503 and new pushes get 503; bodies still arriving are cut off (503); requests whose
+        // load has not begun are answered 503 at once and never begin it; the loads under way may commit within the
+        // grace, the others' requests are answered 503 so Pub/Sub redelivers them elsewhere. Those loads still
+        // finish (or die with the process): each commit is atomic with its ledger entry, so neither loses data.
         draining = true
+        stopping.abort()
+        for (const j of jobs) j.abort.abort()
         const all = Promise.all([...jobs].map((j) => j.done))
         let timer: NodeJS.Timeout | undefined
         const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))])
@@ -391,12 +487,12 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
         if (late) {
           let answered = 0
           for (const j of jobs) {
-            if (send(j, 503, {error: 'shutting down before this object committed; redeliver'}, {connection: 'close'})) {
+            if (send(j, 503, {error: 'shutting down before this object committed; redeliver'}, {}, true)) {
               answered++
               counters.messages.retained++
             }
           }
-          if (answered > 0) hooks.onWarning?.(`stopping: answered 503 to ${answered} push request${answered === 1 ? '' : 's'} whose loads had not committed within ${Math.round(graceMs / 1000)}s (Pub/Sub redelivers them)`)
+          if (answered > 0) hooks.onWarning?.(`stopping: answered 503 to ${answered} push request${answered === 1 ? '' : 's'} whose loads had not committed within ${formatDuration(graceMs)} (Pub/Sub redelivers them)`)
           await Promise.all([...jobs].map((j) => j.done))
         }
         server.close()

@@ -393,6 +393,12 @@ const ROW_GROUP_ROWS = 122_880
  */
 const GROUP_TARGET_ROWS = 2 * ROW_GROUP_ROWS
 const LINGER_MS = 600
+/**
+ * Rows a stream loader commits between checkpoints: a stop closes the file, and the close checkpoints what is
+ * left, which after heavy loading took 5-18 s (past a platform's stop budget). checkpoint_threshold cannot bound
+ * it: large appends go to the file itself, not the WAL, and still wait for a checkpoint.
+ */
+const STREAM_CHECKPOINT_ROWS = 250_000
 /** loads a backfill's loader takes in flight beyond 4 x --concurrency: staged ones wait on disk for a commit */
 const STAGED_WAITING = 48
 /**
@@ -433,7 +439,14 @@ class GroupCommitLoader implements ObjectLoader {
     // large one got the few objects that could stage meanwhile and went through the WAL (10x: 0.27x native)
     this.stageSlots = Math.max(1, concurrency)
     this.maxInFlight = this.stageSlots * 4 + (bulk ? STAGED_WAITING : 0)
+    this.checkpointEvery = bulk ? Infinity : STREAM_CHECKPOINT_ROWS
   }
+
+  private readonly checkpointEvery: number
+  /** rows committed since the last checkpoint (stream loads) */
+  private uncheckpointed = 0
+  /** checkpoints run between commits (tests, figures) */
+  checkpoints = 0
 
   private readonly stageSlots: number
   /** loads waiting to stage: woken whenever a slot frees or the queue shrinks, each checks again */
@@ -565,6 +578,7 @@ class GroupCommitLoader implements ObjectLoader {
       try {
         const outcomes = await this.commit(group)
         group.forEach((item, i) => item.resolve(outcomes[i]))
+        await this.checkpointAfter(group)
       } catch (err) {
         if (group.length === 1) group[0].reject(err)
         // one bad object must not fail the others: commit them one by one
@@ -573,6 +587,16 @@ class GroupCommitLoader implements ObjectLoader {
         await Promise.all(group.flatMap((item) => [item.file, item.staged.fast?.file, item.staged.raw?.file, item.staged.rejectsFile].filter((f) => f !== undefined).map((f) => fs.rm(f, {force: true}))))
       }
     }
+  }
+
+  /** A stream loader checkpoints, off the event loop, once it committed checkpointEvery rows since the last time. */
+  private async checkpointAfter(group: StagedObject[]): Promise<void> {
+    this.uncheckpointed += group.reduce((n, q) => n + q.staged.rows, 0)
+    if (this.uncheckpointed < this.checkpointEvery) return
+    this.uncheckpointed = 0
+    this.checkpoints++
+    // a failed checkpoint costs nothing: the next one (or the close) does the work
+    await this.lease.use(({conn}) => conn.run('CHECKPOINT')).catch(() => {})
   }
 
   /**
