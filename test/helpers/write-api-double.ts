@@ -49,6 +49,8 @@ export interface WriteApiDouble {
   connectionsOpened: number
   /** the next N appends (matching) are applied, then the connection breaks before the reply (a lost reply) */
   loseAppendReplies(n: number, match?: (streamName: string) => boolean): void
+  /** the next N appends (matching) are not applied and answered with this error in the response (INTERNAL ...) */
+  failAppends(n: number, code: number, match?: (streamName: string) => boolean): void
   /** the next N batch commits are applied, then answered UNAVAILABLE (a lost reply) */
   loseCommitReplies(n: number): void
   /** the next N calls of a unary method fail with UNAVAILABLE before doing anything */
@@ -84,6 +86,7 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
   const streams = new Map<string, DoubleStream>()
   const calls: WriteApiDouble['calls'] = []
   const lostAppends: Array<{match: (s: string) => boolean}> = []
+  const failedAppends: Array<{match: (s: string) => boolean; code: number}> = []
   let lostCommits = 0
   const failing = new Map<string, number>()
   let seq = 0
@@ -271,6 +274,11 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
           if (isDefault && offset !== undefined) return replyError(Code.INVALID_ARGUMENT, 'offset is not supported on the default stream')
           if (offset !== undefined && offset < s.rows.length) return replyError(Code.ALREADY_EXISTS, `The offset is within stream, expected offset ${s.rows.length}, received ${offset}`)
           if (offset !== undefined && offset > s.rows.length) return replyError(Code.OUT_OF_RANGE, `The offset is beyond stream, expected offset ${s.rows.length}, received ${offset}`)
+          const failed = failedAppends.findIndex((f) => f.match(s.name))
+          if (failed >= 0) {
+            const [f] = failedAppends.splice(failed, 1)
+            return replyError(f.code, 'simulated: the append was not applied')
+          }
           const decoded = decodeRows(s.table, req, schema)
           if (decoded.error) {
             // a schema mismatch ends the connection, with the storage error in the trailers
@@ -304,6 +312,9 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     connectionsOpened: 0,
     loseAppendReplies(n, match = () => true) {
       for (let i = 0; i < n; i++) lostAppends.push({match})
+    },
+    failAppends(n, code, match = () => true) {
+      for (let i = 0; i < n; i++) failedAppends.push({match, code})
     },
     loseCommitReplies(n) {
       lostCommits += n

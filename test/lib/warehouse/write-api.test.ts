@@ -1,5 +1,5 @@
 import {gunzipSync, gzipSync} from 'node:zlib'
-import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
@@ -66,16 +66,17 @@ function scenario(opts: {files?: number; malformedRate?: number} = {}) {
       bigquery: settings(dataset, writeApi),
       ...extra,
     })
-  const rows = () => g.tables.get(`${dataset}.alb_logs`)?.rows ?? []
-  const lines = () => rows().map((r) => `${r._source_uri}#${r._line}`)
+  // the stand-in holds what queries see: committed rows, minus what a DELETE removed
+  const rows = () => sql.rows(dataset, 'alb_logs')
+  const lines = async () => (await rows()).map((r) => `${r._source_uri}#${r._line}`)
   const ledger = () => sql.rows(dataset, '_seneka_ledger', 'loaded_at')
   const rejects = () => g.tables.get(`${dataset}._seneka_rejects`)?.rows ?? []
   return {dataset, bucket, fx, run, rows, lines, ledger, rejects}
 }
 
 /** every good line once, and nothing else */
-function expectExactlyOnce(s: ReturnType<typeof scenario>): void {
-  const got = s.lines()
+async function expectExactlyOnce(s: ReturnType<typeof scenario>): Promise<void> {
+  const got = await s.lines()
   expect(new Set(got).size).toBe(got.length)
   expect(got).toHaveLength(s.fx.good)
 }
@@ -86,7 +87,7 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     const before = w.calls.length
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
-    expectExactlyOnce(s)
+    await expectExactlyOnce(s)
     expect(s.rejects()).toHaveLength(s.fx.malformed)
     const calls = w.calls.slice(before)
     // every append to a pending stream carries its offset, starting at 0
@@ -105,7 +106,8 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     const ledger = await s.ledger()
     expect(ledger.filter((l) => l.state === 'committed')).toHaveLength(s.fx.files.length)
     expect(ledger.filter((l) => l.state === 'intent')).toHaveLength(s.fx.files.length)
-    expect(w.openConnections).toBe(0)
+    // the server sees every connection closed (the loader closed its client)
+    await vi.waitFor(() => expect(w.openConnections).toBe(0))
   })
 
   it('a re-run skips every object and adds nothing', async () => {
@@ -113,6 +115,156 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     await s.run()
     const again = await s.run()
     expect(again.objects).toMatchObject({loaded: 0, skipped: s.fx.files.length, failed: 0})
-    expectExactlyOnce(s)
+    await expectExactlyOnce(s)
+  })
+})
+
+const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'committed', 'replaced', 'recorded']
+
+class Crash extends Error {
+  override readonly name = 'Crash'
+}
+
+describe('Write API loader: exactly once through lost replies and crashes', () => {
+  it('a lost append reply: the append is sent again at the same offset (ALREADY_EXISTS = done), rows once', async () => {
+    const s = scenario()
+    const before = w.calls.length
+    w.loseAppendReplies(2, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    // the lost appends were applied: the same offset went out twice on the same stream
+    const appends = w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const keys = appends.map((a) => `${a.request.writeStream}@${a.request.offset?.value}`)
+    expect(keys.length - new Set(keys).size).toBe(2)
+    // the server sees every connection closed (the loader closed its client)
+    await vi.waitFor(() => expect(w.openConnections).toBe(0))
+  })
+
+  it('an append refused with INTERNAL: the requests behind it get OUT_OF_RANGE and are sent again from the last acknowledged offset', async () => {
+    const s = scenario({files: 2})
+    const before = w.calls.length
+    w.failAppends(1, 13, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    // tiny requests: every object is many appends, several in flight
+    const r = await s.run({requestBytes: 2500})
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    const appends = w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const offsets = new Map<string, number[]>()
+    for (const a of appends) offsets.set(a.request.writeStream, [...(offsets.get(a.request.writeStream) ?? []), Number(a.request.offset.value)])
+    // one stream saw an offset again after a later one: the resend from the last acknowledged offset
+    const resent = [...offsets.values()].filter((o) => o.some((x, i) => i > 0 && x <= o[i - 1]))
+    expect(resent).toHaveLength(1)
+    expect(Math.max(...[...offsets.values()].map((o) => o.length))).toBeGreaterThan(3)
+  })
+
+  it('a lost commit reply: the retry finds the stream committed (never twice), rows once', async () => {
+    const s = scenario()
+    w.loseCommitReplies(2)
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    const ledger = await s.ledger()
+    expect(new Set(ledger.filter((l) => l.state === 'committed').map((l) => l.object_uri)).size).toBe(s.fx.files.length)
+  })
+
+  for (const at of STEPS) {
+    it(`a crash after step "${at}" of an object, then a new run: exactly the rows of an uninterrupted run`, async () => {
+      const s = scenario({files: 4})
+      // the first object that reaches the step dies there (a thrown, non-retryable error ends that load)
+      let crashed: string | undefined
+      const first = await s.run({
+        onStep: (step, uri) => {
+          if (step === at && (crashed === undefined || crashed === uri)) {
+            crashed = uri
+            throw new Crash(`simulated crash after ${step}`)
+          }
+        },
+      })
+      expect(crashed).toBeDefined()
+      expect(first.objects.failed).toBeGreaterThanOrEqual(1)
+      // a failed object leaves no partial rows, whatever the step
+      const partial = (await s.rows()).filter((r) => r._source_uri === crashed)
+      expect([0, s.fx.files.find((f) => crashed!.endsWith(f.key))!.lines - s.fx.files.find((f) => crashed!.endsWith(f.key))!.malformed]).toContain(partial.length)
+      const second = await s.run()
+      expect(second.objects.failed, JSON.stringify(second.failures)).toBe(0)
+      await expectExactlyOnce(s)
+      expect(s.rejects()).toHaveLength(s.fx.malformed)
+      // every object ends with a committed ledger entry
+      const committed = new Set((await s.ledger()).filter((l) => l.state === 'committed').map((l) => l.object_uri))
+      expect(committed.size).toBe(s.fx.files.length)
+      // and a third run loads nothing
+      const third = await s.run()
+      expect(third.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0})
+    })
+  }
+})
+
+describe('Write API loader: concurrent workers, zombies, changed objects', () => {
+  it('the same object to two workers at once (both record an intent): one stream commits, rows once', async () => {
+    const s = scenario({files: 2})
+    const intents = new Map<string, number>()
+    const waiters: Array<() => void> = []
+    // each worker waits after recording its intent until the other recorded one for the same object
+    const barrier = async (step: WriteStep, uri: string) => {
+      if (step !== 'intent') return
+      intents.set(uri, (intents.get(uri) ?? 0) + 1)
+      if (intents.get(uri)! >= 2) for (const w of waiters.splice(0)) w()
+      else await new Promise<void>((r) => waiters.push(r))
+    }
+    const [a, b] = await Promise.all([s.run({onStep: barrier}, {loadId: 'worker-a'}), s.run({onStep: barrier}, {loadId: 'worker-b'})])
+    expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
+    await expectExactlyOnce(s)
+    const committed = (await s.ledger()).filter((l) => l.state === 'committed')
+    expect(new Set(committed.map((l) => l.stream)).size).toBe(s.fx.files.length)
+    expect((await s.ledger()).filter((l) => l.state === 'abandoned').length).toBeGreaterThanOrEqual(s.fx.files.length)
+  })
+
+  it('a zombie: a worker whose lease ran out before its commit commits nothing; the other worker loads the object once', async () => {
+    const s = scenario({files: 2})
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    let release!: () => void
+    const paused = new Promise<void>((r) => (release = r))
+    let zombieUri: string | undefined
+    const zombie = s.run(
+      {
+        clock,
+        leaseMs: 60_000,
+        onStep: async (step, uri) => {
+          if (step !== 'finalized' || zombieUri) return
+          zombieUri = uri
+          await paused
+          skew = 120_000 // it wakes up two minutes later, past its lease
+        },
+      },
+      {loadId: 'zombie', retries: 0},
+    )
+    while (!zombieUri) await new Promise((r) => setImmediate(r))
+    const other = await s.run({}, {loadId: 'healthy'})
+    expect(other.objects.failed).toBe(0)
+    release()
+    const z = await zombie
+    expect(z.failures.map((f) => f.error).join(' ')).toMatch(/lease .* ran out before its commit/)
+    await expectExactlyOnce(s)
+  })
+
+  it('an object whose ETag changed: the old version rows go by one DELETE outside any transaction, the new ones come once', async () => {
+    const s = scenario({files: 2})
+    await s.run()
+    const f = s.fx.files[0]
+    const kept = `${gunzipSync(f.body).toString().split('\n').filter(Boolean).slice(0, 5).join('\n')}\n`
+    g.putObject(s.bucket, f.key, gzipSync(kept))
+    const before = g.jobs('query').length
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({replaced: 1, loaded: 0, failed: 0})
+    const uri = `gs://${s.bucket}/${f.key}`
+    const rows = (await s.rows()).filter((x) => x._source_uri === uri)
+    const goodKept = kept.split('\n').filter(Boolean).length - (rows.length === 5 ? 0 : 5 - rows.length)
+    expect(rows).toHaveLength(goodKept)
+    expect(new Set(rows.map((x) => x._line)).size).toBe(rows.length)
+    const dml = g.jobs('query').slice(before).map((j) => String(j.configuration.query.query)).filter((q) => /\bDELETE\b/.test(q))
+    expect(dml).toHaveLength(2) // the old rows, the old rejects
+    for (const q of dml) expect(q).not.toMatch(/BEGIN TRANSACTION/)
   })
 })

@@ -10,7 +10,7 @@ import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type 
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
 import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
-import {RequestBuilder, RowEncoder, type RowValues} from './rows.js'
+import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
 export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'committed' | 'replaced' | 'recorded'
@@ -28,11 +28,14 @@ export interface WriteApiLoaderSettings {
   clock: LoaderClock
   /** HOST:PORT of a plaintext Write API endpoint (BIGQUERY_STORAGE_EMULATOR_HOST) */
   emulatorHost?: string
+  /** bytes of rows per append request (below the service's 10 MB limit) */
+  requestBytes: number
   /** called after each step of each object (tests: a crash injected at every step) */
   onStep?: (step: WriteStep, uri: string) => void | Promise<void>
 }
 
 export const WRITE_API_DEFAULTS = {
+  requestBytes: REQUEST_BYTES_BUDGET,
   leaseMs: 10 * 60_000,
   minLookupIntervalMs: 1000,
   clock: REAL_CLOCK,
@@ -283,7 +286,7 @@ export class WriteApiLoader implements ObjectLoader {
     let min = Infinity
     let max = -Infinity
     let untimed = timeCol < 0
-    const builder = new RequestBuilder()
+    const builder = new RequestBuilder(this.settings.requestBytes)
     const rejects: RowValues[] = []
     const lines: number[] = []
     const reject = (line: number, reason: string, raw: string) => rejects.push({target_table: req.table, object_uri: object.uri, line, reason, raw, load_id: loadId, rejected_at: ingested})
@@ -374,7 +377,7 @@ export class WriteApiLoader implements ObjectLoader {
     let rejectStream: string | null = null
     if (enc.rejects.length > 0) {
       const rs = await this.api.createPendingStream(this.parent(REJECTS_TABLE))
-      const b = new RequestBuilder()
+      const b = new RequestBuilder(this.settings.requestBytes)
       for (const r of enc.rejects) b.add(this.rejectEncoder.encode(r))
       await this.api.appendPending(rs.name, this.rejectEncoder.descriptor, b.done(), (_i, res) => new Error(`BigQuery refused the rejected lines of ${uri}: ${res.error?.message ?? ''}`))
       const n = await this.api.finalize(rs.name)
