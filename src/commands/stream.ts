@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {describeEstimate, type QueryEstimate} from '../lib/cost/bigquery.js'
 import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream/dry-run.js'
-import {bigQueryFlags} from '../flags/cost.js'
+import {bigQueryFlags, loadMethodFlag} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, wrap} from '../flags/index.js'
@@ -119,6 +119,7 @@ ${exitCodeHelp([
     'max-latency': durationFlag({
       summary: `BigQuery: commit a batch at the latest this long after its first object arrived; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
     }),
+    'load-method': loadMethodFlag('write-api'),
     staging: bigQueryFlags.staging,
     location: bigQueryFlags.location,
     'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
@@ -148,6 +149,8 @@ ${exitCodeHelp([
     if (pushOnly && !flags.listen) throw new UsageError(`--${pushOnly} applies to push mode only.`, 'Add --listen HOST:PORT, or drop the flag.')
     if ((flags['push-service-account'] || flags['push-jwks-url']) && !flags['push-audience']) throw new UsageError(`--${flags['push-service-account'] ? 'push-service-account' : 'push-jwks-url'} needs --push-audience: a token is only checked against the audience it was minted for.`, 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
     const bigquery = {
+      // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
+      loadMethod: flags['load-method'] ?? 'write-api',
       staging: flags.staging,
       location: flags.location,
       maxBytesBilled: flags['max-bytes-billed'],

@@ -375,6 +375,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     if (this.loadMethod === 'write-api') {
+      if (this.opts.staging) this.opts.onWarning?.('The Write API loads without a staging prefix: --staging is used by --load-method load-jobs only.')
       await this.ensureMeta()
       const {WriteApiLoader} = await import('./write-api/loader.js')
       return WriteApiLoader.open(this, {
