@@ -301,7 +301,8 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     },
   }
 
-  const server = new grpc.Server()
+  // the service takes requests up to its own limit (checked above), not grpc's 4 MB default
+  const server = new grpc.Server({'grpc.max_receive_message_length': 64 * 1024 * 1024})
   server.addService(loadService(), impl)
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))))
   const double: WriteApiDouble = {

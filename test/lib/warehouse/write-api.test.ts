@@ -268,3 +268,60 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     for (const q of dml) expect(q).not.toMatch(/BEGIN TRANSACTION/)
   })
 })
+
+describe('Write API loader: refusals are one sentence, never a silent drop', () => {
+  it('a table that lacks a column the rows carry (SCHEMA_MISMATCH_EXTRA_FIELDS): one sentence naming it, nothing committed', async () => {
+    const s = scenario({files: 2})
+    const r = await s.run({
+      // another tool drops a column after seneka checked the table
+      onStep: (step) => {
+        if (step !== 'lookup') return
+        const t = g.tables.get(`${s.dataset}.alb_logs`)!
+        t.metadata.schema.fields = t.metadata.schema.fields.filter((f: {name: string}) => f.name !== 'user_agent')
+      },
+    })
+    expect(r.objects.loaded).toBe(0)
+    expect(r.failures.map((f) => f.error)).toEqual(s.fx.files.map(() => expect.stringMatching(/^The table alb_logs lacks column\(s\) user_agent that seneka writes for alb rows; nothing of gs:\/\/.* was committed\./)))
+    expect(await s.rows()).toEqual([])
+  })
+
+  it('the double refuses a request of 10 MB; seneka cuts its requests below it and offsets follow the rows', async () => {
+    const {RowEncoder, RequestBuilder, MAX_REQUEST_BYTES} = await import('../../../src/lib/warehouse/bigquery/write-api/rows.js')
+    const {WriteApi} = await import('../../../src/lib/warehouse/bigquery/write-api/client.js')
+    const dataset = `wapi_big_${++dsSeq}`
+    g.tables.set(`${dataset}.big`, {metadata: {tableReference: {projectId: 'test-project', datasetId: dataset, tableId: 'big'}, schema: {fields: [{name: 'msg', type: 'STRING'}]}}, rows: []})
+    const api = new WriteApi({project: 'test-project', emulatorHost: w.host, retries: 0, retryBaseDelayMs: 1})
+    try {
+      const enc = new RowEncoder([{name: 'msg', type: 'STRING'}])
+      const row = enc.encode({msg: 'x'.repeat(1024 * 1024)})
+      const parent = api.tablePath(dataset, 'big')
+      // eleven 1 MiB rows in one request: refused by the service
+      const one = await api.createPendingStream(parent)
+      const err = await api.appendPending(one.name, enc.descriptor, [Array.from({length: 11}, () => row)], (_i, res) => new Error(String(res.error?.message))).catch((e) => e)
+      expect(String(err.message)).toMatch(/request too large/)
+      expect(11 * row.length).toBeGreaterThanOrEqual(MAX_REQUEST_BYTES)
+      // the builder cuts the same rows into requests under the limit; all land, offsets 0, 8, ...
+      const b = new RequestBuilder()
+      for (let i = 0; i < 11; i++) b.add(row)
+      const requests = b.done()
+      expect(requests.length).toBe(2)
+      const two = await api.createPendingStream(parent)
+      const before = w.calls.length
+      expect(await api.appendPending(two.name, enc.descriptor, requests, () => new Error('refused'))).toBe(11)
+      expect(w.calls.slice(before).filter((c) => c.method === 'AppendRows').map((c) => c.request.offset.value)).toEqual(['0', String(requests[0].length)])
+      expect(await api.finalize(two.name)).toBe(11)
+      // pending rows are invisible until the commit
+      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(0)
+      await api.commit(parent, [two.name])
+      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+      expect(await api.commitTime(two.name)).toBeInstanceOf(Date)
+      expect(await api.commitTime(one.name)).toBeNull()
+      // a committed stream is not committed twice: the second commit is a no-op (STREAM_ALREADY_COMMITTED)
+      await api.commit(parent, [two.name])
+      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+    } finally {
+      await api.close()
+    }
+    expect(api.openConnections).toBe(0)
+  })
+})
