@@ -51,6 +51,8 @@ export interface WriteApiDouble {
   loseAppendReplies(n: number, match?: (streamName: string) => boolean): void
   /** the next N appends (matching) are not applied and answered with this error in the response (INTERNAL ...) */
   failAppends(n: number, code: number, match?: (streamName: string) => boolean): void
+  /** the next batch commit is applied and never answered; `onHeld` is told (a test then kills the client) */
+  holdNextCommitReply(onHeld: () => void): void
   /** the next N batch commits are applied, then answered UNAVAILABLE (a lost reply) */
   loseCommitReplies(n: number): void
   /** the next N calls of a unary method fail with UNAVAILABLE before doing anything */
@@ -88,6 +90,7 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
   const lostAppends: Array<{match: (s: string) => boolean}> = []
   const failedAppends: Array<{match: (s: string) => boolean; code: number}> = []
   let lostCommits = 0
+  let holdCommit: (() => void) | undefined
   const failing = new Map<string, number>()
   let seq = 0
   const sockets = new Set<grpc.ServerDuplexStream<any, any>>()
@@ -226,6 +229,12 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
         s.commitTime = now
         await publish(table, s.rows)
       }
+      if (holdCommit) {
+        const told = holdCommit
+        holdCommit = undefined
+        told()
+        return new Promise(() => {})
+      }
       if (lostCommits > 0) {
         lostCommits--
         throw grpcError(Code.UNAVAILABLE, 'simulated: the commit was applied, its reply lost')
@@ -317,6 +326,9 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     failAppends(n, code, match = () => true) {
       for (let i = 0; i < n; i++) failedAppends.push({match, code})
     },
+    holdNextCommitReply(onHeld) {
+      holdCommit = onHeld
+    },
     loseCommitReplies(n) {
       lostCommits += n
     },
@@ -326,7 +338,9 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of sockets) c.end()
-        server.tryShutdown(() => resolve())
+        // a held reply would keep a graceful shutdown waiting
+        server.forceShutdown()
+        resolve()
       }),
   }
   return double
