@@ -51,6 +51,8 @@ export interface WriteApiDouble {
   loseAppendReplies(n: number, match?: (streamName: string) => boolean): void
   /** the next N appends (matching) are not applied and answered with this error in the response (INTERNAL ...) */
   failAppends(n: number, code: number, match?: (streamName: string) => boolean): void
+  /** told after every applied batch commit, with the number applied so far */
+  onCommitted?: (count: number) => void
   /** the next batch commit is applied and never answered; `onHeld` is told (a test then kills the client) */
   holdNextCommitReply(onHeld: () => void): void
   /** the next N batch commits are applied, then answered UNAVAILABLE (a lost reply) */
@@ -90,9 +92,12 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
   const lostAppends: Array<{match: (s: string) => boolean}> = []
   const failedAppends: Array<{match: (s: string) => boolean; code: number}> = []
   let lostCommits = 0
+  let commits = 0
   let holdCommit: (() => void) | undefined
   const failing = new Map<string, number>()
   let seq = 0
+  /** writer schemas seen, decoded once */
+  const types = new Map<string, protobuf.Type>()
   const sockets = new Set<grpc.ServerDuplexStream<any, any>>()
 
   /** A table's rows get the committed rows, with BigQuery's REST cell types (TIMESTAMP as micros). */
@@ -120,7 +125,12 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     if (extra.length > 0) {
       return {error: grpcError(Code.INVALID_ARGUMENT, `Input schema has more fields than BigQuery schema, extra fields: '${extra.join(',')}'`, {code: StorageErrorCode.SCHEMA_MISMATCH_EXTRA_FIELDS, entity: extra.join(',')})}
     }
-    const type = protobuf.Type.fromDescriptor(desc)
+    const key = JSON.stringify(desc)
+    let type = types.get(key)
+    if (!type) {
+      type = protobuf.Type.fromDescriptor(desc)
+      types.set(key, type)
+    }
     const rows: Array<Record<string, unknown>> = []
     const rowErrors: any[] = []
     const serialized: Buffer[] = req.protoRows?.rows?.serializedRows ?? []
@@ -229,6 +239,7 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
         s.commitTime = now
         await publish(table, s.rows)
       }
+      double.onCommitted?.(++commits)
       if (holdCommit) {
         const told = holdCommit
         holdCommit = undefined
