@@ -3,8 +3,10 @@ import path from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import protobuf from 'protobufjs'
+import {afterAll, beforeAll} from 'vitest'
 import 'protobufjs/ext/descriptor/index.js'
-import type {GcpDouble} from './gcp-doubles.js'
+import {DuckDbStandIn} from './bigquery-on-duckdb.js'
+import {type GcpDouble, startGcpDouble} from './gcp-doubles.js'
 
 /**
  * An in-process gRPC double of google.cloud.bigquery.storage.v1.BigQueryWrite, as strict as the service where
@@ -355,4 +357,39 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
       }),
   }
   return double
+}
+
+/** The Google stand-ins together: the REST double with its DuckDB stand-in (queries really run) and the Write API double. */
+export interface GoogleStandIns {
+  g: GcpDouble
+  sql: DuckDbStandIn
+  w: WriteApiDouble
+  close(): Promise<void>
+}
+
+export async function startGoogleStandIns(): Promise<GoogleStandIns> {
+  const [g, sql] = await Promise.all([startGcpDouble(), DuckDbStandIn.open()])
+  g.sql = sql
+  g.pollsUntilDone = 0
+  const w = await startWriteApiDouble(g)
+  return {
+    g,
+    sql,
+    w,
+    close: async () => {
+      await w.close()
+      sql.close()
+      await g.close()
+    },
+  }
+}
+
+/** The stand-ins of a test file: started before its tests, closed after them. */
+export function useGoogleStandIns(): GoogleStandIns {
+  const holder = {} as GoogleStandIns
+  beforeAll(async () => {
+    Object.assign(holder, await startGoogleStandIns())
+  })
+  afterAll(() => holder.close())
+  return holder
 }

@@ -3,12 +3,10 @@ import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {ROOT} from '../../helpers/cli.js'
-import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
+import {beforeAll, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
-import {DuckDbStandIn} from '../../helpers/bigquery-on-duckdb.js'
-import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
-import {startWriteApiDouble, type WriteApiDouble} from '../../helpers/write-api-double.js'
+import {useGoogleStandIns} from '../../helpers/write-api-double.js'
 
 /**
  * Soak: many objects through the Write API loader with lost append replies, lost commit replies and unavailable
@@ -19,24 +17,14 @@ import {startWriteApiDouble, type WriteApiDouble} from '../../helpers/write-api-
 
 const N = Number(process.env.SENEKA_SOAK_OBJECTS ?? 300)
 
-let g: GcpDouble
-let sql: DuckDbStandIn
-let w: WriteApiDouble
-beforeAll(async () => {
-  ;[g, sql] = await Promise.all([startGcpDouble(), DuckDbStandIn.open()])
-  g.sql = sql
-  g.pollsUntilDone = 0
-  w = await startWriteApiDouble(g)
+const google = useGoogleStandIns()
+beforeAll(() => {
   for (let i = 0; i < N; i++) {
     const lines = Array.from({length: 5}, (_, k) => JSON.stringify({time: `2024-05-01T00:${String(i % 60).padStart(2, '0')}:0${k}Z`, msg: `o${i}-${k}`}))
-    g.putObject('soak', `logs/o${String(i).padStart(6, '0')}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`))
+    google.g.putObject('soak', `logs/o${String(i).padStart(6, '0')}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`))
   }
 })
-afterAll(async () => {
-  await w.close()
-  sql.close()
-  await g.close()
-})
+
 
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -46,8 +34,8 @@ function rssOf(pid: number): number {
 describe('Write API loader soak', () => {
   it(`${N} objects through reconnects and errors: rows once, connections bounded and closed`, async () => {
     const faults = Math.max(1, Math.floor(N / 50))
-    w.loseAppendReplies(faults, (name) => !name.endsWith('_default'))
-    w.loseCommitReplies(faults)
+    google.w.loseAppendReplies(faults, (name) => !name.endsWith('_default'))
+    google.w.loseCommitReplies(faults)
     const concurrency = 4
     let maxOpen = 0
     const rss: number[] = []
@@ -61,12 +49,12 @@ describe('Write API loader soak', () => {
         concurrency,
         dryRun: false,
         retries: 4,
-        storeOptions: {gcsEndpoint: g.endpoint},
-        bigquery: {location: 'EU', apiEndpoint: g.endpoint, loadMethod: 'write-api', storageEmulatorHost: w.host, overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0}}},
+        storeOptions: {gcsEndpoint: google.g.endpoint},
+        bigquery: {location: 'EU', apiEndpoint: google.g.endpoint, loadMethod: 'write-api', storageEmulatorHost: google.w.host, overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0}}},
       },
       {
         onProgress: (p) => {
-          maxOpen = Math.max(maxOpen, w.openConnections)
+          maxOpen = Math.max(maxOpen, google.w.openConnections)
           if (p.objectsDone === Math.floor(N / 10) || p.objectsDone === N) {
             rss.push(process.memoryUsage().rss)
             if (process.env.SOAK_DEBUG) console.log(JSON.stringify(process.memoryUsage()))
@@ -75,13 +63,13 @@ describe('Write API loader soak', () => {
       },
     )
     expect(r.objects, JSON.stringify(r.failures.slice(0, 3))).toMatchObject({loaded: N, failed: 0})
-    const rows = await sql.rows('soak', 'app')
+    const rows = await google.sql.rows('soak', 'app')
     expect(rows).toHaveLength(5 * N)
     expect(new Set(rows.map((x) => `${x._source_uri}#${x._line}`)).size).toBe(5 * N)
     // one pending-stream connection per object loading, plus the ledger's default stream
     expect(maxOpen).toBeLessThanOrEqual(concurrency + 1)
-    await vi.waitFor(() => expect(w.openConnections).toBe(0))
-    expect(w.connectionsOpened).toBeGreaterThanOrEqual(N)
+    await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
+    expect(google.w.connectionsOpened).toBeGreaterThanOrEqual(N)
     if (rss.length === 2) console.log(`soak (in-process, doubles included): ${N} objects, RSS ${(rss[0] / 2 ** 20).toFixed(0)} MiB after ${Math.floor(N / 10)}, ${(rss[1] / 2 ** 20).toFixed(0)} MiB after ${N}`)
   }, 600_000)
 
@@ -90,19 +78,19 @@ describe('Write API loader soak', () => {
     const samples = new Map<number, number>()
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'backfill', 'gs://soak/logs/', '--format', 'jsonl', '--table', 'app2', '--warehouse', 'bigquery://test-project/soak', '--location', 'EU', '--load-method', 'write-api', '--concurrency', '4', '--json'], {
       cwd: ROOT,
-      env: {...process.env, BIGQUERY_EMULATOR_HOST: `${g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: w.host, SENEKA_CONFIG: ''},
+      env: {...process.env, BIGQUERY_EMULATOR_HOST: `${google.g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: google.g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: google.w.host, SENEKA_CONFIG: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     let base: number | undefined
-    w.onCommitted = (n) => {
+    google.w.onCommitted = (n) => {
       base ??= n - 1
       const k = n - base
       if (k === Math.floor(N / 10) || k === N) samples.set(k, rssOf(child.pid!))
     }
     const code = await new Promise<number | null>((r) => child.on('close', r))
-    w.onCommitted = undefined
+    google.w.onCommitted = undefined
     expect(code, out).toBe(0)
     expect(JSON.parse(out).result.objects).toMatchObject({loaded: N, failed: 0})
     const first = samples.get(Math.floor(N / 10))!

@@ -1,13 +1,11 @@
 import {gunzipSync, gzipSync} from 'node:zlib'
-import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
+import {afterEach, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
 import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
 import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
-import {DuckDbStandIn} from '../../helpers/bigquery-on-duckdb.js'
-import {type GcpDouble, startGcpDouble} from '../../helpers/gcp-doubles.js'
-import {startWriteApiDouble, type WriteApiDouble} from '../../helpers/write-api-double.js'
+import {useGoogleStandIns} from '../../helpers/write-api-double.js'
 
 /**
  * The Write API loader through the real @google-cloud/bigquery-storage client against the strict gRPC double,
@@ -15,22 +13,10 @@ import {startWriteApiDouble, type WriteApiDouble} from '../../helpers/write-api-
  * look-ups, replacements) executed on the DuckDB stand-in that also holds the committed rows.
  */
 
-let g: GcpDouble
-let sql: DuckDbStandIn
-let w: WriteApiDouble
-beforeAll(async () => {
-  ;[g, sql] = await Promise.all([startGcpDouble(), DuckDbStandIn.open()])
-  g.sql = sql
-  g.pollsUntilDone = 0
-  w = await startWriteApiDouble(g)
-})
-afterAll(async () => {
-  await w.close()
-  sql.close()
-  await g.close()
-})
+const google = useGoogleStandIns()
+
 afterEach(() => {
-  g.clearFailures()
+  google.g.clearFailures()
 })
 
 const ALB = getFormat('alb')
@@ -39,10 +25,10 @@ let dsSeq = 0
 function settings(dataset: string, writeApi: Partial<WriteApiLoaderSettings> = {}): BigQuerySettings {
   return {
     location: 'EU',
-    apiEndpoint: g.endpoint,
-    gcsEndpoint: g.endpoint,
+    apiEndpoint: google.g.endpoint,
+    gcsEndpoint: google.g.endpoint,
     loadMethod: 'write-api',
-    storageEmulatorHost: w.host,
+    storageEmulatorHost: google.w.host,
     overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0, ...writeApi}},
   }
 }
@@ -51,7 +37,7 @@ function scenario(opts: {files?: number; malformedRate?: number} = {}) {
   const dataset = `wapi_${++dsSeq}`
   const bucket = `src-wapi-${dsSeq}`
   const fx = albFixture({days: 1, intervalMinutes: Math.floor(1440 / Math.max(1, (opts.files ?? 4) / 2)), linesPerFile: 30, malformedRate: opts.malformedRate ?? 0.05})
-  for (const f of fx.files) g.putObject(bucket, f.key, f.body)
+  for (const f of fx.files) google.g.putObject(bucket, f.key, f.body)
   const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
     runBackfill({
       sources: [`gs://${bucket}/${PREFIX}`],
@@ -62,15 +48,15 @@ function scenario(opts: {files?: number; malformedRate?: number} = {}) {
       concurrency: 2,
       dryRun: false,
       retries: 3,
-      storeOptions: {gcsEndpoint: g.endpoint},
+      storeOptions: {gcsEndpoint: google.g.endpoint},
       bigquery: settings(dataset, writeApi),
       ...extra,
     })
   // the stand-in holds what queries see: committed rows, minus what a DELETE removed
-  const rows = () => sql.rows(dataset, 'alb_logs')
+  const rows = () => google.sql.rows(dataset, 'alb_logs')
   const lines = async () => (await rows()).map((r) => `${r._source_uri}#${r._line}`)
-  const ledger = () => sql.rows(dataset, '_seneka_ledger', 'loaded_at')
-  const rejects = () => g.tables.get(`${dataset}._seneka_rejects`)?.rows ?? []
+  const ledger = () => google.sql.rows(dataset, '_seneka_ledger', 'loaded_at')
+  const rejects = () => google.g.tables.get(`${dataset}._seneka_rejects`)?.rows ?? []
   return {dataset, bucket, fx, run, rows, lines, ledger, rejects}
 }
 
@@ -84,12 +70,12 @@ async function expectExactlyOnce(s: ReturnType<typeof scenario>): Promise<void> 
 describe('Write API loader: one object, appended, finalized and committed', () => {
   it('loads every object through PENDING streams with offsets, commits each once, and runs no DML', async () => {
     const s = scenario()
-    const before = w.calls.length
+    const before = google.w.calls.length
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
     await expectExactlyOnce(s)
     expect(s.rejects()).toHaveLength(s.fx.malformed)
-    const calls = w.calls.slice(before)
+    const calls = google.w.calls.slice(before)
     // every append to a pending stream carries its offset, starting at 0
     const pendingAppends = calls.filter((c) => c.method === 'AppendRows' && !String(c.request.writeStream).endsWith('_default'))
     expect(pendingAppends.length).toBeGreaterThan(0)
@@ -99,15 +85,15 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     const committed = commits.flatMap((c) => c.request.writeStreams)
     expect(new Set(committed).size).toBe(committed.length)
     // no staging: no GCS write, no load job, no MERGE/UPDATE/DELETE
-    const statements = g.jobs('query').map((j) => String(j.configuration.query.query))
+    const statements = google.g.jobs('query').map((j) => String(j.configuration.query.query))
     expect(statements.filter((q) => /\b(MERGE|UPDATE|DELETE|INSERT)\b/.test(q))).toEqual([])
-    expect(g.jobs('load').filter((j) => j.configuration.load.destinationTable.datasetId === s.dataset)).toEqual([])
+    expect(google.g.jobs('load').filter((j) => j.configuration.load.destinationTable.datasetId === s.dataset)).toEqual([])
     // the ledger: an intent, then committed, per object
     const ledger = await s.ledger()
     expect(ledger.filter((l) => l.state === 'committed')).toHaveLength(s.fx.files.length)
     expect(ledger.filter((l) => l.state === 'intent')).toHaveLength(s.fx.files.length)
     // the server sees every connection closed (the loader closed its client)
-    await vi.waitFor(() => expect(w.openConnections).toBe(0))
+    await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
   })
 
   it('a re-run skips every object and adds nothing', async () => {
@@ -128,28 +114,28 @@ class Crash extends Error {
 describe('Write API loader: exactly once through lost replies and crashes', () => {
   it('a lost append reply: the append is sent again at the same offset (ALREADY_EXISTS = done), rows once', async () => {
     const s = scenario()
-    const before = w.calls.length
-    w.loseAppendReplies(2, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    const before = google.w.calls.length
+    google.w.loseAppendReplies(2, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
     await expectExactlyOnce(s)
     // the lost appends were applied: the same offset went out twice on the same stream
-    const appends = w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const appends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
     const keys = appends.map((a) => `${a.request.writeStream}@${a.request.offset?.value}`)
     expect(keys.length - new Set(keys).size).toBe(2)
     // the server sees every connection closed (the loader closed its client)
-    await vi.waitFor(() => expect(w.openConnections).toBe(0))
+    await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
   })
 
   it('an append refused with INTERNAL: the requests behind it get OUT_OF_RANGE and are sent again from the last acknowledged offset', async () => {
     const s = scenario({files: 2})
-    const before = w.calls.length
-    w.failAppends(1, 13, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    const before = google.w.calls.length
+    google.w.failAppends(1, 13, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
     // tiny requests: every object is many appends, several in flight
     const r = await s.run({requestBytes: 2500})
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
     await expectExactlyOnce(s)
-    const appends = w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const appends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
     const offsets = new Map<string, number[]>()
     for (const a of appends) offsets.set(a.request.writeStream, [...(offsets.get(a.request.writeStream) ?? []), Number(a.request.offset.value)])
     // one stream saw an offset again after a later one: the resend from the last acknowledged offset
@@ -160,7 +146,7 @@ describe('Write API loader: exactly once through lost replies and crashes', () =
 
   it('a lost commit reply: the retry finds the stream committed (never twice), rows once', async () => {
     const s = scenario()
-    w.loseCommitReplies(2)
+    google.w.loseCommitReplies(2)
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
     await expectExactlyOnce(s)
@@ -254,8 +240,8 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     await s.run()
     const f = s.fx.files[0]
     const kept = `${gunzipSync(f.body).toString().split('\n').filter(Boolean).slice(0, 5).join('\n')}\n`
-    g.putObject(s.bucket, f.key, gzipSync(kept))
-    const before = g.jobs('query').length
+    google.g.putObject(s.bucket, f.key, gzipSync(kept))
+    const before = google.g.jobs('query').length
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({replaced: 1, loaded: 0, failed: 0})
     const uri = `gs://${s.bucket}/${f.key}`
@@ -263,7 +249,7 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     const goodKept = kept.split('\n').filter(Boolean).length - (rows.length === 5 ? 0 : 5 - rows.length)
     expect(rows).toHaveLength(goodKept)
     expect(new Set(rows.map((x) => x._line)).size).toBe(rows.length)
-    const dml = g.jobs('query').slice(before).map((j) => String(j.configuration.query.query)).filter((q) => /\bDELETE\b/.test(q))
+    const dml = google.g.jobs('query').slice(before).map((j) => String(j.configuration.query.query)).filter((q) => /\bDELETE\b/.test(q))
     expect(dml).toHaveLength(2) // the old rows, the old rejects
     for (const q of dml) expect(q).not.toMatch(/BEGIN TRANSACTION/)
   })
@@ -276,7 +262,7 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
       // another tool drops a column after seneka checked the table
       onStep: (step) => {
         if (step !== 'lookup') return
-        const t = g.tables.get(`${s.dataset}.alb_logs`)!
+        const t = google.g.tables.get(`${s.dataset}.alb_logs`)!
         t.metadata.schema.fields = t.metadata.schema.fields.filter((f: {name: string}) => f.name !== 'user_agent')
       },
     })
@@ -289,8 +275,8 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
     const {RowEncoder, RequestBuilder, MAX_REQUEST_BYTES} = await import('../../../src/lib/warehouse/bigquery/write-api/rows.js')
     const {WriteApi} = await import('../../../src/lib/warehouse/bigquery/write-api/client.js')
     const dataset = `wapi_big_${++dsSeq}`
-    g.tables.set(`${dataset}.big`, {metadata: {tableReference: {projectId: 'test-project', datasetId: dataset, tableId: 'big'}, schema: {fields: [{name: 'msg', type: 'STRING'}]}}, rows: []})
-    const api = new WriteApi({project: 'test-project', emulatorHost: w.host, retries: 0, retryBaseDelayMs: 1})
+    google.g.tables.set(`${dataset}.big`, {metadata: {tableReference: {projectId: 'test-project', datasetId: dataset, tableId: 'big'}, schema: {fields: [{name: 'msg', type: 'STRING'}]}}, rows: []})
+    const api = new WriteApi({project: 'test-project', emulatorHost: google.w.host, retries: 0, retryBaseDelayMs: 1})
     try {
       const enc = new RowEncoder([{name: 'msg', type: 'STRING'}])
       const row = enc.encode({msg: 'x'.repeat(1024 * 1024)})
@@ -306,19 +292,19 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
       const requests = b.done()
       expect(requests.length).toBe(2)
       const two = await api.createPendingStream(parent)
-      const before = w.calls.length
+      const before = google.w.calls.length
       expect(await api.appendPending(two.name, enc.descriptor, requests, () => new Error('refused'))).toBe(11)
-      expect(w.calls.slice(before).filter((c) => c.method === 'AppendRows').map((c) => c.request.offset.value)).toEqual(['0', String(requests[0].length)])
+      expect(google.w.calls.slice(before).filter((c) => c.method === 'AppendRows').map((c) => c.request.offset.value)).toEqual(['0', String(requests[0].length)])
       expect(await api.finalize(two.name)).toBe(11)
       // pending rows are invisible until the commit
-      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(0)
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(0)
       await api.commit(parent, [two.name])
-      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
       expect(await api.commitTime(two.name)).toBeInstanceOf(Date)
       expect(await api.commitTime(one.name)).toBeNull()
       // a committed stream is not committed twice: the second commit is a no-op (STREAM_ALREADY_COMMITTED)
       await api.commit(parent, [two.name])
-      expect(g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
     } finally {
       await api.close()
     }
