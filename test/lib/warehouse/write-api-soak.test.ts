@@ -77,8 +77,8 @@ describe('Write API loader soak', () => {
   it.skipIf(!existsSync('/proc/self/status'))(`a spawned backfill worker: RSS after ${N} objects beside after ${Math.floor(N / 10)}`, async () => {
     const samples = new Map<number, number>()
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'backfill', 'gs://soak/logs/', '--format', 'jsonl', '--table', 'app2', '--warehouse', 'bigquery://test-project/soak', '--location', 'EU', '--load-method', 'write-api', '--concurrency', '4', '--json'], {
-      cwd: ROOT,
-      env: {...process.env, BIGQUERY_EMULATOR_HOST: `${google.g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: google.g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: google.w.host, SENEKA_CONFIG: ''},
+      cwd: process.env.SOAK_SNAPSHOTS ?? ROOT,
+      env: {...process.env, ...(process.env.SOAK_SNAPSHOTS ? {NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2'} : {}), BIGQUERY_EMULATOR_HOST: `${google.g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: google.g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: google.w.host, SENEKA_CONFIG: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
@@ -88,6 +88,7 @@ describe('Write API loader soak', () => {
       base ??= n - 1
       const k = n - base
       if (k === Math.floor(N / 10) || k === N) samples.set(k, rssOf(child.pid!))
+      if (process.env.SOAK_SNAPSHOTS && (k === Math.floor(N / 10) || k === Math.floor((N * 9) / 10))) child.kill('SIGUSR2')
     }
     const code = await new Promise<number | null>((r) => child.on('close', r))
     google.w.onCommitted = undefined
