@@ -53,6 +53,8 @@ export interface WriteApiDouble {
   loseAppendReplies(n: number, match?: (streamName: string) => boolean): void
   /** the next N appends (matching) are not applied and answered with this error in the response (INTERNAL ...) */
   failAppends(n: number, code: number, match?: (streamName: string) => boolean): void
+  /** the next matching append is refused with a row error on its row `index` (as the service refuses a bad value) */
+  refuseRow(index: number, match?: (streamName: string) => boolean): void
   /** told after every applied batch commit, with the number applied so far */
   onCommitted?: (count: number) => void
   /** the next batch commit is applied and never answered; `onHeld` is told (a test then kills the client) */
@@ -93,6 +95,7 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
   const calls: WriteApiDouble['calls'] = []
   const lostAppends: Array<{match: (s: string) => boolean}> = []
   const failedAppends: Array<{match: (s: string) => boolean; code: number}> = []
+  const refusedRows: Array<{match: (s: string) => boolean; index: number}> = []
   let lostCommits = 0
   let commits = 0
   let holdCommit: (() => void) | undefined
@@ -307,6 +310,11 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
             if (!closed) call.emit('error', decoded.error)
             return
           }
+          const refused = refusedRows.findIndex((f) => f.match(s.name))
+          if (refused >= 0) {
+            const [f] = refusedRows.splice(refused, 1)
+            decoded.rowErrors = [{index: String(f.index), code: 1, message: `Field event_time: value out of range`}]
+          }
           if (decoded.rowErrors) return reply({error: {code: Code.INVALID_ARGUMENT, message: 'Errors found in the rows of the request, none appended'}, rowErrors: decoded.rowErrors})
           const start = isDefault ? 0 : s.rows.length
           if (isDefault) await publish(s.table, decoded.rows!)
@@ -338,6 +346,9 @@ export async function startWriteApiDouble(bq: GcpDouble): Promise<WriteApiDouble
     },
     failAppends(n, code, match = () => true) {
       for (let i = 0; i < n; i++) failedAppends.push({match, code})
+    },
+    refuseRow(index, match = () => true) {
+      refusedRows.push({match, index})
     },
     holdNextCommitReply(onHeld) {
       holdCommit = onHeld

@@ -15,7 +15,7 @@ import {useGoogleStandIns} from '../../helpers/write-api-double.js'
  * the first tenth and the end is printed (SENEKA_SOAK_OBJECTS raises the count; docs/performance.md has figures).
  */
 
-const N = Number(process.env.SENEKA_SOAK_OBJECTS ?? 300)
+const N = Number(process.env.SENEKA_SOAK_OBJECTS ?? 200)
 
 const google = useGoogleStandIns()
 beforeAll(() => {

@@ -271,6 +271,17 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
     expect(await s.rows()).toEqual([])
   })
 
+  it('a row the service refuses: one sentence naming the object and its line, nothing of that object committed', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    google.w.refuseRow(3, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`))
+    const r = await s.run({}, {retries: 0})
+    expect(r.objects.failed).toBe(1)
+    const [failure] = r.failures
+    // the fourth row of the object's first request is its line 4 (no line of it was malformed)
+    expect(failure.error).toMatch(/^BigQuery refused line 4 of gs:\/\/\S+: Field event_time: value out of range \(1 row error in the request; nothing of the object was committed\)/)
+    expect((await s.rows()).filter((x) => x._source_uri === failure.uri)).toEqual([])
+  })
+
   it('the double refuses a request of 10 MB; seneka cuts its requests below it and offsets follow the rows', async () => {
     const {RowEncoder, RequestBuilder, MAX_REQUEST_BYTES} = await import('../../../src/lib/warehouse/bigquery/write-api/rows.js')
     const {WriteApi} = await import('../../../src/lib/warehouse/bigquery/write-api/client.js')
