@@ -206,6 +206,25 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     expect((await s.ledger()).filter((l) => l.state === 'abandoned').length).toBeGreaterThanOrEqual(s.fx.files.length)
   })
 
+  it('the same object to two workers, one committing while the other finalizes: the later one commits nothing', async () => {
+    const s = scenario({files: 2})
+    const recorded = new Map<string, () => void>()
+    const done = (uri: string) => new Promise<void>((r) => recorded.set(uri, r))
+    const waits = new Map<string, Promise<void>>()
+    for (const f of s.fx.files) waits.set(`gs://${s.bucket}/${f.key}`, done(`gs://${s.bucket}/${f.key}`))
+    // A runs freely; B, once its own stream is finalized, waits until A recorded the object committed
+    const a = s.run({onStep: (step, uri) => void (step === 'recorded' && recorded.get(uri)?.())}, {loadId: 'worker-a'})
+    const b = s.run({onStep: async (step, uri) => (step === 'finalized' ? waits.get(uri) : undefined)}, {loadId: 'worker-b'})
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed, JSON.stringify([ra.failures, rb.failures])).toBe(0)
+    await expectExactlyOnce(s)
+    const ledger = await s.ledger()
+    // B's streams were abandoned, never committed
+    const bStreams = ledger.filter((l) => l.load_id === 'worker-b' && l.state === 'intent').map((l) => l.stream)
+    expect(bStreams.length).toBeGreaterThan(0)
+    for (const st of bStreams) expect(google.w.streams.get(String(st))!.commitTime).toBeUndefined()
+  })
+
   it('a zombie: a worker whose lease ran out before its commit commits nothing; the other worker loads the object once', async () => {
     const s = scenario({files: 2})
     let skew = 0
