@@ -3,7 +3,7 @@ import {BaseCommand} from '../base-command.js'
 import {removeOwnStageDirsSync} from '../lib/backfill/interrupt.js'
 import {renderSummary} from '../lib/backfill/render.js'
 import {type BackfillResult, runBackfill} from '../lib/backfill/run.js'
-import {bigQueryFlags} from '../flags/cost.js'
+import {bigQueryFlags, loadMethodFlag} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, formatFlags, instantFlag, shardCountFlag, shardFlag} from '../flags/index.js'
@@ -77,6 +77,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
     region: Flags.string({summary: 'AWS region [default: from the AWS configuration chain].'}),
     ...planSourceFlags,
     ...bigQueryFlags,
+    'load-method': loadMethodFlag('load-jobs when --staging is given, else write-api'),
   }
 
   async run(): Promise<BackfillResult> {
@@ -126,7 +127,7 @@ Ctrl-C or SIGTERM stops the run: no object is started after it, the loads alread
         planOut: flags['plan-out'],
         storeOptions: this.storeOptions(flags),
         // backfill's --dry-run is its plan (free: no query at all), not the reading commands' estimate-only mode
-        bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint']},
+        bigquery: {...this.bigQuerySettings({location: flags.location, 'max-bytes-billed': flags['max-bytes-billed']}), staging: flags.staging, gcsEndpoint: flags['gcs-endpoint'], loadMethod: flags['load-method']},
       },
       {
         onPlan: (p) => this.info(`Planned ${plural(p.totals.objects, 'object')} (${count(p.totals.load)} to load, ${count(p.totals.replace)} to replace, ${count(p.totals.skip)} already loaded) from ${plural(p.requests.list, 'LIST request')}.`),

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {describeEstimate, type QueryEstimate} from '../lib/cost/bigquery.js'
 import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream/dry-run.js'
-import {bigQueryFlags, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
+import {bigQueryFlags, loadMethodFlag, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, gcsEndpointFlag, wrap} from '../flags/index.js'
@@ -126,6 +126,7 @@ ${exitCodeHelp([
       summary: `BigQuery: commit a batch at the latest this long after its first object arrived, ${formatDuration(MIN_LOAD_JOBS_MAX_LATENCY_MS)} or more; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
     }),
     ...trafficFlags,
+    'load-method': loadMethodFlag('write-api'),
     staging: bigQueryFlags.staging,
     location: bigQueryFlags.location,
     'max-bytes-billed': bigQueryFlags['max-bytes-billed'],
@@ -159,6 +160,8 @@ ${exitCodeHelp([
     const grace = flags['shutdown-grace'] ?? (flags.listen ? Math.min(DEFAULT_SHUTDOWN_GRACE_MS, stopTimeout !== undefined ? Math.floor(stopTimeout * 2 / 3) : DEFAULT_SHUTDOWN_GRACE_MS) : undefined)
     if (grace !== undefined && stopTimeout !== undefined && grace >= stopTimeout) throw new UsageError(`--shutdown-grace (${formatDuration(grace)}) must be shorter than the stop budget --stop-timeout (${formatDuration(stopTimeout)}): the last commits and the close need the rest.`, 'For example: --stop-timeout 9s --shutdown-grace 6s (Cloud Run kills the process 10 s after SIGTERM).')
     const bigquery = {
+      // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
+      loadMethod: flags['load-method'] ?? 'write-api',
       staging: flags.staging,
       location: flags.location,
       maxBytesBilled: flags['max-bytes-billed'],

@@ -4,6 +4,7 @@ import {parseByteSize, parseBytes} from '../lib/cost/bigquery.js'
 import {parseRate} from '../lib/cost/load-methods.js'
 import {checkMaxLatency} from '../lib/cost/quotas.js'
 import {parseDuration} from '../lib/time.js'
+import {LOAD_METHODS, type LoadMethod} from '../lib/warehouse/types.js'
 
 /** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
 export const bytesFlag = Flags.custom<number>({
@@ -39,3 +40,16 @@ export const bigQueryFlags = {
 export const queryDryRunFlag = Flags.boolean({
   summary: 'BigQuery: dry-run every statement, print each one\'s bytes and estimated cost and the total, and run nothing billable.',
 })
+
+/**
+ * --load-method of the loading commands (backfill, stream): how BigQuery loads objects. `write-api`: Storage Write
+ * API pending streams (seconds, no staging bucket, no DML per object); `load-jobs`: gzip files under --staging,
+ * load jobs and one merge per batch (minutes, free loads, billed merges). Each command states its default.
+ */
+export function loadMethodFlag(defaultText: string) {
+  return Flags.option({
+    options: LOAD_METHODS as LoadMethod[],
+    summary: `BigQuery: load with the Storage Write API (write-api) or through --staging files and load jobs (load-jobs) [default: ${defaultText}].`,
+    env: 'SENEKA_LOAD_METHOD',
+  })()
+}

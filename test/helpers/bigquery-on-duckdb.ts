@@ -84,6 +84,7 @@ export function toDuckSql(sql: string): string {
   s = s.replace(/^COMMIT TRANSACTION$/i, 'COMMIT').replace(/^ROLLBACK TRANSACTION$/i, 'ROLLBACK')
   // `project.dataset.table` -> "dataset"."table"; `column` -> "column"
   s = s.replace(/`([^`.]+)\.([^`.]+)\.([^`.]+)`/g, '"$2"."$3"').replace(/`([^`]+)`/g, '"$1"')
+  s = s.replace(/\bIN UNNEST\(@([A-Za-z_][A-Za-z0-9_]*)\)/g, 'IN (SELECT unnest(@$1))')
   s = s.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, '$$$1')
   s = rewriteCalls(s, 'TO_JSON_STRING', ([x]) => `to_json(${x})`)
   s = rewriteCalls(s, 'STRUCT', (args) => `struct_pack(${args.map((a, i) => `k${i} := ${a}`).join(', ')})`)
@@ -168,11 +169,27 @@ export class DuckDbStandIn {
     c.closeSync()
   }
 
+  /** Appends rows (REST cells: TIMESTAMP as microseconds) to dataset.table, created with these fields if missing. */
+  async insertRows(dataset: string, table: string, fields: StandInField[], rows: Array<Record<string, unknown>>): Promise<void> {
+    await this.main.run(`CREATE SCHEMA IF NOT EXISTS "${dataset}"`)
+    await this.main.run(`CREATE TABLE IF NOT EXISTS "${dataset}"."${table}" (${fields.map((f) => `"${f.name}" ${DUCK_TYPES[f.type] ?? 'VARCHAR'}`).join(', ')})`)
+    const cell = (v: unknown, type: string) =>
+      v === null || v === undefined ? 'NULL' : type === 'TIMESTAMP' ? `make_timestamp(${Math.round(Number(v))}::BIGINT)` : typeof v === 'number' ? String(v) : `'${String(v).replaceAll("'", "''")}'`
+    for (let i = 0; i < rows.length; i += 500) {
+      const values = rows.slice(i, i + 500).map((r) => `(${fields.map((f) => cell(r[f.name], f.type)).join(', ')})`)
+      await this.main.run(`INSERT INTO "${dataset}"."${table}" (${fields.map((f) => `"${f.name}"`).join(', ')}) VALUES ${values.join(', ')}`)
+    }
+  }
+
   async run(sql: string, params: Record<string, TypedParam>, session?: string): Promise<StandInAnswer> {
-    const duck = toDuckSql(sql)
+    let duck = toDuckSql(sql)
+    // ARRAY<STRING> parameters go in as list literals
+    for (const [k, p] of Object.entries(params)) {
+      if (p.type === 'ARRAY') duck = duck.replaceAll(`$${k}`, `[${(p.value as unknown[]).map((v) => `'${String(v).replaceAll("'", "''")}'`).join(', ')}]::VARCHAR[]`)
+    }
     this.executed.push(duck)
     const c = await this.connection(session)
-    const used = Object.fromEntries(Object.entries(params).filter(([k]) => duck.includes(`$${k}`)).map(([k, p]) => [k, duckParam(p)]))
+    const used = Object.fromEntries(Object.entries(params).filter(([k, p]) => p.type !== 'ARRAY' && duck.includes(`$${k}`)).map(([k, p]) => [k, duckParam(p)]))
     const reader = await c.runAndReadAll(duck, used as never)
     const names = reader.columnNames()
     const types = reader.columnTypes().map((t) => bqType(String(t)))

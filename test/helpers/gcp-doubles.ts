@@ -121,7 +121,10 @@ export interface GcpDouble {
 const SESSION_CONTROL = /^\s*(?:(?:BEGIN|COMMIT|ROLLBACK) TRANSACTION|CALL BQ\.ABORT_SESSION\(\))\s*;?\s*$/
 
 function typedParams(qp: any[] = []): Record<string, TypedParam> {
-  return Object.fromEntries(qp.filter((p) => p.parameterType.type !== 'ARRAY').map((p) => [p.name, {type: p.parameterType.type, value: p.parameterValue.value ?? null}]))
+  const scalar = qp.filter((p) => p.parameterType.type !== 'ARRAY').map((p) => [p.name, {type: p.parameterType.type, value: p.parameterValue.value ?? null}])
+  // ARRAY<STRING> parameters (the stand-in inlines them as list literals)
+  const lists = qp.filter((p) => p.parameterType.type === 'ARRAY' && p.parameterType.arrayType.type === 'STRING').map((p) => [p.name, {type: 'ARRAY', value: (p.parameterValue.arrayValues ?? []).map((v: any) => v.value)}])
+  return Object.fromEntries([...scalar, ...lists])
 }
 
 /** The datasets a statement names (`project.dataset.table`). */
@@ -449,6 +452,8 @@ export async function startGcpDouble(): Promise<GcpDouble> {
         if (tables.has(key)) return send(409, {error: {code: 409, message: 'Already Exists'}})
         const metadata = {...r.body, id: `${project}:${key}`, etag: 'e1', numRows: '0'}
         tables.set(key, {metadata, rows: []})
+        // the stand-in gets the table too: rows the Write API double commits are queried there
+        if (double.sql) await double.sql.insertRows(ds, r.body.tableReference.tableId, r.body.schema?.fields ?? [], [])
         return send(200, metadata)
       }
       const t = tables.get(`${ds}.${tid}`)

@@ -80,6 +80,8 @@ const BucketSchema = z
     /** AWS account that owns the bucket (aws:SourceAccount) [default: the queue's account] */
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
     leg: LegSchema.default({stream: true}),
+    /** how the bucket's stream worker loads BigQuery (`seneka stream --load-method`) [default: write-api] */
+    loadMethod: z.enum(['write-api', 'load-jobs']).optional(),
     slo: SloSchema.optional(),
   })
   .strict()

@@ -54,5 +54,5 @@ export function transferJobSpec(b: ResolvedBucket): TransferJobSpec | undefined 
 }
 
 export function streamCommand(b: ResolvedBucket): string {
-  return `seneka stream --queue ${b.queueUrl} --table ${b.table}${b.format ? ` --format ${b.format}` : ''}`
+  return `seneka stream --queue ${b.queueUrl} --table ${b.table}${b.format ? ` --format ${b.format}` : ''}${b.loadMethod ? ` --load-method ${b.loadMethod}` : ''}`
 }

@@ -2,7 +2,7 @@ import path from 'node:path'
 import {UsageError} from '../errors.js'
 import {parseBytes} from '../cost/bigquery.js'
 import type {BigQueryWarehouseOptions} from './bigquery/warehouse.js'
-import type {Warehouse} from './types.js'
+import type {LoadMethod, Warehouse} from './types.js'
 
 export * from './types.js'
 export {setWarehouseNotice} from './notices.js'
@@ -49,6 +49,10 @@ export interface BigQuerySettings {
   gcsEndpoint?: string
   /** custom BigQuery API endpoint [BIGQUERY_EMULATOR_HOST also honoured] */
   apiEndpoint?: string
+  /** how objects are loaded (--load-method) [env SENEKA_LOAD_METHOD; default write-api] */
+  loadMethod?: LoadMethod
+  /** HOST:PORT of a plaintext Storage Write API endpoint [env BIGQUERY_STORAGE_EMULATOR_HOST] */
+  storageEmulatorHost?: string
   /** stream: commit a batch at the latest this long after its first object arrived (--max-latency) */
   maxLatencyMs?: number
   /** --dry-run: every query is dry-run (estimate recorded) and nothing is run; reads return no rows */
@@ -70,6 +74,8 @@ function bigQueryOptions(project: string, dataset: string, opts: OpenWarehouseOp
     staging: b.staging ?? env.SENEKA_STAGING,
     maxBytesBilled: b.maxBytesBilled ?? (env.SENEKA_MAX_BYTES_BILLED ? parseBytes(env.SENEKA_MAX_BYTES_BILLED, 'SENEKA_MAX_BYTES_BILLED') : undefined),
     gcsEndpoint: b.gcsEndpoint,
+    loadMethod: b.loadMethod,
+    storageEmulatorHost: b.storageEmulatorHost ?? env.BIGQUERY_STORAGE_EMULATOR_HOST,
     apiEndpoint: b.apiEndpoint,
     estimateOnly: b.estimateOnly,
     onEstimate: b.onEstimate,

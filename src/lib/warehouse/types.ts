@@ -160,7 +160,16 @@ export interface WarehouseCapabilities {
   billing: 'none' | 'bytes-scanned'
   /** load jobs allowed per table per day (BigQuery: 1,500), null without such a quota */
   dailyLoadJobsPerTable: number | null
+  /**
+   * The ways the engine can load objects, the default first (BigQuery: the Storage Write API or load jobs;
+   * `--load-method` picks one); empty when the engine has one way only (DuckDB).
+   */
+  loadMethods: readonly LoadMethod[]
 }
+
+/** How BigQuery loads objects: Storage Write API pending streams, or GCS staging files and load jobs. */
+export type LoadMethod = 'write-api' | 'load-jobs'
+export const LOAD_METHODS: readonly LoadMethod[] = ['write-api', 'load-jobs']
 
 /** What the reading commands need (reconcile, latency-report, dedupe): tables, queries, transactions. */
 export interface QueryWarehouse {

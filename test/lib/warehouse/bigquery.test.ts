@@ -318,9 +318,9 @@ describe('BigQuery warehouse: backfill through GCS staging, load jobs and ledger
     g.clearFailures()
   })
 
-  it('refuses to load without a staging prefix', async () => {
+  it('refuses to load with load jobs without a staging prefix', async () => {
     const {base} = setup()
-    const r = runBackfill({...base, bigquery: {...settings(), staging: undefined}})
+    const r = runBackfill({...base, bigquery: {...settings(), staging: undefined, loadMethod: 'load-jobs'}})
     await expect(r).rejects.toThrow('Loading into BigQuery needs a GCS staging prefix.')
   })
 })

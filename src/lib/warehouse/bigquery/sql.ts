@@ -120,6 +120,15 @@ export const LEDGER_SCHEMA: BqField[] = [
   /** event-time range of the object's rows (NULL when unknown or some rows have no event time) */
   {name: 'min_event_time', type: 'TIMESTAMP'},
   {name: 'max_event_time', type: 'TIMESTAMP'},
+  /**
+   * Write API path (the ledger is appended to, several rows per object): 'intent' (the object's rows sit in a
+   * finalized PENDING stream, not yet known committed), 'committed', 'abandoned'. NULL: a load-jobs entry.
+   */
+  {name: 'state', type: 'STRING'},
+  /** the PENDING write stream holding the object's rows (Write API path) */
+  {name: 'stream', type: 'STRING'},
+  /** the PENDING write stream holding its rejected lines, if any */
+  {name: 'reject_stream', type: 'STRING'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [
@@ -244,4 +253,26 @@ export function replacedRange(entries: ReadonlyArray<{eventRange?: {min: Date; m
   }
   // Dates carry milliseconds, the rows microseconds: the end is exclusive, one millisecond past the last row
   return entries.length > 0 ? {min: new Date(min), max: new Date(max + 1)} : null
+}
+
+/** Every ledger row of some objects of a table (Write API path: one batched look-up for many objects). */
+export function ledgerLookupSql(d: Dialect): string {
+  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND object_uri IN UNNEST(@objects)`
+}
+
+/**
+ * Write API path, an object replaced: ONE statement (outside any transaction: rows the Write API streamed in the
+ * last 30 minutes may be changed by DML, but not inside a multi-statement transaction) deleting the rows of
+ * earlier versions, named by their load ids, within their event-time range (@replace_since/@replace_until) when
+ * known. Keyed by load id, it never touches the new version's rows and can run any number of times.
+ */
+export function deleteVersionsSql(d: Dialect, opts: {table: string; range: boolean}): string {
+  const part = q('event_time')
+  const bound = opts.range ? `${part} >= ${d.timestampParam('replace_since')} AND ${part} < ${d.timestampParam('replace_until')} AND ` : ''
+  return `DELETE FROM ${d.table(opts.table)} WHERE ${bound}_source_uri = @uri AND _load_id IN UNNEST(@loads)`
+}
+
+/** The rejected lines of earlier versions of a replaced object (Write API path), like deleteVersionsSql. */
+export function deleteVersionRejectsSql(d: Dialect): string {
+  return `DELETE FROM ${d.table(REJECTS_TABLE)} WHERE target_table = @table AND object_uri = @uri AND load_id IN UNNEST(@loads)`
 }

@@ -10,14 +10,18 @@ import {withRetry} from '../../retry.js'
 import {formatBytes, formatCount} from '../../output/units.js'
 import {formatDuration} from '../../time.js'
 import {BigQueryLoader, type LoaderSettings} from './loader.js'
+import {currentEntries} from './write-api/ledger.js'
+import type {WriteApiLoaderSettings} from './write-api/loader.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
-import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerFromRow, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
+import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
 import {checkTableName} from '../../identifiers.js'
 
 import {
   LEDGER_TABLE,
   type LedgerEntry,
   type LoadEstimate,
+  LOAD_METHODS,
+  type LoadMethod,
   type LoaderOptions,
   type ObjectLoader,
   type QueryParams,
@@ -57,6 +61,12 @@ export interface BigQueryWarehouseOptions {
   pollIntervalMs?: number
   /** loader batching */
   loader?: Partial<LoaderSettings>
+  /** how objects are loaded (--load-method): the Storage Write API (default) or staging files and load jobs */
+  loadMethod?: LoadMethod
+  /** HOST:PORT of a plaintext Storage Write API endpoint [env BIGQUERY_STORAGE_EMULATOR_HOST] */
+  storageEmulatorHost?: string
+  /** Write API loader settings (tests: lease, look-up interval, injected steps) */
+  writeApi?: Partial<WriteApiLoaderSettings>
   /** called with every dry-run estimate (commands print them on stderr) */
   onEstimate?: (e: QueryEstimate) => void
   /** called with warnings worth showing (e.g. a time range without a partition filter) */
@@ -138,6 +148,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     quantiles: 'approximate',
     billing: 'bytes-scanned',
     dailyLoadJobsPerTable: DAILY_LOAD_JOBS_PER_TABLE,
+    loadMethods: LOAD_METHODS,
   }
   readonly dialect
   readonly readOnly: boolean
@@ -332,11 +343,11 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       this.readOnly || Number(m.numRows ?? 0) <= FREE_LEDGER_READ_ROWS
         ? await this.readRowsFree(LEDGER_TABLE)
         : await this.runQuery(ledgerSelectSql(this.dialect), {table, prefix: uriPrefix}, 'ledger read')
-    for (const r of rows) {
-      if (r.target_table !== table || !String(r.object_uri).startsWith(uriPrefix)) continue
-      out.set(String(r.object_uri), ledgerFromRow(r))
-    }
-    return out
+    // several rows per object on the Write API path (intent, committed ...): the committed one recorded last counts
+    return currentEntries(
+      rows.filter((r) => r.target_table === table && String(r.object_uri).startsWith(uriPrefix)),
+      table,
+    )
   }
 
   /** Reads a table's rows with tabledata.list: no query, nothing billed. */
@@ -354,8 +365,28 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     return out
   }
 
+  /**
+   * The load method in use: the one asked for; else load jobs when a staging prefix is configured (a setup made
+   * for them), else the engine's default, the first of its capabilities (the Write API).
+   */
+  get loadMethod(): LoadMethod {
+    return this.opts.loadMethod ?? (this.opts.staging ? 'load-jobs' : this.capabilities.loadMethods[0])
+  }
+
   async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
+    if (this.loadMethod === 'write-api') {
+      if (this.opts.staging) this.opts.onWarning?.('The Write API loads without a staging prefix: --staging is used by --load-method load-jobs only.')
+      await this.ensureMeta()
+      const {WriteApiLoader} = await import('./write-api/loader.js')
+      return WriteApiLoader.open(this, {
+        concurrency: opts.concurrency,
+        emulatorHost: this.opts.storageEmulatorHost ?? process.env.BIGQUERY_STORAGE_EMULATOR_HOST,
+        // a backfill checks its objects' ledger entries in larger batches than a stream worker waits for
+        ...(opts.bulk ? {minLookupIntervalMs: 200} : {}),
+        ...this.opts.writeApi,
+      })
+    }
     if (!this.opts.staging) {
       throw new UserError('Loading into BigQuery needs a GCS staging prefix.', {suggestion: 'Add --staging gs://BUCKET/PREFIX (a bucket in the dataset location).'})
     }

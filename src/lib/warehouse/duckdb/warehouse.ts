@@ -108,7 +108,7 @@ function fromDuck(v: unknown): Row[string] {
 export class DuckDBWarehouse implements Warehouse {
   readonly kind = 'duckdb' as const
   readonly dialect = duckdbDialect
-  readonly capabilities: WarehouseCapabilities = {transactions: true, dmlPartitioned: false, quantiles: 'exact', billing: 'none', dailyLoadJobsPerTable: null}
+  readonly capabilities: WarehouseCapabilities = {transactions: true, dmlPartitioned: false, quantiles: 'exact', billing: 'none', dailyLoadJobsPerTable: null, loadMethods: []}
   private lease!: FileLease
   private metaReady = false
   /** whether this open created the file (a run that then fails before creating a table removes it again) */

@@ -1,0 +1,77 @@
+import type {LedgerEntry, Row} from '../../types.js'
+import {ledgerFromRow} from '../sql.js'
+
+/**
+ * The ledger as the Write API path keeps it: appended to, never merged. An object has several rows: an 'intent'
+ * (its rows sit in a finalized PENDING stream, recorded BEFORE the commit), then 'committed' (or 'abandoned').
+ * A load-jobs entry (state NULL) counts as committed. Duplicated rows (the default stream is at least once) are
+ * harmless: everything here is keyed by stream.
+ */
+
+export type LedgerState = 'intent' | 'committed' | 'abandoned'
+
+export interface LedgerRecord extends LedgerEntry {
+  state: LedgerState
+  stream: string | null
+  rejectStream: string | null
+}
+
+export function recordFromRow(r: Row, table: string): LedgerRecord {
+  const state = r.state === null || r.state === undefined ? 'committed' : (String(r.state) as LedgerState)
+  return {...ledgerFromRow(r), table, state, stream: r.stream ? String(r.stream) : null, rejectStream: r.reject_stream ? String(r.reject_stream) : null}
+}
+
+/** What the ledger says of one object. */
+export interface ObjectView {
+  /** the committed entry recorded last: the version the table holds */
+  current?: LedgerRecord
+  /** every committed entry (all versions; replaced ones included) */
+  committed: LedgerRecord[]
+  /** intents not settled yet (no committed or abandoned row for their stream) */
+  open: LedgerRecord[]
+}
+
+export function viewOf(records: readonly LedgerRecord[]): ObjectView {
+  const settled = new Set<string>()
+  const committed: LedgerRecord[] = []
+  const seen = new Set<string>()
+  for (const r of records) {
+    if (r.state === 'intent') continue
+    if (r.stream) settled.add(r.stream)
+    if (r.state !== 'committed') continue
+    // the same committed stream recorded twice (a retried append, two settlers) is one entry
+    const key = r.stream ?? `${r.loadId}#${r.etag}#${r.loadedAt.getTime()}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    committed.push(r)
+  }
+  committed.sort((a, b) => a.loadedAt.getTime() - b.loadedAt.getTime())
+  const open: LedgerRecord[] = []
+  const openSeen = new Set<string>()
+  for (const r of records) {
+    if (r.state !== 'intent' || !r.stream || settled.has(r.stream) || openSeen.has(r.stream)) continue
+    openSeen.add(r.stream)
+    open.push(r)
+  }
+  return {current: committed.at(-1), committed, open}
+}
+
+/** The current entry of every object among ledger rows of one table (readLedger). */
+export function currentEntries(rows: readonly Row[], table: string): Map<string, LedgerEntry> {
+  const byUri = new Map<string, LedgerRecord[]>()
+  for (const r of rows) {
+    const rec = recordFromRow(r, table)
+    const list = byUri.get(rec.objectUri)
+    if (list) list.push(rec)
+    else byUri.set(rec.objectUri, [rec])
+  }
+  const out = new Map<string, LedgerEntry>()
+  for (const [uri, recs] of byUri) {
+    const cur = viewOf(recs).current
+    if (cur) {
+      const {state: _s, stream: _t, rejectStream: _r, ...entry} = cur
+      out.set(uri, entry)
+    }
+  }
+  return out
+}

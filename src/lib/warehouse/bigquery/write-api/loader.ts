@@ -1,0 +1,470 @@
+import pLimit from 'p-limit'
+import {UserError} from '../../../errors.js'
+import {explainGcpError} from '../../../gcp/errors.js'
+import {tableColumns, type Value} from '../../../formats/types.js'
+import {parseBatches} from '../../../loader/parse-report.js'
+import {type LoaderClock, REAL_CLOCK} from '../loader.js'
+import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, ledgerLookupSql, REJECTS_SCHEMA, replacedRange} from '../sql.js'
+import type {BigQueryLoadHost, BqParams} from '../types.js'
+import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
+import {managedwriter} from '@google-cloud/bigquery-storage'
+import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
+import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
+
+/** The steps of one object's load, in order (tests inject a crash at each). */
+export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'committed' | 'replaced' | 'recorded'
+
+export interface WriteApiLoaderSettings {
+  /** objects parsed at once */
+  concurrency: number
+  /**
+   * How long one load may take from its start to its commit. A worker past it (paused, partitioned: a zombie)
+   * records no intent and commits nothing; the object is loaded again by whoever gets it next.
+   */
+  leaseMs: number
+  /** at least this long between two ledger look-ups of a table (each is one billed statement of >= 10 MB) */
+  minLookupIntervalMs: number
+  clock: LoaderClock
+  /** HOST:PORT of a plaintext Write API endpoint (BIGQUERY_STORAGE_EMULATOR_HOST) */
+  emulatorHost?: string
+  /** bytes of rows per append request (below the service's 10 MB limit) */
+  requestBytes: number
+  /** called after each step of each object (tests: a crash injected at every step) */
+  onStep?: (step: WriteStep, uri: string) => void | Promise<void>
+}
+
+export const WRITE_API_DEFAULTS = {
+  requestBytes: REQUEST_BYTES_BUDGET,
+  leaseMs: 10 * 60_000,
+  minLookupIntervalMs: 1000,
+  clock: REAL_CLOCK,
+}
+
+/** A transient failure the object-level retry may take again (a lease that ran out, another worker's race). */
+function retryable(message: string): Error {
+  return Object.assign(new Error(message), {$retryable: {throttling: false}})
+}
+
+interface Waiter {
+  uri: string
+  resolve: (rows: LedgerRecord[]) => void
+  reject: (err: unknown) => void
+}
+
+/**
+ * Ledger look-ups of many objects in ONE statement: requests wait while one runs, and two statements of a table
+ * are at least minLookupIntervalMs apart. A worker runs at most 3,600 / interval look-ups an hour per table,
+ * whatever its rate of objects.
+ */
+class LedgerLookups {
+  private readonly waiting = new Map<string, Waiter[]>()
+  private readonly running = new Set<string>()
+  private readonly last = new Map<string, number>()
+  private readonly timers = new Map<string, unknown>()
+  statements = 0
+
+  constructor(
+    private readonly wh: BigQueryLoadHost,
+    private readonly settings: WriteApiLoaderSettings,
+  ) {}
+
+  get(table: string, uri: string): Promise<LedgerRecord[]> {
+    return new Promise((resolve, reject) => {
+      const list = this.waiting.get(table) ?? []
+      list.push({uri, resolve, reject})
+      this.waiting.set(table, list)
+      this.schedule(table)
+    })
+  }
+
+  private schedule(table: string): void {
+    if (this.running.has(table) || this.timers.has(table) || !this.waiting.get(table)?.length) return
+    const {clock, minLookupIntervalMs} = this.settings
+    const wait = Math.max(0, (this.last.get(table) ?? -Infinity) + minLookupIntervalMs - clock.now())
+    this.timers.set(
+      table,
+      clock.setTimeout(() => {
+        this.timers.delete(table)
+        void this.run(table)
+      }, wait),
+    )
+  }
+
+  private async run(table: string): Promise<void> {
+    const batch = this.waiting.get(table) ?? []
+    this.waiting.delete(table)
+    if (batch.length === 0) return
+    this.running.add(table)
+    this.last.set(table, this.settings.clock.now())
+    try {
+      this.statements++
+      const uris = [...new Set(batch.map((w) => w.uri))]
+      const rows = await this.wh.runQuery(ledgerLookupSql(this.wh.dialect), {table, objects: uris}, `ledger look-up (${uris.length} objects)`)
+      const byUri = new Map<string, LedgerRecord[]>()
+      for (const r of rows) {
+        const rec = recordFromRow(r, table)
+        byUri.set(rec.objectUri, [...(byUri.get(rec.objectUri) ?? []), rec])
+      }
+      for (const w of batch) w.resolve(byUri.get(w.uri) ?? [])
+    } catch (err) {
+      for (const w of batch) w.reject(err)
+    } finally {
+      this.running.delete(table)
+      this.schedule(table)
+    }
+  }
+
+  close(): void {
+    for (const t of this.timers.values()) this.settings.clock.clearTimeout(t)
+    this.timers.clear()
+  }
+}
+
+interface Encoded {
+  requests: Uint8Array[][]
+  rows: number
+  rejects: RowValues[]
+  range: {min: number; max: number} | null
+  /** the request and row index -> the line it came from */
+  lines: number[]
+}
+
+const microsToDate = (us: number | null) => (us === null ? null : new Date(Math.floor(us / 1000)))
+
+/**
+ * Loads objects into BigQuery with the Storage Write API, exactly once per object, with no DML for new objects:
+ * each object's rows go into its own PENDING stream (offsets on every append), which is finalized, recorded in
+ * the ledger as an intent, and committed; a later 'committed' ledger row settles it. An intent left by a crash or
+ * a lost reply is settled by the next worker that meets the object: GetWriteStream's commit_time says whether it
+ * committed; if not, it is committed then (its stream was finalized complete before the intent was written).
+ * See docs/bigquery.md, "Write API: exactly once".
+ */
+export class WriteApiLoader implements ObjectLoader {
+  readonly maxInFlight: number
+  private readonly api: WriteApi
+  private readonly lookups: LedgerLookups
+  private readonly parseLimit
+  private readonly encoders = new Map<string, RowEncoder>()
+  private readonly ledgerEncoder = new RowEncoder(LEDGER_SCHEMA)
+  private readonly rejectEncoder = new RowEncoder(REJECTS_SCHEMA)
+
+  private constructor(
+    private readonly wh: BigQueryLoadHost,
+    private readonly settings: WriteApiLoaderSettings,
+  ) {
+    this.maxInFlight = Math.max(settings.concurrency, 1)
+    this.parseLimit = pLimit(Math.max(1, settings.concurrency))
+    this.api = new WriteApi({project: wh.project, emulatorHost: settings.emulatorHost, retries: wh.opts.retries ?? 6, retryBaseDelayMs: wh.opts.retryBaseDelayMs ?? 500})
+    this.lookups = new LedgerLookups(wh, settings)
+  }
+
+  static async open(wh: BigQueryLoadHost, s: Partial<WriteApiLoaderSettings> & Pick<WriteApiLoaderSettings, 'concurrency'>): Promise<WriteApiLoader> {
+    return new WriteApiLoader(wh, {...WRITE_API_DEFAULTS, ...s})
+  }
+
+  /** ledger look-up statements run so far (each billed at least 10 MB) */
+  get lookupStatements(): number {
+    return this.lookups.statements
+  }
+
+  /** Write API connections open now */
+  get openConnections(): number {
+    return this.api.openConnections
+  }
+
+  private parent(table: string): string {
+    const r = this.wh.ref(table)
+    return this.api.tablePath(r.datasetId, r.tableId)
+  }
+
+  private async step(step: WriteStep, uri: string): Promise<void> {
+    await this.settings.onStep?.(step, uri)
+  }
+
+  private async view(req: ObjectLoadRequest): Promise<ObjectView> {
+    return viewOf(await this.lookups.get(req.table, req.object.uri))
+  }
+
+  async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+    try {
+      return await this.loadOnce(req)
+    } catch (err) {
+      throw err instanceof UserError ? err : explainGcpError(err, {what: `load ${req.object.uri} with the BigQuery Storage Write API`, needs: 'bigquery.tables.updateData', service: 'bigquery'})
+    }
+  }
+
+  private async loadOnce(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+    const deadline = this.settings.clock.now() + this.settings.leaseMs
+    let view = await this.view(req)
+    await this.step('lookup', req.object.uri)
+    if (view.open.length > 0) {
+      await this.resolveOpen(req, view)
+      view = await this.view(req)
+    }
+    const cur = view.current
+    if (cur && cur.etag === req.object.etag && baseLoadId(cur.loadId) === req.loadId) return {status: 'loaded', rows: cur.rows, rejected: cur.rejected}
+    if (cur && isCurrentEntry(req, cur)) return {status: 'skipped', entry: strip(cur)}
+    return this.write(req, view, deadline)
+  }
+
+  /**
+   * Settles the open intents of an object. Per version (ETag), one stream at most may commit: if one committed
+   * already, the others are abandoned; else the first by stream name is committed and the others abandoned.
+   */
+  private async resolveOpen(req: ObjectLoadRequest, view: ObjectView): Promise<void> {
+    const byEtag = new Map<string, LedgerRecord[]>()
+    for (const o of view.open) byEtag.set(o.etag, [...(byEtag.get(o.etag) ?? []), o])
+    for (const [etag, intents] of byEtag) {
+      const states = await Promise.all(intents.map(async (i) => ({i, t: await this.api.commitTime(i.stream!)})))
+      const done = states.filter((s) => s.t)
+      if (done.length > 0) {
+        for (const s of states) if (!s.t) await this.record(s.i, 'abandoned')
+        for (const s of done) await this.afterCommit(req, s.i, view.committed)
+        continue
+      }
+      const known = view.committed.some((c) => c.etag === etag)
+      const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
+      const winner = known ? undefined : sorted.find((s) => s.t === null)
+      for (const s of sorted) if (s !== winner) await this.record(s.i, 'abandoned')
+      if (winner) await this.settle(req, winner.i, view.committed)
+    }
+  }
+
+  /** Commits an intent's streams (a commit done before counts as done), then replaces and records it. */
+  private async settle(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
+    try {
+      await this.api.commit(this.parent(intent.table), [intent.stream!])
+    } catch (err) {
+      if (isWriteTransient(err)) throw err
+      // the stream is gone (its pending data expires after 24 hours) or cannot commit: the object loads afresh
+      await this.record(intent, 'abandoned')
+      return
+    }
+    await this.step('committed', intent.objectUri)
+    await this.afterCommit(req, intent, committed)
+  }
+
+  private async commitRejects(intent: LedgerRecord): Promise<void> {
+    if (intent.rejectStream) await this.api.commit(this.parent(REJECTS_TABLE), [intent.rejectStream])
+  }
+
+  /** A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. */
+  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
+    await this.commitRejects(intent)
+    const older = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
+    if (older.length > 0) {
+      const range = replacedRange(older)
+      const loads = [...new Set(older.map((o) => o.loadId))]
+      const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
+      await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
+      await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
+    }
+    await this.step('replaced', intent.objectUri)
+    await this.record(intent, 'committed')
+    await this.step('recorded', req.object.uri)
+  }
+
+  private encoder(table: string, req: ObjectLoadRequest): RowEncoder {
+    let e = this.encoders.get(table)
+    if (!e) {
+      e = new RowEncoder(bqSchema(tableColumns(req.format)))
+      this.encoders.set(table, e)
+    }
+    return e
+  }
+
+  /** Parses the object into Write API requests (each under the size limit) and its rejected lines. */
+  private async encode(req: ObjectLoadRequest, loadId: string): Promise<Encoded> {
+    const enc = this.encoder(req.table, req)
+    const cols = req.format.columns
+    const {object} = req
+    const modified = object.lastModified.getTime() * 1000
+    const gcsCreated = object.gcsCreatedAt ? object.gcsCreatedAt.getTime() * 1000 : null
+    const ingested = this.settings.clock.now() * 1000
+    const timeCol = cols.findIndex((c) => c.name === 'event_time' && c.type === 'timestamp')
+    let min = Infinity
+    let max = -Infinity
+    let untimed = timeCol < 0
+    const builder = new RequestBuilder(this.settings.requestBytes)
+    const rejects: RowValues[] = []
+    const lines: number[] = []
+    const reject = (line: number, reason: string, raw: string) => rejects.push({target_table: req.table, object_uri: object.uri, line, reason, raw, load_id: loadId, rejected_at: ingested})
+    for await (const batch of parseBatches(req.open, req.format, req.report)) {
+      for (let i = 0; i < batch.count; i++) {
+        const row: RowValues = {}
+        for (let k = 0; k < cols.length; k++) row[cols[k].name] = batch.columns[k][i] as Value
+        row._source_uri = object.uri
+        row._line = batch.lines[i]
+        row._load_id = loadId
+        row._ingested_at = ingested
+        row._object_modified_at = modified
+        row._load_path = req.path
+        row._gcs_created_at = gcsCreated
+        let bytes: Uint8Array
+        try {
+          bytes = enc.encode(row)
+        } catch (err) {
+          reject(batch.lines[i], `cannot be written to BigQuery: ${(err as Error).message}`, '')
+          continue
+        }
+        if (!builder.add(bytes)) {
+          reject(batch.lines[i], 'the row is larger than a Write API request may be (10 MB)', '')
+          continue
+        }
+        lines.push(batch.lines[i])
+        if (timeCol >= 0) {
+          const t = batch.columns[timeCol][i]
+          if (t === null) untimed = true
+          else {
+            min = Math.min(min, Number(t))
+            max = Math.max(max, Number(t))
+          }
+        }
+      }
+      for (const r of batch.rejects) reject(r.line, r.reason, r.raw)
+    }
+    const rows = builder.rows
+    return {requests: builder.done(), rows, rejects, range: untimed || rows === 0 ? null : {min, max}, lines}
+  }
+
+  /** One sentence for an append the service refused (row errors name the object's line). */
+  private appendError(req: ObjectLoadRequest, enc: Encoded, requestIndex: number, res: {error?: {code?: number | null; message?: string | null} | null; rowErrors?: Array<{index?: unknown; message?: string | null}> | null}): Error {
+    const before = enc.requests.slice(0, requestIndex).reduce((n, r) => n + r.length, 0)
+    const first = res.rowErrors?.[0]
+    if (first) {
+      const line = enc.lines[before + Number(first.index ?? 0)]
+      return new UserError(`BigQuery refused line ${line} of ${req.object.uri}: ${first.message ?? 'invalid row'} (${res.rowErrors!.length} row error${res.rowErrors!.length === 1 ? '' : 's'} in the request; nothing of the object was committed).`, {
+        suggestion: 'Check that the table has the layout of the format (--format), or load into a new table.',
+      })
+    }
+    return new Error(`BigQuery refused an append for ${req.object.uri}: ${res.error?.message ?? `code ${res.error?.code}`} (nothing of the object was committed).`)
+  }
+
+  /** Connection-level failures of an append, as one sentence (the schema mismatch names the columns). */
+  private explain(req: ObjectLoadRequest, err: unknown): unknown {
+    const storage = readStorageErrors(err)
+    const extra = storage.find((s) => storageCode(s.code) === StorageErrorCode.SCHEMA_MISMATCH_EXTRA_FIELDS)
+    if (extra) {
+      return new UserError(`The table ${req.table} lacks column(s) ${extra.entity || '(unnamed)'} that seneka writes for ${req.format.name} rows; nothing of ${req.object.uri} was committed.`, {
+        suggestion: 'Run the load again: seneka adds the columns first (ensureTable); if another tool changed the table, add them with ALTER TABLE ADD COLUMN.',
+        cause: err,
+      })
+    }
+    return err
+  }
+
+  private async write(req: ObjectLoadRequest, view: ObjectView, deadline: number): Promise<ObjectLoadOutcome> {
+    const {clock} = this.settings
+    // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced
+    const taken = new Set(view.committed.map((c) => c.loadId))
+    let loadId = req.loadId
+    for (let n = 2; taken.has(loadId); n++) loadId = `${req.loadId}#${n}`
+    const enc = await this.parseLimit(() => this.encode(req, loadId))
+    const uri = req.object.uri
+    const parent = this.parent(req.table)
+    const encoder = this.encoder(req.table, req)
+    const stream = await this.api.createPendingStream(parent)
+    await this.step('created', uri)
+    try {
+      await this.api.appendPending(stream.name, encoder.descriptor, enc.requests, (i, res) => this.appendError(req, enc, i, res))
+    } catch (err) {
+      throw this.explain(req, err)
+    }
+    await this.step('appended', uri)
+    const count = await this.api.finalize(stream.name)
+    if (count !== enc.rows) throw retryable(`write stream ${stream.name} of ${uri} holds ${count} rows after finalize, ${enc.rows} were sent; it is left uncommitted`)
+    let rejectStream: string | null = null
+    if (enc.rejects.length > 0) {
+      const rs = await this.api.createPendingStream(this.parent(REJECTS_TABLE))
+      const b = new RequestBuilder(this.settings.requestBytes)
+      for (const r of enc.rejects) b.add(this.rejectEncoder.encode(r))
+      await this.api.appendPending(rs.name, this.rejectEncoder.descriptor, b.done(), (_i, res) => new Error(`BigQuery refused the rejected lines of ${uri}: ${res.error?.message ?? ''}`))
+      const n = await this.api.finalize(rs.name)
+      if (n !== enc.rejects.length) throw retryable(`write stream ${rs.name} holds ${n} rejected lines of ${uri}, ${enc.rejects.length} were sent`)
+      rejectStream = rs.name
+    }
+    await this.step('finalized', uri)
+    if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
+    const entry: LedgerRecord = {
+      table: req.table,
+      objectUri: uri,
+      etag: req.object.etag,
+      size: req.object.size,
+      lastModified: req.object.lastModified,
+      rows: enc.rows,
+      rejected: enc.rejects.length,
+      loadId,
+      path: req.path,
+      loadedAt: new Date(clock.now()),
+      sequencer: req.sequencer ?? null,
+      eventRange: enc.range ? {min: microsToDate(enc.range.min)!, max: microsToDate(enc.range.max)!} : null,
+      state: 'intent',
+      stream: stream.name,
+      rejectStream,
+    }
+    // the intent is durable BEFORE the commit: whoever meets the object next can settle it
+    await this.record(entry, 'intent')
+    await this.step('intent', uri)
+    // another worker with the same version at the same time: one stream per version commits
+    const now = await this.view(req)
+    const rival = now.committed.find((c) => c.etag === entry.etag && c.stream !== entry.stream)
+    const firstOpen = now.open.filter((o) => o.etag === entry.etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
+    if (rival || (firstOpen && firstOpen.stream !== entry.stream)) {
+      await this.resolveOpen(req, now)
+      const after = (await this.view(req)).current
+      return after && after.etag === entry.etag ? {status: 'skipped', entry: strip(after)} : this.loadOnce(req)
+    }
+    if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
+    await this.settle(req, entry, now.committed)
+    const replaced = now.committed.some((c) => c.etag !== entry.etag)
+    return {status: replaced ? 'replaced' : 'loaded', rows: enc.rows, rejected: enc.rejects.length}
+  }
+
+  /** Appends a ledger row (the default stream of the ledger table: visible at once, no DML). */
+  private async record(e: LedgerRecord, state: LedgerState): Promise<void> {
+    const row: RowValues = {
+      target_table: e.table,
+      object_uri: e.objectUri,
+      etag: e.etag,
+      size: e.size,
+      last_modified: e.lastModified.getTime() * 1000,
+      rows: e.rows,
+      rejected: e.rejected,
+      load_id: e.loadId,
+      path: e.path,
+      loaded_at: state === 'intent' ? e.loadedAt.getTime() * 1000 : this.settings.clock.now() * 1000,
+      sequencer: e.sequencer,
+      min_event_time: e.eventRange ? e.eventRange.min.getTime() * 1000 : null,
+      max_event_time: e.eventRange ? e.eventRange.max.getTime() * 1000 : null,
+      state,
+      stream: e.stream,
+      reject_stream: e.rejectStream,
+    }
+    await this.api.appendDefault(this.parent(LEDGER_TABLE), this.ledgerEncoder.descriptor, [this.ledgerEncoder.encode(row)])
+  }
+
+  async close(): Promise<void> {
+    this.lookups.close()
+    await this.api.close()
+  }
+}
+
+function baseLoadId(id: string): string {
+  return id.replace(/#\d+$/, '')
+}
+
+function strip(r: LedgerRecord): LedgerEntry {
+  const {state: _s, stream: _t, rejectStream: _r, ...entry} = r
+  return entry
+}
+
+/** The storage errors in a gRPC error's trailers (google.cloud.bigquery.storage.v1.storageerror-bin). */
+function readStorageErrors(err: unknown): Array<{code?: number | null; entity?: string | null}> {
+  if (!(err as {metadata?: unknown})?.metadata) return []
+  try {
+    return managedwriter.parseStorageErrors(err as never) as Array<{code?: number | null; entity?: string | null}>
+  } catch {
+    return []
+  }
+}

@@ -1,0 +1,343 @@
+import {gunzipSync, gzipSync} from 'node:zlib'
+import {afterEach, describe, expect, it, vi} from 'vitest'
+import {runBackfill} from '../../../src/lib/backfill/run.js'
+import {getFormat} from '../../../src/lib/formats/index.js'
+import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
+import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
+import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
+import {useGoogleStandIns} from '../../helpers/write-api-double.js'
+
+/**
+ * The Write API loader through the real @google-cloud/bigquery-storage client against the strict gRPC double,
+ * the real @google-cloud/bigquery client against the REST double, and every statement seneka sends (ledger
+ * look-ups, replacements) executed on the DuckDB stand-in that also holds the committed rows.
+ */
+
+const google = useGoogleStandIns()
+
+afterEach(() => {
+  google.g.clearFailures()
+})
+
+const ALB = getFormat('alb')
+let dsSeq = 0
+
+function settings(dataset: string, writeApi: Partial<WriteApiLoaderSettings> = {}): BigQuerySettings {
+  return {
+    location: 'EU',
+    apiEndpoint: google.g.endpoint,
+    gcsEndpoint: google.g.endpoint,
+    loadMethod: 'write-api',
+    storageEmulatorHost: google.w.host,
+    overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0, ...writeApi}},
+  }
+}
+
+function scenario(opts: {files?: number; malformedRate?: number} = {}) {
+  const dataset = `wapi_${++dsSeq}`
+  const bucket = `src-wapi-${dsSeq}`
+  const fx = albFixture({days: 1, intervalMinutes: Math.floor(1440 / Math.max(1, (opts.files ?? 4) / 2)), linesPerFile: 30, malformedRate: opts.malformedRate ?? 0.05})
+  for (const f of fx.files) google.g.putObject(bucket, f.key, f.body)
+  const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
+    runBackfill({
+      sources: [`gs://${bucket}/${PREFIX}`],
+      format: ALB,
+      warehouse: `bigquery://test-project/${dataset}`,
+      table: 'alb_logs',
+      range: {},
+      concurrency: 2,
+      dryRun: false,
+      retries: 3,
+      storeOptions: {gcsEndpoint: google.g.endpoint},
+      bigquery: settings(dataset, writeApi),
+      ...extra,
+    })
+  // the stand-in holds what queries see: committed rows, minus what a DELETE removed
+  const rows = () => google.sql.rows(dataset, 'alb_logs')
+  const lines = async () => (await rows()).map((r) => `${r._source_uri}#${r._line}`)
+  const ledger = () => google.sql.rows(dataset, '_seneka_ledger', 'loaded_at')
+  const rejects = () => google.g.tables.get(`${dataset}._seneka_rejects`)?.rows ?? []
+  return {dataset, bucket, fx, run, rows, lines, ledger, rejects}
+}
+
+/** every good line once, and nothing else */
+async function expectExactlyOnce(s: ReturnType<typeof scenario>): Promise<void> {
+  const got = await s.lines()
+  expect(new Set(got).size).toBe(got.length)
+  expect(got).toHaveLength(s.fx.good)
+}
+
+describe('Write API loader: one object, appended, finalized and committed', () => {
+  it('loads every object through PENDING streams with offsets, commits each once, and runs no DML', async () => {
+    const s = scenario()
+    const before = google.w.calls.length
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    expect(s.rejects()).toHaveLength(s.fx.malformed)
+    const calls = google.w.calls.slice(before)
+    // every append to a pending stream carries its offset, starting at 0
+    const pendingAppends = calls.filter((c) => c.method === 'AppendRows' && !String(c.request.writeStream).endsWith('_default'))
+    expect(pendingAppends.length).toBeGreaterThan(0)
+    for (const a of pendingAppends) expect(a.request.offset?.value).toBe('0')
+    const commits = calls.filter((c) => c.method === 'BatchCommitWriteStreams')
+    // one commit per object's rows, one per object with rejected lines
+    const committed = commits.flatMap((c) => c.request.writeStreams)
+    expect(new Set(committed).size).toBe(committed.length)
+    // no staging: no GCS write, no load job, no MERGE/UPDATE/DELETE
+    const statements = google.g.jobs('query').map((j) => String(j.configuration.query.query))
+    expect(statements.filter((q) => /\b(MERGE|UPDATE|DELETE|INSERT)\b/.test(q))).toEqual([])
+    expect(google.g.jobs('load').filter((j) => j.configuration.load.destinationTable.datasetId === s.dataset)).toEqual([])
+    // the ledger: an intent, then committed, per object
+    const ledger = await s.ledger()
+    expect(ledger.filter((l) => l.state === 'committed')).toHaveLength(s.fx.files.length)
+    expect(ledger.filter((l) => l.state === 'intent')).toHaveLength(s.fx.files.length)
+    // the server sees every connection closed (the loader closed its client)
+    await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
+  })
+
+  it('a re-run skips every object and adds nothing', async () => {
+    const s = scenario()
+    await s.run()
+    const again = await s.run()
+    expect(again.objects).toMatchObject({loaded: 0, skipped: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+  })
+})
+
+const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'committed', 'replaced', 'recorded']
+
+class Crash extends Error {
+  override readonly name = 'Crash'
+}
+
+describe('Write API loader: exactly once through lost replies and crashes', () => {
+  it('a lost append reply: the append is sent again at the same offset (ALREADY_EXISTS = done), rows once', async () => {
+    const s = scenario()
+    const before = google.w.calls.length
+    google.w.loseAppendReplies(2, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    // the lost appends were applied: the same offset went out twice on the same stream
+    const appends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const keys = appends.map((a) => `${a.request.writeStream}@${a.request.offset?.value}`)
+    expect(keys.length - new Set(keys).size).toBe(2)
+    // the server sees every connection closed (the loader closed its client)
+    await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
+  })
+
+  it('an append refused with INTERNAL: the requests behind it get OUT_OF_RANGE and are sent again from the last acknowledged offset', async () => {
+    const s = scenario({files: 2})
+    const before = google.w.calls.length
+    google.w.failAppends(1, 13, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`) && !name.endsWith('_default'))
+    // tiny requests: every object is many appends, several in flight
+    const r = await s.run({requestBytes: 2500})
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    const appends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).includes(`/${s.dataset}/tables/alb_logs/`))
+    const offsets = new Map<string, number[]>()
+    for (const a of appends) offsets.set(a.request.writeStream, [...(offsets.get(a.request.writeStream) ?? []), Number(a.request.offset.value)])
+    // one stream saw an offset again after a later one: the resend from the last acknowledged offset
+    const resent = [...offsets.values()].filter((o) => o.some((x, i) => i > 0 && x <= o[i - 1]))
+    expect(resent).toHaveLength(1)
+    expect(Math.max(...[...offsets.values()].map((o) => o.length))).toBeGreaterThan(3)
+  })
+
+  it('a lost commit reply: the retry finds the stream committed (never twice), rows once', async () => {
+    const s = scenario()
+    google.w.loseCommitReplies(2)
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+    await expectExactlyOnce(s)
+    const ledger = await s.ledger()
+    expect(new Set(ledger.filter((l) => l.state === 'committed').map((l) => l.object_uri)).size).toBe(s.fx.files.length)
+  })
+
+  for (const at of STEPS) {
+    it(`a crash after step "${at}" of an object, then a new run: exactly the rows of an uninterrupted run`, async () => {
+      const s = scenario({files: 4})
+      // the first object that reaches the step dies there (a thrown, non-retryable error ends that load)
+      let crashed: string | undefined
+      const first = await s.run({
+        onStep: (step, uri) => {
+          if (step === at && (crashed === undefined || crashed === uri)) {
+            crashed = uri
+            throw new Crash(`simulated crash after ${step}`)
+          }
+        },
+      })
+      expect(crashed).toBeDefined()
+      expect(first.objects.failed).toBeGreaterThanOrEqual(1)
+      // a failed object leaves no partial rows, whatever the step
+      const partial = (await s.rows()).filter((r) => r._source_uri === crashed)
+      expect([0, s.fx.files.find((f) => crashed!.endsWith(f.key))!.lines - s.fx.files.find((f) => crashed!.endsWith(f.key))!.malformed]).toContain(partial.length)
+      const second = await s.run()
+      expect(second.objects.failed, JSON.stringify(second.failures)).toBe(0)
+      await expectExactlyOnce(s)
+      expect(s.rejects()).toHaveLength(s.fx.malformed)
+      // every object ends with a committed ledger entry
+      const committed = new Set((await s.ledger()).filter((l) => l.state === 'committed').map((l) => l.object_uri))
+      expect(committed.size).toBe(s.fx.files.length)
+      // and a third run loads nothing
+      const third = await s.run()
+      expect(third.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0})
+    })
+  }
+})
+
+describe('Write API loader: concurrent workers, zombies, changed objects', () => {
+  it('the same object to two workers at once (both record an intent): one stream commits, rows once', async () => {
+    const s = scenario({files: 2})
+    const intents = new Map<string, number>()
+    const waiters: Array<() => void> = []
+    // each worker waits after recording its intent until the other recorded one for the same object
+    const barrier = async (step: WriteStep, uri: string) => {
+      if (step !== 'intent') return
+      intents.set(uri, (intents.get(uri) ?? 0) + 1)
+      if (intents.get(uri)! >= 2) for (const w of waiters.splice(0)) w()
+      else await new Promise<void>((r) => waiters.push(r))
+    }
+    const [a, b] = await Promise.all([s.run({onStep: barrier}, {loadId: 'worker-a'}), s.run({onStep: barrier}, {loadId: 'worker-b'})])
+    expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
+    await expectExactlyOnce(s)
+    const committed = (await s.ledger()).filter((l) => l.state === 'committed')
+    expect(new Set(committed.map((l) => l.stream)).size).toBe(s.fx.files.length)
+    expect((await s.ledger()).filter((l) => l.state === 'abandoned').length).toBeGreaterThanOrEqual(s.fx.files.length)
+  })
+
+  it('the same object to two workers, one committing while the other finalizes: the later one commits nothing', async () => {
+    const s = scenario({files: 2})
+    const recorded = new Map<string, () => void>()
+    const done = (uri: string) => new Promise<void>((r) => recorded.set(uri, r))
+    const waits = new Map<string, Promise<void>>()
+    for (const f of s.fx.files) waits.set(`gs://${s.bucket}/${f.key}`, done(`gs://${s.bucket}/${f.key}`))
+    // A runs freely; B, once its own stream is finalized, waits until A recorded the object committed
+    const a = s.run({onStep: (step, uri) => void (step === 'recorded' && recorded.get(uri)?.())}, {loadId: 'worker-a'})
+    const b = s.run({onStep: async (step, uri) => (step === 'finalized' ? waits.get(uri) : undefined)}, {loadId: 'worker-b'})
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed, JSON.stringify([ra.failures, rb.failures])).toBe(0)
+    await expectExactlyOnce(s)
+    const ledger = await s.ledger()
+    // B's streams were abandoned, never committed
+    const bStreams = ledger.filter((l) => l.load_id === 'worker-b' && l.state === 'intent').map((l) => l.stream)
+    expect(bStreams.length).toBeGreaterThan(0)
+    for (const st of bStreams) expect(google.w.streams.get(String(st))!.commitTime).toBeUndefined()
+  })
+
+  it('a zombie: a worker whose lease ran out before its commit commits nothing; the other worker loads the object once', async () => {
+    const s = scenario({files: 2})
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    let release!: () => void
+    const paused = new Promise<void>((r) => (release = r))
+    let zombieUri: string | undefined
+    const zombie = s.run(
+      {
+        clock,
+        leaseMs: 60_000,
+        onStep: async (step, uri) => {
+          if (step !== 'finalized' || zombieUri) return
+          zombieUri = uri
+          await paused
+          skew = 120_000 // it wakes up two minutes later, past its lease
+        },
+      },
+      {loadId: 'zombie', retries: 0},
+    )
+    while (!zombieUri) await new Promise((r) => setImmediate(r))
+    const other = await s.run({}, {loadId: 'healthy'})
+    expect(other.objects.failed).toBe(0)
+    release()
+    const z = await zombie
+    expect(z.failures.map((f) => f.error).join(' ')).toMatch(/lease .* ran out before its commit/)
+    await expectExactlyOnce(s)
+  })
+
+  it('an object whose ETag changed: the old version rows go by one DELETE outside any transaction, the new ones come once', async () => {
+    const s = scenario({files: 2})
+    await s.run()
+    const f = s.fx.files[0]
+    const kept = `${gunzipSync(f.body).toString().split('\n').filter(Boolean).slice(0, 5).join('\n')}\n`
+    google.g.putObject(s.bucket, f.key, gzipSync(kept))
+    const before = google.g.jobs('query').length
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({replaced: 1, loaded: 0, failed: 0})
+    const uri = `gs://${s.bucket}/${f.key}`
+    const rows = (await s.rows()).filter((x) => x._source_uri === uri)
+    const goodKept = kept.split('\n').filter(Boolean).length - (rows.length === 5 ? 0 : 5 - rows.length)
+    expect(rows).toHaveLength(goodKept)
+    expect(new Set(rows.map((x) => x._line)).size).toBe(rows.length)
+    const dml = google.g.jobs('query').slice(before).map((j) => String(j.configuration.query.query)).filter((q) => /\bDELETE\b/.test(q))
+    expect(dml).toHaveLength(2) // the old rows, the old rejects
+    for (const q of dml) expect(q).not.toMatch(/BEGIN TRANSACTION/)
+  })
+})
+
+describe('Write API loader: refusals are one sentence, never a silent drop', () => {
+  it('a table that lacks a column the rows carry (SCHEMA_MISMATCH_EXTRA_FIELDS): one sentence naming it, nothing committed', async () => {
+    const s = scenario({files: 2})
+    const r = await s.run({
+      // another tool drops a column after seneka checked the table
+      onStep: (step) => {
+        if (step !== 'lookup') return
+        const t = google.g.tables.get(`${s.dataset}.alb_logs`)!
+        t.metadata.schema.fields = t.metadata.schema.fields.filter((f: {name: string}) => f.name !== 'user_agent')
+      },
+    })
+    expect(r.objects.loaded).toBe(0)
+    expect(r.failures.map((f) => f.error)).toEqual(s.fx.files.map(() => expect.stringMatching(/^The table alb_logs lacks column\(s\) user_agent that seneka writes for alb rows; nothing of gs:\/\/.* was committed\./)))
+    expect(await s.rows()).toEqual([])
+  })
+
+  it('a row the service refuses: one sentence naming the object and its line, nothing of that object committed', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    google.w.refuseRow(3, (name) => name.includes(`/${s.dataset}/tables/alb_logs/`))
+    const r = await s.run({}, {retries: 0})
+    expect(r.objects.failed).toBe(1)
+    const [failure] = r.failures
+    // the fourth row of the object's first request is its line 4 (no line of it was malformed)
+    expect(failure.error).toMatch(/^BigQuery refused line 4 of gs:\/\/\S+: Field event_time: value out of range \(1 row error in the request; nothing of the object was committed\)/)
+    expect((await s.rows()).filter((x) => x._source_uri === failure.uri)).toEqual([])
+  })
+
+  it('the double refuses a request of 10 MB; seneka cuts its requests below it and offsets follow the rows', async () => {
+    const {RowEncoder, RequestBuilder, MAX_REQUEST_BYTES} = await import('../../../src/lib/warehouse/bigquery/write-api/rows.js')
+    const {WriteApi} = await import('../../../src/lib/warehouse/bigquery/write-api/client.js')
+    const dataset = `wapi_big_${++dsSeq}`
+    google.g.tables.set(`${dataset}.big`, {metadata: {tableReference: {projectId: 'test-project', datasetId: dataset, tableId: 'big'}, schema: {fields: [{name: 'msg', type: 'STRING'}]}}, rows: []})
+    const api = new WriteApi({project: 'test-project', emulatorHost: google.w.host, retries: 0, retryBaseDelayMs: 1})
+    try {
+      const enc = new RowEncoder([{name: 'msg', type: 'STRING'}])
+      const row = enc.encode({msg: 'x'.repeat(1024 * 1024)})
+      const parent = api.tablePath(dataset, 'big')
+      // eleven 1 MiB rows in one request: refused by the service
+      const one = await api.createPendingStream(parent)
+      const err = await api.appendPending(one.name, enc.descriptor, [Array.from({length: 11}, () => row)], (_i, res) => new Error(String(res.error?.message))).catch((e) => e)
+      expect(String(err.message)).toMatch(/request too large/)
+      expect(11 * row.length).toBeGreaterThanOrEqual(MAX_REQUEST_BYTES)
+      // the builder cuts the same rows into requests under the limit; all land, offsets 0, 8, ...
+      const b = new RequestBuilder()
+      for (let i = 0; i < 11; i++) b.add(row)
+      const requests = b.done()
+      expect(requests.length).toBe(2)
+      const two = await api.createPendingStream(parent)
+      const before = google.w.calls.length
+      expect(await api.appendPending(two.name, enc.descriptor, requests, () => new Error('refused'))).toBe(11)
+      expect(google.w.calls.slice(before).filter((c) => c.method === 'AppendRows').map((c) => c.request.offset.value)).toEqual(['0', String(requests[0].length)])
+      expect(await api.finalize(two.name)).toBe(11)
+      // pending rows are invisible until the commit
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(0)
+      await api.commit(parent, [two.name])
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+      expect(await api.commitTime(two.name)).toBeInstanceOf(Date)
+      expect(await api.commitTime(one.name)).toBeNull()
+      // a committed stream is not committed twice: the second commit is a no-op (STREAM_ALREADY_COMMITTED)
+      await api.commit(parent, [two.name])
+      expect(google.g.tables.get(`${dataset}.big`)!.rows).toHaveLength(11)
+    } finally {
+      await api.close()
+    }
+    expect(api.openConnections).toBe(0)
+  })
+})
