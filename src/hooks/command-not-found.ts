@@ -29,7 +29,12 @@ const hook: Hook.CommandNotFound = async function (opts) {
   if (found && !json && process.stdin.isTTY && process.stderr.isTTY && !process.env.CI) {
     process.stderr.write(`${mistake} is not a ${config.bin} command.\n`)
     const rl = createInterface({input: process.stdin, output: process.stderr})
-    const answer = await rl.question(`Did you mean ${suggested}? [Y/n] `).finally(() => rl.close())
+    // Ctrl-C (or the end of input) is a no
+    rl.on('SIGINT', () => rl.close())
+    const answer = await rl
+      .question(`Did you mean ${suggested}? [Y/n] `)
+      .catch(() => 'n')
+      .finally(() => rl.close())
     if (/^\s*(y|yes)?\s*$/i.test(answer)) return config.runCommand(found.id, rest)
   }
   if (json) process.stdout.write(`${JSON.stringify(errorEnvelope({name: 'CommandNotFound', message, exitCode: ExitCode.COMMAND_NOT_FOUND, suggestion}, []), null, 2)}\n`)

@@ -20,7 +20,7 @@ export function defaultGateRunners(): GateRunners {
       }
       const r = await reconcile({warehouse, batchTable: bucket.batchTable, streamTable: bucket.table, since: window.since, until: window.until, by: 'hour', now: window.until})
       if (r.noData) {
-        return {passed: false, summary: `no rows in ${r.batchTable} or ${r.streamTable} over the shadow window: nothing was compared`, details: {summary: r.summary, totals: r.totals, since: r.since, until: r.until}}
+        return {passed: false, summary: `NO DATA: no rows in ${r.batchTable} or ${r.streamTable} over the shadow window: nothing was compared`, details: {summary: r.summary, totals: r.totals, since: r.since, until: r.until}}
       }
       return {
         passed: r.passed,

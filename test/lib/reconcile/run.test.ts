@@ -324,7 +324,7 @@ describe('reconcile over a range with no rows', () => {
     const gate = defaultGateRunners().reconcile
     const empty = await gate({bucket, warehouse: wh, window: {since: new Date('2023-05-01T00:00:00Z'), until: new Date('2023-05-02T00:00:00Z')}})
     expect(empty.passed).toBe(false)
-    expect(empty.summary).toMatch(/no rows in batch_logs or stream_logs over the shadow window: nothing was compared/)
+    expect(empty.summary).toMatch(/^NO DATA: no rows in batch_logs or stream_logs over the shadow window: nothing was compared/)
     const ok = await gate({bucket, warehouse: wh, window: {since, until}})
     expect(ok.passed).toBe(true)
   })
