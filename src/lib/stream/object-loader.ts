@@ -100,23 +100,36 @@ export class StreamLoader {
   }
 
   /**
-   * Runs fn under the key's lock and the concurrency limit, counted as queued until it starts; a request aborted
-   * (or cancelled) by the time its turn comes is not started at all.
+   * Runs fn under the key's lock and the concurrency limit, counted as queued until it starts. A request cancelled by
+   * the time its turn comes is not started at all; one whose `signal` is aborted while it waits (for a slot, or
+   * behind a load of the same key) is 'not-started' at once and never starts.
    */
-  private async enqueue<T>(uri: string, fn: () => Promise<T>, cancelled?: () => boolean): Promise<T | 'not-started'> {
+  private enqueue<T>(uri: string, fn: () => Promise<T>, opts: {cancelled?: () => boolean; signal?: AbortSignal} = {}): Promise<T | 'not-started'> {
+    const {cancelled, signal} = opts
     this.waiting++
-    let started = false
-    try {
-      return await this.lock.run(uri, () =>
-        this.limit((): Promise<T | 'not-started'> => {
-          started = true
-          this.waiting--
-          return cancelled?.() ? Promise.resolve('not-started' as const) : fn()
-        }),
-      )
-    } finally {
-      if (!started) this.waiting--
+    let queued = true
+    const leaveQueue = (): boolean => {
+      if (!queued) return false
+      queued = false
+      this.waiting--
+      return true
     }
+    const run = this.lock.run(uri, () =>
+      this.limit((): Promise<T | 'not-started'> => (leaveQueue() && !signal?.aborted && !cancelled?.() ? fn() : Promise.resolve('not-started' as const))),
+    )
+    return new Promise<T | 'not-started'>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (leaveQueue()) resolve('not-started')
+      }
+      signal?.addEventListener('abort', onAbort, {once: true})
+      if (signal?.aborted) onAbort()
+      run
+        .then(resolve, reject)
+        .finally(() => {
+          signal?.removeEventListener('abort', onAbort)
+          leaveQueue()
+        })
+    })
   }
 
   private store(bucket: string): ObjectStore {
@@ -206,7 +219,7 @@ export class StreamLoader {
         if (res.outcome !== 'failed') this.rememberGeneration(uri, version)
         return res
       }, ev.eventTime)
-    }, () => signal?.aborted === true)
+    }, {signal})
   }
 
   private rememberGeneration(uri: string, generation: string): void {
@@ -224,7 +237,7 @@ export class StreamLoader {
    */
   async loadFile(store: ObjectStore, info: ObjectInfo, cancelled?: () => boolean): Promise<LoadOutcome | 'not-started'> {
     if (isMarkerKey(info.key)) return this.marker()
-    return this.enqueue(info.uri, () => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified), cancelled)
+    return this.enqueue(info.uri, () => this.guard(info.uri, () => this.load(store, info, undefined, undefined), info.lastModified), {cancelled})
   }
 
   /** A marker object (_SUCCESS, ELBAccessLogTestFile ...): not a log, never loaded, counted apart. */

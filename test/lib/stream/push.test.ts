@@ -24,7 +24,10 @@ beforeAll(async () => {
   gcs = await startGcpDouble()
   oidc = await startOidcDouble()
 })
-afterEach(() => gcs.clearDelays())
+afterEach(() => {
+  gcs.clearDelays()
+  for (const release of holds.splice(0)) release()
+})
 afterAll(async () => {
   await oidc?.close()
   await gcs?.close()
@@ -311,10 +314,14 @@ async function stalledPost(url: string): Promise<{socket: net.Socket; answer: Pr
   return {socket, answer}
 }
 
+/** holds not released yet: released after each test, whatever it did */
+const holds: Array<() => void> = []
+
 /** Holds every read of an object's bytes until release(). */
 function holdReads(): {release: () => void} {
   let release!: () => void
   const until = new Promise<void>((r) => (release = r))
+  holds.push(release)
   gcs.delay({match: (q) => q.query.alt === 'media', until})
   return {release}
 }
@@ -381,6 +388,22 @@ describe('push mode under its platform: deadlines, slots, stop, scope', () => {
     expect(mediaReads(objects.map((o) => o.name))).toBe(1)
     expect(r.messages).toMatchObject({received: 12, deleted: 1, retained: 11})
     expect(r.objects).toMatchObject({loaded: 1, failed: 0})
+  })
+
+  it('on stop, a push waiting behind a load of the same object is answered 503 at once, not after that load', async () => {
+    const hold = holdReads()
+    const w = await startWorker({push: {shutdownGraceMs: 600_000}})
+    const o = put('push-logs', `${w.dir}/same.log`, jsonl(3, 'same'))
+    const first = post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: 'same-1'}))
+    await until(() => mediaReads([o.name]) === 1)
+    // a redelivery of the same notification while its first delivery loads: it waits for the object's lock
+    const second = post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: 'same-2'}))
+    await until(async () => (await (await fetch(`${w.url}/metrics`)).text()).includes('\nseneka_stream_queued 1\n'))
+    const result = w.stop()
+    expect((await second).status).toBe(503)
+    hold.release()
+    expect(await first).toMatchObject({status: 200, body: {outcome: 'loaded'}})
+    expect((await result).messages).toMatchObject({received: 2, deleted: 1, retained: 1})
   })
 
   it('admits --max-requests requests at once (80 at --concurrency 4 on DuckDB, the Cloud Run concurrency of docs/deploy.md), answers 429 with Retry-After beyond, loads every admitted one', async () => {

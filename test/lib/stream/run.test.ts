@@ -94,6 +94,22 @@ describe('runStream from SQS (fauxqs, real AWS SDK)', () => {
     expect(await count(db, 'SELECT count(*) FROM app')).toBe(15)
   })
 
+  it('with --bucket / --prefix loads only its scope: a message naming other objects is deleted, counted, not loaded', async () => {
+    const {db, queue, dir} = await fresh('scope')
+    await createBucket(aws.s3, 'other-team')
+    const mine = await putObject(aws.s3, 'logs', `${dir}/alb/a.log`, jsonl(4, 'mine'))
+    const elsewhere = await putObject(aws.s3, 'logs', `${dir}/app/b.log`, jsonl(4, 'elsewhere'))
+    const theirs = await putObject(aws.s3, 'other-team', `${dir}/alb/c.log`, jsonl(4, 'theirs'))
+    await send(aws.sqs, queue, notification(mine, elsewhere), notification(theirs))
+    const warnings: string[] = []
+    const r = await runStream(options(db, queue, {scope: {buckets: ['logs'], prefixes: [`${dir}/alb/`]}}), {onWarning: (m) => warnings.push(m)})
+    expect(r.messages).toMatchObject({received: 2, deleted: 2, retained: 0})
+    expect(r.events).toEqual({objectCreated: 3, ignored: 0, outOfScope: 2})
+    expect(await duckQuery(db, 'SELECT object_uri FROM _seneka_ledger')).toEqual([{object_uri: `s3://logs/${mine.key}`}])
+    expect(await queueDepth(aws.sqs, queue)).toEqual({visible: 0, inFlight: 0})
+    expect(warnings.filter((m) => m.startsWith('not loading '))).toHaveLength(2)
+  })
+
   it('lets the sequencer decide between two events for the same key, whatever order they arrive in', async () => {
     const {db, queue, dir} = await fresh('seq')
     const key = `${dir}/same.log`
