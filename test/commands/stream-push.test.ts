@@ -65,7 +65,7 @@ function pushOf(name: string, messageId: string): string {
 const rowsOf = (db: string) => duckQuery(db, 'SELECT _source_uri, count(*) AS n, sum(hash(record)) AS h FROM app GROUP BY 1 ORDER BY 1')
 
 describe('seneka stream --listen (CLI, real HTTP)', () => {
-  it('checks OIDC tokens, loads on a valid push, and on SIGTERM exits 0 with the summary well inside 10 s', async () => {
+  it('checks OIDC tokens, loads on a valid push, and on SIGTERM exits 0 with the summary', async () => {
     const db = path.join(tempDir(), 'wh.duckdb')
     const w = await serve(args(db, '--push-audience', AUDIENCE, '--push-service-account', PUSH_SERVICE_ACCOUNT, '--push-jwks-url', oidc.jwksUrl, '--json'))
     const body = pushOf('kill/small.log', 'c1')
@@ -73,10 +73,9 @@ describe('seneka stream --listen (CLI, real HTTP)', () => {
     expect((await post(`${w.url}/`, body, {authorization: `Bearer ${await oidc.token({aud: 'https://other.example.com'})}`})).status).toBe(401)
     expect(await post(`${w.url}/`, body, {authorization: `Bearer ${await oidc.token()}`})).toMatchObject({status: 200, body: {outcome: 'loaded'}})
     expect((await fetch(`${w.url}/healthz`)).status).toBe(200)
-    const t0 = performance.now()
+    // nothing in flight: it exits 0 at once (a stop that outlasts --stop-timeout would exit 143, tested apart)
     w.child.kill('SIGTERM')
     const done = await w.exit
-    expect(performance.now() - t0).toBeLessThan(10_000)
     expect(done.code).toBe(0)
     const last = JSON.parse(done.stdout.trim().split('\n').at(-1)!)
     expect(last).toMatchObject({type: 'summary', status: 0})
