@@ -10,6 +10,7 @@ import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type 
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
 import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
@@ -35,9 +36,9 @@ export interface WriteApiLoaderSettings {
 }
 
 export const WRITE_API_DEFAULTS = {
+  minLookupIntervalMs: DEFAULT_LOOKUP_INTERVAL_MS,
   requestBytes: REQUEST_BYTES_BUDGET,
   leaseMs: 10 * 60_000,
-  minLookupIntervalMs: 1000,
   clock: REAL_CLOCK,
 }
 
