@@ -254,6 +254,38 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     await expectExactlyOnce(s)
   })
 
+  it('a slow worker whose version was overtaken by a newer one committed meanwhile commits nothing; the newer rows stay', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    const f = s.fx.files[0]
+    const uri = `gs://${s.bucket}/${f.key}`
+    let release!: () => void
+    const paused = new Promise<void>((r) => (release = r))
+    let reached!: () => void
+    const atFinalize = new Promise<void>((r) => (reached = r))
+    const slow = s.run(
+      {
+        onStep: async (step, u) => {
+          if (step !== 'finalized' || u !== uri) return
+          reached()
+          await paused
+        },
+      },
+      {loadId: 'slow', retries: 0},
+    )
+    await atFinalize
+    // the object is overwritten (5 lines) and another worker loads the new version
+    const kept = `${gunzipSync(f.body).toString().split('\n').filter(Boolean).slice(0, 5).join('\n')}\n`
+    google.g.putObject(s.bucket, f.key, gzipSync(kept))
+    const fast = await s.run({}, {loadId: 'fast'})
+    expect(fast.objects.failed).toBe(0)
+    release()
+    const r = await slow
+    expect(r.failures.map((x) => x.error).join(' ')).toMatch(/another version of .* was committed while this one loaded; this one was not committed/)
+    const rows = (await s.rows()).filter((x) => x._source_uri === uri)
+    expect(rows).toHaveLength(5)
+    expect(new Set(rows.map((x) => x._load_id))).toEqual(new Set(['fast']))
+  })
+
   it('an object whose ETag changed: the old version rows go by one DELETE outside any transaction, the new ones come once', async () => {
     const s = scenario({files: 2})
     await s.run()

@@ -224,7 +224,8 @@ export class WriteApiLoader implements ObjectLoader {
         for (const s of done) await this.afterCommit(req, s.i, view.committed)
         continue
       }
-      const known = view.committed.some((c) => c.etag === etag)
+      // committed already for this version, or a different version committed after these intents: none commits
+      const known = view.committed.some((c) => c.etag === etag || intents.every((i) => c.loadedAt.getTime() > i.loadedAt.getTime()))
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
       const winner = known ? undefined : sorted.find((s) => s.t === null)
       for (const s of sorted) if (s !== winner) await this.record(s.i, 'abandoned')
@@ -253,17 +254,27 @@ export class WriteApiLoader implements ObjectLoader {
   /** A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. */
   private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
     await this.commitRejects(intent)
-    const older = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
-    if (older.length > 0) {
-      const range = replacedRange(older)
-      const loads = [...new Set(older.map((o) => o.loadId))]
-      const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
-      await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
-      await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
-    }
+    const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
+    // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
+    const newer = other.some((c) => c.loadedAt.getTime() > intent.loadedAt.getTime())
+    const gone = newer ? [intent] : other
+    await this.deleteVersions(intent, gone)
     await this.step('replaced', intent.objectUri)
-    await this.record(intent, 'committed')
+    await this.record(intent, newer ? 'abandoned' : 'committed')
     await this.step('recorded', req.object.uri)
+  }
+
+  /**
+   * Deletes the rows and rejects of some versions of an object, by their load ids, within their event-time range:
+   * one statement each, outside any transaction (Write API rows of the last 30 minutes allow no transaction).
+   */
+  private async deleteVersions(intent: LedgerRecord, versions: readonly LedgerRecord[]): Promise<void> {
+    if (versions.length === 0) return
+    const range = replacedRange(versions)
+    const loads = [...new Set(versions.map((o) => o.loadId))]
+    const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
+    await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
+    await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
   }
 
   private encoder(table: string, req: ObjectLoadRequest): RowEncoder {
@@ -409,6 +420,15 @@ export class WriteApiLoader implements ObjectLoader {
     await this.step('intent', uri)
     // another worker with the same version at the same time: one stream per version commits
     const now = await this.view(req)
+    // another version committed while this one was loading, and it counts as current (stream: its rule, the newer
+    // sequencer or generation; backfill: any, the listing that named this version is older): this one commits
+    // nothing, and the retry looks again
+    const started = deadline - this.settings.leaseMs
+    const overtaken = now.committed.find((c) => c.etag !== entry.etag && c.loadedAt.getTime() >= started && (req.path !== 'stream' || isCurrentEntry(req, c)))
+    if (overtaken) {
+      await this.record(entry, 'abandoned')
+      throw retryable(`another version of ${uri} (ETag ${overtaken.etag}) was committed while this one loaded; this one was not committed`)
+    }
     const rival = now.committed.find((c) => c.etag === entry.etag && c.stream !== entry.stream)
     const firstOpen = now.open.filter((o) => o.etag === entry.etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
     if (rival || (firstOpen && firstOpen.stream !== entry.stream)) {
