@@ -105,7 +105,7 @@ describe('Write API loader: one object, appended, finalized and committed', () =
   })
 })
 
-const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'committed', 'replaced', 'recorded']
+const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'checked', 'committed', 'replaced', 'recorded']
 
 class Crash extends Error {
   override readonly name = 'Crash'
@@ -223,6 +223,56 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     const bStreams = ledger.filter((l) => l.load_id === 'worker-b' && l.state === 'intent').map((l) => l.stream)
     expect(bStreams.length).toBeGreaterThan(0)
     for (const st of bStreams) expect(google.w.streams.get(String(st))!.commitTime).toBeUndefined()
+  })
+
+  it('the race the check cannot close (A looks before B\'s intent is visible, B\'s stream sorts first): both commit, the second stream by name loses its rows', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    const uri = `gs://${s.bucket}/${s.fx.files[0].key}`
+    const gate = () => {
+      let open!: () => void
+      const p = new Promise<void>((r) => (open = r))
+      return {p, open}
+    }
+    const bCreated = gate()
+    const aChecked = gate()
+    const goB = gate()
+    const bCommitted = gate()
+    // B creates its stream first (it sorts first) and waits; A goes through its check seeing only itself and waits;
+    // then B records its intent, sees A's (second by name) and commits; then A commits too
+    const b = s.run(
+      {
+        onStep: async (step, u) => {
+          if (u !== uri) return
+          if (step === 'created') {
+            bCreated.open()
+            await goB.p
+          }
+          if (step === 'recorded') bCommitted.open()
+        },
+      },
+      {loadId: 'worker-b'},
+    )
+    await bCreated.p
+    const a = s.run(
+      {
+        onStep: async (step, u) => {
+          if (u !== uri || step !== 'checked') return
+          aChecked.open()
+          await bCommitted.p
+        },
+      },
+      {loadId: 'worker-a'},
+    )
+    await aChecked.p
+    goB.open()
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed, JSON.stringify([ra.failures, rb.failures])).toBe(0)
+    // both streams committed ...
+    const streams = [...google.w.streams.values()].filter((x) => x.rows.some((r) => r._source_uri === uri) && x.commitTime)
+    expect(streams).toHaveLength(2)
+    // ... and the rows are there once: the second stream by name lost its rows
+    await expectExactlyOnce(s)
+    expect(new Set((await s.rows()).filter((x) => x._source_uri === uri).map((x) => x._load_id))).toEqual(new Set(['worker-b']))
   })
 
   it('a zombie: a worker whose lease ran out before its commit commits nothing; the other worker loads the object once', async () => {

@@ -14,7 +14,7 @@ import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
-export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'committed' | 'replaced' | 'recorded'
+export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'checked' | 'committed' | 'replaced' | 'recorded'
 
 export interface WriteApiLoaderSettings {
   /** objects parsed at once */
@@ -436,10 +436,35 @@ export class WriteApiLoader implements ObjectLoader {
       const after = (await this.view(req)).current
       return after && after.etag === entry.etag ? {status: 'skipped', entry: strip(after)} : this.loadOnce(req)
     }
+    await this.step('checked', uri)
     if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
     await this.settle(req, entry, now.committed)
+    // the race the check cannot close (another worker looked before this intent was visible and commits its own
+    // stream too): after its own commit each side asks about the other's stream, so the later of two commits
+    // sees the earlier one and the stream second by name loses its rows
+    const post = await this.view(req)
+    const others = new Map<string, LedgerRecord>()
+    for (const o of [...now.open, ...post.open, ...post.committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
+    await this.dropDuplicates(entry, [...others.values()])
     const replaced = now.committed.some((c) => c.etag !== entry.etag)
     return {status: replaced ? 'replaced' : 'loaded', rows: enc.rows, rejected: enc.rejects.length}
+  }
+
+  /**
+   * Two streams of one version both committed: the one second by stream name is the duplicate. Its rows (by its
+   * load id) and rejects are deleted and it is recorded abandoned, whichever worker notices; both may (the DELETE is
+   * keyed by load id and can run twice).
+   */
+  private async dropDuplicates(mine: LedgerRecord, others: readonly LedgerRecord[]): Promise<void> {
+    for (const o of others) {
+      if (!(await this.api.commitTime(o.stream!))) continue
+      const loser = o.stream! < mine.stream! ? mine : o
+      const keeper = loser === mine ? o : mine
+      // rows of two streams of one run cannot be told apart by load id: left for `seneka dedupe`
+      if (loser.loadId === keeper.loadId) continue
+      await this.deleteVersions(loser, [loser])
+      await this.record(loser, 'abandoned')
+    }
   }
 
   /** Appends a ledger row (the default stream of the ledger table: visible at once, no DML). */
