@@ -121,7 +121,7 @@ describe('every reading command on BigQuery', () => {
   }
 
   it('stream --dry-run on BigQuery says what a day would use and receives nothing', async () => {
-    const {result, error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--staging', 'gs://stage/x', '--max-latency', '5m', '--dry-run', '--location', 'EU'])
+    const {result, error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--load-method', 'load-jobs', '--staging', 'gs://stage/x', '--max-latency', '5m', '--dry-run', '--location', 'EU'])
     expect(error).toBeUndefined()
     expect(result).toMatchObject({dryRun: true, table: 't_stream', tableExists: true, source: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q'})
     expect(result.perDay.join('\n')).toMatch(/at most 288 load jobs and 288 merge transactions a day per table/)
@@ -165,5 +165,11 @@ describe('every reading command on BigQuery', () => {
     const {error} = await run(Reconcile, [...COMMANDS[0][2], '--dry-run', '--warehouse', 'duckdb::memory:'])
     expect(error?.message).toMatch(/--dry-run estimates what BigQuery would bill/)
     expect(error?.oclif?.exit ?? error?.exitCode).toBe(2)
+  })
+
+  it('stream --dry-run on BigQuery defaults to the Write API: no load jobs, the look-ups bounded', async () => {
+    const {result, error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--dry-run', '--location', 'EU'])
+    expect(error).toBeUndefined()
+    expect(result.perDay.join('\n')).toMatch(/through the Storage Write API .* no load jobs, no merges[\s\S]*at most 3,600 ledger look-ups an hour per table/)
   })
 })

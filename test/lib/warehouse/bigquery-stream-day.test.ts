@@ -175,12 +175,20 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
   }, 300_000)
 
   it('says at start what a day will use: load jobs, merges, least bytes and cost, rotation', () => {
-    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
+    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'load-jobs', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
     const [jobs, cost] = wh.describeStreaming()
     expect(jobs).toBe('BigQuery: a batch commits when full (1,000 objects) or 2m00s after its first object (--max-latency): at most 720 load jobs and 720 merge transactions a day per table below 1,000 objects per 2m00s.')
     expect(cost).toMatch(/^BigQuery: at least 35\.2 GiB billed a day \(3,600 statements of at least 10 MB; about \$0\.21 at \$6\.25\/TiB\), plus the staged rows read once\. Quota: 1,500 load jobs per table per day; staging tables rotate before it \(1 a day\)\.$/)
     // a backfill (no --max-latency) prints nothing of the kind
     expect(new BigQueryWarehouse({project: 'p', dataset: 'logs'}).describeStreaming()).toEqual([])
+  })
+
+  it('on the Write API it says so: no load jobs, no merges, the ledger look-ups bounded per hour', () => {
+    const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'write-api', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
+    expect(wh.describeStreaming()).toEqual([
+      'BigQuery: each object commits on its own through the Storage Write API (a PENDING stream per object): no load jobs, no merges, no DML for new objects.',
+      'BigQuery: at most 3,600 ledger look-ups an hour per table (one per 1.0s, each for every object waiting), each billed at least 10 MB: at most 843.8 GiB a day (about $5.15 at $6.25/TiB), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.',
+    ])
   })
 })
 

@@ -105,7 +105,7 @@ describe('Write API loader: one object, appended, finalized and committed', () =
   })
 })
 
-const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'committed', 'replaced', 'recorded']
+const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'checked', 'committed', 'replaced', 'recorded']
 
 class Crash extends Error {
   override readonly name = 'Crash'
@@ -225,6 +225,56 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     for (const st of bStreams) expect(google.w.streams.get(String(st))!.commitTime).toBeUndefined()
   })
 
+  it('the race the check cannot close (A looks before B\'s intent is visible, B\'s stream sorts first): both commit, the second stream by name loses its rows', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    const uri = `gs://${s.bucket}/${s.fx.files[0].key}`
+    const gate = () => {
+      let open!: () => void
+      const p = new Promise<void>((r) => (open = r))
+      return {p, open}
+    }
+    const bCreated = gate()
+    const aChecked = gate()
+    const goB = gate()
+    const bCommitted = gate()
+    // B creates its stream first (it sorts first) and waits; A goes through its check seeing only itself and waits;
+    // then B records its intent, sees A's (second by name) and commits; then A commits too
+    const b = s.run(
+      {
+        onStep: async (step, u) => {
+          if (u !== uri) return
+          if (step === 'created') {
+            bCreated.open()
+            await goB.p
+          }
+          if (step === 'recorded') bCommitted.open()
+        },
+      },
+      {loadId: 'worker-b'},
+    )
+    await bCreated.p
+    const a = s.run(
+      {
+        onStep: async (step, u) => {
+          if (u !== uri || step !== 'checked') return
+          aChecked.open()
+          await bCommitted.p
+        },
+      },
+      {loadId: 'worker-a'},
+    )
+    await aChecked.p
+    goB.open()
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed, JSON.stringify([ra.failures, rb.failures])).toBe(0)
+    // both streams committed ...
+    const streams = [...google.w.streams.values()].filter((x) => x.rows.some((r) => r._source_uri === uri) && x.commitTime)
+    expect(streams).toHaveLength(2)
+    // ... and the rows are there once: the second stream by name lost its rows
+    await expectExactlyOnce(s)
+    expect(new Set((await s.rows()).filter((x) => x._source_uri === uri).map((x) => x._load_id))).toEqual(new Set(['worker-b']))
+  })
+
   it('a zombie: a worker whose lease ran out before its commit commits nothing; the other worker loads the object once', async () => {
     const s = scenario({files: 2})
     let skew = 0
@@ -252,6 +302,38 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     const z = await zombie
     expect(z.failures.map((f) => f.error).join(' ')).toMatch(/lease .* ran out before its commit/)
     await expectExactlyOnce(s)
+  })
+
+  it('a slow worker whose version was overtaken by a newer one committed meanwhile commits nothing; the newer rows stay', async () => {
+    const s = scenario({files: 2, malformedRate: 0})
+    const f = s.fx.files[0]
+    const uri = `gs://${s.bucket}/${f.key}`
+    let release!: () => void
+    const paused = new Promise<void>((r) => (release = r))
+    let reached!: () => void
+    const atFinalize = new Promise<void>((r) => (reached = r))
+    const slow = s.run(
+      {
+        onStep: async (step, u) => {
+          if (step !== 'finalized' || u !== uri) return
+          reached()
+          await paused
+        },
+      },
+      {loadId: 'slow', retries: 0},
+    )
+    await atFinalize
+    // the object is overwritten (5 lines) and another worker loads the new version
+    const kept = `${gunzipSync(f.body).toString().split('\n').filter(Boolean).slice(0, 5).join('\n')}\n`
+    google.g.putObject(s.bucket, f.key, gzipSync(kept))
+    const fast = await s.run({}, {loadId: 'fast'})
+    expect(fast.objects.failed).toBe(0)
+    release()
+    const r = await slow
+    expect(r.failures.map((x) => x.error).join(' ')).toMatch(/another version of .* was committed while this one loaded; this one was not committed/)
+    const rows = (await s.rows()).filter((x) => x._source_uri === uri)
+    expect(rows).toHaveLength(5)
+    expect(new Set(rows.map((x) => x._load_id))).toEqual(new Set(['fast']))
   })
 
   it('an object whose ETag changed: the old version rows go by one DELETE outside any transaction, the new ones come once', async () => {

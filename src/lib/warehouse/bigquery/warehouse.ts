@@ -12,6 +12,7 @@ import {formatDuration} from '../../time.js'
 import {BigQueryLoader, type LoaderSettings} from './loader.js'
 import {currentEntries} from './write-api/ledger.js'
 import type {WriteApiLoaderSettings} from './write-api/loader.js'
+import {writeApiStreamingDay} from './write-api/plan.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
 import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
 import {checkTableName} from '../../identifiers.js'
@@ -397,6 +398,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   describeStreaming(): string[] {
     const maxLatencyMs = this.opts.loader?.maxLatencyMs
     if (maxLatencyMs === undefined) return []
+    if (this.loadMethod === 'write-api') return writeApiStreamingDay(this.opts.writeApi?.minLookupIntervalMs)
     const p = BigQueryLoader.streamDay({...this.opts.loader, maxLatencyMs})
     const every = formatDuration(maxLatencyMs)
     return [

@@ -33,12 +33,15 @@ export interface ObjectView {
 
 export function viewOf(records: readonly LedgerRecord[]): ObjectView {
   const settled = new Set<string>()
+  const abandoned = new Set<string>()
+  for (const r of records) if (r.state === 'abandoned' && r.stream) abandoned.add(r.stream)
   const committed: LedgerRecord[] = []
   const seen = new Set<string>()
   for (const r of records) {
     if (r.state === 'intent') continue
     if (r.stream) settled.add(r.stream)
-    if (r.state !== 'committed') continue
+    // a committed stream abandoned afterwards (a newer version won; its rows were deleted) is no entry
+    if (r.state !== 'committed' || (r.stream && abandoned.has(r.stream))) continue
     // the same committed stream recorded twice (a retried append, two settlers) is one entry
     const key = r.stream ?? `${r.loadId}#${r.etag}#${r.loadedAt.getTime()}`
     if (seen.has(key)) continue

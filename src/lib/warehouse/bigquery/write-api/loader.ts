@@ -10,10 +10,11 @@ import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type 
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
 import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
-export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'committed' | 'replaced' | 'recorded'
+export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'checked' | 'committed' | 'replaced' | 'recorded'
 
 export interface WriteApiLoaderSettings {
   /** objects parsed at once */
@@ -35,9 +36,9 @@ export interface WriteApiLoaderSettings {
 }
 
 export const WRITE_API_DEFAULTS = {
+  minLookupIntervalMs: DEFAULT_LOOKUP_INTERVAL_MS,
   requestBytes: REQUEST_BYTES_BUDGET,
   leaseMs: 10 * 60_000,
-  minLookupIntervalMs: 1000,
   clock: REAL_CLOCK,
 }
 
@@ -223,7 +224,8 @@ export class WriteApiLoader implements ObjectLoader {
         for (const s of done) await this.afterCommit(req, s.i, view.committed)
         continue
       }
-      const known = view.committed.some((c) => c.etag === etag)
+      // committed already for this version, or a different version committed after these intents: none commits
+      const known = view.committed.some((c) => c.etag === etag || intents.every((i) => c.loadedAt.getTime() > i.loadedAt.getTime()))
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
       const winner = known ? undefined : sorted.find((s) => s.t === null)
       for (const s of sorted) if (s !== winner) await this.record(s.i, 'abandoned')
@@ -252,17 +254,27 @@ export class WriteApiLoader implements ObjectLoader {
   /** A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. */
   private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
     await this.commitRejects(intent)
-    const older = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
-    if (older.length > 0) {
-      const range = replacedRange(older)
-      const loads = [...new Set(older.map((o) => o.loadId))]
-      const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
-      await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
-      await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
-    }
+    const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
+    // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
+    const newer = other.some((c) => c.loadedAt.getTime() > intent.loadedAt.getTime())
+    const gone = newer ? [intent] : other
+    await this.deleteVersions(intent, gone)
     await this.step('replaced', intent.objectUri)
-    await this.record(intent, 'committed')
+    await this.record(intent, newer ? 'abandoned' : 'committed')
     await this.step('recorded', req.object.uri)
+  }
+
+  /**
+   * Deletes the rows and rejects of some versions of an object, by their load ids, within their event-time range:
+   * one statement each, outside any transaction (Write API rows of the last 30 minutes allow no transaction).
+   */
+  private async deleteVersions(intent: LedgerRecord, versions: readonly LedgerRecord[]): Promise<void> {
+    if (versions.length === 0) return
+    const range = replacedRange(versions)
+    const loads = [...new Set(versions.map((o) => o.loadId))]
+    const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
+    await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
+    await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
   }
 
   private encoder(table: string, req: ObjectLoadRequest): RowEncoder {
@@ -408,6 +420,15 @@ export class WriteApiLoader implements ObjectLoader {
     await this.step('intent', uri)
     // another worker with the same version at the same time: one stream per version commits
     const now = await this.view(req)
+    // another version committed while this one was loading, and it counts as current (stream: its rule, the newer
+    // sequencer or generation; backfill: any, the listing that named this version is older): this one commits
+    // nothing, and the retry looks again
+    const started = deadline - this.settings.leaseMs
+    const overtaken = now.committed.find((c) => c.etag !== entry.etag && c.loadedAt.getTime() >= started && (req.path !== 'stream' || isCurrentEntry(req, c)))
+    if (overtaken) {
+      await this.record(entry, 'abandoned')
+      throw retryable(`another version of ${uri} (ETag ${overtaken.etag}) was committed while this one loaded; this one was not committed`)
+    }
     const rival = now.committed.find((c) => c.etag === entry.etag && c.stream !== entry.stream)
     const firstOpen = now.open.filter((o) => o.etag === entry.etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
     if (rival || (firstOpen && firstOpen.stream !== entry.stream)) {
@@ -415,10 +436,35 @@ export class WriteApiLoader implements ObjectLoader {
       const after = (await this.view(req)).current
       return after && after.etag === entry.etag ? {status: 'skipped', entry: strip(after)} : this.loadOnce(req)
     }
+    await this.step('checked', uri)
     if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
     await this.settle(req, entry, now.committed)
+    // the race the check cannot close (another worker looked before this intent was visible and commits its own
+    // stream too): after its own commit each side asks about the other's stream, so the later of two commits
+    // sees the earlier one and the stream second by name loses its rows
+    const post = await this.view(req)
+    const others = new Map<string, LedgerRecord>()
+    for (const o of [...now.open, ...post.open, ...post.committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
+    await this.dropDuplicates(entry, [...others.values()])
     const replaced = now.committed.some((c) => c.etag !== entry.etag)
     return {status: replaced ? 'replaced' : 'loaded', rows: enc.rows, rejected: enc.rejects.length}
+  }
+
+  /**
+   * Two streams of one version both committed: the one second by stream name is the duplicate. Its rows (by its
+   * load id) and rejects are deleted and it is recorded abandoned, whichever worker notices; both may (the DELETE is
+   * keyed by load id and can run twice).
+   */
+  private async dropDuplicates(mine: LedgerRecord, others: readonly LedgerRecord[]): Promise<void> {
+    for (const o of others) {
+      if (!(await this.api.commitTime(o.stream!))) continue
+      const loser = o.stream! < mine.stream! ? mine : o
+      const keeper = loser === mine ? o : mine
+      // rows of two streams of one run cannot be told apart by load id: left for `seneka dedupe`
+      if (loser.loadId === keeper.loadId) continue
+      await this.deleteVersions(loser, [loser])
+      await this.record(loser, 'abandoned')
+    }
   }
 
   /** Appends a ledger row (the default stream of the ledger table: visible at once, no DML). */
