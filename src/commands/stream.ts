@@ -2,7 +2,8 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../base-command.js'
 import {describeEstimate, type QueryEstimate} from '../lib/cost/bigquery.js'
 import {renderStreamDryRun, type StreamDryRun, streamDryRun} from '../lib/stream/dry-run.js'
-import {bigQueryFlags, loadMethodFlag, maxLatencyFlag, trafficFlags} from '../flags/cost.js'
+import {bigQueryFlags, loadMethodFlag, trafficFlags} from '../flags/cost.js'
+import {checkMaxLatency} from '../lib/cost/quotas.js'
 import {UsageError} from '../lib/errors.js'
 import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, gcsEndpointFlag, wrap} from '../flags/index.js'
@@ -122,8 +123,8 @@ ${exitCodeHelp([
     'gcs-endpoint': gcsEndpointFlag,
     region: Flags.string({summary: 'AWS region [default: from the queue URL or the AWS configuration chain].'}),
     'dry-run': Flags.boolean({summary: 'Say what the worker would read and write and, on BigQuery, what a day of --expected-rate objects uses through each load method (load jobs, merges, billed bytes, Write API bytes, CreateWriteStream calls against their quotas); receive nothing.'}),
-    'max-latency': maxLatencyFlag({
-      summary: `BigQuery: commit a batch at the latest this long after its first object arrived, ${formatDuration(MIN_LOAD_JOBS_MAX_LATENCY_MS)} or more; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
+    'max-latency': durationFlag({
+      summary: `BigQuery with --load-method load-jobs: commit a batch at the latest this long after its first object arrived, ${formatDuration(MIN_LOAD_JOBS_MAX_LATENCY_MS)} or more; bounds the load jobs and billed statements per day [default: ${formatDuration(DEFAULT_STREAM_MAX_LATENCY_MS)}].`,
     }),
     ...trafficFlags,
     'load-method': loadMethodFlag('write-api'),
@@ -159,9 +160,15 @@ ${exitCodeHelp([
     const stopTimeout = flags['stop-timeout'] ?? (flags.listen ? DEFAULT_STOP_TIMEOUT_MS : undefined)
     const grace = flags['shutdown-grace'] ?? (flags.listen ? Math.min(DEFAULT_SHUTDOWN_GRACE_MS, stopTimeout !== undefined ? Math.floor(stopTimeout * 2 / 3) : DEFAULT_SHUTDOWN_GRACE_MS) : undefined)
     if (grace !== undefined && stopTimeout !== undefined && grace >= stopTimeout) throw new UsageError(`--shutdown-grace (${formatDuration(grace)}) must be shorter than the stop budget --stop-timeout (${formatDuration(stopTimeout)}): the last commits and the close need the rest.`, 'For example: --stop-timeout 9s --shutdown-grace 6s (Cloud Run kills the process 10 s after SIGTERM).')
+    // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
+    const loadMethod = flags['load-method'] ?? 'write-api'
+    // --max-latency paces load-jobs batches only: bounded below there, said to do nothing on the Write API
+    if (flags['max-latency'] !== undefined && this.warehouseUri().startsWith('bigquery://')) {
+      if (loadMethod === 'load-jobs') checkMaxLatency(flags['max-latency'])
+      else this.warn('--max-latency paces load-jobs batches (--load-method load-jobs) and does nothing here: the Storage Write API commits each object as it loads.')
+    }
     const bigquery = {
-      // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
-      loadMethod: flags['load-method'] ?? 'write-api',
+      loadMethod,
       staging: flags.staging,
       location: flags.location,
       maxBytesBilled: flags['max-bytes-billed'],

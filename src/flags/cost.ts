@@ -2,18 +2,11 @@ import {Flags} from '@oclif/core'
 import {gcsEndpointFlag, wrap} from './index.js'
 import {parseByteSize, parseBytes} from '../lib/cost/bigquery.js'
 import {parseRate} from '../lib/cost/load-methods.js'
-import {checkMaxLatency} from '../lib/cost/quotas.js'
-import {parseDuration} from '../lib/time.js'
 import {LOAD_METHODS, type LoadMethod} from '../lib/warehouse/types.js'
 
 /** --max-bytes-billed: a byte size (200GB, 1TiB ...) validated at parse time. */
 export const bytesFlag = Flags.custom<number>({
   parse: (input, _ctx, opts) => wrap((v) => parseBytes(v, `--${opts.name}`))(input),
-})
-
-/** stream --max-latency: a duration no shorter than the load-jobs path keeps up with (see checkMaxLatency). */
-export const maxLatencyFlag = Flags.custom<number>({
-  parse: (input, _ctx, opts) => wrap((v) => checkMaxLatency(parseDuration(v, `--${opts.name}`), `--${opts.name}`))(input),
 })
 
 /** stream --dry-run on BigQuery: the traffic the two load methods are compared for. */

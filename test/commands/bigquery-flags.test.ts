@@ -151,14 +151,21 @@ describe('every reading command on BigQuery', () => {
 
   it('stream --max-latency below what load jobs keep up with is a usage error that names the bound and the Write API', async () => {
     for (const latency of ['0s', '30s', '57s']) {
-      const {error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--staging', 'gs://stage/x', '--max-latency', latency, '--dry-run'])
+      const {error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--load-method', 'load-jobs', '--staging', 'gs://stage/x', '--max-latency', latency, '--dry-run'])
       expect(error?.message).toMatch(/^--max-latency \S+ is below 58\.0s, the shortest interval BigQuery load jobs keep up with \(1,500 load jobs per table per day, one load and one merge per batch\)\./)
       expect(error?.oclif?.exit ?? error?.exitCode).toBe(2)
       expect(JSON.stringify(error?.suggestions ?? error?.suggestion)).toMatch(/Storage Write API/)
     }
-    const ok = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--staging', 'gs://stage/x', '--max-latency', '58s', '--dry-run'])
+    const ok = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--load-method', 'load-jobs', '--staging', 'gs://stage/x', '--max-latency', '58s', '--dry-run'])
     expect(ok.error).toBeUndefined()
     expect(ok.result.perDay.join('\n')).toMatch(/at most 1,490 load jobs and 1,490 merge transactions a day per table/)
+    // on the Write API (stream's default) the flag paces nothing: said, not refused
+    let stderr = ''
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true))
+    const wapi = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--max-latency', '10s', '--dry-run'])
+    spy.mockRestore()
+    expect(wapi.error).toBeUndefined()
+    expect(stderr).toMatch(/--max-latency paces load-jobs batches .* does nothing here/)
   })
 
   it('--dry-run on DuckDB is a usage error: its queries bill nothing', async () => {
