@@ -93,18 +93,18 @@ async function withPath<T>(p: Path, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function loadWith(p: Path, src: string, dir: string, concurrency = 2): Promise<string> {
+async function loadWith(p: Path, src: string, dir: string, concurrency = 2, format = 'alb'): Promise<string> {
   const db = path.join(dir, `${p}.duckdb`)
-  const r: Result = await withPath(p, () => runBackfill({sources: [src], format: getFormat('alb'), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency, dryRun: false}))
+  const r: Result = await withPath(p, () => runBackfill({sources: [src], format: getFormat(format), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency, dryRun: false}))
   expect(r.failures).toEqual([])
   return db
 }
 
 /** the parser's load against the fast path's and DuckDB's (EXCEPT ALL both ways, each) */
-async function bothPaths(src: string, dir: string) {
-  const parser = await loadWith('parser', src, dir)
-  const fast = await except(parser, await loadWith('fast', src, dir))
-  const raw = await except(parser, await loadWith('raw', src, dir))
+async function bothPaths(src: string, dir: string, format = 'alb') {
+  const parser = await loadWith('parser', src, dir, 2, format)
+  const fast = await except(parser, await loadWith('fast', src, dir, 2, format))
+  const raw = await except(parser, await loadWith('raw', src, dir, 2, format))
   expect(raw, 'DuckDB parsing').toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: fast.rows, rejects: fast.rejects})
   return fast
 }
@@ -224,5 +224,35 @@ describe('DuckDB parsing (SENEKA_DUCKDB_RAW=1) keeps the ledger, the reject rule
       c.closeSync()
       inst.closeSync()
     }
+  })
+})
+
+const E = [
+  '2015-05-13T23:39:43.945958Z', 'my-loadbalancer', '192.168.131.39:2817', '10.0.0.1:80', '0.000073', '0.001048', '0.000057', '200', '200', '0', '29',
+  '"GET http://www.example.com:80/ HTTP/1.1"', '"curl/7.38.0"', '-', '-',
+]
+const elbLine = (patch: Record<number, string> = {}, cut?: number): string => E.slice(0, cut ?? E.length).map((f, i) => patch[i] ?? f).join(' ')
+
+describe('DuckDB parses ELB (classic) lines exactly as the ELB parser does', () => {
+  it('edge cases and generated lines: the same rows, values and rejects (EXCEPT ALL both ways)', async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    mkdirSync(src)
+    const lines = [
+      elbLine(), elbLine({}, 11), elbLine({}, 12), elbLine({}, 10), `${elbLine()} extra "fields"`, `${elbLine()} `,
+      elbLine({11: '"- - - "', 12: '"-"'}), elbLine({11: '"- http://host:80- -"'}), elbLine({11: '"GET - HTTP/1.1"'}),
+      elbLine({0: '2024-02-30T00:00:00Z'}), elbLine({0: '0000-01-01T00:00:00Z'}), elbLine({0: '2024-05-01T10:00:00.1234567Z'}),
+      elbLine({2: '[::1]:443'}), elbLine({3: '10.0.0.1:2147483648'}), elbLine({7: '2147483648'}), elbLine({9: '9223372036854775808'}),
+      elbLine({12: '"ua \\"quoted\\""'}), elbLine({12: '"ünï"'}), elbLine({13: '"ECDHE"'}),
+      ...E.flatMap((_, i) => ['-', '""', '"-"', ''].map((v) => elbLine({[i]: v}))),
+      ...Array.from({length: 2000}, (_, i) =>
+        elbLine({0: new Date(Date.UTC(2024, 4, 1) + i * 1777).toISOString().replace('Z', `${i % 1000}Z`).replace(/\.(\d{3})(\d*)Z/, '.$1$2Z'), 2: `10.1.${i % 256}.${(i * 7) % 256}:${1024 + i}`, 7: String(200 + (i % 5)), 10: String(i * 31), 11: `"${['GET', 'POST'][i % 2]} http://x/${i} HTTP/1.1"`}),
+      ),
+    ]
+    writeFileSync(path.join(src, 'elb.log.gz'), gzipSync(`${lines.join('\n')}\n`))
+    const d = await bothPaths(src, dir, 'elb')
+    expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
+    expect(d.rows).toBeGreaterThan(2000)
+    expect(d.rejects).toBeGreaterThan(8)
   })
 })

@@ -7,6 +7,7 @@ import {parentPort} from 'node:worker_threads'
 import {getFormat} from '../../formats/index.js'
 import type {LogFormat} from '../../formats/types.js'
 import {stageObject, stageRaw} from './stage.js'
+import {rawFormat} from './raw.js'
 import {newCounters} from '../../loader/read-object.js'
 import type {ToWorker} from './parse-pool.js'
 
@@ -27,7 +28,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       jobs.set(msg.job, input)
       const counters = newCounters()
       const format = formatFor(msg.format, msg.options)
-      const staged = msg.raw && format.name === 'alb' ? stageRaw(input, format, msg.file, counters) : stageObject(input, format, msg.file, counters, {fast: msg.fast})
+      const staged = msg.raw && rawFormat(format.name) ? stageRaw(input, format, msg.file, counters) : stageObject(input, format, msg.file, counters, {fast: msg.fast})
       staged.then(
         (r) => parentPort!.postMessage({type: 'done', job: msg.job, ...r, counters}),
         (err: Error & {code?: string}) => {

@@ -5,13 +5,13 @@ import type {Readable} from 'node:stream'
 import {MAX_LINE, plainBytes, type ReadCounters} from '../../loader/read-object.js'
 
 /**
- * The raw path of ALB logs into DuckDB: the object's bytes are decompressed once (zlib) and written as they are
- * to a file that DuckDB reads itself, one line per row, numbered by position (`row_number() OVER ()` over one
- * file keeps its order), and split and typed in SQL (albRawSelect). No JavaScript looks at a field: Node only
- * proves the file is one DuckDB numbers exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR, NUL or
- * U+0001, no line over MAX_LINE); an object that is not is staged by the JavaScript
- * path instead. A line SQL cannot prove ordinary (rawOrdinaryRegex and the typed checks) goes to the ALB parser
- * in the commit, so rows, values and rejects are the parser's (test/lib/warehouse/duckdb-alb.test.ts).
+ * The raw path of ALB and ELB logs into DuckDB: the object's bytes are decompressed once (zlib) and written as
+ * they are to a file that DuckDB reads itself, one line per row, numbered by position (`row_number() OVER ()`
+ * over one file keeps its order), and split and typed in SQL (rawSelect). No JavaScript looks at a field: Node
+ * only proves the file is one DuckDB numbers exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR,
+ * NUL or U+0001, no line over MAX_LINE); an object that is not is staged by the JavaScript path instead. A line
+ * SQL cannot prove ordinary (ordinaryRegex and the typed checks) goes to the format's parser in the commit, so
+ * rows, values and rejects are the parser's (test/lib/warehouse/duckdb-alb.test.ts).
  */
 
 /** the object's plain bytes on disk, and what DuckDB needs to read them */
@@ -111,59 +111,119 @@ export const FALLBACK_MARK = '\u0002fallback'
 const B = String.raw`[^ "\\\x00-\x1f]+`
 const Q = String.raw`"[^"\\\x00-\x1f]*"`
 const TS = String.raw`\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z`
-const DBL = String.raw`(?:-|-?\d{1,20}(?:\.\d{1,19})?)`
-const INT = String.raw`(?:-|-?\d{1,10})`
-const BIG = String.raw`(?:-|-?\d{1,18})`
-const HP = String.raw`(?:-|[^ "\\\x00-\x1f:\[\]]*:\d{1,10})`
 const REQ_END = String.raw`[!#-\[\]-~]`
 const REQ_MID = String.raw`[^ "\\\x00-\x1f]*`
-const REQ = `"${REQ_END}${REQ_MID} ${REQ_MID} ${REQ_MID}${REQ_END}"`
 
 /**
- * An ordinary ALB line as AWS writes it: every field in its place, quoted where AWS quotes it, no escapes or
- * control characters, numbers and timestamps in their plain forms; fields appended later are allowed (and cut).
+ * What one field of an ordinary line is (its plain form, unquoted unless `quoted`) and what it becomes: `type`
+ * the ALB request type as it is, `ts` a timestamp that must be there, `tsOrDash` one that may be `-`, `text` a
+ * string (`-` is NULL), `hostport` ip and port, `double`/`int`/`bigint` numbers or `-`, `request` its 3 parts.
  */
-export const ALB_ORDINARY = [
-  '(?:http|https|h2|grpcs|ws|wss)', TS, B, HP, HP, DBL, DBL, DBL, INT, INT, BIG, BIG, REQ, Q, B, B, B, Q, Q, Q, INT,
-  `(?:-|${TS})`, Q, Q, Q, Q, Q, Q, Q, B, Q, Q, Q,
-].join(' ') + `(?: (?:${B}|${Q}))*`
+type FieldKind = 'type' | 'ts' | 'tsOrDash' | 'text' | 'hostport' | 'double' | 'int' | 'bigint' | 'request'
+type Field = {kind: FieldKind; quoted: boolean}
+
+const PLAIN: Record<FieldKind, string> = {
+  type: '(?:http|https|h2|grpcs|ws|wss)',
+  ts: TS,
+  tsOrDash: `(?:-|${TS})`,
+  text: B,
+  hostport: String.raw`(?:-|[^ "\\\x00-\x1f:\[\]]*:\d{1,10})`,
+  double: String.raw`(?:-|-?\d{1,20}(?:\.\d{1,19})?)`,
+  int: String.raw`(?:-|-?\d{1,10})`,
+  bigint: String.raw`(?:-|-?\d{1,18})`,
+  request: `${REQ_END}${REQ_MID} ${REQ_MID} ${REQ_MID}${REQ_END}`,
+}
+
+const bare = (kind: FieldKind): Field => ({kind, quoted: false})
+const quoted = (kind: FieldKind): Field => ({kind, quoted: true})
+
+/** The fields of an ordinary line per format, as AWS writes them (alb.ts, elb.ts: the same order). */
+const LAYOUTS: Record<string, Field[]> = {
+  alb: [
+    bare('type'), bare('ts'), bare('text'), bare('hostport'), bare('hostport'), bare('double'), bare('double'), bare('double'), bare('int'), bare('int'),
+    bare('bigint'), bare('bigint'), quoted('request'), quoted('text'), bare('text'), bare('text'), bare('text'), quoted('text'), quoted('text'), quoted('text'),
+    bare('int'), bare('tsOrDash'), ...Array.from({length: 7}, () => quoted('text')), bare('text'), quoted('text'), quoted('text'), quoted('text'),
+  ],
+  elb: [
+    bare('ts'), bare('text'), bare('hostport'), bare('hostport'), bare('double'), bare('double'), bare('double'), bare('int'), bare('int'), bare('bigint'),
+    bare('bigint'), quoted('request'), quoted('text'), bare('text'), bare('text'),
+  ],
+}
+
+/** Formats DuckDB can parse itself. */
+export function rawFormat(name: string): boolean {
+  return name in LAYOUTS
+}
+
+/** The regular expression of an ordinary line: every field in its place and plain form; appended fields allowed. */
+export function ordinaryRegex(format: string): string {
+  return LAYOUTS[format].map((f) => (f.quoted ? `"${PLAIN[f.kind]}"` : f.kind === 'text' ? B : PLAIN[f.kind])).join(' ') + `(?: (?:${B}|${Q}))*`
+}
 
 /**
- * How the ALB columns (alb.ts order) come from one raw file read by rawRead (columns `line`, `l`): `inner` splits
- * a line, `ordinary` (over inner's columns) says whether SQL types it as the parser would, and `select` (over
- * inner's columns and `seneka_ord`, the ordinary flag) gives the values; a line that is not ordinary keeps its
- * text in `elb` for the parser.
+ * How a format's columns come from one raw file read by rawRead (columns `line`, `l`): `inner` splits a line at
+ * its quotes (segment s[k] is a quoted field when k is even, else the bare fields between quotes, split again at
+ * spaces as b<k>), `ordinary` (over inner's columns) says whether SQL types the line as the parser would, and
+ * `select` (over inner's columns and `seneka_ord`, the ordinary flag) gives the values; a line that is not
+ * ordinary keeps its text in the column `holder` for the parser.
  */
-export function albRawSelect(columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): {select: string; ordinary: string; inner: string} {
-  // quote-separated segments: s[1] holds f0..f11, s[5] f14..f16, s[11] f20..f21, s[25] f29; the others are quoted fields
-  const inner = `line, l, regexp_full_match(l, '${ALB_ORDINARY}') AS seneka_ok, string_split(l, '"') AS s, string_split(s[1], ' ') AS b1, string_split(s[5], ' ') AS b5, string_split(s[11], ' ') AS b11, string_split(s[25], ' ') AS b25`
+export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): {select: string; ordinary: string; inner: string; holder: string} {
+  const fields = LAYOUTS[format]
   const text = (x: string): string => `CASE WHEN ${x} = '-' THEN NULL ELSE ${x} END`
-  const ip = (x: string): string => `CASE WHEN ${x} = '-' THEN NULL ELSE split_part(${x}, ':', 1) END`
   const port = (x: string): string => `TRY_CAST(split_part(${x}, ':', 2) AS INTEGER)`
-  const part = (n: number): string => `CASE WHEN split_part(s[2], ' ', ${n}) IN ('', '-') THEN NULL ELSE split_part(s[2], ' ', ${n}) END`
-  const exprs = [
-    'b1[1]', 'TRY_CAST(b1[2] AS TIMESTAMP)', `CASE WHEN seneka_ord THEN ${text('b1[3]')} ELSE l END`, ip('b1[4]'), port('b1[4]'), ip('b1[5]'), port('b1[5]'),
-    'TRY_CAST(b1[6] AS DOUBLE)', 'TRY_CAST(b1[7] AS DOUBLE)', 'TRY_CAST(b1[8] AS DOUBLE)', 'TRY_CAST(b1[9] AS INTEGER)', 'TRY_CAST(b1[10] AS INTEGER)',
-    'TRY_CAST(b1[11] AS BIGINT)', 'TRY_CAST(b1[12] AS BIGINT)', part(1), part(2), part(3),
-    text('s[4]'), text('b5[2]'), text('b5[3]'), text('b5[4]'), text('s[6]'), text('s[8]'), text('s[10]'), 'TRY_CAST(b11[2] AS INTEGER)', 'TRY_CAST(b11[3] AS TIMESTAMP)',
-    ...[12, 14, 16, 18, 20, 22, 24].map((i) => text(`s[${i}]`)), text('b25[2]'), ...[26, 28, 30].map((i) => text(`s[${i}]`)),
-  ]
-  if (exprs.length !== columns.length) throw new Error(`ALB raw path: ${exprs.length} expressions for ${columns.length} columns`)
-  // what the regular expression cannot say: real dates, years from 1, ports and integers in range
-  const typedOrDash = (raw: string, typed: string): string => `(${raw} = '-' OR ${typed} IS NOT NULL)`
-  const ordinary = [
-    'seneka_ok',
-    `b1[2] >= '0001'`,
-    'TRY_CAST(b1[2] AS TIMESTAMP) IS NOT NULL',
-    typedOrDash('b1[4]', port('b1[4]')),
-    typedOrDash('b1[5]', port('b1[5]')),
-    typedOrDash('b1[9]', 'TRY_CAST(b1[9] AS INTEGER)'),
-    typedOrDash('b1[10]', 'TRY_CAST(b1[10] AS INTEGER)'),
-    typedOrDash('b11[2]', 'TRY_CAST(b11[2] AS INTEGER)'),
-    `(b11[3] = '-' OR (b11[3] >= '0001' AND TRY_CAST(b11[3] AS TIMESTAMP) IS NOT NULL))`,
-  ].join(' AND ')
+  const timestamp = (x: string): string => `(${x} >= '0001' AND TRY_CAST(${x} AS TIMESTAMP) IS NOT NULL)`
+  const exprs: string[] = []
+  const checks = [`regexp_full_match(l, '${ordinaryRegex(format)}')`]
+  const splits = new Set<number>()
+  let holder = -1
+  let seg = 1
+  let pos = 1
+  for (const f of fields) {
+    let x: string
+    if (f.quoted) {
+      x = `s[${seg + 1}]`
+      seg += 2
+      pos = 2
+    } else {
+      x = `b${seg}[${pos++}]`
+      splits.add(seg)
+    }
+    switch (f.kind) {
+      case 'type':
+        exprs.push(x)
+        break
+      case 'ts':
+      case 'tsOrDash':
+        exprs.push(`TRY_CAST(${x} AS TIMESTAMP)`)
+        checks.push(f.kind === 'ts' ? timestamp(x) : `(${x} = '-' OR ${timestamp(x)})`)
+        break
+      case 'text':
+        if (holder < 0) holder = exprs.length
+        exprs.push(text(x))
+        break
+      case 'hostport':
+        exprs.push(`CASE WHEN ${x} = '-' THEN NULL ELSE split_part(${x}, ':', 1) END`, port(x))
+        checks.push(`(${x} = '-' OR ${port(x)} IS NOT NULL)`)
+        break
+      case 'double':
+      case 'int':
+      case 'bigint': {
+        const sql = {double: 'DOUBLE', int: 'INTEGER', bigint: 'BIGINT'}[f.kind]
+        exprs.push(`TRY_CAST(${x} AS ${sql})`)
+        if (f.kind === 'int') checks.push(`(${x} = '-' OR TRY_CAST(${x} AS INTEGER) IS NOT NULL)`)
+        break
+      }
+      case 'request':
+        // a part that is empty or "-" is NULL, as the parser's str() of each part
+        for (const n of [1, 2, 3]) exprs.push(`CASE WHEN split_part(${x}, ' ', ${n}) IN ('', '-') THEN NULL ELSE split_part(${x}, ' ', ${n}) END`)
+        break
+    }
+  }
+  if (exprs.length !== columns.length) throw new Error(`${format} raw path: ${exprs.length} expressions for ${columns.length} columns`)
+  exprs[holder] = `CASE WHEN seneka_ord THEN ${exprs[holder]} ELSE l END`
+  const inner = [`line, l, string_split(l, '"') AS s`, ...[...splits].map((k) => `string_split(s[${k}], ' ') AS b${k}`)].join(', ')
   const select = columns.map((c, i) => `${exprs[i]} AS ${quoteIdent(c.name)}`).join(', ')
-  return {select, ordinary, inner}
+  return {select, ordinary: checks.join(' AND '), inner, holder: columns[holder].name}
 }
 
 /** DuckDB's default max_line_size */

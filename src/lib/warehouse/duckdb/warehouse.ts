@@ -36,7 +36,7 @@ import {stageRequest} from './parse-pool.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {albRawSelect, FALLBACK_MARK, rawEnabled, rawRead} from './raw.js'
+import {FALLBACK_MARK, rawEnabled, rawRead, rawSelect} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -716,7 +716,7 @@ class GroupCommitLoader implements ObjectLoader {
    */
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     const {t, columns} = list[0]
-    const {select, ordinary, inner} = albRawSelect(columns, this.dialect.quoteIdent)
+    const {select, ordinary, inner, holder} = rawSelect(list[0].raw!.req.format.name, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
     const branches = list.map((i, n) => {
       const prov = provenanceParams(params, i, n).split(', ')
@@ -728,11 +728,11 @@ class GroupCommitLoader implements ObjectLoader {
     const fallback = new Map(list.map((i) => [i.uri, new LineStager(i.raw!.req.format, `${i.raw!.base}.fallback`)]))
     const held = {n: 0}
     try {
-      await streamPages(c, `SELECT _source_uri AS uri, _line AS line, elb AS raw FROM ${t} WHERE _load_path = $mark ORDER BY _source_uri, _line`, {mark: FALLBACK_MARK}, 2048, async (page) => {
+      await streamPages(c, `SELECT _source_uri AS uri, _line AS line, ${this.dialect.quoteIdent(holder)} AS raw FROM ${t} WHERE _load_path = $mark ORDER BY _source_uri, _line`, {mark: FALLBACK_MARK}, 2048, async (page) => {
         for (const h of page) await fallback.get(String(h.uri))!.add(String(h.raw), Number(h.line))
         held.n += page.length
       })
-      if (held.n > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
+    if (held.n > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
       const parsed: PendingInsert[] = []
       for (const i of list) {
         const {req, lines, settle} = i.raw!
