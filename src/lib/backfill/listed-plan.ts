@@ -248,13 +248,15 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
 /**
  * The selection of a LIST-based plan (plan.ts), over the candidates in key order, one chunk at a time: globs,
  * time range (objectTime), shard, markers. JavaScript decides (the same
- * code as a LIST plan); the kept rows go back, with their URI, day and marker flag, a column chunk at a time.
+ * code as a LIST plan) from the key and LastModified; the kept rows' ids, days and marker flags go back a column
+ * chunk at a time, and SQL joins them to the rest of the row.
  */
 async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number}, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
   const root = store.uri('')
-  const app = await db.appender('planned')
+  await db.run(`CREATE OR REPLACE TABLE kept (rid BIGINT, day VARCHAR, marker BOOLEAN)`)
+  const app = await db.appender('kept')
   // days as text, computed once per day
   const days = new Map<number, string>()
   const dayOf = (t: number): string => {
@@ -265,9 +267,9 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   }
   try {
     // in storage order (no sort): what is kept does not depend on the order, and the plan is sorted when read
-    for await (const chunk of db.chunks(`SELECT key, size, etag, lm FROM listed WHERE ok`)) {
-      const [keys, sizes, etags, lms] = chunk.getColumns() as [string[], bigint[], string[], bigint[]]
-      const out: [string[], bigint[], string[], bigint[], string[], boolean[]] = [[], [], [], [], [], []]
+    for await (const chunk of db.chunks(`SELECT rowid, key, lm FROM listed WHERE ok`)) {
+      const [rids, keys, lms] = chunk.getColumns() as [bigint[], string[], bigint[]]
+      const out: [bigint[], string[], boolean[]] = [[], [], []]
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]
         if (include && !include(key)) continue
@@ -275,15 +277,12 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
         const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
         if (!inShard(root + key, input.shard)) continue
-        out[0].push(key)
-        out[1].push(sizes[i])
-        out[2].push(etags[i])
-        out[3].push(lms[i])
-        out[4].push(dayOf(t))
-        out[5].push(isMarkerKey(key))
+        out[0].push(rids[i])
+        out[1].push(dayOf(t))
+        out[2].push(isMarkerKey(key))
       }
       if (out[0].length > 0) {
-        const c = DuckDBDataChunk.create([VARCHAR, BIGINT, VARCHAR, BIGINT, VARCHAR, BOOLEAN], out[0].length)
+        const c = DuckDBDataChunk.create([BIGINT, VARCHAR, BOOLEAN], out[0].length)
         c.setColumns(out)
         app.appendDataChunk(c)
       }
@@ -294,6 +293,8 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   } finally {
     app.closeSync()
   }
+  // the candidates of one data file at most: the join on row ids stays in memory
+  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker FROM kept k JOIN listed l ON l.rowid = k.rid`)
 }
 
 async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {

@@ -28,9 +28,8 @@ const PLAN_MEMORY_LIMIT = '128MB'
 
 /**
  * A temporary embedded DuckDB database that holds a large plan (inventory rows, the ledger, the planned objects):
- * in memory up to a bound, beyond it spilled to a temporary folder (no WAL, no checkpoint: nothing is kept), so
- * planning, the ledger diff and the plan's output work in bounded memory whatever the object count, and the rows
- * come back sorted, a chunk at a time. Removed on close; folders left by killed runs are removed on the next open.
+ * in memory up to a bound, beyond it in its file and a spill folder, so planning, the ledger diff and the plan's
+ * output work in bounded memory whatever the object count, and the rows come back sorted, a chunk at a time. Removed on close; folders left by killed runs are removed on the next open.
  */
 export class PlanDb {
   private constructor(
@@ -45,7 +44,8 @@ export class PlanDb {
     removeLeftovers()
     const dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
     try {
-      const instance = await DuckDBInstance.create(':memory:', {
+      // a file, not ':memory:': DuckDB can evict a file's table blocks when memory is short, not in-memory ones
+      const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
         memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || PLAN_MEMORY_LIMIT,
         temp_directory: path.join(dir, 'spill'),
         preserve_insertion_order: 'false',
