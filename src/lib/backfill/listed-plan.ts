@@ -74,7 +74,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
   let store: ObjectStore | undefined
   try {
     await db.run(LISTED)
-    await db.run(`CREATE TABLE ledger (uri VARCHAR, etag VARCHAR)`)
+    await db.run(`CREATE TABLE ledger (key VARCHAR, etag VARCHAR)`)
     await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
     const {from} = input
     const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
@@ -83,6 +83,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
     const opened = openStore(loc, input.storeOptions, input.storeFactories)
     store = opened
+    const root = opened.uri('')
     const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
     // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
     const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
@@ -113,19 +114,24 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       entries += rows.length
       if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
       const app = await db.appender('ledger')
+      // entries of the source's bucket only, by key: shorter strings to join on
       for (const r of rows) {
-        app.appendVarchar(r.uri)
+        if (!r.uri.startsWith(root)) continue
+        app.appendVarchar(r.uri.slice(root.length))
         app.appendVarchar(r.etag)
         app.endRow()
       }
       app.closeSync()
     })
-    // the planned objects (markers apart) with their action: the ledger diff is one join
+    // the planned objects (markers apart) with their action: the ledger diff is one join, on one thread (a join
+    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out)
+    await db.run(`SET threads = 1`)
     await db.run(
-      `CREATE TABLE final AS SELECT p.key, p.uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM (SELECT *, $root || key AS uri FROM planned WHERE NOT marker) p LEFT JOIN ledger g ON g.uri = p.uri`,
-      {reload: Boolean(input.reload), root: store.uri('')},
+      `CREATE TABLE final AS SELECT p.key, $root || p.key AS uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.key IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+       FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
+      {reload: Boolean(input.reload), root},
     )
+    await db.run(`RESET threads`)
     const plan = await summarize(db, store.uri(''), summary)
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
