@@ -2,6 +2,7 @@ import {type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, DuckDB
 import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {alive} from '../warehouse/duckdb/file-lease.js'
 
 const PREFIX = 'seneka-plan-'
 
@@ -11,15 +12,6 @@ function removeLeftovers(): void {
     const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1])
     if (!pid || pid === process.pid || alive(pid)) continue
     rmSync(path.join(os.tmpdir(), name), {recursive: true, force: true})
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
