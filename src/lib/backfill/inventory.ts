@@ -38,6 +38,8 @@ export interface InventoryOptions {
   storeFactories?: StoreFactories
   /** called after each data file with the rows read so far */
   onRows?: (rows: number, file: number, files: number) => void
+  /** called after each data file is in `listed`; it takes the rows away, so `listed` never holds more than one file */
+  drain: () => Promise<void>
 }
 
 /** the fields a plan needs, by their normalized name (CSV: "LastModifiedDate", Parquet/ORC: "last_modified_date") */
@@ -51,7 +53,7 @@ function bad(manifest: string, what: string, suggestion: string): UserError {
 const md5 = (data: Buffer | string): string => createHash('md5').update(data).digest('hex')
 
 /** Reads and checks manifest.json (and manifest.checksum beside it, when there is one). */
-export async function readManifest(location: string, sourceBucket: string, opts: InventoryOptions = {}): Promise<{manifest: InventoryManifest; read: (key: string, to: string) => Promise<string>; close: () => Promise<void>}> {
+export async function readManifest(location: string, sourceBucket: string, opts: Omit<InventoryOptions, 'drain'> = {}): Promise<{manifest: InventoryManifest; read: (key: string, to: string) => Promise<string>; close: () => Promise<void>}> {
   const loc = /^(s3|gs):\/\//.test(location) ? parseLocation(location) : undefined
   const store = loc ? openStore({...loc, prefix: ''}, opts.storeOptions, opts.storeFactories) : undefined
   try {
@@ -149,9 +151,10 @@ export function parseManifest(location: string, text: string, sourceBucket: stri
  * Reads an inventory's data files one at a time into the plan database's `listed` table (`ok`: a current object
  * under `prefix`; CSV keys URL-decoded; delete markers and old versions left out), checking each file's MD5.
  */
-export async function loadInventory(db: PlanDb, location: string, sourceBucket: string, prefix: string, opts: InventoryOptions = {}): Promise<InventorySummary> {
+export async function loadInventory(db: PlanDb, location: string, sourceBucket: string, prefix: string, opts: InventoryOptions): Promise<InventorySummary> {
   const {manifest, read, close} = await readManifest(location, sourceBucket, opts)
   let rows = 0
+  let underSource = 0
   try {
     for (const [i, f] of manifest.files.entries()) {
       const local = db.file(`inventory-${i}`)
@@ -165,9 +168,12 @@ export async function loadInventory(db: PlanDb, location: string, sourceBucket: 
         `INSERT INTO listed SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
         {prefix},
       )
-      rows = Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed`))[0].n)
-      await rm(local, {force: true})
+      const [c] = await db.all(`SELECT count(*)::BIGINT AS n, count(*) FILTER (ok)::BIGINT AS ok FROM listed`)
+      rows += Number(c.n)
+      underSource += Number(c.ok)
       opts.onRows?.(rows, i + 1, manifest.files.length)
+      await opts.drain()
+      await rm(local, {force: true})
     }
   } finally {
     await close()
@@ -179,7 +185,7 @@ export async function loadInventory(db: PlanDb, location: string, sourceBucket: 
     fileFormat: manifest.fileFormat,
     dataFiles: manifest.files.length,
     rows,
-    underSource: Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n),
+    underSource,
   }
 }
 

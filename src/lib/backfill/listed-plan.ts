@@ -60,6 +60,7 @@ const PROGRESS_EVERY = 1_000_000
 const HEAD_CONCURRENCY = 32
 /** whether a count went past a multiple of PROGRESS_EVERY: time for a progress line */
 const crossed = (before: number, after: number): boolean => Math.floor(after / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)
+const LISTED = `CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN)`
 const PLAN_COLUMNS = `{'uri': 'VARCHAR', 'key': 'VARCHAR', 'size': 'BIGINT', 'etag': 'VARCHAR', 'last_modified': 'VARCHAR', 'day': 'VARCHAR', 'action': 'VARCHAR', 'shard': 'VARCHAR'}`
 
 /**
@@ -72,48 +73,66 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
   const db = await PlanDb.open()
   let store: ObjectStore | undefined
   try {
-    await db.run(`CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN)`)
-    await db.run(`CREATE TABLE ledger (uri VARCHAR, etag VARCHAR)`)
+    await db.run(LISTED)
+    await db.run(`CREATE TABLE ledger (key VARCHAR, etag VARCHAR)`)
+    await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
     const {from} = input
     const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
     if (!source) throw new UsageError(`--${from.kind === 'inventory' ? 'inventory' : 'files-from'} needs the source bucket and prefix the objects belong to.`, 'For example: seneka backfill s3://my-logs/app/ --inventory s3://inventory-bucket/.../manifest.json --format jsonl')
     const loc = parseLocation(source)
     if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
-    store = openStore(loc, input.storeOptions, input.storeFactories)
+    const opened = openStore(loc, input.storeOptions, input.storeFactories)
+    store = opened
+    const root = opened.uri('')
     const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
+    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
+    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
+    const progress = {seen: 0}
+    // the candidates read so far go through the selection into `planned`; `listed` starts empty again
+    const drain = async (): Promise<void> => {
+      summary.candidates += Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
+      await selectObjects(db, opened, select, progress, input.onProgress)
+      await db.run(`DROP TABLE listed`)
+      await db.run(LISTED)
+    }
     if (from.kind === 'inventory') {
       if (loc.scheme !== 's3') throw new UsageError(`--inventory reads S3 Inventory, but the source ${source} is not an s3:// location.`, 'Give the s3://bucket/prefix the inventory lists.')
       summary.inventory = await loadInventory(db, from.manifest, loc.bucket, loc.prefix, {
         storeOptions: input.storeOptions,
         storeFactories: input.storeFactories,
         onRows: (rows, file, files) => input.onProgress?.(`Planning: read ${rows.toLocaleString('en-US')} inventory rows (data file ${file} of ${files}).`),
+        drain,
       })
-    } else if (from.kind === 'files') await loadFileList(db, store, loc.prefix, from, summary, input.onProgress)
-    else await loadPlanFile(db, store, loc.prefix, from.file)
-    summary.candidates = Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
-    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
-    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
-    await selectObjects(db, store, select, input.onProgress)
+    } else {
+      if (from.kind === 'files') await loadFileList(db, store, loc.prefix, from, summary, input.onProgress)
+      else await loadPlanFile(db, store, loc.prefix, from.file)
+      await drain()
+    }
     let entries = 0
     await input.ledger(async (rows) => {
       const before = entries
       entries += rows.length
       if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
       const app = await db.appender('ledger')
+      // entries of the source's bucket only, by key: shorter strings to join on
       for (const r of rows) {
-        app.appendVarchar(r.uri)
+        if (!r.uri.startsWith(root)) continue
+        app.appendVarchar(r.uri.slice(root.length))
         app.appendVarchar(r.etag)
         app.endRow()
       }
       app.closeSync()
     })
-    // the planned objects (markers apart) with their action: the ledger diff is one join
+    // the planned objects (markers apart) with their action: the ledger diff is one join, on one thread (a join
+    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out)
+    await db.run(`SET threads = 1`)
     await db.run(
-      `CREATE TABLE final AS SELECT p.key, p.uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.uri IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM planned p LEFT JOIN ledger g ON g.uri = p.uri WHERE NOT p.marker`,
-      {reload: Boolean(input.reload)},
+      `CREATE TABLE final AS SELECT p.key, $root || p.key AS uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.key IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+       FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
+      {reload: Boolean(input.reload), root},
     )
-    const plan = await summarize(db, summary)
+    await db.run(`RESET threads`)
+    const plan = await summarize(db, store.uri(''), summary)
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
@@ -235,15 +254,15 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
 /**
  * The selection of a LIST-based plan (plan.ts), over the candidates in key order, one chunk at a time: globs,
  * time range (objectTime), shard, markers. JavaScript decides (the same
- * code as a LIST plan); the kept rows go back, with their URI, day and marker flag, a column chunk at a time.
+ * code as a LIST plan) from the key and LastModified; the kept rows' ids, days and marker flags go back a column
+ * chunk at a time, and SQL joins them to the rest of the row.
  */
-async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, onProgress?: (line: string) => void): Promise<void> {
+async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number}, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
   const root = store.uri('')
-  await db.run(`CREATE TABLE planned (key VARCHAR, uri VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
-  const app = await db.appender('planned')
-  let seen = 0
+  await db.run(`CREATE OR REPLACE TABLE kept (rid BIGINT, day VARCHAR, marker BOOLEAN)`)
+  const app = await db.appender('kept')
   // days as text, computed once per day
   const days = new Map<number, string>()
   const dayOf = (t: number): string => {
@@ -254,40 +273,37 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   }
   try {
     // in storage order (no sort): what is kept does not depend on the order, and the plan is sorted when read
-    for await (const chunk of db.chunks(`SELECT key, size, etag, lm FROM listed WHERE ok`)) {
-      const [keys, sizes, etags, lms] = chunk.getColumns() as [string[], bigint[], string[], bigint[]]
-      const out: [string[], string[], bigint[], string[], bigint[], string[], boolean[]] = [[], [], [], [], [], [], []]
+    for await (const chunk of db.chunks(`SELECT rowid, key, lm FROM listed WHERE ok`)) {
+      const [rids, keys, lms] = chunk.getColumns() as [bigint[], string[], bigint[]]
+      const out: [bigint[], string[], boolean[]] = [[], [], []]
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]
         if (include && !include(key)) continue
         if (exclude && exclude(key)) continue
         const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
-        const uri = root + key
-        if (!inShard(uri, input.shard)) continue
-        out[0].push(key)
-        out[1].push(uri)
-        out[2].push(sizes[i])
-        out[3].push(etags[i])
-        out[4].push(lms[i])
-        out[5].push(dayOf(t))
-        out[6].push(isMarkerKey(key))
+        if (!inShard(root + key, input.shard)) continue
+        out[0].push(rids[i])
+        out[1].push(dayOf(t))
+        out[2].push(isMarkerKey(key))
       }
       if (out[0].length > 0) {
-        const c = DuckDBDataChunk.create([VARCHAR, VARCHAR, BIGINT, VARCHAR, BIGINT, VARCHAR, BOOLEAN], out[0].length)
+        const c = DuckDBDataChunk.create([BIGINT, VARCHAR, BOOLEAN], out[0].length)
         c.setColumns(out)
         app.appendDataChunk(c)
       }
-      const before = seen
-      seen += keys.length
-      if (crossed(before, seen)) onProgress?.(`Planning: selected from ${seen.toLocaleString('en-US')} objects.`)
+      const before = progress.seen
+      progress.seen += keys.length
+      if (crossed(before, progress.seen)) onProgress?.(`Planning: selected from ${progress.seen.toLocaleString('en-US')} objects.`)
     }
   } finally {
     app.closeSync()
   }
+  // the candidates of one data file at most: the join on row ids stays in memory
+  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker FROM kept k JOIN listed l ON l.rowid = k.rid`)
 }
 
-async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPlan> {
+async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {
   const days = (
     await db.all(
       `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
@@ -304,7 +320,7 @@ async function summarize(db: PlanDb, from: PlanFromSummary): Promise<BackfillPla
     totals.skip += d.skip
   }
   totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
-  const markers = await db.all(`SELECT uri FROM planned WHERE marker ORDER BY key LIMIT 5`)
+  const markers = await db.all(`SELECT $root || key AS uri FROM planned WHERE marker ORDER BY key LIMIT 5`, {root})
   return {
     days,
     totals,

@@ -1,15 +1,27 @@
 import {type DuckDBAppender, type DuckDBConnection, type DuckDBDataChunk, DuckDBInstance, type DuckDBValue} from '@duckdb/node-api'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {alive} from '../warehouse/duckdb/file-lease.js'
+
+const PREFIX = 'seneka-plan-'
+
+/** Plan folders of processes that are gone (killed runs). */
+function removeLeftovers(): void {
+  for (const name of readdirSync(os.tmpdir())) {
+    const pid = Number(new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1])
+    if (!pid || pid === process.pid || alive(pid)) continue
+    rmSync(path.join(os.tmpdir(), name), {recursive: true, force: true})
+  }
+}
 
 /** DuckDB's memory while planning: rows beyond it spill to the plan database's temporary folder. */
 const PLAN_MEMORY_LIMIT = '128MB'
 
 /**
- * A temporary embedded DuckDB database on disk that holds a large plan (inventory rows, the ledger, the planned
- * objects): planning, the ledger diff and the plan's output work in bounded memory whatever the object count,
- * and the rows come back sorted, a chunk at a time. Removed on close.
+ * A temporary embedded DuckDB database that holds a large plan (inventory rows, the ledger, the planned objects):
+ * in memory up to a bound, beyond it in its file and a spill folder, so planning, the ledger diff and the plan's
+ * output work in bounded memory whatever the object count, and the rows come back sorted, a chunk at a time. Removed on close; folders left by killed runs are removed on the next open.
  */
 export class PlanDb {
   private constructor(
@@ -21,8 +33,10 @@ export class PlanDb {
   ) {}
 
   static async open(): Promise<PlanDb> {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'seneka-plan-'))
+    removeLeftovers()
+    const dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
     try {
+      // a file, not ':memory:': DuckDB can evict a file's table blocks when memory is short, not in-memory ones
       const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
         memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || PLAN_MEMORY_LIMIT,
         temp_directory: path.join(dir, 'spill'),

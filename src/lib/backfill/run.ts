@@ -382,7 +382,7 @@ function describeRejectsExceeded(r: BackfillResult, max: number): string {
 async function pageLedger(warehouse: Warehouse, table: string, onPage: (rows: Array<{uri: string; etag: string}>) => Promise<void>): Promise<void> {
   if (!(await warehouse.tableExists(LEDGER_TABLE))) return
   const d = warehouse.dialect
-  await warehouse.queryPages(`SELECT object_uri, etag FROM ${d.table(LEDGER_TABLE)} WHERE target_table = ${d.param('table')}`, {table}, 50_000, (rows) =>
+  await warehouse.queryPages(`SELECT object_uri, etag FROM ${d.table(LEDGER_TABLE)} WHERE target_table = ${d.param('table')}`, {table}, 10_000, (rows) =>
     onPage(rows.map((r) => ({uri: String(r.object_uri), etag: String(r.etag)}))),
   )
 }

@@ -57,7 +57,8 @@ export function waitFolder(file: string): string {
 
 const MARKER = /^(.*)-(\d+)-([0-9a-f]+)$/
 
-function alive(pid: number): boolean {
+/** Whether a process of this host is running (a marker's or a leftover folder's owner). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
