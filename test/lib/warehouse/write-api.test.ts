@@ -76,10 +76,16 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     await expectExactlyOnce(s)
     expect(s.rejects()).toHaveLength(s.fx.malformed)
     const calls = google.w.calls.slice(before)
-    // every append to a pending stream carries its offset, starting at 0
+    // every append to a pending stream carries its offset: objects of a group follow each other in their stream,
+    // each request at the rows before it (was: every append at offset 0, one stream per object)
     const pendingAppends = calls.filter((c) => c.method === 'AppendRows' && !String(c.request.writeStream).endsWith('_default'))
     expect(pendingAppends.length).toBeGreaterThan(0)
-    for (const a of pendingAppends) expect(a.request.offset?.value).toBe('0')
+    const next = new Map<string, number>()
+    for (const a of pendingAppends) {
+      const name = String(a.request.writeStream)
+      expect(a.request.offset?.value).toBe(String(next.get(name) ?? 0))
+      next.set(name, (next.get(name) ?? 0) + a.request.protoRows.rows.serializedRows.length)
+    }
     const commits = calls.filter((c) => c.method === 'BatchCommitWriteStreams')
     // one commit per object's rows, one per object with rejected lines
     const committed = commits.flatMap((c) => c.request.writeStreams)
@@ -202,7 +208,8 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
     await expectExactlyOnce(s)
     const committed = (await s.ledger()).filter((l) => l.state === 'committed')
-    expect(new Set(committed.map((l) => l.stream)).size).toBe(s.fx.files.length)
+    // one stream commits per object (objects of a group share one: was one distinct stream per object)
+    for (const f of s.fx.files) expect(new Set(committed.filter((l) => l.object_uri === `gs://${s.bucket}/${f.key}`).map((l) => l.stream)).size).toBe(1)
     expect((await s.ledger()).filter((l) => l.state === 'abandoned').length).toBeGreaterThanOrEqual(s.fx.files.length)
   })
 

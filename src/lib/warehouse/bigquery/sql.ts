@@ -129,6 +129,11 @@ export const LEDGER_SCHEMA: BqField[] = [
   {name: 'stream', type: 'STRING'},
   /** the PENDING write stream holding its rejected lines, if any */
   {name: 'reject_stream', type: 'STRING'},
+  /**
+   * the offset of the object's first row in its stream (Write API path: objects of a group share one stream,
+   * each at its own offset range, `rows` long)
+   */
+  {name: 'stream_offset', type: 'INT64'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [
@@ -257,7 +262,11 @@ export function replacedRange(entries: ReadonlyArray<{eventRange?: {min: Date; m
 
 /** Every ledger row of some objects of a table (Write API path: one batched look-up for many objects). */
 export function ledgerLookupSql(d: Dialect): string {
-  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND object_uri IN UNNEST(@objects)`
+  const ledger = d.table(LEDGER_TABLE)
+  // the objects' rows, and the rows of every object that shares a stream with one of their intents (a group's
+  // other objects: whether that stream may commit depends on them too)
+  const mates = `SELECT m.object_uri FROM ${ledger} AS m WHERE m.target_table = @table AND m.stream IN (SELECT o.stream FROM ${ledger} AS o WHERE o.target_table = @table AND o.state = 'intent' AND o.object_uri IN UNNEST(@objects))`
+  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${ledger} WHERE target_table = @table AND (object_uri IN UNNEST(@objects) OR object_uri IN (${mates}))`
 }
 
 /**

@@ -379,12 +379,12 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
     if (this.loadMethod === 'write-api') {
       if (this.opts.staging) this.opts.onWarning?.('The Write API loads without a staging prefix: --staging is used by --load-method load-jobs only.')
       await this.ensureMeta()
-      const {WriteApiLoader} = await import('./write-api/loader.js')
+      const [{WriteApiLoader}, {BULK_GROUPS}] = await Promise.all([import('./write-api/loader.js'), import('./write-api/groups.js')])
       return WriteApiLoader.open(this, {
         concurrency: opts.concurrency,
         emulatorHost: this.opts.storageEmulatorHost ?? process.env.BIGQUERY_STORAGE_EMULATOR_HOST,
         // a backfill checks its objects' ledger entries in larger batches than a stream worker waits for
-        ...(opts.bulk ? {minLookupIntervalMs: 200} : {}),
+        ...(opts.bulk ? {minLookupIntervalMs: 200, groups: BULK_GROUPS} : {}),
         ...this.opts.writeApi,
       })
     }
