@@ -430,3 +430,140 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
     expect(api.openConnections).toBe(0)
   })
 })
+
+/** `n` small JSON-lines objects (5 good lines each) in a fresh bucket; `bad` of them hold only garbage */
+function jsonlScenario(n: number, bad: number[] = []) {
+  const dataset = `wapi_grp_${++dsSeq}`
+  const bucket = `src-grp-${dsSeq}`
+  const uris: string[] = []
+  for (let i = 0; i < n; i++) {
+    const key = `logs/o${String(i).padStart(4, '0')}.jsonl.gz`
+    const lines = bad.includes(i) ? Array.from({length: 5}, (_, k) => `not json ${k}`) : Array.from({length: 5}, (_, k) => JSON.stringify({time: `2024-05-01T00:${String(i % 60).padStart(2, '0')}:0${k}Z`, msg: `o${i}-${k}`}))
+    google.g.putObject(bucket, key, gzipSync(`${lines.join('\n')}\n`))
+    uris.push(`gs://${bucket}/${key}`)
+  }
+  const parent = `projects/test-project/datasets/${dataset}/tables/app`
+  const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
+    runBackfill({
+      sources: [`gs://${bucket}/logs/`],
+      format: getFormat('jsonl'),
+      warehouse: `bigquery://test-project/${dataset}`,
+      table: 'app',
+      range: {},
+      concurrency: 8,
+      dryRun: false,
+      retries: 3,
+      storeOptions: {gcsEndpoint: google.g.endpoint},
+      bigquery: settings(dataset, writeApi),
+      ...extra,
+    })
+  const rows = () => google.sql.rows(dataset, 'app')
+  /** every good line of every good object once */
+  const exactlyOnce = async () => {
+    const keys = (await rows()).map((r) => `${r._source_uri}#${r._line}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys).toHaveLength(5 * (n - bad.length))
+  }
+  const created = (since: number) => google.w.calls.slice(since).filter((c) => c.method === 'CreateWriteStream' && c.request.parent === parent)
+  const ledger = () => google.sql.rows(dataset, '_seneka_ledger', 'loaded_at')
+  return {dataset, uris, parent, run, rows, exactlyOnce, created, ledger}
+}
+
+describe('Write API loader: objects share pending streams (CreateWriteStream quota)', () => {
+  it('100 objects at concurrency 8 take at most 10 streams (one per object before), one ledger append per group of intents', async () => {
+    const s = jsonlScenario(100)
+    const before = google.w.calls.length
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: 100, failed: 0})
+    await s.exactlyOnce()
+    const streams = s.created(before)
+    if (process.env.WAPI_DEBUG) console.log(`100 objects: ${streams.length} streams`)
+    expect(streams.length).toBeGreaterThanOrEqual(1)
+    expect(streams.length).toBeLessThanOrEqual(10)
+    // each object's intent names its stream and its own offset range in it; the ranges tile each stream
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents).toHaveLength(100)
+    const byStream = new Map<string, Array<{offset: number; rows: number}>>()
+    for (const i of intents) byStream.set(String(i.stream), [...(byStream.get(String(i.stream)) ?? []), {offset: Number(i.stream_offset), rows: Number(i.rows)}])
+    expect(byStream.size).toBe(streams.length)
+    for (const [name, ranges] of byStream) {
+      ranges.sort((a, b) => a.offset - b.offset)
+      let at = 0
+      for (const x of ranges) {
+        expect(x.offset).toBe(at)
+        at += x.rows
+      }
+      expect(google.w.streams.get(name)!.rows).toHaveLength(at)
+    }
+    // the intents of a group went in one request to the ledger's default stream
+    const intentAppends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).endsWith('_seneka_ledger/streams/_default') && c.request.protoRows?.rows?.serializedRows?.length > 1)
+    expect(intentAppends.length).toBeGreaterThanOrEqual(streams.length)
+  })
+
+  it('an object the service refuses mid-group fails alone: the others commit once from a new stream; an object that fails to parse never joins a group', async () => {
+    const s = jsonlScenario(12, [7])
+    const before = google.w.calls.length
+    // the third append to a pending stream of the table: an object in the middle of the first group
+    let seen = 0
+    google.w.refuseRow(2, (name) => name.startsWith(`${s.parent}/`) && !name.endsWith('_default') && ++seen === 3)
+    const r = await s.run({}, {retries: 0})
+    expect(r.objects.failed, JSON.stringify(r.failures)).toBe(2)
+    const refused = r.failures.find((f) => /refused line 3 of/.test(f.error))!
+    expect(refused, JSON.stringify(r.failures)).toBeDefined()
+    expect(r.failures.map((f) => f.uri).sort()).toEqual([refused.uri, s.uris[7]].sort())
+    expect(r.objects.loaded).toBe(10)
+    // nothing of the refused object, every row of the others once
+    const rows = await s.rows()
+    expect(rows.filter((x) => x._source_uri === refused.uri)).toEqual([])
+    const keys = rows.map((x) => `${x._source_uri}#${x._line}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys).toHaveLength(50)
+    // the stream that held the refused object's rows was abandoned, never committed, and no intent names it
+    const firstStream = s.created(before)[0]
+    const abandoned = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`) && !x.commitTime)
+    expect(abandoned).toHaveLength(1)
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents.map((l) => l.stream)).not.toContain(abandoned[0].name)
+    expect(intents.map((l) => l.object_uri)).not.toContain(refused.uri)
+    expect(firstStream.request.parent).toBe(s.parent)
+    // it was a shared stream: objects appended before the refused one were in it too, and committed elsewhere once
+    const before3 = new Set(abandoned[0].rows.map((x) => String(x._source_uri)))
+    expect(before3.size).toBeGreaterThanOrEqual(2)
+    for (const u of before3) expect(rows.filter((x) => x._source_uri === u)).toHaveLength(5)
+    // the group and its retry without the refused object: two streams, not one per object
+    expect(s.created(before).length).toBeLessThanOrEqual(3)
+  })
+
+  for (const at of ['finalized', 'intent', 'committed'] as const) {
+    it(`a crash of a group after "${at}", then a new run: every object of it exactly once`, async () => {
+      const s = jsonlScenario(16)
+      const before = google.w.calls.length
+      let crashed = false
+      const first = await s.run({
+        onStep: (step) => {
+          if (step === at && !crashed) {
+            crashed = true
+            throw new Crash(`simulated crash after ${step}`)
+          }
+        },
+      })
+      // the whole group died with it: several objects at once
+      expect(first.objects.failed).toBeGreaterThanOrEqual(2)
+      const failedUris = new Set(first.failures.map((f) => f.uri))
+      const rowsOfFailed = (await s.rows()).filter((x) => failedUris.has(String(x._source_uri)))
+      // a group commits all of its objects or none
+      expect(rowsOfFailed).toHaveLength(at === 'committed' ? 5 * failedUris.size : 0)
+      const second = await s.run()
+      expect(second.objects.failed, JSON.stringify(second.failures)).toBe(0)
+      await s.exactlyOnce()
+      const committed = new Set((await s.ledger()).filter((l) => l.state === 'committed').map((l) => l.object_uri))
+      expect(committed.size).toBe(16)
+      // streams that committed: each object's rows in exactly one
+      const holders = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`) && x.commitTime)
+      for (const u of s.uris) expect(holders.filter((h) => h.rows.some((row) => row._source_uri === u))).toHaveLength(1)
+      expect(s.created(before).length).toBeLessThan(16)
+      const third = await s.run()
+      expect(third.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0, skipped: 16})
+    })
+  }
+})
