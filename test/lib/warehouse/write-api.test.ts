@@ -567,3 +567,69 @@ describe('Write API loader: objects share pending streams (CreateWriteStream quo
     })
   }
 })
+
+describe('Write API loader: one stream per version commits, per object, across groups', () => {
+  it('X in two groups left uncommitted ({X,Y} and {X,Z}, the latter first by name): a settler of Y does not commit {X,Y}, and X, Y, Z end exactly once', async () => {
+    const s = jsonlScenario(3)
+    const [x, y, z] = s.uris
+    const gate = () => {
+      let open!: () => void
+      const p = new Promise<void>((r) => (open = r))
+      return {p, open}
+    }
+    const bCreated = gate()
+    const aCreated = gate()
+    let intents = 0
+    const bothIntents = gate()
+    // both workers die right after recording their intents (each waits until the other's is recorded too)
+    const dieAfterIntent = async (step: WriteStep, uri: string) => {
+      if (step !== 'intent' || uri !== x) return
+      if (++intents === 2) bothIntents.open()
+      await bothIntents.p
+      throw new Crash('simulated crash after intent')
+    }
+    // B ({X,Z}) creates its stream first, so it sorts first; then A ({X,Y})
+    const b = s.run(
+      {
+        onStep: async (step, uri) => {
+          if (step === 'created' && uri === x) bCreated.open()
+          // its intent must not be visible before A looked X up and created its stream
+          if (step === 'finalized' && uri === x) await aCreated.p
+          await dieAfterIntent(step, uri)
+        },
+      },
+      {loadId: 'worker-b', sources: [x, z]},
+    )
+    await bCreated.p
+    const a = s.run(
+      {
+        onStep: async (step, uri) => {
+          if (step === 'created' && uri === x) aCreated.open()
+          await dieAfterIntent(step, uri)
+        },
+      },
+      {loadId: 'worker-a', sources: [x, y]},
+    )
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed).toBe(4)
+    const ledger = await s.ledger()
+    const sa = String(ledger.find((l) => l.load_id === 'worker-a' && l.state === 'intent')!.stream)
+    const sb = String(ledger.find((l) => l.load_id === 'worker-b' && l.state === 'intent')!.stream)
+    expect(sb < sa).toBe(true)
+    // preconditions: each worker's objects share its stream
+    expect(new Set(google.w.streams.get(sa)!.rows.map((r) => r._source_uri))).toEqual(new Set([x, y]))
+    expect(new Set(google.w.streams.get(sb)!.rows.map((r) => r._source_uri))).toEqual(new Set([x, z]))
+    // a worker that meets only Y: committing {X,Y} would commit X although {X,Z}, first by name, may commit it
+    const onlyY = await s.run({}, {loadId: 'settler-y', sources: [y]})
+    expect(onlyY.objects.failed, JSON.stringify(onlyY.failures)).toBe(0)
+    expect(google.w.streams.get(sa)!.commitTime).toBeUndefined()
+    // then one that meets only Z (it commits {X,Z}), then everything
+    const onlyZ = await s.run({}, {loadId: 'settler-z', sources: [z]})
+    expect(onlyZ.objects.failed, JSON.stringify(onlyZ.failures)).toBe(0)
+    const all = await s.run({}, {loadId: 'settler-all'})
+    expect(all.objects.failed, JSON.stringify(all.failures)).toBe(0)
+    await s.exactlyOnce()
+    const again = await s.run({}, {loadId: 'settler-all'})
+    expect(again.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0})
+  })
+})
