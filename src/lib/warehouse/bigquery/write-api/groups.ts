@@ -1,3 +1,4 @@
+import {UsageError} from '../../../errors.js'
 import type {LoaderClock} from '../loader.js'
 
 /**
@@ -24,6 +25,24 @@ export interface GroupPolicy {
 export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000}
 /** A backfill: larger groups, a longer linger. */
 export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000}
+
+function positive(env: NodeJS.ProcessEnv, name: string, example: string): number | undefined {
+  const v = env[name]?.trim()
+  if (v === undefined || v === '') return undefined
+  if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${name} must be a positive whole number, not "${v}".`, `Set it to, for example, ${example}, or unset it for the default.`)
+  return Number(v)
+}
+
+/**
+ * The group policy with the environment's settings: SENEKA_WRITE_STREAMS_PER_HOUR (this worker's CreateWriteStream
+ * budget: the project's 10,000 an hour divided among the workers and shards that run at once) and
+ * SENEKA_WRITE_GROUP_OBJECTS (objects per stream at most).
+ */
+export function groupPolicy(base: GroupPolicy, env: NodeJS.ProcessEnv = process.env): GroupPolicy {
+  const streamsPerHour = positive(env, 'SENEKA_WRITE_STREAMS_PER_HOUR', '2000 (5 workers in one project)')
+  const maxObjects = positive(env, 'SENEKA_WRITE_GROUP_OBJECTS', '100')
+  return {...base, ...(streamsPerHour ? {streamsPerHour} : {}), ...(maxObjects ? {maxObjects} : {})}
+}
 
 interface Pending<M> {
   members: M[]

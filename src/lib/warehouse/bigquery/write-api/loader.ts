@@ -197,7 +197,7 @@ export class WriteApiLoader implements ObjectLoader {
   }
 
   static async open(wh: BigQueryLoadHost, s: Partial<WriteApiLoaderSettings> & Pick<WriteApiLoaderSettings, 'concurrency'>): Promise<WriteApiLoader> {
-    return new WriteApiLoader(wh, {...WRITE_API_DEFAULTS, ...s, groups: {...WRITE_API_DEFAULTS.groups, ...s.groups}})
+    return new WriteApiLoader(wh, {...WRITE_API_DEFAULTS, ...s})
   }
 
   /** ledger look-up statements run so far (each billed at least 10 MB) */
