@@ -4,6 +4,7 @@ import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
 import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
+import {STREAM_GROUPS} from '../../../src/lib/warehouse/bigquery/write-api/groups.js'
 import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
 import {useGoogleStandIns} from '../../helpers/write-api-double.js'
 
@@ -204,7 +205,11 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
       if (intents.get(uri)! >= 2) for (const w of waiters.splice(0)) w()
       else await new Promise<void>((r) => waiters.push(r))
     }
-    const [a, b] = await Promise.all([s.run({onStep: barrier}, {loadId: 'worker-a'}), s.run({onStep: barrier}, {loadId: 'worker-b'})])
+    // one object per group: a group's intents are visible together, so with larger groups one worker may settle the
+    // other's group before recording an intent of its own and the barrier would wait for nothing (objects in
+    // different groups: "one stream per version commits, per object, across groups" below)
+    const one = {maxObjects: 1, maxBytes: STREAM_GROUPS.maxBytes, lingerMs: 0, streamsPerHour: STREAM_GROUPS.streamsPerHour}
+    const [a, b] = await Promise.all([s.run({onStep: barrier, groups: one}, {loadId: 'worker-a'}), s.run({onStep: barrier, groups: one}, {loadId: 'worker-b'})])
     expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
     await expectExactlyOnce(s)
     const committed = (await s.ledger()).filter((l) => l.state === 'committed')
@@ -631,5 +636,36 @@ describe('Write API loader: one stream per version commits, per object, across g
     await s.exactlyOnce()
     const again = await s.run({}, {loadId: 'settler-all'})
     expect(again.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0})
+  })
+})
+
+describe('Write API loader: a group whose intents are not all visible', () => {
+  it('a settler does not commit it: it waits while the lease may still run, then abandons it; every object ends once', async () => {
+    const s = jsonlScenario(2)
+    const [x, y] = s.uris
+    const first = await s.run({
+      onStep: (step) => {
+        if (step === 'intent') throw new Crash('simulated crash after intent')
+      },
+    })
+    expect(first.objects.failed).toBe(2)
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents.map((l) => Number(l.stream_objects))).toEqual([2, 2])
+    // as if the ledger append had kept only X's intent
+    await google.sql.run(`DELETE FROM \`test-project.${s.dataset}._seneka_ledger\` WHERE object_uri = @u`, {u: {type: 'STRING', value: y}} as never)
+    // within the owner's lease: X waits (its retries say why), nothing is committed
+    const early = await s.run({}, {sources: [x], retries: 1})
+    expect(early.failures.map((f) => f.error)).toEqual([expect.stringMatching(/^the intents of write stream \S+ \(.*\) are not all visible yet; trying again/)])
+    expect(await s.rows()).toEqual([])
+    // past it: the stream is abandoned, never committed; both objects load afresh, once
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    skew = 11 * 60_000
+    const late = await s.run({clock}, {sources: [x]})
+    expect(late.objects.failed, JSON.stringify(late.failures)).toBe(0)
+    expect(google.w.streams.get(String(intents[0].stream))!.commitTime).toBeUndefined()
+    const all = await s.run({clock})
+    expect(all.objects.failed, JSON.stringify(all.failures)).toBe(0)
+    await s.exactlyOnce()
   })
 })

@@ -134,6 +134,8 @@ export const LEDGER_SCHEMA: BqField[] = [
    * each at its own offset range, `rows` long)
    */
   {name: 'stream_offset', type: 'INT64'},
+  /** how many objects share `stream` (their intents are recorded together: a settler that sees fewer waits) */
+  {name: 'stream_objects', type: 'INT64'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [

@@ -16,11 +16,17 @@ export interface LedgerRecord extends LedgerEntry {
   rejectStream: string | null
   /** the offset of the object's first row in `stream` (objects of a group share it); null: rows from 0 (older rows) */
   offset: number | null
+  /** objects whose rows share `stream` (null: one, older rows) */
+  streamObjects: number | null
 }
 
 export function recordFromRow(r: Row, table: string): LedgerRecord {
   const state = r.state === null || r.state === undefined ? 'committed' : (String(r.state) as LedgerState)
-  return {...ledgerFromRow(r), table, state, stream: r.stream ? String(r.stream) : null, rejectStream: r.reject_stream ? String(r.reject_stream) : null, offset: r.stream_offset === null || r.stream_offset === undefined ? null : Number(r.stream_offset)}
+  return {...ledgerFromRow(r), table, state, stream: r.stream ? String(r.stream) : null, rejectStream: r.reject_stream ? String(r.reject_stream) : null, offset: numberOrNull(r.stream_offset), streamObjects: numberOrNull(r.stream_objects)}
+}
+
+function numberOrNull(v: Row[string] | undefined): number | null {
+  return v === null || v === undefined ? null : Number(v)
 }
 
 /** What the ledger says of one object. */
@@ -74,7 +80,7 @@ export function currentEntries(rows: readonly Row[], table: string): Map<string,
   for (const [uri, recs] of byUri) {
     const cur = viewOf(recs).current
     if (cur) {
-      const {state: _s, stream: _t, rejectStream: _r, offset: _o, ...entry} = cur
+      const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, ...entry} = cur
       out.set(uri, entry)
     }
   }

@@ -295,6 +295,14 @@ export class WriteApiLoader implements ObjectLoader {
       }
       // committed already for this version, or a different version committed after these intents: none commits
       const known = view.committed.some((c) => c.etag === etag || intents.every((i) => c.loadedAt.getTime() > i.loadedAt.getTime()))
+      // a group whose intents are not all visible yet: its owner is recording them (wait for it), or left them
+      // incomplete and its lease ran out (abandon it: its other objects load afresh)
+      const partial = states.find((s) => s.t === null && this.intentsSeen(s.i, view) < (s.i.streamObjects ?? 1))
+      if (partial && !known) {
+        if (this.settings.clock.now() <= partial.i.loadedAt.getTime() + this.settings.leaseMs) throw retryable(`the intents of write stream ${partial.i.stream} (${req.object.uri} among them) are not all visible yet; trying again`)
+        await this.abandonStream(partial.i, view)
+        states.splice(states.indexOf(partial), 1)
+      }
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
       const winner = known ? undefined : sorted.find((s) => s.t === null && this.matesAllow(s.i.stream!, view))
       for (const s of sorted) if (s !== winner) await this.abandonStream(s.i, view)
@@ -313,6 +321,13 @@ export class WriteApiLoader implements ObjectLoader {
       if (v.open.some((o) => o.etag === mine.etag && o.stream! < stream)) return false
     }
     return true
+  }
+
+  /** The objects of an intent's stream whose intents this view sees (its own included). */
+  private intentsSeen(intent: LedgerRecord, view: Looked): number {
+    let n = 1
+    for (const rows of view.mates.values()) if (rows.some((r) => r.state === 'intent' && r.stream === intent.stream)) n++
+    return n
   }
 
   /** Records an uncommitted stream abandoned for every object of it this view knows (one ledger append). */
@@ -553,6 +568,7 @@ export class WriteApiLoader implements ObjectLoader {
         stream: stream.name,
         rejectStream,
         offset: offsets.get(m)!,
+        streamObjects: members.length,
       }
     })
     // the intents are durable BEFORE the commit, all of the group in ONE append (one AppendRows request: all of
@@ -673,6 +689,7 @@ export class WriteApiLoader implements ObjectLoader {
         stream: e.stream,
         reject_stream: e.rejectStream,
         stream_offset: e.offset,
+        stream_objects: e.streamObjects,
       }),
     )
     if (rows.length > 0) await this.api.appendDefault(this.parent(LEDGER_TABLE), this.ledgerEncoder.descriptor, rows)
@@ -690,7 +707,7 @@ function baseLoadId(id: string): string {
 }
 
 function strip(r: LedgerRecord): LedgerEntry {
-  const {state: _s, stream: _t, rejectStream: _r, offset: _o, ...entry} = r
+  const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, ...entry} = r
   return entry
 }
 
