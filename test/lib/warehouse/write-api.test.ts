@@ -2,6 +2,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
+import type {LogFormat} from '../../../src/lib/formats/types.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
 import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
 import {STREAM_GROUPS} from '../../../src/lib/warehouse/bigquery/write-api/groups.js'
@@ -34,25 +35,30 @@ function settings(dataset: string, writeApi: Partial<WriteApiLoaderSettings> = {
   }
 }
 
+/** A backfill of one source into a dataset through the Write API loader (`extra` overrides any option). */
+function backfill(o: {dataset: string; source: string; format: LogFormat; table: string; concurrency: number}, writeApi: Partial<WriteApiLoaderSettings>, extra: Record<string, unknown>) {
+  return runBackfill({
+    sources: [o.source],
+    format: o.format,
+    warehouse: `bigquery://test-project/${o.dataset}`,
+    table: o.table,
+    range: {},
+    concurrency: o.concurrency,
+    dryRun: false,
+    retries: 3,
+    storeOptions: {gcsEndpoint: google.g.endpoint},
+    bigquery: settings(o.dataset, writeApi),
+    ...extra,
+  })
+}
+
 function scenario(opts: {files?: number; malformedRate?: number} = {}) {
   const dataset = `wapi_${++dsSeq}`
   const bucket = `src-wapi-${dsSeq}`
   const fx = albFixture({days: 1, intervalMinutes: Math.floor(1440 / Math.max(1, (opts.files ?? 4) / 2)), linesPerFile: 30, malformedRate: opts.malformedRate ?? 0.05})
   for (const f of fx.files) google.g.putObject(bucket, f.key, f.body)
   const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
-    runBackfill({
-      sources: [`gs://${bucket}/${PREFIX}`],
-      format: ALB,
-      warehouse: `bigquery://test-project/${dataset}`,
-      table: 'alb_logs',
-      range: {},
-      concurrency: 2,
-      dryRun: false,
-      retries: 3,
-      storeOptions: {gcsEndpoint: google.g.endpoint},
-      bigquery: settings(dataset, writeApi),
-      ...extra,
-    })
+    backfill({dataset, source: `gs://${bucket}/${PREFIX}`, format: ALB, table: 'alb_logs', concurrency: 2}, writeApi, extra)
   // the stand-in holds what queries see: committed rows, minus what a DELETE removed
   const rows = () => google.sql.rows(dataset, 'alb_logs')
   const lines = async () => (await rows()).map((r) => `${r._source_uri}#${r._line}`)
@@ -113,6 +119,13 @@ describe('Write API loader: one object, appended, finalized and committed', () =
 })
 
 const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'checked', 'committed', 'replaced', 'recorded']
+
+/** A promise a test opens when an event happened. */
+function gate() {
+  let open!: () => void
+  const p = new Promise<void>((r) => (open = r))
+  return {p, open}
+}
 
 class Crash extends Error {
   override readonly name = 'Crash'
@@ -240,11 +253,6 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
   it('the race the check cannot close (A looks before B\'s intent is visible, B\'s stream sorts first): both commit, the second stream by name loses its rows', async () => {
     const s = scenario({files: 2, malformedRate: 0})
     const uri = `gs://${s.bucket}/${s.fx.files[0].key}`
-    const gate = () => {
-      let open!: () => void
-      const p = new Promise<void>((r) => (open = r))
-      return {p, open}
-    }
     const bCreated = gate()
     const aChecked = gate()
     const goB = gate()
@@ -449,19 +457,7 @@ function jsonlScenario(n: number, bad: number[] = []) {
   }
   const parent = `projects/test-project/datasets/${dataset}/tables/app`
   const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
-    runBackfill({
-      sources: [`gs://${bucket}/logs/`],
-      format: getFormat('jsonl'),
-      warehouse: `bigquery://test-project/${dataset}`,
-      table: 'app',
-      range: {},
-      concurrency: 8,
-      dryRun: false,
-      retries: 3,
-      storeOptions: {gcsEndpoint: google.g.endpoint},
-      bigquery: settings(dataset, writeApi),
-      ...extra,
-    })
+    backfill({dataset, source: `gs://${bucket}/logs/`, format: getFormat('jsonl'), table: 'app', concurrency: 8}, writeApi, extra)
   const rows = () => google.sql.rows(dataset, 'app')
   /** every good line of every good object once */
   const exactlyOnce = async () => {
@@ -577,11 +573,6 @@ describe('Write API loader: one stream per version commits, per object, across g
   it('X in two groups left uncommitted ({X,Y} and {X,Z}, the latter first by name): a settler of Y does not commit {X,Y}, and X, Y, Z end exactly once', async () => {
     const s = jsonlScenario(3)
     const [x, y, z] = s.uris
-    const gate = () => {
-      let open!: () => void
-      const p = new Promise<void>((r) => (open = r))
-      return {p, open}
-    }
     const bCreated = gate()
     const aCreated = gate()
     let intents = 0
