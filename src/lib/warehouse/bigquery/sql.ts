@@ -136,6 +136,11 @@ export const LEDGER_SCHEMA: BqField[] = [
   {name: 'stream_offset', type: 'INT64'},
   /** how many objects share `stream` (their intents are recorded together: a settler that sees fewer waits) */
   {name: 'stream_objects', type: 'INT64'},
+  /**
+   * the objects of a stream's group, as a JSON array of URIs: on the group's own row ('group' state, object_uri
+   * `stream:<name>`), appended with its intents, so a settler finds a stream's other objects by a clustered look-up
+   */
+  {name: 'stream_members', type: 'STRING'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [
@@ -264,11 +269,7 @@ export function replacedRange(entries: ReadonlyArray<{eventRange?: {min: Date; m
 
 /** Every ledger row of some objects of a table (Write API path: one batched look-up for many objects). */
 export function ledgerLookupSql(d: Dialect): string {
-  const ledger = d.table(LEDGER_TABLE)
-  // the objects' rows, and the rows of every object that shares a stream with one of their intents (a group's
-  // other objects: whether that stream may commit depends on them too)
-  const mates = `SELECT m.object_uri FROM ${ledger} AS m WHERE m.target_table = @table AND m.stream IN (SELECT o.stream FROM ${ledger} AS o WHERE o.target_table = @table AND o.state = 'intent' AND o.object_uri IN UNNEST(@objects))`
-  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${ledger} WHERE target_table = @table AND (object_uri IN UNNEST(@objects) OR object_uri IN (${mates}))`
+  return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND object_uri IN UNNEST(@objects)`
 }
 
 /**

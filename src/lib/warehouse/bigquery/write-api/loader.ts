@@ -9,7 +9,7 @@ import type {BigQueryLoadHost, BqParams} from '../types.js'
 import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
-import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
 import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
@@ -111,7 +111,7 @@ class LedgerLookups {
         const rec = recordFromRow(r, table)
         byUri.set(rec.objectUri, [...(byUri.get(rec.objectUri) ?? []), rec])
       }
-      for (const w of batch) w.resolve(withMates(byUri, w.uri))
+      for (const w of batch) w.resolve(byUri.get(w.uri) ?? [])
     } catch (err) {
       for (const w of batch) w.reject(err)
     } finally {
@@ -124,16 +124,6 @@ class LedgerLookups {
     for (const t of this.timers.values()) this.settings.clock.clearTimeout(t)
     this.timers.clear()
   }
-}
-
-/** An object's ledger rows, and all rows of the objects that share a stream with one of its intents. */
-function withMates(byUri: Map<string, LedgerRecord[]>, uri: string): LedgerRecord[] {
-  const own = byUri.get(uri) ?? []
-  const streams = new Set(own.filter((r) => r.state === 'intent' && r.stream).map((r) => r.stream!))
-  const out = [...own]
-  if (streams.size === 0) return out
-  for (const [other, rows] of byUri) if (other !== uri && rows.some((r) => r.state === 'intent' && r.stream && streams.has(r.stream))) out.push(...rows)
-  return out
 }
 
 /** What the ledger says of one object, and of the objects that share its intents' streams (by object). */
@@ -229,14 +219,21 @@ export class WriteApiLoader implements ObjectLoader {
     for (const m of members) await this.step(step, m.req.object.uri)
   }
 
+  /**
+   * What the ledger says of an object; when it has open intents, also of the other objects of their streams (found
+   * through each stream's group row: two more batched look-ups, both by object_uri, which the ledger is clustered
+   * on; only then, so steady state stays one look-up).
+   */
   private async view(req: ObjectLoadRequest): Promise<Looked> {
+    const {table} = req
+    const own = viewOf(await this.lookups.get(table, req.object.uri))
     const mates = new Map<string, LedgerRecord[]>()
-    const own: LedgerRecord[] = []
-    for (const r of await this.lookups.get(req.table, req.object.uri)) {
-      if (r.objectUri === req.object.uri) own.push(r)
-      else mates.set(r.objectUri, [...(mates.get(r.objectUri) ?? []), r])
-    }
-    return {...viewOf(own), mates}
+    if (own.open.length === 0) return {...own, mates}
+    const groups = (await Promise.all(own.open.map((o) => this.lookups.get(table, groupKey(o.stream!))))).flat()
+    const uris = [...new Set(groups.flatMap((g) => g.members ?? []))].filter((u) => u !== req.object.uri)
+    const rows = await Promise.all(uris.map((u) => this.lookups.get(table, u)))
+    uris.forEach((u, k) => mates.set(u, rows[k]))
+    return {...own, mates}
   }
 
   async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
@@ -573,7 +570,8 @@ export class WriteApiLoader implements ObjectLoader {
     })
     // the intents are durable BEFORE the commit, all of the group in ONE append (one AppendRows request: all of
     // its rows or none): whoever meets one of the objects next can settle the stream
-    await this.recordAll(entries, 'intent')
+    const group: LedgerRecord = {...entries[0], objectUri: groupKey(stream.name), rows: total, rejected: rejects.length, offset: 0, members: members.map((m) => m.req.object.uri)}
+    await this.recordAll([...entries, group], 'intent')
     await this.groupStep('intent', members)
     // other workers with the same objects: one stream per version commits
     const now = await Promise.all(members.map((m) => this.view(m.req)))
@@ -685,11 +683,12 @@ export class WriteApiLoader implements ObjectLoader {
         sequencer: e.sequencer,
         min_event_time: e.eventRange ? e.eventRange.min.getTime() * 1000 : null,
         max_event_time: e.eventRange ? e.eventRange.max.getTime() * 1000 : null,
-        state,
+        state: e.members ? 'group' : state,
         stream: e.stream,
         reject_stream: e.rejectStream,
         stream_offset: e.offset,
         stream_objects: e.streamObjects,
+        stream_members: e.members ? JSON.stringify(e.members) : null,
       }),
     )
     if (rows.length > 0) await this.api.appendDefault(this.parent(LEDGER_TABLE), this.ledgerEncoder.descriptor, rows)
@@ -707,7 +706,7 @@ function baseLoadId(id: string): string {
 }
 
 function strip(r: LedgerRecord): LedgerEntry {
-  const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, ...entry} = r
+  const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, members: _m, ...entry} = r
   return entry
 }
 
