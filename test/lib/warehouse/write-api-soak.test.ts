@@ -72,8 +72,9 @@ describe('Write API loader soak', () => {
     expect(maxOpen).toBeLessThanOrEqual(concurrency + 1)
     await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
     const streams = google.w.calls.slice(before).filter((c) => c.method === 'CreateWriteStream' && String(c.request.parent).endsWith('/tables/app')).length
-    expect(streams).toBeGreaterThanOrEqual(N / 10)
-    expect(streams).toBeLessThan(N)
+    // groups of 10 at most while the worker's stream budget lasts (a burst of 8), larger once they wait for it
+    expect(streams).toBeGreaterThan(1)
+    expect(streams).toBeLessThan(N / 5)
     expect(google.w.connectionsOpened).toBeGreaterThanOrEqual(streams)
     if (rss.length === 2) console.log(`soak (in-process, doubles included): ${N} objects, RSS ${(rss[0] / 2 ** 20).toFixed(0)} MiB after ${Math.floor(N / 10)}, ${(rss[1] / 2 ** 20).toFixed(0)} MiB after ${N}`)
   }, 600_000)
