@@ -474,11 +474,16 @@ describe('Write API loader: objects share pending streams (CreateWriteStream quo
   it('100 objects at concurrency 8 take at most 10 streams (one per object before), one ledger append per group of intents', async () => {
     const s = jsonlScenario(100)
     const before = google.w.calls.length
+    const queriesBefore = google.g.jobs('query').length
     const r = await s.run()
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: 100, failed: 0})
     await s.exactlyOnce()
     const streams = s.created(before)
-    if (process.env.WAPI_DEBUG) console.log(`100 objects: ${streams.length} streams`)
+    // ledger look-ups stay batched: three rounds for a group (before, its check, after its commit), no group-row
+    // look-ups in steady state (those are for settling open intents only)
+    const lookups = google.g.jobs('query').slice(queriesBefore).filter((j) => !j.configuration.dryRun && /_seneka_ledger/.test(String(j.configuration.query.query)))
+    if (process.env.WAPI_DEBUG) console.log(`100 objects: ${streams.length} streams, ${lookups.length} look-ups`)
+    expect(lookups.length).toBeLessThanOrEqual(3 * streams.length + 1)
     expect(streams.length).toBeGreaterThanOrEqual(1)
     expect(streams.length).toBeLessThanOrEqual(10)
     // each object's intent names its stream and its own offset range in it; the ranges tile each stream

@@ -220,15 +220,15 @@ export class WriteApiLoader implements ObjectLoader {
   }
 
   /**
-   * What the ledger says of an object; when it has open intents, also of the other objects of their streams (found
-   * through each stream's group row: two more batched look-ups, both by object_uri, which the ledger is clustered
-   * on; only then, so steady state stays one look-up).
+   * What the ledger says of an object; `withMates` (to settle its open intents), also of the other objects of
+   * their streams, found through each stream's group row: two more batched look-ups, both by object_uri, which the
+   * ledger is clustered on, and only for an object with open intents, so steady state stays one look-up.
    */
-  private async view(req: ObjectLoadRequest): Promise<Looked> {
+  private async view(req: ObjectLoadRequest, withMates = false): Promise<Looked> {
     const {table} = req
     const own = viewOf(await this.lookups.get(table, req.object.uri))
     const mates = new Map<string, LedgerRecord[]>()
-    if (own.open.length === 0) return {...own, mates}
+    if (!withMates || own.open.length === 0) return {...own, mates}
     const groups = (await Promise.all(own.open.map((o) => this.lookups.get(table, groupKey(o.stream!))))).flat()
     const uris = [...new Set(groups.flatMap((g) => g.members ?? []))].filter((u) => u !== req.object.uri)
     const rows = await Promise.all(uris.map((u) => this.lookups.get(table, u)))
@@ -251,7 +251,7 @@ export class WriteApiLoader implements ObjectLoader {
   /** `onJoin` is called when the object joins a group (it is no longer being looked up or parsed). */
   private async loadOnce(req: ObjectLoadRequest, onJoin: () => void): Promise<ObjectLoadOutcome> {
     const deadline = this.settings.clock.now() + this.settings.leaseMs
-    let view = await this.view(req)
+    let view = await this.view(req, true)
     await this.step('lookup', req.object.uri)
     if (view.open.length > 0) {
       await this.resolveOpen(req, view)
@@ -594,7 +594,7 @@ export class WriteApiLoader implements ObjectLoader {
       members.forEach((m, k) => {
         const o = overtaken[k]
         if (o) m.reject(retryable(`another version of ${m.req.object.uri} (ETag ${o.etag}) was committed while this one loaded; this one was not committed`))
-        else if (rivalled[k]) void this.defer(m, now[k]).then(m.resolve, m.reject)
+        else if (rivalled[k]) void this.defer(m).then(m.resolve, m.reject)
         else again.push(m)
       })
       return again
@@ -628,8 +628,8 @@ export class WriteApiLoader implements ObjectLoader {
   }
 
   /** An object another worker's stream loads: settle that one, then skip, or load again if it did not commit. */
-  private async defer(m: Member, view: Looked): Promise<ObjectLoadOutcome> {
-    await this.resolveOpen(m.req, view)
+  private async defer(m: Member): Promise<ObjectLoadOutcome> {
+    await this.resolveOpen(m.req, await this.view(m.req, true))
     const after = (await this.view(m.req)).current
     if (after && after.etag === m.req.object.etag) return {status: 'skipped', entry: strip(after)}
     this.groups.enter()
