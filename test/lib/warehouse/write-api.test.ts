@@ -665,3 +665,42 @@ describe('Write API loader: a group whose intents are not all visible', () => {
     await s.exactlyOnce()
   })
 })
+
+describe('Write API loader: a zombie group', () => {
+  it('a group past its lease loses as a whole: none of its objects records an intent or commits; another worker loads them once', async () => {
+    const s = jsonlScenario(4)
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    const paused = gate()
+    const reached = gate()
+    let paused1 = false
+    const zombie = s.run(
+      {
+        clock,
+        leaseMs: 60_000,
+        onStep: async (step) => {
+          if (step !== 'finalized' || paused1) return
+          paused1 = true
+          reached.open()
+          await paused.p
+          skew = 120_000 // it wakes up two minutes later, past its lease
+        },
+      },
+      {loadId: 'zombie', retries: 0},
+    )
+    await reached.p
+    const zombieStreams = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`))
+    expect(zombieStreams).toHaveLength(1)
+    // the zombie's one stream holds all four objects
+    expect(new Set(zombieStreams[0].rows.map((r) => r._source_uri))).toEqual(new Set(s.uris))
+    const healthy = await s.run({}, {loadId: 'healthy'})
+    expect(healthy.objects, JSON.stringify(healthy.failures)).toMatchObject({loaded: 4, failed: 0})
+    paused.open()
+    const z = await zombie
+    expect(z.objects.failed).toBe(4)
+    for (const f of z.failures) expect(f.error).toMatch(/^the lease on a group of 4 objects ran out before its commit/)
+    expect(zombieStreams[0].commitTime).toBeUndefined()
+    expect((await s.ledger()).filter((l) => l.load_id === 'zombie')).toEqual([])
+    await s.exactlyOnce()
+  })
+})
