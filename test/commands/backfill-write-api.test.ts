@@ -33,7 +33,11 @@ describe('backfill --load-method write-api (spawned CLI)', () => {
     child.kill('SIGKILL')
     expect((await exited).signal, stderr).toBe('SIGKILL')
     const rowsAfterKill = (await google.sql.rows(dataset, 'alb_logs')).length
-    expect(rowsAfterKill).toBe(fx.files[0].lines) // the held commit was applied: one object's rows are in
+    // the held commit was applied: the rows of its group's objects are in (was one object's: one stream per object)
+    const holders = [...google.w.streams.values()].filter((x) => x.table === `${dataset}.alb_logs` && x.commitTime)
+    expect(holders).toHaveLength(1)
+    expect(rowsAfterKill).toBe(holders[0].rows.length)
+    expect(rowsAfterKill % fx.files[0].lines).toBe(0)
     // a new process settles the killed one's intent from GetWriteStream and loads the rest
     const again = await runCli([...args(dataset), '--json'], {env: env()})
     expect(again.code, again.stderr).toBe(0)

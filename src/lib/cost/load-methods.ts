@@ -16,6 +16,7 @@ import {
   WRITE_API_FREE_BYTES_PER_MONTH,
   WRITE_API_USD_PER_GIB,
 } from './quotas.js'
+import {BULK_GROUPS, STREAM_GROUPS} from '../warehouse/bigquery/write-api/groups.js'
 
 /**
  * What each BigQuery load method would use for the same objects, side by side: load jobs (staged files, one
@@ -82,18 +83,38 @@ export interface LoadJobsModel {
 }
 
 /**
- * Settings of the Write API path. Design assumption, to keep in line with the Write API loader: one pending
- * stream per object (objectsPerStream 1) or per group of objects; ledger and reject rows are appended through
- * the Write API; the only billed statements are batched ledger look-ups, one per `objectsPerLookup` objects or
- * per `lookupEveryMs`, whichever comes first.
+ * Settings of the Write API path, in line with the Write API loader (write-api/groups.ts): objects share a
+ * pending stream per group of at most `objectsPerStream`, and a worker creates at most `streamsPerHour` streams
+ * (its CreateWriteStream budget): below it each object gets a stream at once, above it objects share streams.
+ * Ledger and reject rows are appended through the Write API; the only billed statements are batched ledger
+ * look-ups, one per `objectsPerLookup` objects or per `lookupEveryMs`, whichever comes first.
  */
 export interface WriteApiModel {
   objectsPerStream: number
+  /** CreateWriteStream calls an hour one worker makes at most (Infinity: a stream per object or group, unpaced) */
+  streamsPerHour: number
   objectsPerLookup: number
   lookupEveryMs: number
 }
 
-export const WRITE_API_DEFAULTS: WriteApiModel = {objectsPerStream: 1, objectsPerLookup: 1000, lookupEveryMs: 10_000}
+/** A stream worker's groups (write-api/groups.ts STREAM_GROUPS). */
+export const WRITE_API_DEFAULTS: WriteApiModel = {objectsPerStream: STREAM_GROUPS.maxObjects, streamsPerHour: STREAM_GROUPS.streamsPerHour, objectsPerLookup: 1000, lookupEveryMs: 10_000}
+/** A backfill's groups (BULK_GROUPS). */
+export const WRITE_API_BULK_DEFAULTS: WriteApiModel = {...WRITE_API_DEFAULTS, objectsPerStream: BULK_GROUPS.maxObjects, streamsPerHour: BULK_GROUPS.streamsPerHour}
+
+/**
+ * Pending streams a worker creates for `objects` (a day's, or a run's): a stream day, objects spread evenly: one
+ * per object up to the worker's budget an hour, then the budget (objects share streams), never fewer than full
+ * groups need. A run: full groups.
+ */
+export function writeStreamsFor(t: Pick<Traffic, 'objects' | 'window'>, m: WriteApiModel): {streams: number; perHour: number} {
+  if (t.objects <= 0) return {streams: 0, perHour: 0}
+  const full = Math.ceil(t.objects / Math.max(1, m.objectsPerStream))
+  if (t.window === 'run') return {streams: full, perHour: Math.min(full, m.streamsPerHour)}
+  const hours = DAY_MS / HOUR_MS
+  const perHour = Math.ceil(Math.max(Math.min(t.objects / hours, m.streamsPerHour), full / hours))
+  return {streams: Math.round(perHour * hours), perHour}
+}
 export const LOAD_JOBS_TIMES = {loadJobMs: TYPICAL_LOAD_JOB_MS, mergeMs: TYPICAL_MERGE_MS}
 
 /** One quota against what a method uses of it. */
@@ -221,20 +242,25 @@ function loadJobsFigures(t: Traffic, m: LoadJobsModel): LoadMethodFigures {
   }
 }
 
+function formatObjects(n: number): string {
+  return n >= 10 ? count(Math.round(n)) : n.toFixed(1)
+}
+
 function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
-  const streams = t.objects <= 0 ? 0 : Math.ceil(t.objects / Math.max(1, m.objectsPerStream))
+  const {streams, perHour} = writeStreamsFor(t, m)
   const lookups = batchesFor(t, m.objectsPerLookup, undefined, t.window === 'day' ? m.lookupEveryMs : undefined)
   // look-ups read the ledger, not the rows: each bills its 10 MiB minimum
   const cost = statementsCost(lookups, 0)
   const perMonth = t.window === 'day' ? t.bytes * DAYS_PER_MONTH : t.bytes
   const usdPerMonth = Number(((Math.max(0, perMonth - WRITE_API_FREE_BYTES_PER_MONTH) / GIB) * WRITE_API_USD_PER_GIB).toFixed(2))
-  const perHour = t.window === 'day' ? Math.ceil((streams * HOUR_MS) / DAY_MS) : Math.min(streams, CREATE_WRITE_STREAM_PER_HOUR)
+  const objectsPerStream = streams === 0 ? 0 : t.objects / streams
+  const budget = Number.isFinite(m.streamsPerHour) ? ` (its budget: ${count(m.streamsPerHour)} an hour per worker)` : ''
   const quotas: QuotaUse[] = [
     {
       quota: 'CreateWriteStream',
       used: perHour,
       limit: CREATE_WRITE_STREAM_PER_HOUR,
-      per: 'calls per hour per project and region (every worker and shard together)',
+      per: `calls per hour per project and region for this worker${budget}; every worker and shard of the project adds its own`,
       holds: t.window === 'day' ? perHour <= CREATE_WRITE_STREAM_PER_HOUR : true,
       note: t.window === 'run' && streams > CREATE_WRITE_STREAM_PER_HOUR ? `${count(streams)} streams take at least ${count(Math.ceil(streams / CREATE_WRITE_STREAM_PER_HOUR))} h at the quota, whatever the shards` : undefined,
     },
@@ -252,16 +278,16 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
     writeApiUsdPerMonth: usdPerMonth,
     createWriteStreamCalls: streams,
     createWriteStreamPerHour: perHour,
-    latency: m.objectsPerStream > 1 ? `seconds (${m.objectsPerStream} objects a stream)` : 'seconds',
+    latency: objectsPerStream > 1.05 ? `seconds (about ${formatObjects(objectsPerStream)} objects a stream)` : 'seconds',
     quotas,
     notes: [
       ...(t.window === 'run' ? ['Write API bytes count the objects as stored: compressed objects ingest their uncompressed size, several times more.'] : []),
-      `Assumes one pending stream per ${m.objectsPerStream === 1 ? 'object' : `${m.objectsPerStream} objects`}, ledger and reject rows appended (no DML for new objects) and one ledger look-up per ${count(m.objectsPerLookup)} objects${t.window === 'day' ? ` or ${m.lookupEveryMs / 1000} s` : ''}.`,
+      `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines), ledger and reject rows appended (no DML for new objects) and one ledger look-up per ${count(m.objectsPerLookup)} objects${t.window === 'day' ? ` or ${m.lookupEveryMs / 1000} s` : ''}.`,
     ],
   }
 }
 
-export function compareLoadMethods(traffic: Traffic, loadJobs: LoadJobsModel, writeApi: WriteApiModel = WRITE_API_DEFAULTS): LoadMethodComparison {
+export function compareLoadMethods(traffic: Traffic, loadJobs: LoadJobsModel, writeApi: WriteApiModel = traffic.window === 'run' ? WRITE_API_BULK_DEFAULTS : WRITE_API_DEFAULTS): LoadMethodComparison {
   const lj = loadJobsFigures(traffic, loadJobs)
   const wa = writeApiFigures(traffic, writeApi)
   const broken = (f: LoadMethodFigures) => f.quotas.filter((q) => !q.holds && q.quota !== 'Write API free tier').map((q) => q.quota)

@@ -20,30 +20,35 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(batchesFor({objects: 0, bytes: 0}, 1000)).toBe(0)
   })
 
-  it('a stream day at the default 2m, 1 object/s of 1 MiB: load jobs within quota; the Write API one stream per object', () => {
+  it('a stream day at the default 2m, 1 object/s of 1 MiB: load jobs within quota; the Write API within its stream budget', () => {
     const c = compareLoadMethods(dayTraffic(1, MIB, false), model(120_000))
     const [lj, wa] = c.methods
     expect(lj).toMatchObject({method: 'load-jobs', loadJobs: 720, merges: 720, billedStatements: 3600, writeApiBytes: 0, createWriteStreamPerHour: 0})
     // 3,600 statements x 10 MiB + the staged rows read once (84.4 GiB)
     expect(lj.billedBytes).toBe(3600 * 10 * MIB + 86_400 * MIB)
     expect(lj.quotas.every((q) => q.holds)).toBe(true)
-    expect(wa).toMatchObject({method: 'write-api', loadJobs: 0, merges: 0, createWriteStreamCalls: 86_400, createWriteStreamPerHour: 3600, writeApiBytes: 86_400 * MIB})
+    // objects share streams: the worker's budget of 3,000 streams an hour (was one stream per object: 86,400 / 3,600)
+    expect(wa).toMatchObject({method: 'write-api', loadJobs: 0, merges: 0, createWriteStreamCalls: 72_000, createWriteStreamPerHour: 3000, writeApiBytes: 86_400 * MIB})
     // a look-up every 10 s: 8,640 a day of 10 MiB
     expect(wa.billedStatements).toBe(8640)
     // 30 days of 84.4 GiB = 2,531 GiB; 2,048 free; 483.75 GiB at $0.025
     expect(wa.writeApiBytesPerMonth).toBe(30 * 86_400 * MIB)
     expect(wa.writeApiUsdPerMonth).toBeCloseTo(((30 * 86_400) / 1024 - 2048) * 0.025, 2)
-    expect(wa.quotas.find((q) => q.quota === 'CreateWriteStream')).toMatchObject({used: 3600, limit: 10_000, holds: true})
+    expect(wa.quotas.find((q) => q.quota === 'CreateWriteStream')).toMatchObject({used: 3000, limit: 10_000, holds: true})
   })
 
-  it('objects per stream is a parameter: 5 objects/s breaks the CreateWriteStream quota one per object, not five per stream', () => {
-    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000))
+  it('objects share streams: one stream per object breaks the CreateWriteStream quota at 5 objects/s, the grouped loader holds at 1, 5, 50 and 100', () => {
+    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 1, streamsPerHour: Number.POSITIVE_INFINITY, objectsPerLookup: 1000, lookupEveryMs: 10_000})
     expect(one.methods[1].createWriteStreamPerHour).toBe(18_000)
     expect(one.methods[1].quotas.find((q) => q.quota === 'CreateWriteStream')?.holds).toBe(false)
     expect(one.advice).toMatch(/^load-jobs: the Write API path breaks CreateWriteStream/)
-    const grouped = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 5, objectsPerLookup: 1000, lookupEveryMs: 10_000})
-    expect(grouped.methods[1].createWriteStreamPerHour).toBe(3600)
-    expect(grouped.methods[1].quotas.every((q) => q.holds || q.quota === 'Write API free tier')).toBe(true)
+    // the loader's groups: at most 100 objects a stream, at most 3,000 streams an hour per worker
+    const perHour = (rate: number) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000)).methods[1]
+    expect([1, 5, 50, 100].map((r) => perHour(r).createWriteStreamPerHour)).toEqual([3000, 3000, 3000, 3600])
+    expect(perHour(50).latency).toBe('seconds (about 60 objects a stream)')
+    for (const r of [1, 5, 50, 100]) expect(perHour(r).quotas.every((q) => q.holds || q.quota === 'Write API free tier')).toBe(true)
+    expect(perHour(0.5).createWriteStreamPerHour).toBe(1800)
+    expect(perHour(0.5).latency).toBe('seconds')
   })
 
   it('the load-jobs path says when it cannot keep up: the merge chain at a short interval, the project quota with many workers', () => {
@@ -59,7 +64,7 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(c.advice).toMatch(/^write-api: the load-jobs path breaks merge chain\.$/)
     // 0.5 s: 172,800 load jobs a day, above the project's 100,000
     expect(compareLoadMethods(dayTraffic(5, MIB, false), model(500)).methods[0].quotas.filter((q) => !q.holds).map((q) => q.quota)).toEqual(['load jobs per project', 'merge chain'])
-    expect(compareLoadMethods(dayTraffic(5, MIB, false), model(1000)).advice).toMatch(/^neither as modelled: the load-jobs path breaks merge chain, the Write API path CreateWriteStream/)
+    expect(compareLoadMethods(dayTraffic(5, MIB, false), model(1000)).advice).toBe('write-api: the load-jobs path breaks merge chain.')
     // at the bound every quota holds, and a day's batches fit one staging table's budget
     const atBound = compareLoadMethods(dayTraffic(5, MIB, false), model(MIN_LOAD_JOBS_MAX_LATENCY_MS)).methods[0]
     expect(atBound.loadJobs).toBe(1490)
@@ -68,14 +73,15 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(compareLoadMethods(dayTraffic(1, MIB, false), model(120_000)).methods[0].notes[0]).toMatch(/about 40 workers like this one/)
   })
 
-  it('a backfill run: load jobs by batch size on rotating staging tables; CreateWriteStream hours at the quota', () => {
+  it('a backfill run: load jobs by batch size on rotating staging tables; CreateWriteStream by groups', () => {
     const c = compareLoadMethods(runTraffic(250_000, 250_000 * MIB), model())
     const [lj, wa] = c.methods
     expect(lj.loadJobs).toBe(250)
     expect(lj.quotas.find((q) => q.quota === 'load jobs per table')?.holds).toBe(true)
-    expect(wa.createWriteStreamCalls).toBe(250_000)
-    expect(wa.createWriteStreamPerHour).toBe(10_000)
-    expect(wa.quotas[0].note).toBe('250,000 streams take at least 25 h at the quota, whatever the shards')
+    // groups of 250 objects (was one stream per object: 250,000 streams, 25 h at the quota)
+    expect(wa.createWriteStreamCalls).toBe(1000)
+    expect(wa.createWriteStreamPerHour).toBe(1000)
+    expect(wa.quotas[0].note).toBeUndefined()
     // the run's bytes against one month's free tier
     expect(wa.writeApiUsdPerMonth).toBeCloseTo((250_000 / 1024 - 2048) * 0.025 * (250_000 / 1024 > 2048 ? 1 : 0), 2)
     expect(renderLoadMethods(c)).toMatch(/BigQuery load methods, this run \(250,000 objects, 244\.1 GiB as stored\)/)

@@ -186,7 +186,7 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
   it('on the Write API it says so: no load jobs, no merges, the ledger look-ups bounded per hour', () => {
     const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'write-api', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
     expect(wh.describeStreaming()).toEqual([
-      'BigQuery: each object commits on its own through the Storage Write API (a PENDING stream per object): no load jobs, no merges, no DML for new objects.',
+      "BigQuery: objects commit in groups through the Storage Write API (PENDING streams shared by up to 100 objects, at most 3,000 CreateWriteStream calls an hour per worker against the project's 10,000): no load jobs, no merges, no DML for new objects.",
       'BigQuery: at most 3,600 ledger look-ups an hour per table (one per 1.0s, each for every object waiting), each billed at least 10 MB: at most 843.8 GiB a day (about $5.15 at $6.25/TiB), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.',
     ])
   })

@@ -37,6 +37,7 @@ describe('Write API loader soak', () => {
     google.w.loseAppendReplies(faults, (name) => !name.endsWith('_default'))
     google.w.loseCommitReplies(faults)
     const concurrency = 4
+    const before = google.w.calls.length
     let maxOpen = 0
     const rss: number[] = []
     const r = await runBackfill(
@@ -50,7 +51,8 @@ describe('Write API loader soak', () => {
         dryRun: false,
         retries: 4,
         storeOptions: {gcsEndpoint: google.g.endpoint},
-        bigquery: {location: 'EU', apiEndpoint: google.g.endpoint, loadMethod: 'write-api', storageEmulatorHost: google.w.host, overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0}}},
+        // groups of 10 objects: many streams, connections and commits on the way
+        bigquery: {location: 'EU', apiEndpoint: google.g.endpoint, loadMethod: 'write-api', storageEmulatorHost: google.w.host, overrides: {retryBaseDelayMs: 1, pollIntervalMs: 1, writeApi: {minLookupIntervalMs: 0, groups: {maxObjects: 10}}}},
       },
       {
         onProgress: (p) => {
@@ -66,10 +68,14 @@ describe('Write API loader soak', () => {
     const rows = await google.sql.rows('soak', 'app')
     expect(rows).toHaveLength(5 * N)
     expect(new Set(rows.map((x) => `${x._source_uri}#${x._line}`)).size).toBe(5 * N)
-    // one pending-stream connection per object loading, plus the ledger's default stream
+    // one pending-stream connection per group being written, plus the ledger's default stream
     expect(maxOpen).toBeLessThanOrEqual(concurrency + 1)
     await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
-    expect(google.w.connectionsOpened).toBeGreaterThanOrEqual(N)
+    const streams = google.w.calls.slice(before).filter((c) => c.method === 'CreateWriteStream' && String(c.request.parent).endsWith('/tables/app')).length
+    // groups of 10 at most while the worker's stream budget lasts (a burst of 8), larger once they wait for it
+    expect(streams).toBeGreaterThan(1)
+    expect(streams).toBeLessThan(N / 5)
+    expect(google.w.connectionsOpened).toBeGreaterThanOrEqual(streams)
     if (rss.length === 2) console.log(`soak (in-process, doubles included): ${N} objects, RSS ${(rss[0] / 2 ** 20).toFixed(0)} MiB after ${Math.floor(N / 10)}, ${(rss[1] / 2 ** 20).toFixed(0)} MiB after ${N}`)
   }, 600_000)
 
@@ -78,17 +84,20 @@ describe('Write API loader soak', () => {
     const samples = new Map<number, number>()
     const child = spawn(process.execPath, [path.join(ROOT, 'bin/run.js'), 'backfill', 'gs://soak/logs/', '--format', 'jsonl', '--table', 'app2', '--warehouse', 'bigquery://test-project/soak', '--location', 'EU', '--load-method', 'write-api', '--concurrency', '4', '--json'], {
       cwd: process.env.SOAK_SNAPSHOTS ?? ROOT,
-      env: {...process.env, ...(process.env.SOAK_SNAPSHOTS ? {NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2'} : {}), BIGQUERY_EMULATOR_HOST: `${google.g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: google.g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: google.w.host, SENEKA_CONFIG: ''},
+      env: {...process.env, ...(process.env.SOAK_SNAPSHOTS ? {NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2'} : {}), SENEKA_WRITE_GROUP_OBJECTS: '10', BIGQUERY_EMULATOR_HOST: `${google.g.endpoint}/bigquery/v2`, STORAGE_EMULATOR_HOST: google.g.endpoint, BIGQUERY_STORAGE_EMULATOR_HOST: google.w.host, SENEKA_CONFIG: ''},
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
-    let base: number | undefined
-    google.w.onCommitted = (n) => {
-      base ??= n - 1
-      const k = n - base
-      if (k === Math.floor(N / 10) || k === N) samples.set(k, rssOf(child.pid!))
-      if (process.env.SOAK_SNAPSHOTS && (k === Math.floor(N / 10) || k === Math.floor((N * 9) / 10))) child.kill('SIGUSR2')
+    // objects committed so far (5 rows each; groups of 10 objects): sampled when they first reach a tenth, and at the end
+    const committed = () => [...google.w.streams.values()].filter((x) => x.table === 'soak.app2' && x.commitTime).reduce((n, x) => n + x.rows.length / 5, 0)
+    google.w.onCommitted = () => {
+      const k = committed()
+      const at = k >= N ? N : k >= Math.floor(N / 10) ? Math.floor(N / 10) : undefined
+      if (at !== undefined && !samples.has(at)) {
+        samples.set(at, rssOf(child.pid!))
+        if (process.env.SOAK_SNAPSHOTS) child.kill('SIGUSR2')
+      }
     }
     const code = await new Promise<number | null>((r) => child.on('close', r))
     google.w.onCommitted = undefined

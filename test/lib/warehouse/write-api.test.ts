@@ -2,8 +2,10 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
+import type {LogFormat} from '../../../src/lib/formats/types.js'
 import {type BigQuerySettings, openWarehouse} from '../../../src/lib/warehouse/index.js'
 import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
+import {STREAM_GROUPS} from '../../../src/lib/warehouse/bigquery/write-api/groups.js'
 import {albFixture, PREFIX} from '../../helpers/alb-fixtures.js'
 import {useGoogleStandIns} from '../../helpers/write-api-double.js'
 
@@ -33,25 +35,30 @@ function settings(dataset: string, writeApi: Partial<WriteApiLoaderSettings> = {
   }
 }
 
+/** A backfill of one source into a dataset through the Write API loader (`extra` overrides any option). */
+function backfill(o: {dataset: string; source: string; format: LogFormat; table: string; concurrency: number}, writeApi: Partial<WriteApiLoaderSettings>, extra: Record<string, unknown>) {
+  return runBackfill({
+    sources: [o.source],
+    format: o.format,
+    warehouse: `bigquery://test-project/${o.dataset}`,
+    table: o.table,
+    range: {},
+    concurrency: o.concurrency,
+    dryRun: false,
+    retries: 3,
+    storeOptions: {gcsEndpoint: google.g.endpoint},
+    bigquery: settings(o.dataset, writeApi),
+    ...extra,
+  })
+}
+
 function scenario(opts: {files?: number; malformedRate?: number} = {}) {
   const dataset = `wapi_${++dsSeq}`
   const bucket = `src-wapi-${dsSeq}`
   const fx = albFixture({days: 1, intervalMinutes: Math.floor(1440 / Math.max(1, (opts.files ?? 4) / 2)), linesPerFile: 30, malformedRate: opts.malformedRate ?? 0.05})
   for (const f of fx.files) google.g.putObject(bucket, f.key, f.body)
   const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
-    runBackfill({
-      sources: [`gs://${bucket}/${PREFIX}`],
-      format: ALB,
-      warehouse: `bigquery://test-project/${dataset}`,
-      table: 'alb_logs',
-      range: {},
-      concurrency: 2,
-      dryRun: false,
-      retries: 3,
-      storeOptions: {gcsEndpoint: google.g.endpoint},
-      bigquery: settings(dataset, writeApi),
-      ...extra,
-    })
+    backfill({dataset, source: `gs://${bucket}/${PREFIX}`, format: ALB, table: 'alb_logs', concurrency: 2}, writeApi, extra)
   // the stand-in holds what queries see: committed rows, minus what a DELETE removed
   const rows = () => google.sql.rows(dataset, 'alb_logs')
   const lines = async () => (await rows()).map((r) => `${r._source_uri}#${r._line}`)
@@ -76,10 +83,16 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     await expectExactlyOnce(s)
     expect(s.rejects()).toHaveLength(s.fx.malformed)
     const calls = google.w.calls.slice(before)
-    // every append to a pending stream carries its offset, starting at 0
+    // every append to a pending stream carries its offset: objects of a group follow each other in their stream,
+    // each request at the rows before it (was: every append at offset 0, one stream per object)
     const pendingAppends = calls.filter((c) => c.method === 'AppendRows' && !String(c.request.writeStream).endsWith('_default'))
     expect(pendingAppends.length).toBeGreaterThan(0)
-    for (const a of pendingAppends) expect(a.request.offset?.value).toBe('0')
+    const next = new Map<string, number>()
+    for (const a of pendingAppends) {
+      const name = String(a.request.writeStream)
+      expect(a.request.offset?.value).toBe(String(next.get(name) ?? 0))
+      next.set(name, (next.get(name) ?? 0) + a.request.protoRows.rows.serializedRows.length)
+    }
     const commits = calls.filter((c) => c.method === 'BatchCommitWriteStreams')
     // one commit per object's rows, one per object with rejected lines
     const committed = commits.flatMap((c) => c.request.writeStreams)
@@ -106,6 +119,13 @@ describe('Write API loader: one object, appended, finalized and committed', () =
 })
 
 const STEPS: WriteStep[] = ['lookup', 'created', 'appended', 'finalized', 'intent', 'checked', 'committed', 'replaced', 'recorded']
+
+/** A promise a test opens when an event happened. */
+function gate() {
+  let open!: () => void
+  const p = new Promise<void>((r) => (open = r))
+  return {p, open}
+}
 
 class Crash extends Error {
   override readonly name = 'Crash'
@@ -198,11 +218,16 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
       if (intents.get(uri)! >= 2) for (const w of waiters.splice(0)) w()
       else await new Promise<void>((r) => waiters.push(r))
     }
-    const [a, b] = await Promise.all([s.run({onStep: barrier}, {loadId: 'worker-a'}), s.run({onStep: barrier}, {loadId: 'worker-b'})])
+    // one object per group: a group's intents are visible together, so with larger groups one worker may settle the
+    // other's group before recording an intent of its own and the barrier would wait for nothing (objects in
+    // different groups: "one stream per version commits, per object, across groups" below)
+    const one = {maxObjects: 1, maxBytes: STREAM_GROUPS.maxBytes, lingerMs: 0, streamsPerHour: STREAM_GROUPS.streamsPerHour}
+    const [a, b] = await Promise.all([s.run({onStep: barrier, groups: one}, {loadId: 'worker-a'}), s.run({onStep: barrier, groups: one}, {loadId: 'worker-b'})])
     expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
     await expectExactlyOnce(s)
     const committed = (await s.ledger()).filter((l) => l.state === 'committed')
-    expect(new Set(committed.map((l) => l.stream)).size).toBe(s.fx.files.length)
+    // one stream commits per object (objects of a group share one: was one distinct stream per object)
+    for (const f of s.fx.files) expect(new Set(committed.filter((l) => l.object_uri === `gs://${s.bucket}/${f.key}`).map((l) => l.stream)).size).toBe(1)
     expect((await s.ledger()).filter((l) => l.state === 'abandoned').length).toBeGreaterThanOrEqual(s.fx.files.length)
   })
 
@@ -228,11 +253,6 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
   it('the race the check cannot close (A looks before B\'s intent is visible, B\'s stream sorts first): both commit, the second stream by name loses its rows', async () => {
     const s = scenario({files: 2, malformedRate: 0})
     const uri = `gs://${s.bucket}/${s.fx.files[0].key}`
-    const gate = () => {
-      let open!: () => void
-      const p = new Promise<void>((r) => (open = r))
-      return {p, open}
-    }
     const bCreated = gate()
     const aChecked = gate()
     const goB = gate()
@@ -421,5 +441,266 @@ describe('Write API loader: refusals are one sentence, never a silent drop', () 
       await api.close()
     }
     expect(api.openConnections).toBe(0)
+  })
+})
+
+/** `n` small JSON-lines objects (5 good lines each) in a fresh bucket; `bad` of them hold only garbage */
+function jsonlScenario(n: number, bad: number[] = []) {
+  const dataset = `wapi_grp_${++dsSeq}`
+  const bucket = `src-grp-${dsSeq}`
+  const uris: string[] = []
+  for (let i = 0; i < n; i++) {
+    const key = `logs/o${String(i).padStart(4, '0')}.jsonl.gz`
+    const lines = bad.includes(i) ? Array.from({length: 5}, (_, k) => `not json ${k}`) : Array.from({length: 5}, (_, k) => JSON.stringify({time: `2024-05-01T00:${String(i % 60).padStart(2, '0')}:0${k}Z`, msg: `o${i}-${k}`}))
+    google.g.putObject(bucket, key, gzipSync(`${lines.join('\n')}\n`))
+    uris.push(`gs://${bucket}/${key}`)
+  }
+  const parent = `projects/test-project/datasets/${dataset}/tables/app`
+  const run = (writeApi: Partial<WriteApiLoaderSettings> = {}, extra: Record<string, unknown> = {}) =>
+    backfill({dataset, source: `gs://${bucket}/logs/`, format: getFormat('jsonl'), table: 'app', concurrency: 8}, writeApi, extra)
+  const rows = () => google.sql.rows(dataset, 'app')
+  /** every good line of every good object once */
+  const exactlyOnce = async () => {
+    const keys = (await rows()).map((r) => `${r._source_uri}#${r._line}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys).toHaveLength(5 * (n - bad.length))
+  }
+  const created = (since: number) => google.w.calls.slice(since).filter((c) => c.method === 'CreateWriteStream' && c.request.parent === parent)
+  const ledger = () => google.sql.rows(dataset, '_seneka_ledger', 'loaded_at')
+  return {dataset, uris, parent, run, rows, exactlyOnce, created, ledger}
+}
+
+describe('Write API loader: objects share pending streams (CreateWriteStream quota)', () => {
+  it('100 objects at concurrency 8 take at most 10 streams (one per object before), one ledger append per group of intents', async () => {
+    const s = jsonlScenario(100)
+    const before = google.w.calls.length
+    const queriesBefore = google.g.jobs('query').length
+    const r = await s.run()
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: 100, failed: 0})
+    await s.exactlyOnce()
+    const streams = s.created(before)
+    // ledger look-ups stay batched: three rounds for a group (before, its check, after its commit), no group-row
+    // look-ups in steady state (those are for settling open intents only)
+    const lookups = google.g.jobs('query').slice(queriesBefore).filter((j) => !j.configuration.dryRun && /_seneka_ledger/.test(String(j.configuration.query.query)))
+    if (process.env.WAPI_DEBUG) console.log(`100 objects: ${streams.length} streams, ${lookups.length} look-ups`)
+    expect(lookups.length).toBeLessThanOrEqual(3 * streams.length + 1)
+    expect(streams.length).toBeGreaterThanOrEqual(1)
+    expect(streams.length).toBeLessThanOrEqual(10)
+    // each object's intent names its stream and its own offset range in it; the ranges tile each stream
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents).toHaveLength(100)
+    const byStream = new Map<string, Array<{offset: number; rows: number}>>()
+    for (const i of intents) byStream.set(String(i.stream), [...(byStream.get(String(i.stream)) ?? []), {offset: Number(i.stream_offset), rows: Number(i.rows)}])
+    expect(byStream.size).toBe(streams.length)
+    for (const [name, ranges] of byStream) {
+      ranges.sort((a, b) => a.offset - b.offset)
+      let at = 0
+      for (const x of ranges) {
+        expect(x.offset).toBe(at)
+        at += x.rows
+      }
+      expect(google.w.streams.get(name)!.rows).toHaveLength(at)
+    }
+    // the intents of a group went in one request to the ledger's default stream
+    const intentAppends = google.w.calls.slice(before).filter((c) => c.method === 'AppendRows' && String(c.request.writeStream).endsWith('_seneka_ledger/streams/_default') && c.request.protoRows?.rows?.serializedRows?.length > 1)
+    expect(intentAppends.length).toBeGreaterThanOrEqual(streams.length)
+  })
+
+  it('an object the service refuses mid-group fails alone: the others commit once from a new stream; an object that fails to parse never joins a group', async () => {
+    const s = jsonlScenario(12, [7])
+    const before = google.w.calls.length
+    // the third append to a pending stream of the table: an object in the middle of the first group
+    let seen = 0
+    google.w.refuseRow(2, (name) => name.startsWith(`${s.parent}/`) && !name.endsWith('_default') && ++seen === 3)
+    const r = await s.run({}, {retries: 0})
+    expect(r.objects.failed, JSON.stringify(r.failures)).toBe(2)
+    const refused = r.failures.find((f) => /refused line 3 of/.test(f.error))!
+    expect(refused, JSON.stringify(r.failures)).toBeDefined()
+    expect(r.failures.map((f) => f.uri).sort()).toEqual([refused.uri, s.uris[7]].sort())
+    expect(r.objects.loaded).toBe(10)
+    // nothing of the refused object, every row of the others once
+    const rows = await s.rows()
+    expect(rows.filter((x) => x._source_uri === refused.uri)).toEqual([])
+    const keys = rows.map((x) => `${x._source_uri}#${x._line}`)
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(keys).toHaveLength(50)
+    // the stream that held the refused object's rows was abandoned, never committed, and no intent names it
+    const firstStream = s.created(before)[0]
+    const abandoned = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`) && !x.commitTime)
+    expect(abandoned).toHaveLength(1)
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents.map((l) => l.stream)).not.toContain(abandoned[0].name)
+    expect(intents.map((l) => l.object_uri)).not.toContain(refused.uri)
+    expect(firstStream.request.parent).toBe(s.parent)
+    // it was a shared stream: objects appended before the refused one were in it too, and committed elsewhere once
+    const before3 = new Set(abandoned[0].rows.map((x) => String(x._source_uri)))
+    expect(before3.size).toBeGreaterThanOrEqual(2)
+    for (const u of before3) expect(rows.filter((x) => x._source_uri === u)).toHaveLength(5)
+    // the group and its retry without the refused object: two streams, not one per object
+    expect(s.created(before).length).toBeLessThanOrEqual(3)
+  })
+
+  for (const at of ['finalized', 'intent', 'committed'] as const) {
+    it(`a crash of a group after "${at}", then a new run: every object of it exactly once`, async () => {
+      const s = jsonlScenario(16)
+      const before = google.w.calls.length
+      let crashed = false
+      const first = await s.run({
+        onStep: (step) => {
+          if (step === at && !crashed) {
+            crashed = true
+            throw new Crash(`simulated crash after ${step}`)
+          }
+        },
+      })
+      // the whole group died with it: several objects at once
+      expect(first.objects.failed).toBeGreaterThanOrEqual(2)
+      const failedUris = new Set(first.failures.map((f) => f.uri))
+      const rowsOfFailed = (await s.rows()).filter((x) => failedUris.has(String(x._source_uri)))
+      // a group commits all of its objects or none
+      expect(rowsOfFailed).toHaveLength(at === 'committed' ? 5 * failedUris.size : 0)
+      const second = await s.run()
+      expect(second.objects.failed, JSON.stringify(second.failures)).toBe(0)
+      await s.exactlyOnce()
+      const committed = new Set((await s.ledger()).filter((l) => l.state === 'committed').map((l) => l.object_uri))
+      expect(committed.size).toBe(16)
+      // streams that committed: each object's rows in exactly one
+      const holders = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`) && x.commitTime)
+      for (const u of s.uris) expect(holders.filter((h) => h.rows.some((row) => row._source_uri === u))).toHaveLength(1)
+      expect(s.created(before).length).toBeLessThan(16)
+      const third = await s.run()
+      expect(third.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0, skipped: 16})
+    })
+  }
+})
+
+describe('Write API loader: one stream per version commits, per object, across groups', () => {
+  it('X in two groups left uncommitted ({X,Y} and {X,Z}, the latter first by name): a settler of Y does not commit {X,Y}, and X, Y, Z end exactly once', async () => {
+    const s = jsonlScenario(3)
+    const [x, y, z] = s.uris
+    const bCreated = gate()
+    const aCreated = gate()
+    let intents = 0
+    const bothIntents = gate()
+    // both workers die right after recording their intents (each waits until the other's is recorded too)
+    const dieAfterIntent = async (step: WriteStep, uri: string) => {
+      if (step !== 'intent' || uri !== x) return
+      if (++intents === 2) bothIntents.open()
+      await bothIntents.p
+      throw new Crash('simulated crash after intent')
+    }
+    // B ({X,Z}) creates its stream first, so it sorts first; then A ({X,Y})
+    const b = s.run(
+      {
+        onStep: async (step, uri) => {
+          if (step === 'created' && uri === x) bCreated.open()
+          // its intent must not be visible before A looked X up and created its stream
+          if (step === 'finalized' && uri === x) await aCreated.p
+          await dieAfterIntent(step, uri)
+        },
+      },
+      {loadId: 'worker-b', sources: [x, z]},
+    )
+    await bCreated.p
+    const a = s.run(
+      {
+        onStep: async (step, uri) => {
+          if (step === 'created' && uri === x) aCreated.open()
+          await dieAfterIntent(step, uri)
+        },
+      },
+      {loadId: 'worker-a', sources: [x, y]},
+    )
+    const [ra, rb] = await Promise.all([a, b])
+    expect(ra.objects.failed + rb.objects.failed).toBe(4)
+    const ledger = await s.ledger()
+    const sa = String(ledger.find((l) => l.load_id === 'worker-a' && l.state === 'intent')!.stream)
+    const sb = String(ledger.find((l) => l.load_id === 'worker-b' && l.state === 'intent')!.stream)
+    expect(sb < sa).toBe(true)
+    // preconditions: each worker's objects share its stream
+    expect(new Set(google.w.streams.get(sa)!.rows.map((r) => r._source_uri))).toEqual(new Set([x, y]))
+    expect(new Set(google.w.streams.get(sb)!.rows.map((r) => r._source_uri))).toEqual(new Set([x, z]))
+    // a worker that meets only Y: committing {X,Y} would commit X although {X,Z}, first by name, may commit it
+    const onlyY = await s.run({}, {loadId: 'settler-y', sources: [y]})
+    expect(onlyY.objects.failed, JSON.stringify(onlyY.failures)).toBe(0)
+    expect(google.w.streams.get(sa)!.commitTime).toBeUndefined()
+    // then one that meets only Z (it commits {X,Z}), then everything
+    const onlyZ = await s.run({}, {loadId: 'settler-z', sources: [z]})
+    expect(onlyZ.objects.failed, JSON.stringify(onlyZ.failures)).toBe(0)
+    const all = await s.run({}, {loadId: 'settler-all'})
+    expect(all.objects.failed, JSON.stringify(all.failures)).toBe(0)
+    await s.exactlyOnce()
+    const again = await s.run({}, {loadId: 'settler-all'})
+    expect(again.objects).toMatchObject({loaded: 0, replaced: 0, failed: 0})
+  })
+})
+
+describe('Write API loader: a group whose intents are not all visible', () => {
+  it('a settler does not commit it: it waits while the lease may still run, then abandons it; every object ends once', async () => {
+    const s = jsonlScenario(2)
+    const [x, y] = s.uris
+    const first = await s.run({
+      onStep: (step) => {
+        if (step === 'intent') throw new Crash('simulated crash after intent')
+      },
+    })
+    expect(first.objects.failed).toBe(2)
+    const intents = (await s.ledger()).filter((l) => l.state === 'intent')
+    expect(intents.map((l) => Number(l.stream_objects))).toEqual([2, 2])
+    // as if the ledger append had kept only X's intent
+    await google.sql.run(`DELETE FROM \`test-project.${s.dataset}._seneka_ledger\` WHERE object_uri = @u`, {u: {type: 'STRING', value: y}} as never)
+    // within the owner's lease: X waits (its retries say why), nothing is committed
+    const early = await s.run({}, {sources: [x], retries: 1})
+    expect(early.failures.map((f) => f.error)).toEqual([expect.stringMatching(/^the intents of write stream \S+ \(.*\) are not all visible yet; trying again/)])
+    expect(await s.rows()).toEqual([])
+    // past it: the stream is abandoned, never committed; both objects load afresh, once
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    skew = 11 * 60_000
+    const late = await s.run({clock}, {sources: [x]})
+    expect(late.objects.failed, JSON.stringify(late.failures)).toBe(0)
+    expect(google.w.streams.get(String(intents[0].stream))!.commitTime).toBeUndefined()
+    const all = await s.run({clock})
+    expect(all.objects.failed, JSON.stringify(all.failures)).toBe(0)
+    await s.exactlyOnce()
+  })
+})
+
+describe('Write API loader: a zombie group', () => {
+  it('a group past its lease loses as a whole: none of its objects records an intent or commits; another worker loads them once', async () => {
+    const s = jsonlScenario(4)
+    let skew = 0
+    const clock = {now: () => Date.now() + skew, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout)}
+    const paused = gate()
+    const reached = gate()
+    let paused1 = false
+    const zombie = s.run(
+      {
+        clock,
+        leaseMs: 60_000,
+        onStep: async (step) => {
+          if (step !== 'finalized' || paused1) return
+          paused1 = true
+          reached.open()
+          await paused.p
+          skew = 120_000 // it wakes up two minutes later, past its lease
+        },
+      },
+      {loadId: 'zombie', retries: 0},
+    )
+    await reached.p
+    const zombieStreams = [...google.w.streams.values()].filter((x) => x.name.startsWith(`${s.parent}/`))
+    expect(zombieStreams).toHaveLength(1)
+    // the zombie's one stream holds all four objects
+    expect(new Set(zombieStreams[0].rows.map((r) => r._source_uri))).toEqual(new Set(s.uris))
+    const healthy = await s.run({}, {loadId: 'healthy'})
+    expect(healthy.objects, JSON.stringify(healthy.failures)).toMatchObject({loaded: 4, failed: 0})
+    paused.open()
+    const z = await zombie
+    expect(z.objects.failed).toBe(4)
+    for (const f of z.failures) expect(f.error).toMatch(/^the lease on a group of 4 objects ran out before its commit/)
+    expect(zombieStreams[0].commitTime).toBeUndefined()
+    expect((await s.ledger()).filter((l) => l.load_id === 'zombie')).toEqual([])
+    await s.exactlyOnce()
   })
 })

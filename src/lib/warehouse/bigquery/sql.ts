@@ -129,6 +129,18 @@ export const LEDGER_SCHEMA: BqField[] = [
   {name: 'stream', type: 'STRING'},
   /** the PENDING write stream holding its rejected lines, if any */
   {name: 'reject_stream', type: 'STRING'},
+  /**
+   * the offset of the object's first row in its stream (Write API path: objects of a group share one stream,
+   * each at its own offset range, `rows` long)
+   */
+  {name: 'stream_offset', type: 'INT64'},
+  /** how many objects share `stream` (their intents are recorded together: a settler that sees fewer waits) */
+  {name: 'stream_objects', type: 'INT64'},
+  /**
+   * the objects of a stream's group, as a JSON array of URIs: on the group's own row ('group' state, object_uri
+   * `stream:<name>`), appended with its intents, so a settler finds a stream's other objects by a clustered look-up
+   */
+  {name: 'stream_members', type: 'STRING'},
 ]
 
 export const REJECTS_SCHEMA: BqField[] = [

@@ -1,6 +1,6 @@
 import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
-import {compareLoadMethods, type LoadMethodComparison, type Traffic} from '../../cost/load-methods.js'
+import {compareLoadMethods, type LoadMethodComparison, type Traffic, WRITE_API_DEFAULTS} from '../../cost/load-methods.js'
 import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../../cost/bigquery.js'
 import {UserError} from '../../errors.js'
 import {type Column, type LogFormat, tableColumns} from '../../formats/types.js'
@@ -13,6 +13,7 @@ import {BigQueryLoader, type LoaderSettings} from './loader.js'
 import {currentEntries} from './write-api/ledger.js'
 import type {WriteApiLoaderSettings} from './write-api/loader.js'
 import {writeApiStreamingDay} from './write-api/plan.js'
+import {BULK_GROUPS, type GroupPolicy, groupPolicy, STREAM_GROUPS} from './write-api/groups.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
 import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
 import {checkTableName} from '../../identifiers.js'
@@ -67,7 +68,7 @@ export interface BigQueryWarehouseOptions {
   /** HOST:PORT of a plaintext Storage Write API endpoint [env BIGQUERY_STORAGE_EMULATOR_HOST] */
   storageEmulatorHost?: string
   /** Write API loader settings (tests: lease, look-up interval, injected steps) */
-  writeApi?: Partial<WriteApiLoaderSettings>
+  writeApi?: Partial<Omit<WriteApiLoaderSettings, 'groups'>> & {groups?: Partial<GroupPolicy>}
   /** called with every dry-run estimate (commands print them on stderr) */
   onEstimate?: (e: QueryEstimate) => void
   /** called with warnings worth showing (e.g. a time range without a partition filter) */
@@ -380,12 +381,15 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       if (this.opts.staging) this.opts.onWarning?.('The Write API loads without a staging prefix: --staging is used by --load-method load-jobs only.')
       await this.ensureMeta()
       const {WriteApiLoader} = await import('./write-api/loader.js')
+      const {groups, ...writeApi} = this.opts.writeApi ?? {}
       return WriteApiLoader.open(this, {
         concurrency: opts.concurrency,
         emulatorHost: this.opts.storageEmulatorHost ?? process.env.BIGQUERY_STORAGE_EMULATOR_HOST,
         // a backfill checks its objects' ledger entries in larger batches than a stream worker waits for
         ...(opts.bulk ? {minLookupIntervalMs: 200} : {}),
-        ...this.opts.writeApi,
+        ...writeApi,
+        // a backfill takes larger groups of objects per pending stream
+        groups: {...groupPolicy(opts.bulk ? BULK_GROUPS : STREAM_GROUPS), ...groups},
       })
     }
     if (!this.opts.staging) {
@@ -408,7 +412,8 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   }
 
   compareLoadMethods(traffic: Traffic): LoadMethodComparison {
-    return compareLoadMethods(traffic, BigQueryLoader.model(this.opts.loader ?? {}))
+    const groups = groupPolicy(traffic.window === 'run' ? BULK_GROUPS : STREAM_GROUPS)
+    return compareLoadMethods(traffic, BigQueryLoader.model(this.opts.loader ?? {}), {...WRITE_API_DEFAULTS, objectsPerStream: groups.maxObjects, streamsPerHour: groups.streamsPerHour})
   }
 
   estimateLoad(plan: {objects: number; bytes: number}): LoadEstimate {

@@ -8,17 +8,33 @@ import {ledgerFromRow} from '../sql.js'
  * harmless: everything here is keyed by stream.
  */
 
-export type LedgerState = 'intent' | 'committed' | 'abandoned'
+/** 'group': a stream's own row (object_uri `stream:<name>`), naming its objects in stream_members */
+export type LedgerState = 'intent' | 'committed' | 'abandoned' | 'group'
 
 export interface LedgerRecord extends LedgerEntry {
   state: LedgerState
   stream: string | null
   rejectStream: string | null
+  /** the offset of the object's first row in `stream` (objects of a group share it); null: rows from 0 (older rows) */
+  offset: number | null
+  /** objects whose rows share `stream` (null: one, older rows) */
+  streamObjects: number | null
+  /** a group row's objects */
+  members?: string[]
+}
+
+/** The object_uri of a stream's group row. */
+export function groupKey(stream: string): string {
+  return `stream:${stream}`
 }
 
 export function recordFromRow(r: Row, table: string): LedgerRecord {
   const state = r.state === null || r.state === undefined ? 'committed' : (String(r.state) as LedgerState)
-  return {...ledgerFromRow(r), table, state, stream: r.stream ? String(r.stream) : null, rejectStream: r.reject_stream ? String(r.reject_stream) : null}
+  return {...ledgerFromRow(r), table, state, stream: r.stream ? String(r.stream) : null, rejectStream: r.reject_stream ? String(r.reject_stream) : null, offset: numberOrNull(r.stream_offset), streamObjects: numberOrNull(r.stream_objects), ...(r.stream_members ? {members: JSON.parse(String(r.stream_members)) as string[]} : {})}
+}
+
+function numberOrNull(v: Row[string] | undefined): number | null {
+  return v === null || v === undefined ? null : Number(v)
 }
 
 /** What the ledger says of one object. */
@@ -72,7 +88,7 @@ export function currentEntries(rows: readonly Row[], table: string): Map<string,
   for (const [uri, recs] of byUri) {
     const cur = viewOf(recs).current
     if (cur) {
-      const {state: _s, stream: _t, rejectStream: _r, ...entry} = cur
+      const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, members: _m, ...entry} = cur
       out.set(uri, entry)
     }
   }

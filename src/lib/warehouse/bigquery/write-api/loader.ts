@@ -9,9 +9,10 @@ import type {BigQueryLoadHost, BqParams} from '../types.js'
 import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
-import {type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
 import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
+import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
 export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'checked' | 'committed' | 'replaced' | 'recorded'
@@ -31,6 +32,8 @@ export interface WriteApiLoaderSettings {
   emulatorHost?: string
   /** bytes of rows per append request (below the service's 10 MB limit) */
   requestBytes: number
+  /** how objects are grouped into pending streams (STREAM_GROUPS; a backfill BULK_GROUPS) */
+  groups: GroupPolicy
   /** called after each step of each object (tests: a crash injected at every step) */
   onStep?: (step: WriteStep, uri: string) => void | Promise<void>
 }
@@ -40,6 +43,7 @@ export const WRITE_API_DEFAULTS = {
   requestBytes: REQUEST_BYTES_BUDGET,
   leaseMs: 10 * 60_000,
   clock: REAL_CLOCK,
+  groups: STREAM_GROUPS,
 }
 
 /** A transient failure the object-level retry may take again (a lease that ran out, another worker's race). */
@@ -122,6 +126,23 @@ class LedgerLookups {
   }
 }
 
+/** What the ledger says of one object, and of the objects that share its intents' streams (by object). */
+interface Looked extends ObjectView {
+  mates: Map<string, LedgerRecord[]>
+}
+
+/** One object of a group: encoded, waiting for its group's stream. */
+interface Member {
+  req: ObjectLoadRequest
+  enc: Encoded
+  loadId: string
+  deadline: number
+  /** bytes of encoded rows (the group's size) */
+  bytes: number
+  resolve: (o: ObjectLoadOutcome) => void
+  reject: (err: unknown) => void
+}
+
 interface Encoded {
   requests: Uint8Array[][]
   rows: number
@@ -134,18 +155,21 @@ interface Encoded {
 const microsToDate = (us: number | null) => (us === null ? null : new Date(Math.floor(us / 1000)))
 
 /**
- * Loads objects into BigQuery with the Storage Write API, exactly once per object, with no DML for new objects:
- * each object's rows go into its own PENDING stream (offsets on every append), which is finalized, recorded in
- * the ledger as an intent, and committed; a later 'committed' ledger row settles it. An intent left by a crash or
- * a lost reply is settled by the next worker that meets the object: GetWriteStream's commit_time says whether it
- * committed; if not, it is committed then (its stream was finalized complete before the intent was written).
- * See docs/bigquery.md, "Write API: exactly once".
+ * Loads objects into BigQuery with the Storage Write API, exactly once per object, with no DML for new objects.
+ * Objects are grouped: the objects of a group share ONE PENDING stream, each at its own offset range (offsets on
+ * every append); the stream is finalized, the intents of every object of the group are recorded in ONE ledger
+ * append, and the stream is committed; a later 'committed' ledger row per object settles it. An intent left by a
+ * crash or a lost reply is settled by the next worker that meets its object: GetWriteStream's commit_time says
+ * whether it committed; if not, it is committed then (its stream was finalized with every object of it complete
+ * before the intents were written), unless one of the stream's other objects forbids it. See docs/bigquery.md,
+ * "Write API: exactly once".
  */
 export class WriteApiLoader implements ObjectLoader {
   readonly maxInFlight: number
   private readonly api: WriteApi
   private readonly lookups: LedgerLookups
   private readonly parseLimit
+  private readonly groups: StreamGroups<Member>
   private readonly encoders = new Map<string, RowEncoder>()
   private readonly ledgerEncoder = new RowEncoder(LEDGER_SCHEMA)
   private readonly rejectEncoder = new RowEncoder(REJECTS_SCHEMA)
@@ -154,10 +178,12 @@ export class WriteApiLoader implements ObjectLoader {
     private readonly wh: BigQueryLoadHost,
     private readonly settings: WriteApiLoaderSettings,
   ) {
-    this.maxInFlight = Math.max(settings.concurrency, 1)
+    // parsed objects wait for their group without a parse slot: a group can fill while others parse
+    this.maxInFlight = Math.max(settings.concurrency, 1) + settings.groups.maxObjects
     this.parseLimit = pLimit(Math.max(1, settings.concurrency))
     this.api = new WriteApi({project: wh.project, emulatorHost: settings.emulatorHost, retries: wh.opts.retries ?? 6, retryBaseDelayMs: wh.opts.retryBaseDelayMs ?? 500})
     this.lookups = new LedgerLookups(wh, settings)
+    this.groups = new StreamGroups<Member>(settings.groups, settings.clock, (table, members) => void this.writeGroup(table, members))
   }
 
   static async open(wh: BigQueryLoadHost, s: Partial<WriteApiLoaderSettings> & Pick<WriteApiLoaderSettings, 'concurrency'>): Promise<WriteApiLoader> {
@@ -167,6 +193,11 @@ export class WriteApiLoader implements ObjectLoader {
   /** ledger look-up statements run so far (each billed at least 10 MB) */
   get lookupStatements(): number {
     return this.lookups.statements
+  }
+
+  /** object groups written so far (each one pending stream, one more with rejected lines) */
+  get groupsWritten(): number {
+    return this.groups.groups
   }
 
   /** Write API connections open now */
@@ -183,21 +214,44 @@ export class WriteApiLoader implements ObjectLoader {
     await this.settings.onStep?.(step, uri)
   }
 
-  private async view(req: ObjectLoadRequest): Promise<ObjectView> {
-    return viewOf(await this.lookups.get(req.table, req.object.uri))
+  /** A step of a group: told for each of its objects in turn (a throw is a crash of the whole group). */
+  private async groupStep(step: WriteStep, members: readonly Member[]): Promise<void> {
+    for (const m of members) await this.step(step, m.req.object.uri)
+  }
+
+  /**
+   * What the ledger says of an object; `withMates` (to settle its open intents), also of the other objects of
+   * their streams, found through each stream's group row: two more batched look-ups, both by object_uri, which the
+   * ledger is clustered on, and only for an object with open intents, so steady state stays one look-up.
+   */
+  private async view(req: ObjectLoadRequest, withMates = false): Promise<Looked> {
+    const {table} = req
+    const own = viewOf(await this.lookups.get(table, req.object.uri))
+    const mates = new Map<string, LedgerRecord[]>()
+    if (!withMates || own.open.length === 0) return {...own, mates}
+    const groups = (await Promise.all(own.open.map((o) => this.lookups.get(table, groupKey(o.stream!))))).flat()
+    const uris = [...new Set(groups.flatMap((g) => g.members ?? []))].filter((u) => u !== req.object.uri)
+    const rows = await Promise.all(uris.map((u) => this.lookups.get(table, u)))
+    uris.forEach((u, k) => mates.set(u, rows[k]))
+    return {...own, mates}
   }
 
   async load(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+    this.groups.enter()
+    let joined = false
     try {
-      return await this.loadOnce(req)
+      return await this.loadOnce(req, () => (joined = true))
     } catch (err) {
       throw err instanceof UserError ? err : explainGcpError(err, {what: `load ${req.object.uri} with the BigQuery Storage Write API`, needs: 'bigquery.tables.updateData', service: 'bigquery'})
+    } finally {
+      if (!joined) this.groups.leave()
     }
   }
 
-  private async loadOnce(req: ObjectLoadRequest): Promise<ObjectLoadOutcome> {
+  /** `onJoin` is called when the object joins a group (it is no longer being looked up or parsed). */
+  private async loadOnce(req: ObjectLoadRequest, onJoin: () => void): Promise<ObjectLoadOutcome> {
     const deadline = this.settings.clock.now() + this.settings.leaseMs
-    let view = await this.view(req)
+    let view = await this.view(req, true)
     await this.step('lookup', req.object.uri)
     if (view.open.length > 0) {
       await this.resolveOpen(req, view)
@@ -206,34 +260,84 @@ export class WriteApiLoader implements ObjectLoader {
     const cur = view.current
     if (cur && cur.etag === req.object.etag && baseLoadId(cur.loadId) === req.loadId) return {status: 'loaded', rows: cur.rows, rejected: cur.rejected}
     if (cur && isCurrentEntry(req, cur)) return {status: 'skipped', entry: strip(cur)}
-    return this.write(req, view, deadline)
+    // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced
+    const taken = new Set(view.committed.map((c) => c.loadId))
+    let loadId = req.loadId
+    for (let n = 2; taken.has(loadId); n++) loadId = `${req.loadId}#${n}`
+    const enc = await this.parseLimit(() => this.encode(req, loadId))
+    const bytes = enc.requests.reduce((n, r) => n + r.reduce((k, row) => k + row.length, 0), 0)
+    return new Promise<ObjectLoadOutcome>((resolve, reject) => {
+      onJoin()
+      this.groups.leave(req.table, {req, enc, loadId, deadline, bytes, resolve, reject})
+    })
   }
 
   /**
    * Settles the open intents of an object. Per version (ETag), one stream at most may commit: if one committed
-   * already, the others are abandoned; else the first by stream name is committed and the others abandoned.
+   * already, the others are abandoned; else the first by stream name that may commit is committed and the others
+   * abandoned. A stream of a group may commit only if it may for each of its objects: none of them has another
+   * stream of its version committed or first by name, and none of them abandoned it. Abandoning a stream records
+   * it abandoned for every object of it (one append), so nobody commits it afterwards.
    */
-  private async resolveOpen(req: ObjectLoadRequest, view: ObjectView): Promise<void> {
+  private async resolveOpen(req: ObjectLoadRequest, view: Looked): Promise<void> {
     const byEtag = new Map<string, LedgerRecord[]>()
     for (const o of view.open) byEtag.set(o.etag, [...(byEtag.get(o.etag) ?? []), o])
     for (const [etag, intents] of byEtag) {
       const states = await Promise.all(intents.map(async (i) => ({i, t: await this.api.commitTime(i.stream!)})))
       const done = states.filter((s) => s.t)
       if (done.length > 0) {
-        for (const s of states) if (!s.t) await this.record(s.i, 'abandoned')
+        for (const s of states) if (!s.t) await this.abandonStream(s.i, view)
         for (const s of done) await this.afterCommit(req, s.i, view.committed)
         continue
       }
       // committed already for this version, or a different version committed after these intents: none commits
       const known = view.committed.some((c) => c.etag === etag || intents.every((i) => c.loadedAt.getTime() > i.loadedAt.getTime()))
+      // a group whose intents are not all visible yet: its owner is recording them (wait for it), or left them
+      // incomplete and its lease ran out (abandon it: its other objects load afresh)
+      const partial = states.find((s) => s.t === null && this.intentsSeen(s.i, view) < (s.i.streamObjects ?? 1))
+      if (partial && !known) {
+        if (this.settings.clock.now() <= partial.i.loadedAt.getTime() + this.settings.leaseMs) throw retryable(`the intents of write stream ${partial.i.stream} (${req.object.uri} among them) are not all visible yet; trying again`)
+        await this.abandonStream(partial.i, view)
+        states.splice(states.indexOf(partial), 1)
+      }
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
-      const winner = known ? undefined : sorted.find((s) => s.t === null)
-      for (const s of sorted) if (s !== winner) await this.record(s.i, 'abandoned')
+      const winner = known ? undefined : sorted.find((s) => s.t === null && this.matesAllow(s.i.stream!, view))
+      for (const s of sorted) if (s !== winner) await this.abandonStream(s.i, view)
       if (winner) await this.settle(req, winner.i, view.committed)
     }
   }
 
-  /** Commits an intent's streams (a commit done before counts as done), then replaces and records it. */
+  /** Whether a stream may commit as far as the other objects of its group are concerned (see resolveOpen). */
+  private matesAllow(stream: string, view: Looked): boolean {
+    for (const rows of view.mates.values()) {
+      const mine = rows.find((r) => r.state === 'intent' && r.stream === stream)
+      if (!mine) continue
+      if (rows.some((r) => r.stream === stream && r.state === 'abandoned')) return false
+      const v = viewOf(rows)
+      if (v.committed.some((c) => c.etag === mine.etag && c.stream !== stream)) return false
+      if (v.open.some((o) => o.etag === mine.etag && o.stream! < stream)) return false
+    }
+    return true
+  }
+
+  /** The objects of an intent's stream whose intents this view sees (its own included). */
+  private intentsSeen(intent: LedgerRecord, view: Looked): number {
+    let n = 1
+    for (const rows of view.mates.values()) if (rows.some((r) => r.state === 'intent' && r.stream === intent.stream)) n++
+    return n
+  }
+
+  /** Records an uncommitted stream abandoned for every object of it this view knows (one ledger append). */
+  private async abandonStream(intent: LedgerRecord, view: Looked): Promise<void> {
+    const all = [intent]
+    for (const rows of view.mates.values()) {
+      const mine = rows.find((r) => r.state === 'intent' && r.stream === intent.stream)
+      if (mine) all.push(mine)
+    }
+    await this.recordAll(all, 'abandoned')
+  }
+
+  /** Commits an intent's stream (a commit done before counts as done), then replaces and records its object. */
   private async settle(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
     try {
       await this.api.commit(this.parent(intent.table), [intent.stream!])
@@ -252,8 +356,8 @@ export class WriteApiLoader implements ObjectLoader {
   }
 
   /** A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. */
-  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
-    await this.commitRejects(intent)
+  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[], rejectsCommitted = false): Promise<void> {
+    if (!rejectsCommitted) await this.commitRejects(intent)
     const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
     // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
     const newer = other.some((c) => c.loadedAt.getTime() > intent.loadedAt.getTime())
@@ -366,88 +470,175 @@ export class WriteApiLoader implements ObjectLoader {
     return err
   }
 
-  private async write(req: ObjectLoadRequest, view: ObjectView, deadline: number): Promise<ObjectLoadOutcome> {
-    const {clock} = this.settings
-    // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced
-    const taken = new Set(view.committed.map((c) => c.loadId))
-    let loadId = req.loadId
-    for (let n = 2; taken.has(loadId); n++) loadId = `${req.loadId}#${n}`
-    const enc = await this.parseLimit(() => this.encode(req, loadId))
-    const uri = req.object.uri
-    const parent = this.parent(req.table)
-    const encoder = this.encoder(req.table, req)
-    const stream = await this.api.createPendingStream(parent)
-    await this.step('created', uri)
-    try {
-      await this.api.appendPending(stream.name, encoder.descriptor, enc.requests, (i, res) => this.appendError(req, enc, i, res))
-    } catch (err) {
-      throw this.explain(req, err)
+  /** Writes a closed group, again without the objects that cannot be in it, until none is left. */
+  private async writeGroup(table: string, members: Member[]): Promise<void> {
+    let live = members
+    for (let round = 0; live.length > 0; round++) {
+      if (round > 0) this.groups.spend(1)
+      try {
+        live = await this.writeStream(table, live)
+      } catch (err) {
+        for (const m of live) m.reject(err)
+        return
+      }
     }
-    await this.step('appended', uri)
+  }
+
+  /**
+   * One pending stream for the objects of a group: appended object after object, each at its own offset range,
+   * finalized, the intents of all of them recorded in ONE ledger append, checked, committed. Returns the objects to
+   * write again in a new stream (this one abandoned: never committed); every other object is answered here. A
+   * throw fails every object left (a crash of the group: whatever it left is settled by the next worker).
+   */
+  private async writeStream(table: string, members: Member[]): Promise<Member[]> {
+    const {clock} = this.settings
+    const parent = this.parent(table)
+    const encoder = this.encoder(table, members[0].req)
+    const stream = await this.api.createPendingStream(parent)
+    await this.groupStep('created', members)
+    // the requests of the objects one after another; each object's first row is at its offset
+    const requests: Uint8Array[][] = []
+    const owner: Member[] = []
+    const offsets = new Map<Member, number>()
+    let total = 0
+    for (const m of members) {
+      offsets.set(m, total)
+      total += m.enc.rows
+      for (const r of m.enc.requests) {
+        requests.push(r)
+        owner.push(m)
+      }
+    }
+    try {
+      await this.api.appendPending(stream.name, encoder.descriptor, requests, (i, res) => {
+        const m = owner[i]
+        const first = owner.indexOf(m)
+        return Object.assign(this.appendError(m.req, m.enc, i - first, res), {$member: m})
+      })
+    } catch (err) {
+      const refused = (err as {$member?: Member}).$member
+      // a row the service refuses fails its object only: this stream (holding rows of it) is never committed and
+      // the others are written again to a new one
+      if (refused && err instanceof UserError) {
+        refused.reject(err)
+        return members.filter((m) => m !== refused)
+      }
+      for (const m of members) m.reject(this.explain(m.req, err))
+      return []
+    }
+    await this.groupStep('appended', members)
     const count = await this.api.finalize(stream.name)
-    if (count !== enc.rows) throw retryable(`write stream ${stream.name} of ${uri} holds ${count} rows after finalize, ${enc.rows} were sent; it is left uncommitted`)
+    if (count !== total) throw retryable(`write stream ${stream.name} holds ${count} rows after finalize, ${total} were sent; it is left uncommitted`)
+    const rejects = members.flatMap((m) => m.enc.rejects)
     let rejectStream: string | null = null
-    if (enc.rejects.length > 0) {
+    if (rejects.length > 0) {
+      this.groups.spend(1)
       const rs = await this.api.createPendingStream(this.parent(REJECTS_TABLE))
       const b = new RequestBuilder(this.settings.requestBytes)
-      for (const r of enc.rejects) b.add(this.rejectEncoder.encode(r))
-      await this.api.appendPending(rs.name, this.rejectEncoder.descriptor, b.done(), (_i, res) => new Error(`BigQuery refused the rejected lines of ${uri}: ${res.error?.message ?? ''}`))
+      for (const r of rejects) b.add(this.rejectEncoder.encode(r))
+      await this.api.appendPending(rs.name, this.rejectEncoder.descriptor, b.done(), (_i, res) => new Error(`BigQuery refused the rejected lines of ${members.length} object(s): ${res.error?.message ?? ''}`))
       const n = await this.api.finalize(rs.name)
-      if (n !== enc.rejects.length) throw retryable(`write stream ${rs.name} holds ${n} rejected lines of ${uri}, ${enc.rejects.length} were sent`)
+      if (n !== rejects.length) throw retryable(`write stream ${rs.name} holds ${n} rejected lines, ${rejects.length} were sent`)
       rejectStream = rs.name
     }
-    await this.step('finalized', uri)
-    if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
-    const entry: LedgerRecord = {
-      table: req.table,
-      objectUri: uri,
-      etag: req.object.etag,
-      size: req.object.size,
-      lastModified: req.object.lastModified,
-      rows: enc.rows,
-      rejected: enc.rejects.length,
-      loadId,
-      path: req.path,
-      loadedAt: new Date(clock.now()),
-      sequencer: req.sequencer ?? null,
-      eventRange: enc.range ? {min: microsToDate(enc.range.min)!, max: microsToDate(enc.range.max)!} : null,
-      state: 'intent',
-      stream: stream.name,
-      rejectStream,
+    await this.groupStep('finalized', members)
+    // the group's lease is its earliest object's: a zombie's group loses as a whole
+    const deadline = Math.min(...members.map((m) => m.deadline))
+    const leaseOut = () => retryable(`the lease on ${members.length === 1 ? members[0].req.object.uri : `a group of ${members.length} objects`} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
+    if (clock.now() > deadline) throw leaseOut()
+    const entries = members.map((m): LedgerRecord => {
+      const {req, enc} = m
+      return {
+        table,
+        objectUri: req.object.uri,
+        etag: req.object.etag,
+        size: req.object.size,
+        lastModified: req.object.lastModified,
+        rows: enc.rows,
+        rejected: enc.rejects.length,
+        loadId: m.loadId,
+        path: req.path,
+        loadedAt: new Date(clock.now()),
+        sequencer: req.sequencer ?? null,
+        eventRange: enc.range ? {min: microsToDate(enc.range.min)!, max: microsToDate(enc.range.max)!} : null,
+        state: 'intent',
+        stream: stream.name,
+        rejectStream,
+        offset: offsets.get(m)!,
+        streamObjects: members.length,
+      }
+    })
+    // the intents are durable BEFORE the commit, all of the group in ONE append (one AppendRows request: all of
+    // its rows or none): whoever meets one of the objects next can settle the stream
+    const group: LedgerRecord = {...entries[0], objectUri: groupKey(stream.name), rows: total, rejected: rejects.length, offset: 0, members: members.map((m) => m.req.object.uri)}
+    await this.recordAll([...entries, group], 'intent')
+    await this.groupStep('intent', members)
+    // other workers with the same objects: one stream per version commits
+    const now = await Promise.all(members.map((m) => this.view(m.req)))
+    const overtaken = members.map((m, k) => {
+      // another version committed while this one was loading, and it counts as current (stream: its rule, the
+      // newer sequencer or generation; backfill: any, the listing that named this version is older)
+      const started = m.deadline - this.settings.leaseMs
+      return now[k].committed.find((c) => c.etag !== m.req.object.etag && c.loadedAt.getTime() >= started && (m.req.path !== 'stream' || isCurrentEntry(m.req, c)))
+    })
+    const rivalled = members.map((m, k) => {
+      const etag = m.req.object.etag
+      const rival = now[k].committed.find((c) => c.etag === etag && c.stream !== stream.name)
+      const firstOpen = now[k].open.filter((o) => o.etag === etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
+      return Boolean(rival || (firstOpen && firstOpen.stream !== stream.name))
+    })
+    if (members.some((_m, k) => overtaken[k] || rivalled[k])) {
+      // the stream commits for all of its objects or for none: none, and the others go to a new stream
+      await this.recordAll(entries, 'abandoned')
+      const again: Member[] = []
+      members.forEach((m, k) => {
+        const o = overtaken[k]
+        if (o) m.reject(retryable(`another version of ${m.req.object.uri} (ETag ${o.etag}) was committed while this one loaded; this one was not committed`))
+        else if (rivalled[k]) void this.defer(m).then(m.resolve, m.reject)
+        else again.push(m)
+      })
+      return again
     }
-    // the intent is durable BEFORE the commit: whoever meets the object next can settle it
-    await this.record(entry, 'intent')
-    await this.step('intent', uri)
-    // another worker with the same version at the same time: one stream per version commits
-    const now = await this.view(req)
-    // another version committed while this one was loading, and it counts as current (stream: its rule, the newer
-    // sequencer or generation; backfill: any, the listing that named this version is older): this one commits
-    // nothing, and the retry looks again
-    const started = deadline - this.settings.leaseMs
-    const overtaken = now.committed.find((c) => c.etag !== entry.etag && c.loadedAt.getTime() >= started && (req.path !== 'stream' || isCurrentEntry(req, c)))
-    if (overtaken) {
-      await this.record(entry, 'abandoned')
-      throw retryable(`another version of ${uri} (ETag ${overtaken.etag}) was committed while this one loaded; this one was not committed`)
+    await this.groupStep('checked', members)
+    if (clock.now() > deadline) throw leaseOut()
+    try {
+      await this.api.commit(parent, [stream.name])
+    } catch (err) {
+      if (isWriteTransient(err)) throw err
+      // cannot commit (it expired): nothing of the group committed, its objects load afresh
+      await this.recordAll(entries, 'abandoned')
+      throw retryable(`write stream ${stream.name} could not be committed (${(err as Error).message}); nothing of its objects was committed`)
     }
-    const rival = now.committed.find((c) => c.etag === entry.etag && c.stream !== entry.stream)
-    const firstOpen = now.open.filter((o) => o.etag === entry.etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
-    if (rival || (firstOpen && firstOpen.stream !== entry.stream)) {
-      await this.resolveOpen(req, now)
-      const after = (await this.view(req)).current
-      return after && after.etag === entry.etag ? {status: 'skipped', entry: strip(after)} : this.loadOnce(req)
-    }
-    await this.step('checked', uri)
-    if (clock.now() > deadline) throw retryable(`the lease on ${uri} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
-    await this.settle(req, entry, now.committed)
-    // the race the check cannot close (another worker looked before this intent was visible and commits its own
-    // stream too): after its own commit each side asks about the other's stream, so the later of two commits
+    if (rejectStream) await this.api.commit(this.parent(REJECTS_TABLE), [rejectStream])
+    await this.groupStep('committed', members)
+    for (const [k, m] of members.entries()) await this.afterCommit(m.req, entries[k], now[k].committed, true)
+    // the race the check cannot close (another worker looked before these intents were visible and commits its
+    // own stream too): after the commit each side asks about the other's stream, so the later of two commits
     // sees the earlier one and the stream second by name loses its rows
-    const post = await this.view(req)
-    const others = new Map<string, LedgerRecord>()
-    for (const o of [...now.open, ...post.open, ...post.committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
-    await this.dropDuplicates(entry, [...others.values()])
-    const replaced = now.committed.some((c) => c.etag !== entry.etag)
-    return {status: replaced ? 'replaced' : 'loaded', rows: enc.rows, rejected: enc.rejects.length}
+    const post = await Promise.all(members.map((m) => this.view(m.req)))
+    for (const [k, m] of members.entries()) {
+      const entry = entries[k]
+      const others = new Map<string, LedgerRecord>()
+      for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
+      await this.dropDuplicates(entry, [...others.values()])
+      const replaced = now[k].committed.some((c) => c.etag !== entry.etag)
+      m.resolve({status: replaced ? 'replaced' : 'loaded', rows: m.enc.rows, rejected: m.enc.rejects.length})
+    }
+    return []
+  }
+
+  /** An object another worker's stream loads: settle that one, then skip, or load again if it did not commit. */
+  private async defer(m: Member): Promise<ObjectLoadOutcome> {
+    await this.resolveOpen(m.req, await this.view(m.req, true))
+    const after = (await this.view(m.req)).current
+    if (after && after.etag === m.req.object.etag) return {status: 'skipped', entry: strip(after)}
+    this.groups.enter()
+    let joined = false
+    try {
+      return await this.loadOnce(m.req, () => (joined = true))
+    } finally {
+      if (!joined) this.groups.leave()
+    }
   }
 
   /**
@@ -469,28 +660,42 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Appends a ledger row (the default stream of the ledger table: visible at once, no DML). */
   private async record(e: LedgerRecord, state: LedgerState): Promise<void> {
-    const row: RowValues = {
-      target_table: e.table,
-      object_uri: e.objectUri,
-      etag: e.etag,
-      size: e.size,
-      last_modified: e.lastModified.getTime() * 1000,
-      rows: e.rows,
-      rejected: e.rejected,
-      load_id: e.loadId,
-      path: e.path,
-      loaded_at: state === 'intent' ? e.loadedAt.getTime() * 1000 : this.settings.clock.now() * 1000,
-      sequencer: e.sequencer,
-      min_event_time: e.eventRange ? e.eventRange.min.getTime() * 1000 : null,
-      max_event_time: e.eventRange ? e.eventRange.max.getTime() * 1000 : null,
-      state,
-      stream: e.stream,
-      reject_stream: e.rejectStream,
-    }
-    await this.api.appendDefault(this.parent(LEDGER_TABLE), this.ledgerEncoder.descriptor, [this.ledgerEncoder.encode(row)])
+    await this.recordAll([e], state)
+  }
+
+  /**
+   * Appends ledger rows in ONE AppendRows request to the ledger's default stream: the service appends all rows of
+   * a request or none (a row error refuses the whole request), so a group's intents are durable together.
+   */
+  private async recordAll(entries: readonly LedgerRecord[], state: LedgerState): Promise<void> {
+    const rows = entries.map((e) =>
+      this.ledgerEncoder.encode({
+        target_table: e.table,
+        object_uri: e.objectUri,
+        etag: e.etag,
+        size: e.size,
+        last_modified: e.lastModified.getTime() * 1000,
+        rows: e.rows,
+        rejected: e.rejected,
+        load_id: e.loadId,
+        path: e.path,
+        loaded_at: state === 'intent' ? e.loadedAt.getTime() * 1000 : this.settings.clock.now() * 1000,
+        sequencer: e.sequencer,
+        min_event_time: e.eventRange ? e.eventRange.min.getTime() * 1000 : null,
+        max_event_time: e.eventRange ? e.eventRange.max.getTime() * 1000 : null,
+        state: e.members ? 'group' : state,
+        stream: e.stream,
+        reject_stream: e.rejectStream,
+        stream_offset: e.offset,
+        stream_objects: e.streamObjects,
+        stream_members: e.members ? JSON.stringify(e.members) : null,
+      }),
+    )
+    if (rows.length > 0) await this.api.appendDefault(this.parent(LEDGER_TABLE), this.ledgerEncoder.descriptor, rows)
   }
 
   async close(): Promise<void> {
+    this.groups.close()
     this.lookups.close()
     await this.api.close()
   }
@@ -501,7 +706,7 @@ function baseLoadId(id: string): string {
 }
 
 function strip(r: LedgerRecord): LedgerEntry {
-  const {state: _s, stream: _t, rejectStream: _r, ...entry} = r
+  const {state: _s, stream: _t, rejectStream: _r, offset: _o, streamObjects: _n, members: _m, ...entry} = r
   return entry
 }
 

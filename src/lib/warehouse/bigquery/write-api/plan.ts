@@ -1,6 +1,7 @@
 import {estimateUsd, MIN_BILLED_BYTES, ON_DEMAND_USD_PER_TIB} from '../../../cost/bigquery.js'
 import {formatBytes, formatCount} from '../../../output/units.js'
 import {formatDuration} from '../../../time.js'
+import {STREAM_GROUPS} from './groups.js'
 
 /** The ledger look-up interval of a stream worker on the Write API (WRITE_API_DEFAULTS.minLookupIntervalMs). */
 export const DEFAULT_LOOKUP_INTERVAL_MS = 1000
@@ -14,7 +15,7 @@ export function writeApiStreamingDay(lookupIntervalMs = DEFAULT_LOOKUP_INTERVAL_
   const perHour = Math.floor(3_600_000 / Math.max(1, lookupIntervalMs))
   const bytes = perHour * 24 * MIN_BILLED_BYTES
   return [
-    'BigQuery: each object commits on its own through the Storage Write API (a PENDING stream per object): no load jobs, no merges, no DML for new objects.',
+    `BigQuery: objects commit in groups through the Storage Write API (PENDING streams shared by up to ${formatCount(STREAM_GROUPS.maxObjects)} objects, at most ${formatCount(STREAM_GROUPS.streamsPerHour)} CreateWriteStream calls an hour per worker against the project's 10,000): no load jobs, no merges, no DML for new objects.`,
     `BigQuery: at most ${formatCount(perHour)} ledger look-ups an hour per table (one per ${formatDuration(lookupIntervalMs)}, each for every object waiting), each billed at least 10 MB: at most ${formatBytes(bytes)} a day (about $${estimateUsd(bytes).toFixed(2)} at $${ON_DEMAND_USD_PER_TIB}/TiB), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.`,
   ]
 }

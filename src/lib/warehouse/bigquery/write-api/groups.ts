@@ -1,0 +1,137 @@
+import {UsageError} from '../../../errors.js'
+import type {LoaderClock} from '../loader.js'
+
+/**
+ * Object groups of the Write API loader: objects that are parsed and ready wait here for ONE pending stream
+ * together. A group closes when it is full (`maxObjects`, `maxBytes`), when nothing else is being read or parsed
+ * (nobody else would join soon), or `lingerMs` after its first object joined; a closed group then waits for a
+ * CreateWriteStream token: a bucket refilled at `streamsPerHour` (the worker's share of the project's 10,000 an
+ * hour), so a worker never creates more streams than that, whatever its rate of objects: above it objects share
+ * streams, below it each one commits at once.
+ */
+
+export interface GroupPolicy {
+  /** objects per group at most */
+  maxObjects: number
+  /** bytes of encoded rows per group at most (the rows wait in memory until their group is written) */
+  maxBytes: number
+  /** how long a group's first object waits for others while other objects are still being parsed */
+  lingerMs: number
+  /** CreateWriteStream calls an hour this worker may make (rows and rejects streams) */
+  streamsPerHour: number
+}
+
+/** A stream worker: commits within about a second. */
+export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000}
+/** A backfill: larger groups, a longer linger. */
+export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000}
+
+function positive(env: NodeJS.ProcessEnv, name: string, example: string): number | undefined {
+  const v = env[name]?.trim()
+  if (v === undefined || v === '') return undefined
+  if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${name} must be a positive whole number, not "${v}".`, `Set it to, for example, ${example}, or unset it for the default.`)
+  return Number(v)
+}
+
+/**
+ * The group policy with the environment's settings: SENEKA_WRITE_STREAMS_PER_HOUR (this worker's CreateWriteStream
+ * budget: the project's 10,000 an hour divided among the workers and shards that run at once) and
+ * SENEKA_WRITE_GROUP_OBJECTS (objects per stream at most).
+ */
+export function groupPolicy(base: GroupPolicy, env: NodeJS.ProcessEnv = process.env): GroupPolicy {
+  const streamsPerHour = positive(env, 'SENEKA_WRITE_STREAMS_PER_HOUR', '2000 (5 workers in one project)')
+  const maxObjects = positive(env, 'SENEKA_WRITE_GROUP_OBJECTS', '100')
+  return {...base, ...(streamsPerHour ? {streamsPerHour} : {}), ...(maxObjects ? {maxObjects} : {})}
+}
+
+interface Pending<M> {
+  members: M[]
+  bytes: number
+  since: number
+  timer?: unknown
+}
+
+export class StreamGroups<M extends {bytes: number}> {
+  private readonly pending = new Map<string, Pending<M>>()
+  private tokens: number
+  private refilledAt: number
+  private readonly burst: number
+  /** loads between their start and their joining a group (being looked up or parsed) */
+  private busy = 0
+  /** groups handed to `write` so far */
+  groups = 0
+
+  constructor(
+    private readonly policy: GroupPolicy,
+    private readonly clock: LoaderClock,
+    /** writes one closed group (its members' outcomes are its business) */
+    private readonly write: (table: string, members: M[]) => void,
+  ) {
+    // ten seconds' worth of streams may go at once (at least one)
+    this.burst = Math.max(1, Math.floor(policy.streamsPerHour / 360))
+    this.tokens = this.burst
+    this.refilledAt = clock.now()
+  }
+
+  /** A load began (it may join a group later). */
+  enter(): void {
+    this.busy++
+  }
+
+  /** A load that entered leaves: it joins a group (`member`) or ends without one. */
+  leave(table?: string, member?: M): void {
+    this.busy--
+    if (table !== undefined && member !== undefined) {
+      let p = this.pending.get(table)
+      if (!p) {
+        p = {members: [], bytes: 0, since: this.clock.now()}
+        this.pending.set(table, p)
+      }
+      p.members.push(member)
+      p.bytes += member.bytes
+    }
+    for (const t of [...this.pending.keys()]) this.check(t)
+  }
+
+  /** Takes CreateWriteStream calls from the budget (a group's rejects stream, a group written again). */
+  spend(streams: number): void {
+    this.refill()
+    this.tokens -= streams
+  }
+
+  private refill(): void {
+    const now = this.clock.now()
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.policy.streamsPerHour) / 3_600_000)
+    this.refilledAt = now
+  }
+
+  private check(table: string): void {
+    const p = this.pending.get(table)
+    if (!p || p.members.length === 0) return
+    if (p.timer !== undefined) {
+      this.clock.clearTimeout(p.timer)
+      p.timer = undefined
+    }
+    const now = this.clock.now()
+    const full = p.members.length >= this.policy.maxObjects || p.bytes >= this.policy.maxBytes
+    const closed = full || this.busy === 0 || now - p.since >= this.policy.lingerMs
+    if (!closed) {
+      p.timer = this.clock.setTimeout(() => this.check(table), p.since + this.policy.lingerMs - now)
+      return
+    }
+    this.refill()
+    if (this.tokens < 1) {
+      const wait = Math.ceil(((1 - this.tokens) * 3_600_000) / this.policy.streamsPerHour)
+      p.timer = this.clock.setTimeout(() => this.check(table), wait)
+      return
+    }
+    this.tokens -= 1
+    this.pending.delete(table)
+    this.groups++
+    this.write(table, p.members)
+  }
+
+  close(): void {
+    for (const p of this.pending.values()) if (p.timer !== undefined) this.clock.clearTimeout(p.timer)
+  }
+}
