@@ -313,7 +313,7 @@ describe('seneka latency-report', () => {
       expect(await page.locator('rect.bar[data-table="stream"]').count()).toBe(20)
       expect(await page.locator('text.off-scale').textContent()).toBe('SLO p99<1d: met (limit 1d is off the chart →)')
       expect(await page.locator('g.slo-line[data-key="p50"][data-status="breach"]').count()).toBe(1)
-      expect(await page.locator('.verdict.fail h2').textContent()).toBe('SLOs of stream: BREACHED')
+      expect(await page.locator('.verdict.fail h2').textContent()).toBe('SLOs of stream and logs: BREACHED')
       const boxes = await page.evaluate<TextBoxes>(TEXT_BOXES)
       const outside = boxes.texts.filter((t) => t.x < boxes.svg.x - 0.5 || t.r > boxes.svg.r + 0.5 || t.y < boxes.svg.y - 0.5 || t.bottom > boxes.svg.bottom + 0.5)
       expect(outside).toEqual([])
