@@ -5,18 +5,19 @@ import {count, plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
 import {estimateUsd, formatUsd, MIN_BILLED_BYTES, ON_DEMAND_USD_PER_TIB} from './bigquery.js'
 import {
+  BULK_GROUPS,
   CREATE_WRITE_STREAM_PER_HOUR,
   DAY_MS,
   HOUR_MS,
   LOAD_JOBS_PER_PROJECT_PER_DAY,
   LOAD_JOBS_PER_TABLE_PER_DAY,
   MUTATING_DML_RUNNING_PER_TABLE,
+  STREAM_GROUPS,
   TYPICAL_LOAD_JOB_MS,
   TYPICAL_MERGE_MS,
   WRITE_API_FREE_BYTES_PER_MONTH,
   WRITE_API_USD_PER_GIB,
 } from './quotas.js'
-import {BULK_GROUPS, STREAM_GROUPS} from '../warehouse/bigquery/write-api/groups.js'
 
 /**
  * What each BigQuery load method would use for the same objects, side by side: load jobs (staged files, one

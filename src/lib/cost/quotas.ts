@@ -52,3 +52,24 @@ export function checkMaxLatency(ms: number, flag = '--max-latency'): number {
   }
   return ms
 }
+
+/**
+ * How the Storage Write API loader groups objects into pending streams (write-api/groups.ts): a group closes when
+ * full or after its linger, and a worker creates at most `streamsPerHour` streams (its share of the project's
+ * CreateWriteStream quota).
+ */
+export interface GroupPolicy {
+  /** objects per group at most */
+  maxObjects: number
+  /** bytes of encoded rows per group at most (the rows wait in memory until their group is written) */
+  maxBytes: number
+  /** how long a group's first object waits for others while other objects are still being parsed */
+  lingerMs: number
+  /** CreateWriteStream calls an hour this worker may make (rows and rejects streams) */
+  streamsPerHour: number
+}
+
+/** A stream worker: commits within about a second. */
+export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000}
+/** A backfill: larger groups, a longer linger. */
+export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000}

@@ -1,4 +1,5 @@
 import {UsageError} from '../../../errors.js'
+import type {GroupPolicy} from '../../../cost/quotas.js'
 import type {LoaderClock} from '../loader.js'
 
 /**
@@ -10,21 +11,8 @@ import type {LoaderClock} from '../loader.js'
  * streams, below it each one commits at once.
  */
 
-export interface GroupPolicy {
-  /** objects per group at most */
-  maxObjects: number
-  /** bytes of encoded rows per group at most (the rows wait in memory until their group is written) */
-  maxBytes: number
-  /** how long a group's first object waits for others while other objects are still being parsed */
-  lingerMs: number
-  /** CreateWriteStream calls an hour this worker may make (rows and rejects streams) */
-  streamsPerHour: number
-}
-
-/** A stream worker: commits within about a second. */
-export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000}
-/** A backfill: larger groups, a longer linger. */
-export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000}
+// the policies are quota figures, kept with the quotas (the cost model prices them too)
+export {BULK_GROUPS, type GroupPolicy, STREAM_GROUPS} from '../../../cost/quotas.js'
 
 function positive(env: NodeJS.ProcessEnv, name: string, example: string): number | undefined {
   const v = env[name]?.trim()
