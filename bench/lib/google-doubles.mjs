@@ -13,6 +13,8 @@ const insert = s.sql.insertRows.bind(s.sql)
 s.sql.insertRows = (ds, table, fields, rows) => insert(ds, table, fields, table.startsWith('_seneka') ? rows : [])
 
 const rss = new Map()
+/** rows dropped by `trim`, per table */
+const dropped = new Map()
 const ops = {
   /** DML statements run at the REST double so far (dry runs excluded) */
   dml: () => s.g.jobs('query').filter((j) => /\b(MERGE|UPDATE|DELETE|INSERT)\b/i.test(j.configuration.query.query)).length,
@@ -21,8 +23,18 @@ const ops = {
     const ru = process.resourceUsage()
     return (ru.userCPUTime + ru.systemCPUTime) / 1000
   },
-  rows: ({table}) => s.g.tables.get(table)?.rows.length ?? 0,
+  rows: ({table}) => (dropped.get(table) ?? 0) + (s.g.tables.get(table)?.rows.length ?? 0),
   calls: ({method}) => s.w.calls.filter((c) => c.method === method).length,
+  /** lets go of what the doubles keep of committed rows and appends (a long run would fill their heap); counts stay */
+  trim: () => {
+    for (const [name, t] of s.g.tables) {
+      if (name.split('.')[1].startsWith('_seneka')) continue
+      dropped.set(name, (dropped.get(name) ?? 0) + t.rows.length)
+      t.rows = []
+    }
+    for (const st of s.w.streams.values()) if (st.commitTime) st.rows = []
+    s.w.calls.splice(0, s.w.calls.length, ...s.w.calls.filter((c) => c.method !== 'AppendRows'))
+  },
   /** small JSON-lines objects in the GCS double */
   putJsonl: ({bucket, prefix, n}) => {
     for (let i = 0; i < n; i++) {
