@@ -138,6 +138,11 @@ async function streamPhase() {
 
 // ---- 2. backfill: Write API vs DuckDB, 4 shards vs 1 ------------------------------------------------------------
 const USAGE_HOOK = path.join(here, 'lib', 'usage.mjs')
+/** the seneka processes running: a failed bench must not leave them waiting for doubles that are gone */
+const children = new Set()
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
 
 /** `seneka backfill` in its own process; resolves with its wall time, its CPU (all threads) and its --json result. */
 function backfill(args, extraEnv = {}, nodeArgs = []) {
@@ -145,11 +150,13 @@ function backfill(args, extraEnv = {}, nodeArgs = []) {
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, '--import', USAGE_HOOK, path.join(root, 'bin', 'run.js'), 'backfill', ...args, '--json'], {env: {...env, ...extraEnv, SENEKA_USAGE_FILE: usage, SENEKA_CONFIG: ''}, stdio: ['ignore', 'pipe', 'pipe']})
+    children.add(child)
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (err += d))
     child.on('close', (code) => {
+      children.delete(child)
       const ms = performance.now() - t0
       if (code !== 0) return reject(new Error(`backfill ${args.join(' ')} exited ${code}: ${err.slice(-2000)} ${out.slice(-2000)}`))
       const u = JSON.parse(readFileSync(usage, 'utf8'))
@@ -279,6 +286,7 @@ async function rssPhase() {
     env: {...env, ...google.env, SENEKA_CONFIG: ''},
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  children.add(child)
   // sampled by the doubles at every 100th commit of the worker (one commit per object)
   await google.call('watchRss', {pid: child.pid, at: Array.from({length: Math.floor(N / 100)}, (_, i) => (i + 1) * 100)})
   let out = ''

@@ -72,4 +72,6 @@ process.on('message', async ({id, op, args}) => {
     process.send({id, error: String(err?.stack ?? err)})
   }
 })
+// the bench is gone (it failed or was stopped): so are the doubles
+process.on('disconnect', () => process.exit(0))
 process.send({ready: true, endpoint: s.g.endpoint, host: s.w.host})
