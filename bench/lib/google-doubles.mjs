@@ -1,0 +1,77 @@
+// The Google stand-ins of the tests (test/helpers/write-api-double.ts: the BigQuery REST and GCS double with its
+// DuckDB stand-in, and the gRPC double of BigQueryWrite) in a process of their own, so the benchmarked worker
+// does not share its event loop with them. Started by bench/lib/google-doubles-client.js over IPC; needs
+// Node's type stripping and the .ts resolve hook (ts-hooks.mjs). The target tables' rows stay in the REST double's
+// memory only (their INSERTs into its DuckDB would take the worker's cores); the ledger and reject tables stay
+// queryable, as seneka needs them.
+import {readFileSync} from 'node:fs'
+import {gzipSync} from 'node:zlib'
+import {startGoogleStandIns} from '../../test/helpers/write-api-double.ts'
+
+const s = await startGoogleStandIns()
+const insert = s.sql.insertRows.bind(s.sql)
+s.sql.insertRows = (ds, table, fields, rows) => insert(ds, table, fields, table.startsWith('_seneka') ? rows : [])
+
+const rss = new Map()
+/** rows dropped by `trim`, per table */
+const dropped = new Map()
+const ops = {
+  /** DML statements run at the REST double so far (dry runs excluded) */
+  dml: () => s.g.jobs('query').filter((j) => /\b(MERGE|UPDATE|DELETE|INSERT)\b/i.test(j.configuration.query.query)).length,
+  /** CPU seconds the doubles have used (all threads: their DuckDB too) */
+  cpuMs: () => {
+    const ru = process.resourceUsage()
+    return (ru.userCPUTime + ru.systemCPUTime) / 1000
+  },
+  rows: ({table}) => (dropped.get(table) ?? 0) + (s.g.tables.get(table)?.rows.length ?? 0),
+  calls: ({method}) => s.w.calls.filter((c) => c.method === method).length,
+  /** lets go of what the doubles keep of committed rows and appends (a long run would fill their heap); counts stay */
+  trim: () => {
+    for (const [name, t] of s.g.tables) {
+      if (name.split('.')[1].startsWith('_seneka')) continue
+      dropped.set(name, (dropped.get(name) ?? 0) + t.rows.length)
+      t.rows = []
+    }
+    for (const st of s.w.streams.values()) if (st.commitTime) st.rows = []
+    s.w.calls.splice(0, s.w.calls.length, ...s.w.calls.filter((c) => c.method !== 'AppendRows'))
+  },
+  /** small JSON-lines objects in the GCS double */
+  putJsonl: ({bucket, prefix, n}) => {
+    for (let i = 0; i < n; i++) {
+      const lines = Array.from({length: 5}, (_, k) => JSON.stringify({time: `2024-05-01T00:${String(i % 60).padStart(2, '0')}:0${k}Z`, msg: `o${i}-${k}`}))
+      s.g.putObject(bucket, `${prefix}o${String(i).padStart(6, '0')}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`))
+    }
+  },
+  /** samples the RSS of process `pid` at its k-th batch commit from now on, for k in `at` */
+  watchRss: ({pid, at}) => {
+    rss.clear()
+    const want = new Set(at)
+    let base
+    s.w.onCommitted = (n) => {
+      base ??= n - 1
+      const k = n - base
+      if (!want.has(k)) return
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (m) rss.set(k, Number(m[1]) / 1024)
+    }
+  },
+  rssSamples: () => {
+    s.w.onCommitted = undefined
+    return [...rss.entries()].sort((a, b) => a[0] - b[0])
+  },
+  close: async () => {
+    await s.close()
+    setImmediate(() => process.exit(0))
+  },
+}
+
+process.on('message', async ({id, op, args}) => {
+  try {
+    process.send({id, value: await ops[op](args ?? {})})
+  } catch (err) {
+    process.send({id, error: String(err?.stack ?? err)})
+  }
+})
+// the bench is gone (it failed or was stopped): so are the doubles
+process.on('disconnect', () => process.exit(0))
+process.send({ready: true, endpoint: s.g.endpoint, host: s.w.host})
