@@ -75,6 +75,13 @@ export type ObjectLoadOutcome =
   | {status: 'loaded' | 'replaced'; rows: number; rejected: number}
   | {status: 'skipped'; entry: LedgerEntry}
 
+/** A load waiting for its commit: how a loader answers the load() call once the commit decided its outcome. */
+export interface AwaitingOutcome {
+  req: ObjectLoadRequest
+  resolve: (o: ObjectLoadOutcome) => void
+  reject: (err: unknown) => void
+}
+
 /**
  * Loads objects into one table, each object atomically: its rows, its rejected lines and its ledger entry
  * are committed together or not at all.

@@ -12,7 +12,7 @@ import {formatDuration} from '../../time.js'
 import {createGcsClient, GcsStore} from '../../store/gcs.js'
 import {type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, joinScript, ledgerCheckSql, ledgerFromRow, mergeBatchStatements, replacedRange, STAGING_EXTRA} from './sql.js'
 import type {BigQueryLoadHost, BqParams} from './types.js'
-import {isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from '../types.js'
+import {type AwaitingOutcome, isCurrentEntry, type LedgerEntry, type LoadEstimate, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest} from '../types.js'
 
 export interface LoaderSettings {
   /** objects parsed and staged at once */
@@ -82,15 +82,12 @@ export interface StreamDayPlan {
   dailyLoadJobLimit: number
 }
 
-interface Staged {
-  req: ObjectLoadRequest
+interface Staged extends AwaitingOutcome {
   key: string
   uri: string
   bytes: number
   rows: number
   rejected: number
-  resolve: (o: ObjectLoadOutcome) => void
-  reject: (err: unknown) => void
 }
 
 interface Pending {

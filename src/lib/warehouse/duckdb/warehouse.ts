@@ -14,6 +14,7 @@ import {UsageError, UserError} from '../../errors.js'
 import {requireFolderOf} from '../../output/files.js'
 import {type Column, type ColumnType, type LogFormat, PROVENANCE_COLUMNS, tableColumns} from '../../formats/types.js'
 import {
+  type AwaitingOutcome,
   type Dialect,
   LEDGER_TABLE,
   isCurrentEntry,
@@ -362,12 +363,9 @@ interface PendingInsert {
   raw?: {req: ObjectLoadRequest; lines: number; base: string; settle: (rows: number, rejected: number) => Promise<void>}
 }
 
-interface StagedObject {
-  req: ObjectLoadRequest
+interface StagedObject extends AwaitingOutcome {
   file: string
   staged: StageResult
-  resolve: (o: ObjectLoadOutcome) => void
-  reject: (err: unknown) => void
 }
 
 const lit = (v: string): string => `'${v.replaceAll("'", "''")}'`

@@ -6,7 +6,7 @@ import {parseBatches} from '../../../loader/parse-report.js'
 import {type LoaderClock, REAL_CLOCK} from '../loader.js'
 import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, ledgerLookupSql, REJECTS_SCHEMA, replacedRange} from '../sql.js'
 import type {BigQueryLoadHost, BqParams} from '../types.js'
-import {isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
+import {type AwaitingOutcome, isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
 import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
@@ -132,15 +132,12 @@ interface Looked extends ObjectView {
 }
 
 /** One object of a group: encoded, waiting for its group's stream. */
-interface Member {
-  req: ObjectLoadRequest
+interface Member extends AwaitingOutcome {
   enc: Encoded
   loadId: string
   deadline: number
   /** bytes of encoded rows (the group's size) */
   bytes: number
-  resolve: (o: ObjectLoadOutcome) => void
-  reject: (err: unknown) => void
 }
 
 interface Encoded {
