@@ -3,6 +3,7 @@ import {renderBlock} from '../output/table.js'
 import {formatBytes} from '../output/units.js'
 import {count, plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
+import type {LoadMethod} from '../warehouse/types.js'
 import {estimateUsd, formatUsd, MIN_BILLED_BYTES, ON_DEMAND_USD_PER_TIB} from './bigquery.js'
 import {
   BULK_GROUPS,
@@ -31,7 +32,6 @@ const GIB = 1024 ** 3
 /** days in the month the Write API free tier is counted over (30: a conservative month for a daily rate) */
 const DAYS_PER_MONTH = 30
 
-export type LoadMethod = 'load-jobs' | 'write-api'
 
 /** The objects to load: a day of a stream's traffic, or a backfill's whole run. */
 export interface Traffic {
@@ -288,10 +288,13 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
   }
 }
 
+
+/** The quotas a method's figures break (the free tier is a price step, not a quota). */
+const exceeded = (f: LoadMethodFigures) => f.quotas.filter((q) => !q.holds && q.quota !== 'Write API free tier')
 export function compareLoadMethods(traffic: Traffic, loadJobs: LoadJobsModel, writeApi: WriteApiModel = traffic.window === 'run' ? WRITE_API_BULK_DEFAULTS : WRITE_API_DEFAULTS): LoadMethodComparison {
   const lj = loadJobsFigures(traffic, loadJobs)
   const wa = writeApiFigures(traffic, writeApi)
-  const broken = (f: LoadMethodFigures) => f.quotas.filter((q) => !q.holds && q.quota !== 'Write API free tier').map((q) => q.quota)
+  const broken = (f: LoadMethodFigures) => exceeded(f).map((q) => q.quota)
   const ljUsd = lj.queryUsd * (traffic.window === 'day' ? DAYS_PER_MONTH : 1)
   const waUsd = wa.queryUsd * (traffic.window === 'day' ? DAYS_PER_MONTH : 1) + wa.writeApiUsdPerMonth
   const [bl, bw] = [broken(lj).join(' and '), broken(wa).join(' and ')]
@@ -312,7 +315,7 @@ export function compareLoadMethods(traffic: Traffic, loadJobs: LoadJobsModel, wr
 }
 
 function quotaCell(f: LoadMethodFigures): string {
-  const broken = f.quotas.filter((q) => !q.holds && q.quota !== 'Write API free tier')
+  const broken = exceeded(f)
   return broken.length === 0 ? 'hold' : `EXCEEDED: ${broken.map((q) => q.quota).join(', ')}`
 }
 
@@ -346,7 +349,7 @@ export function renderLoadMethods(c: LoadMethodComparison): string {
       {key: 'write-api', name: 'write-api'},
     ], `BigQuery load methods, ${c.traffic.basis}:`),
   ]
-  for (const m of c.methods) for (const q of m.quotas) if (!q.holds && q.quota !== 'Write API free tier') lines.push(`  ${m.method}: ${q.quota} exceeded: ${count(q.used)} against ${count(q.limit)} ${q.per}.`)
+  for (const m of c.methods) for (const q of exceeded(m)) lines.push(`  ${m.method}: ${q.quota} exceeded: ${count(q.used)} against ${count(q.limit)} ${q.per}.`)
   for (const m of c.methods) for (const n of m.notes) lines.push(`  ${m.method}: ${n}`)
   lines.push(`  Prices: queries $${c.prices.queryUsdPerTiB}/TiB on demand, at least 10 MiB each; Write API free 2 TiB a month, then $${c.prices.writeApiUsdPerGiB}/GiB (a figure not confirmed on a Google page).`)
   lines.push(`  Suggested load method: ${c.advice}`)
