@@ -9,6 +9,7 @@ import {ExitCode, exitCodeHelp} from '../lib/exit-codes.js'
 import {concurrencyFlag, durationFlag, existingFolderFlag, formatFlags, gcsEndpointFlag, wrap} from '../flags/index.js'
 import {streamWorkerFlags} from '../flags/stream.js'
 import {formatAndTable} from '../lib/formats/index.js'
+import {parseWarehouse} from '../lib/warehouse/index.js'
 import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
@@ -163,7 +164,7 @@ ${exitCodeHelp([
     // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
     const loadMethod = flags['load-method'] ?? 'write-api'
     // --max-latency paces load-jobs batches only: bounded below there, said to do nothing on the Write API
-    if (flags['max-latency'] !== undefined && this.warehouseUri().startsWith('bigquery://')) {
+    if (flags['max-latency'] !== undefined && parseWarehouse(this.warehouseUri()).kind === 'bigquery') {
       if (loadMethod === 'load-jobs') checkMaxLatency(flags['max-latency'])
       else this.warn('--max-latency paces load-jobs batches (--load-method load-jobs) and does nothing here: the Storage Write API commits each object as it loads.')
     }

@@ -279,67 +279,65 @@ async function load(
   const active = new Set<Promise<void>>()
   const maxWaiting = inFlight * 4
   for await (const {store, obj} of items()) {
-    {
-      if (obj.action === 'skip') continue
-      const task: Promise<void> = (
-        limit(async () => {
-          // a full disk fails every object after it: stop starting new ones, say it once; so does an interruption
-          if (result.stopped || opts.signal?.aborted) {
+    if (obj.action === 'skip') continue
+    const task: Promise<void> = (
+      limit(async () => {
+        // a full disk fails every object after it: stop starting new ones, say it once; so does an interruption
+        if (result.stopped || opts.signal?.aborted) {
+          ctx.notStarted.notStarted++
+          return
+        }
+        const counters: ReadCounters = newCounters()
+        try {
+          const {outcome, rejectSamples} = await loadObject({
+            loader,
+            store,
+            table: opts.table,
+            format: opts.format,
+            object: obj,
+            loadId,
+            path: 'backfill',
+            isCurrent,
+            signal,
+            counters,
+            retries: opts.retries ?? 4,
+            maxRejectSamples: MAX_REJECT_SAMPLES,
+            onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n),
+          })
+          const samples: RejectSample[] = rejectSamples.map((r) => ({uri: obj.uri, line: r.line, reason: r.reason}))
+          // a stale entry of a dropped table is replaced, but for the user the object is loaded
+          record(result, ctx.fresh && obj.action === 'load' && outcome.status === 'replaced' ? {...outcome, status: 'loaded'} : outcome, samples)
+          result.bytesRead += counters.storedBytes
+          result.bytesUncompressed += counters.bytes
+        } catch (err) {
+          // not begun because the run is stopping: neither loaded nor failed, left for the next run
+          if (err instanceof LoadNotStartedError) {
             ctx.notStarted.notStarted++
             return
           }
-          const counters: ReadCounters = newCounters()
-          try {
-            const {outcome, rejectSamples} = await loadObject({
-              loader,
-              store,
-              table: opts.table,
-              format: opts.format,
-              object: obj,
-              loadId,
-              path: 'backfill',
-              isCurrent,
-              signal,
-              counters,
-              retries: opts.retries ?? 4,
-              maxRejectSamples: MAX_REJECT_SAMPLES,
-              onRetry: (err, n) => hooks.onRetry?.(obj.uri, err, n),
-            })
-            const samples: RejectSample[] = rejectSamples.map((r) => ({uri: obj.uri, line: r.line, reason: r.reason}))
-            // a stale entry of a dropped table is replaced, but for the user the object is loaded
-            record(result, ctx.fresh && obj.action === 'load' && outcome.status === 'replaced' ? {...outcome, status: 'loaded'} : outcome, samples)
-            result.bytesRead += counters.storedBytes
-            result.bytesUncompressed += counters.bytes
-          } catch (err) {
-            // not begun because the run is stopping: neither loaded nor failed, left for the next run
-            if (err instanceof LoadNotStartedError) {
-              ctx.notStarted.notStarted++
-              return
-            }
-            // planned from an inventory, a list or a plan: an object gone or changed since is reported, not failed
-            if (result.missing && (await classifyMissing(store, obj, err, result.missing))) return
-            result.objects.failed++
-            // bytes read by the last attempt, failed or not, are still bytes read
-            result.bytesRead += counters.storedBytes
-            result.bytesUncompressed += counters.bytes
-            if (isDiskFull(err)) {
-              stopping.abort()
-              if (result.stopped) return
-              result.stopped = `no space left on the device (ENOSPC) while loading ${obj.uri}: the run stopped; objects not loaded are left for the next run (free some space, or put the DuckDB file and its staging folder on a larger disk)`
-              result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`, retryable: true})
-              return
-            }
-            result.failures.push(describeLoadFailure(obj.uri, err, counters))
+          // planned from an inventory, a list or a plan: an object gone or changed since is reported, not failed
+          if (result.missing && (await classifyMissing(store, obj, err, result.missing))) return
+          result.objects.failed++
+          // bytes read by the last attempt, failed or not, are still bytes read
+          result.bytesRead += counters.storedBytes
+          result.bytesUncompressed += counters.bytes
+          if (isDiskFull(err)) {
+            stopping.abort()
+            if (result.stopped) return
+            result.stopped = `no space left on the device (ENOSPC) while loading ${obj.uri}: the run stopped; objects not loaded are left for the next run (free some space, or put the DuckDB file and its staging folder on a larger disk)`
+            result.failures.push({uri: obj.uri, error: `no space left on the device (ENOSPC); nothing from this object was loaded`, retryable: true})
+            return
           }
-          progress.objectsDone++
-          progress.bytesDone += obj.size
-          progress.rows = result.rows
-          hooks.onProgress?.(progress)
-        })
-      ).finally(() => active.delete(task))
-      active.add(task)
-      if (active.size >= maxWaiting) await Promise.race(active)
-    }
+          result.failures.push(describeLoadFailure(obj.uri, err, counters))
+        }
+        progress.objectsDone++
+        progress.bytesDone += obj.size
+        progress.rows = result.rows
+        hooks.onProgress?.(progress)
+      })
+    ).finally(() => active.delete(task))
+    active.add(task)
+    if (active.size >= maxWaiting) await Promise.race(active)
   }
   try {
     await Promise.all(active)

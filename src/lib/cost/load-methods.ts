@@ -3,7 +3,6 @@ import {renderBlock} from '../output/table.js'
 import {formatBytes} from '../output/units.js'
 import {count, plural} from '../output/words.js'
 import {formatDuration} from '../time.js'
-import type {LoadMethod} from '../warehouse/types.js'
 import {estimateUsd, formatUsd, MIN_BILLED_BYTES, ON_DEMAND_USD_PER_TIB} from './bigquery.js'
 import {
   BULK_GROUPS,
@@ -288,6 +287,9 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
   }
 }
 
+
+/** How BigQuery loads objects: Storage Write API pending streams, or GCS staging files and load jobs. */
+export type LoadMethod = 'write-api' | 'load-jobs'
 
 /** The quotas a method's figures break (the free tier is a price step, not a quota). */
 const exceeded = (f: LoadMethodFigures) => f.quotas.filter((q) => !q.holds && q.quota !== 'Write API free tier')

@@ -1,5 +1,5 @@
 import type {QueryEstimate} from '../cost/bigquery.js'
-import type {LoadMethodComparison, Traffic} from '../cost/load-methods.js'
+import type {LoadMethod, LoadMethodComparison, Traffic} from '../cost/load-methods.js'
 import type {Column, LogFormat} from '../formats/types.js'
 import type {Readable} from 'node:stream'
 import type {ParseReport} from '../loader/parse-report.js'
@@ -175,7 +175,7 @@ export interface WarehouseCapabilities {
 }
 
 /** How BigQuery loads objects: Storage Write API pending streams, or GCS staging files and load jobs. */
-export type LoadMethod = 'write-api' | 'load-jobs'
+export type {LoadMethod}
 export const LOAD_METHODS: readonly LoadMethod[] = ['write-api', 'load-jobs']
 
 /** What the reading commands need (reconcile, latency-report, dedupe): tables, queries, transactions. */

@@ -25,12 +25,12 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 6000
  */
 export const DEFAULT_STOP_TIMEOUT_MS = 9000
 /** A request's body must be complete this long after its headers arrived (a notification is a few kB), else 408. */
-export const DEFAULT_BODY_TIMEOUT_MS = 5000
+const DEFAULT_BODY_TIMEOUT_MS = 5000
 /** Requests admitted per object the loader takes in flight: the rest of them wait (queued) for a load slot. */
 const REQUESTS_PER_LOAD_IN_FLIGHT = 5
 /** Cloud Run's default and largest per-instance concurrency: the default cap stays between them. */
-export const MIN_DEFAULT_MAX_REQUESTS = 80
-export const MAX_DEFAULT_MAX_REQUESTS = 1000
+const MIN_DEFAULT_MAX_REQUESTS = 80
+const MAX_DEFAULT_MAX_REQUESTS = 1000
 
 /**
  * Push requests a worker admits at once (--max-requests' default): 5 x what the loader takes in flight, so a burst
