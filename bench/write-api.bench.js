@@ -67,13 +67,22 @@ async function streamPhase() {
     const abort = new AbortController()
     let rows = 0
     const dmlBefore = await google.call('dml')
+    // where an object's time goes: when each step of its load was first reached, from its PutObject
+    const steps = new Map()
+    const onStep = method === 'write-api' ? (step, uri) => {
+      const t = putAt.get(uri)
+      if (t === undefined) return
+      const at = steps.get(step) ?? new Map()
+      steps.set(step, at)
+      if (!at.has(uri)) at.set(uri, Date.now() - t)
+    } : undefined
     const worker = runStream(
       {
         queue, format: getFormat('alb'), warehouse: `bigquery://${PROJECT}/${DATASET}`, table: name, concurrency: 8, waitSeconds: 1, statusIntervalMs: 0, signal: abort.signal, retries: 4,
         bigquery: {
           location: 'EU', apiEndpoint: google.endpoint, gcsEndpoint: google.endpoint, loadMethod: method, storageEmulatorHost: google.host,
           ...(method === 'load-jobs' ? {staging: 'gs://bench-staging/seneka', maxLatencyMs: 58_000} : {}),
-          overrides: {retryBaseDelayMs: 5, pollIntervalMs: 5, ...(variant?.overrides ?? {})},
+          overrides: {retryBaseDelayMs: 5, pollIntervalMs: 5, ...(variant?.overrides ?? {}), ...(onStep ? {writeApi: {...variant?.overrides?.writeApi, onStep}} : {})},
         },
       },
       {
@@ -106,9 +115,15 @@ async function streamPhase() {
     const r = await worker
     latencies.sort((a, b) => a - b)
     const visible = await google.call('rows', {table: `${DATASET}.${name}`})
+    // queryable: when the double made the object's rows visible (its stream's batch commit), from its PutObject;
+    // the worker reports the object later (its committed ledger row, the check for a rival's commit)
+    const shown = (await google.call('visibleAt', {table: `${DATASET}.${name}`})).map(([uri, at]) => at - putAt.get(uri)).sort((a, b) => a - b)
     await google.call('trim')
     const out = {method: variant ? `${method}, ${variant.label}` : method, rate, total, loaded: r.objects.loaded, rows, visible, p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies.at(-1), dml: await google.call('dml') - dmlBefore}
-    console.log(`  ${out.method.padEnd(9)} ${String(rate).padStart(2)}/s x ${String(total).padStart(4)} objects: p50 ${String(out.p50).padStart(6)} ms  p99 ${String(out.p99).padStart(6)} ms  max ${String(out.max).padStart(6)} ms  (rows committed ${rows}, in the table ${visible}; DML statements ${out.dml})`)
+    if (shown.length > 0) Object.assign(out, {q50: pct(shown, 50), q99: pct(shown, 99)})
+    const queryable = out.q50 === undefined ? '' : `queryable p50 ${String(out.q50).padStart(6)} ms  p99 ${String(out.q99).padStart(6)} ms; `
+    console.log(`  ${out.method.padEnd(9)} ${String(rate).padStart(2)}/s x ${String(total).padStart(4)} objects: ${queryable}reported p50 ${String(out.p50).padStart(6)} ms  p99 ${String(out.p99).padStart(6)} ms  max ${String(out.max).padStart(6)} ms  (rows committed ${rows}, in the table ${visible}; DML statements ${out.dml})`)
+    if (steps.size > 0) console.log(`    step medians from PutObject (ms): ${[...steps].map(([step, at]) => `${step} ${median([...at.values()])}`).join(', ')}`)
     if (visible !== rows) console.log(`  warning: ${rows} rows reported committed, ${visible} in the double's table`)
     return out
   }
@@ -121,6 +136,7 @@ async function streamPhase() {
     results.push(await run('write-api', rate, seconds))
     // not a default: what the ledger look-up pacing (one statement per table per second at most) costs in latency
     if (env.WAPI_BENCH_SKIP_NOPACING !== '1') await run('write-api', rate, seconds, {label: 'look-ups unpaced', overrides: {writeApi: {minLookupIntervalMs: 0}}})
+    if (env.WAPI_BENCH_TRY) await run('write-api', rate, seconds, {label: 'try', overrides: {writeApi: JSON.parse(env.WAPI_BENCH_TRY)}})
     if (env.WAPI_BENCH_SKIP_LOADJOBS !== '1') results.push(await run('load-jobs', rate, ljSeconds))
   }
   for (const rate of [5, 50]) {

@@ -10,7 +10,17 @@ import {startGoogleStandIns} from '../../test/helpers/write-api-double.ts'
 
 const s = await startGoogleStandIns()
 const insert = s.sql.insertRows.bind(s.sql)
-s.sql.insertRows = (ds, table, fields, rows) => insert(ds, table, fields, table.startsWith('_seneka') ? rows : [])
+/** per target table: object URI -> when its rows first became visible (their stream's batch commit), epoch ms */
+const visible = new Map()
+s.sql.insertRows = (ds, table, fields, rows) => {
+  if (table.startsWith('_seneka')) return insert(ds, table, fields, rows)
+  const key = `${ds}.${table}`
+  const seen = visible.get(key) ?? new Map()
+  visible.set(key, seen)
+  const now = Date.now()
+  for (const r of rows) if (!seen.has(r._source_uri)) seen.set(r._source_uri, now)
+  return insert(ds, table, fields, [])
+}
 
 const rss = new Map()
 /** rows dropped by `trim`, per table */
@@ -24,6 +34,8 @@ const ops = {
     return (ru.userCPUTime + ru.systemCPUTime) / 1000
   },
   rows: ({table}) => (dropped.get(table) ?? 0) + (s.g.tables.get(table)?.rows.length ?? 0),
+  /** when each object's rows became visible in `table` (the service's side of "queryable"): [uri, epoch ms] */
+  visibleAt: ({table}) => [...(visible.get(table) ?? new Map()).entries()],
   calls: ({method}) => s.w.calls.filter((c) => c.method === method).length,
   /** lets go of what the doubles keep of committed rows and appends (a long run would fill their heap); counts stay */
   trim: () => {

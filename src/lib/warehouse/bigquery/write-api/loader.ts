@@ -138,7 +138,15 @@ interface Member extends AwaitingOutcome {
   deadline: number
   /** bytes of encoded rows (the group's size) */
   bytes: number
+  /**
+   * The object's ledger look-up, settled while it was parsed and waited for its group: whether it loads (and with
+   * which load id) or is answered without (skipped, loaded before). The group is written when all of its are in.
+   */
+  decided: Promise<Decision>
 }
+
+/** What an object's look-up decided before its load: load it with this load id, or answer it without a load. */
+type Decision = {loadId: string; outcome?: undefined} | {outcome: ObjectLoadOutcome}
 
 interface Encoded {
   requests: Uint8Array[][]
@@ -245,9 +253,30 @@ export class WriteApiLoader implements ObjectLoader {
     }
   }
 
-  /** `onJoin` is called when the object joins a group (it is no longer being looked up or parsed). */
+  /**
+   * `onJoin` is called when the object joins a group (it is no longer being parsed). The object's look-up (and the
+   * settling of what earlier workers left) runs while it is parsed and while its group fills and waits for its
+   * stream: the group is written only when every member's look-up has decided (writeGroup), so nothing of an
+   * object reaches a stream before its look-up said to load it; only the wait for the look-up overlaps.
+   */
   private async loadOnce(req: ObjectLoadRequest, onJoin: () => void): Promise<ObjectLoadOutcome> {
     const deadline = this.settings.clock.now() + this.settings.leaseMs
+    let early: Decision | undefined
+    const decided = this.decide(req).then((d) => (early = d))
+    // a look-up that fails is answered when the group is written (writeGroup), not as an unhandled rejection here
+    decided.catch(() => {})
+    const enc = await this.parseLimit(() => this.encode(req, req.loadId))
+    // decided while parsing: no group to join
+    if (early?.outcome) return early.outcome
+    const bytes = enc.requests.reduce((n, r) => n + r.reduce((k, row) => k + row.length, 0), 0)
+    return new Promise<ObjectLoadOutcome>((resolve, reject) => {
+      onJoin()
+      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes, decided, resolve, reject})
+    })
+  }
+
+  /** The object's look-up: settles its open intents, then says whether it loads, and under which load id. */
+  private async decide(req: ObjectLoadRequest): Promise<Decision> {
     let view = await this.view(req, true)
     await this.step('lookup', req.object.uri)
     if (view.open.length > 0) {
@@ -255,18 +284,40 @@ export class WriteApiLoader implements ObjectLoader {
       view = await this.view(req)
     }
     const cur = view.current
-    if (cur && cur.etag === req.object.etag && baseLoadId(cur.loadId) === req.loadId) return {status: 'loaded', rows: cur.rows, rejected: cur.rejected}
-    if (cur && isCurrentEntry(req, cur)) return {status: 'skipped', entry: strip(cur)}
+    if (cur && cur.etag === req.object.etag && baseLoadId(cur.loadId) === req.loadId) return {outcome: {status: 'loaded', rows: cur.rows, rejected: cur.rejected}}
+    if (cur && isCurrentEntry(req, cur)) return {outcome: {status: 'skipped', entry: strip(cur)}}
     // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced
     const taken = new Set(view.committed.map((c) => c.loadId))
     let loadId = req.loadId
     for (let n = 2; taken.has(loadId); n++) loadId = `${req.loadId}#${n}`
-    const enc = await this.parseLimit(() => this.encode(req, loadId))
-    const bytes = enc.requests.reduce((n, r) => n + r.reduce((k, row) => k + row.length, 0), 0)
-    return new Promise<ObjectLoadOutcome>((resolve, reject) => {
-      onJoin()
-      this.groups.leave(req.table, {req, enc, loadId, deadline, bytes, resolve, reject})
-    })
+    return {loadId}
+  }
+
+  /**
+   * The members of a closed group whose look-ups say to load them (the others are answered here), in their order;
+   * one that must load under another load id (a second version in one run) is parsed again under it.
+   */
+  private async decided(members: readonly Member[]): Promise<Member[]> {
+    const go = await Promise.all(
+      members.map(async (m) => {
+        try {
+          const d = await m.decided
+          if (d.outcome) {
+            m.resolve(d.outcome)
+            return false
+          }
+          if (d.loadId !== m.loadId) {
+            m.enc = await this.parseLimit(() => this.encode(m.req, d.loadId))
+            m.loadId = d.loadId
+          }
+          return true
+        } catch (err) {
+          m.reject(err)
+          return false
+        }
+      }),
+    )
+    return members.filter((_m, k) => go[k])
   }
 
   /**
@@ -469,7 +520,7 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Writes a closed group, again without the objects that cannot be in it, until none is left. */
   private async writeGroup(table: string, members: Member[]): Promise<void> {
-    let live = members
+    let live = await this.decided(members)
     for (let round = 0; live.length > 0; round++) {
       if (round > 0) this.groups.spend(1)
       try {
