@@ -180,6 +180,6 @@ describe('every reading command on BigQuery', () => {
   it('stream --dry-run on BigQuery defaults to the Write API: no load jobs, the look-ups bounded', async () => {
     const {result, error} = await run(Stream, ['--queue', 'https://sqs.eu-west-1.amazonaws.com/123456789012/q', '--format', 'alb', '--table', 't_stream', '--dry-run', '--location', 'EU'])
     expect(error).toBeUndefined()
-    expect(result.perDay.join('\n')).toMatch(/through the Storage Write API .* no load jobs, no merges[\s\S]*at most 3,600 ledger look-ups an hour per table/)
+    expect(result.perDay.join('\n')).toMatch(/through the Storage Write API .* no load jobs, no merges[\s\S]*at most 14,400 ledger look-ups an hour per table/)
   })
 })

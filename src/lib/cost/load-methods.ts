@@ -8,9 +8,11 @@ import {
   BULK_GROUPS,
   CREATE_WRITE_STREAM_PER_HOUR,
   DAY_MS,
+  type GroupPolicy,
   HOUR_MS,
   LOAD_JOBS_PER_PROJECT_PER_DAY,
   LOAD_JOBS_PER_TABLE_PER_DAY,
+  LOOKUPS_PER_GROUP,
   MUTATING_DML_RUNNING_PER_TABLE,
   STREAM_GROUPS,
   TYPICAL_LOAD_JOB_MS,
@@ -87,20 +89,35 @@ export interface LoadJobsModel {
  * pending stream per group of at most `objectsPerStream`, and a worker creates at most `streamsPerHour` streams
  * (its CreateWriteStream budget): below it each object gets a stream at once, above it objects share streams.
  * Ledger and reject rows are appended through the Write API; the only billed statements are batched ledger
- * look-ups, one per `objectsPerLookup` objects or per `lookupEveryMs`, whichever comes first.
+ * look-ups: each group waits for LOOKUPS_PER_GROUP rounds, and a round covers every object waiting, at most one per
+ * `lookupEveryMs` (the loader's pacing).
  */
 export interface WriteApiModel {
   objectsPerStream: number
   /** CreateWriteStream calls an hour one worker makes at most (Infinity: a stream per object or group, unpaced) */
   streamsPerHour: number
-  objectsPerLookup: number
   lookupEveryMs: number
 }
 
 /** A stream worker's groups (write-api/groups.ts STREAM_GROUPS). */
-export const WRITE_API_DEFAULTS: WriteApiModel = {objectsPerStream: STREAM_GROUPS.maxObjects, streamsPerHour: STREAM_GROUPS.streamsPerHour, objectsPerLookup: 1000, lookupEveryMs: 10_000}
+export const WRITE_API_DEFAULTS: WriteApiModel = writeApiModel(STREAM_GROUPS)
 /** A backfill's groups (BULK_GROUPS). */
-export const WRITE_API_BULK_DEFAULTS: WriteApiModel = {...WRITE_API_DEFAULTS, objectsPerStream: BULK_GROUPS.maxObjects, streamsPerHour: BULK_GROUPS.streamsPerHour}
+export const WRITE_API_BULK_DEFAULTS: WriteApiModel = writeApiModel(BULK_GROUPS)
+
+/** The model of a loader's group policy (with the environment's settings applied, as the loader has them). */
+export function writeApiModel(p: GroupPolicy): WriteApiModel {
+  return {objectsPerStream: p.maxObjects, streamsPerHour: p.streamsPerHour, lookupEveryMs: p.lookupIntervalMs}
+}
+
+/**
+ * Look-up statements for `t`: LOOKUPS_PER_GROUP rounds per group, each coalesced with every other object waiting
+ * (a day: never more than one per `lookupEveryMs`; a run: the rounds of its groups).
+ */
+function lookupsFor(t: Pick<Traffic, 'objects' | 'window'>, m: WriteApiModel, streams: number): number {
+  if (t.objects <= 0) return 0
+  if (t.window === 'run') return LOOKUPS_PER_GROUP * Math.max(1, streams)
+  return Math.min(LOOKUPS_PER_GROUP * t.objects, Math.ceil(DAY_MS / Math.max(1, m.lookupEveryMs)))
+}
 
 /**
  * Pending streams a worker creates for `objects` (a day's, or a run's): a stream day, objects spread evenly: one
@@ -248,7 +265,7 @@ function formatObjects(n: number): string {
 
 function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
   const {streams, perHour} = writeStreamsFor(t, m)
-  const lookups = batchesFor(t, m.objectsPerLookup, undefined, t.window === 'day' ? m.lookupEveryMs : undefined)
+  const lookups = lookupsFor(t, m, streams)
   // look-ups read the ledger, not the rows: each bills its 10 MiB minimum
   const cost = statementsCost(lookups, 0)
   const perMonth = t.window === 'day' ? t.bytes * DAYS_PER_MONTH : t.bytes
@@ -282,7 +299,7 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
     quotas,
     notes: [
       ...(t.window === 'run' ? ['Write API bytes count the objects as stored: compressed objects ingest their uncompressed size, several times more.'] : []),
-      `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines), ledger and reject rows appended (no DML for new objects) and one ledger look-up per ${count(m.objectsPerLookup)} objects${t.window === 'day' ? ` or ${m.lookupEveryMs / 1000} s` : ''}.`,
+      `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines), ledger and reject rows appended (no DML for new objects) and ${LOOKUPS_PER_GROUP} ledger look-up rounds per group of objects${t.window === 'day' ? `, at most one statement per ${m.lookupEveryMs / 1000} s (SENEKA_WRITE_LOOKUP_INTERVAL_MS)` : ''}.`,
     ],
   }
 }

@@ -67,9 +67,18 @@ export interface GroupPolicy {
   lingerMs: number
   /** CreateWriteStream calls an hour this worker may make (rows and rejects streams) */
   streamsPerHour: number
+  /**
+   * Ledger look-up statements of a table start at least this far apart (each covers every object waiting; each is
+   * billed at least 10 MB on demand): the bound on a worker's billed statements, and the wait before a group's
+   * commit (its race check is a look-up after its intents).
+   */
+  lookupIntervalMs: number
 }
 
+/** Look-up rounds an object group waits for: its objects' look-up, the race check before its commit, the check after. */
+export const LOOKUPS_PER_GROUP = 3
+
 /** A stream worker: commits within about a second. */
-export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000}
+export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000, lookupIntervalMs: 250}
 /** A backfill: larger groups, a longer linger. */
-export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000}
+export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000, lookupIntervalMs: 200}

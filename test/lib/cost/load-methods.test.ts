@@ -29,8 +29,8 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(lj.quotas.every((q) => q.holds)).toBe(true)
     // objects share streams: the worker's budget of 3,000 streams an hour (was one stream per object: 86,400 / 3,600)
     expect(wa).toMatchObject({method: 'write-api', loadJobs: 0, merges: 0, createWriteStreamCalls: 72_000, createWriteStreamPerHour: 3000, writeApiBytes: 86_400 * MIB})
-    // a look-up every 10 s: 8,640 a day of 10 MiB
-    expect(wa.billedStatements).toBe(8640)
+    // three look-up rounds per object (each its own group at 1/s), paced at 250 ms: 259,200 a day of 10 MiB
+    expect(wa.billedStatements).toBe(3 * 86_400)
     // 30 days of 84.4 GiB = 2,531 GiB; 2,048 free; 483.75 GiB at $0.025
     expect(wa.writeApiBytesPerMonth).toBe(30 * 86_400 * MIB)
     expect(wa.writeApiUsdPerMonth).toBeCloseTo(((30 * 86_400) / 1024 - 2048) * 0.025, 2)
@@ -38,7 +38,7 @@ describe('the cost model of the two BigQuery load methods', () => {
   })
 
   it('objects share streams: one stream per object breaks the CreateWriteStream quota at 5 objects/s, the grouped loader holds at 1, 5, 50 and 100', () => {
-    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 1, streamsPerHour: Number.POSITIVE_INFINITY, objectsPerLookup: 1000, lookupEveryMs: 10_000})
+    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 1, streamsPerHour: Number.POSITIVE_INFINITY, lookupEveryMs: 1000})
     expect(one.methods[1].createWriteStreamPerHour).toBe(18_000)
     expect(one.methods[1].quotas.find((q) => q.quota === 'CreateWriteStream')?.holds).toBe(false)
     expect(one.advice).toMatch(/^load-jobs: the Write API path breaks CreateWriteStream/)
@@ -49,6 +49,19 @@ describe('the cost model of the two BigQuery load methods', () => {
     for (const r of [1, 5, 50, 100]) expect(perHour(r).quotas.every((q) => q.holds || q.quota === 'Write API free tier')).toBe(true)
     expect(perHour(0.5).createWriteStreamPerHour).toBe(1800)
     expect(perHour(0.5).latency).toBe('seconds')
+  })
+
+  it('Write API look-ups: three rounds per group, never more than one statement per interval; a run counts its groups', () => {
+    const wa = (rate: number, lookupEveryMs = 250) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000), {objectsPerStream: 100, streamsPerHour: 3000, lookupEveryMs}).methods[1]
+    // 0.1 objects/s: 3 per object; 100 objects/s: the interval caps them (345,600 = 86,400 s / 0.25 s)
+    expect(wa(0.1).billedStatements).toBe(3 * 8640)
+    expect(wa(100).billedStatements).toBe(345_600)
+    // a slower pace bills fewer: one a second at most
+    expect(wa(100, 1000).billedStatements).toBe(86_400)
+    expect(wa(100, 1000).billedBytes).toBe(86_400 * 10 * MIB)
+    // a backfill of 1,000 objects in groups of 250: 4 groups, 3 rounds each
+    const run = compareLoadMethods(runTraffic(1000, 1000 * MIB), model(), {objectsPerStream: 250, streamsPerHour: 3000, lookupEveryMs: 200}).methods[1]
+    expect(run.billedStatements).toBe(12)
   })
 
   it('the load-jobs path says when it cannot keep up: the merge chain at a short interval, the project quota with many workers', () => {

@@ -1,5 +1,6 @@
 import {Readable} from 'node:stream'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {dayTraffic} from '../../../src/lib/cost/load-methods.js'
 import {albLine, prng} from '../../../src/lib/demo/alb-generator.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {ObjectParseReport} from '../../../src/lib/loader/parse-report.js'
@@ -186,9 +187,24 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
   it('on the Write API it says so: no load jobs, no merges, the ledger look-ups bounded per hour', () => {
     const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'write-api', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
     expect(wh.describeStreaming()).toEqual([
-      "BigQuery: objects commit in groups through the Storage Write API (PENDING streams shared by up to 100 objects, at most 3,000 CreateWriteStream calls an hour per worker against the project's 10,000): no load jobs, no merges, no DML for new objects.",
-      'BigQuery: at most 3,600 ledger look-ups an hour per table (one per 1.0s, each for every object waiting), each billed at least 10 MB: at most 843.8 GiB a day (about $5.15 at $6.25/TiB), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.',
+      "BigQuery: objects commit in groups through the Storage Write API (PENDING streams shared by up to 100 objects, at most 3,000 CreateWriteStream calls an hour per worker against the project's 10,000: SENEKA_WRITE_STREAMS_PER_HOUR): no load jobs, no merges, no DML for new objects.",
+      'BigQuery: at most 14,400 ledger look-ups an hour per table (one per 250ms, each for every object waiting: SENEKA_WRITE_LOOKUP_INTERVAL_MS trades latency for fewer), each billed at least 10 MB: at most 3.3 TiB a day (about $20.60 at $6.25/TiB on demand; no bytes billed under slot reservations), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.',
     ])
+  })
+
+  it('a slower look-up pace (SENEKA_WRITE_LOOKUP_INTERVAL_MS) bills fewer statements, and says so', () => {
+    const before = process.env.SENEKA_WRITE_LOOKUP_INTERVAL_MS
+    process.env.SENEKA_WRITE_LOOKUP_INTERVAL_MS = '1000'
+    try {
+      const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'write-api', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
+      expect(wh.describeStreaming()[1]).toMatch(/^BigQuery: at most 3,600 ledger look-ups an hour per table \(one per 1\.0s, .*at most 843\.8 GiB a day \(about \$5\.15 /)
+      expect(wh.compareLoadMethods(dayTraffic(100, 1024 ** 2, false)).methods[1].billedStatements).toBe(86_400)
+      process.env.SENEKA_WRITE_LOOKUP_INTERVAL_MS = '0.5'
+      expect(() => wh.describeStreaming()).toThrow(/SENEKA_WRITE_LOOKUP_INTERVAL_MS must be a positive whole number/)
+    } finally {
+      if (before === undefined) delete process.env.SENEKA_WRITE_LOOKUP_INTERVAL_MS
+      else process.env.SENEKA_WRITE_LOOKUP_INTERVAL_MS = before
+    }
   })
 })
 

@@ -31,7 +31,7 @@ describe('object groups of the Write API loader', () => {
   it('a group closes when nothing else is loading, after the linger, or when full', () => {
     const clock = manualClock()
     const written: number[] = []
-    const g = new StreamGroups<{bytes: number}>({maxObjects: 3, maxBytes: 1000, lingerMs: 250, streamsPerHour: 3600}, clock, (_t, m) => written.push(m.length))
+    const g = new StreamGroups<{bytes: number}>({...STREAM_GROUPS, maxObjects: 3, maxBytes: 1000, lingerMs: 250, streamsPerHour: 3600}, clock, (_t, m) => written.push(m.length))
     // alone: written at once
     g.enter()
     g.leave('t', {bytes: 1})

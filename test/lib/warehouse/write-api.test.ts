@@ -221,7 +221,7 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     // one object per group: a group's intents are visible together, so with larger groups one worker may settle the
     // other's group before recording an intent of its own and the barrier would wait for nothing (objects in
     // different groups: "one stream per version commits, per object, across groups" below)
-    const one = {maxObjects: 1, maxBytes: STREAM_GROUPS.maxBytes, lingerMs: 0, streamsPerHour: STREAM_GROUPS.streamsPerHour}
+    const one = {...STREAM_GROUPS, maxObjects: 1, lingerMs: 0}
     const [a, b] = await Promise.all([s.run({onStep: barrier, groups: one}, {loadId: 'worker-a'}), s.run({onStep: barrier, groups: one}, {loadId: 'worker-b'})])
     expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
     await expectExactlyOnce(s)

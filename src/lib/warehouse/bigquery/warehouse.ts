@@ -1,6 +1,6 @@
 import {BigQuery, type JobMetadata, type Table, type TableMetadata} from '@google-cloud/bigquery'
 import type {Storage} from '@google-cloud/storage'
-import {compareLoadMethods, type LoadMethodComparison, type Traffic, WRITE_API_DEFAULTS} from '../../cost/load-methods.js'
+import {compareLoadMethods, type LoadMethodComparison, type Traffic, writeApiModel} from '../../cost/load-methods.js'
 import {DEFAULT_MAX_BYTES_BILLED, describeEstimate, formatUsd, makeEstimate, ON_DEMAND_USD_PER_TIB, type QueryEstimate} from '../../cost/bigquery.js'
 import {UserError} from '../../errors.js'
 import {type Column, type LogFormat, tableColumns} from '../../formats/types.js'
@@ -381,15 +381,14 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       if (this.opts.staging) this.opts.onWarning?.('The Write API loads without a staging prefix: --staging is used by --load-method load-jobs only.')
       await this.ensureMeta()
       const {WriteApiLoader} = await import('./write-api/loader.js')
-      const {groups, ...writeApi} = this.opts.writeApi ?? {}
+      const {groups: _g, ...writeApi} = this.opts.writeApi ?? {}
+      const policy = this.writeApiPolicy(opts.bulk === true)
       return WriteApiLoader.open(this, {
         concurrency: opts.concurrency,
         emulatorHost: this.opts.storageEmulatorHost ?? process.env.BIGQUERY_STORAGE_EMULATOR_HOST,
-        // a backfill checks its objects' ledger entries in larger batches than a stream worker waits for
-        ...(opts.bulk ? {minLookupIntervalMs: 200} : {}),
         ...writeApi,
-        // a backfill takes larger groups of objects per pending stream
-        groups: {...groupPolicy(opts.bulk ? BULK_GROUPS : STREAM_GROUPS), ...groups},
+        minLookupIntervalMs: policy.lookupIntervalMs,
+        groups: policy,
       })
     }
     if (!this.opts.staging) {
@@ -402,7 +401,7 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   describeStreaming(): string[] {
     const maxLatencyMs = this.opts.loader?.maxLatencyMs
     if (maxLatencyMs === undefined) return []
-    if (this.loadMethod === 'write-api') return writeApiStreamingDay(this.opts.writeApi?.minLookupIntervalMs)
+    if (this.loadMethod === 'write-api') return writeApiStreamingDay(this.writeApiPolicy(false))
     const p = BigQueryLoader.streamDay({...this.opts.loader, maxLatencyMs})
     const every = formatDuration(maxLatencyMs)
     return [
@@ -412,8 +411,17 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
   }
 
   compareLoadMethods(traffic: Traffic): LoadMethodComparison {
-    const groups = groupPolicy(traffic.window === 'run' ? BULK_GROUPS : STREAM_GROUPS)
-    return compareLoadMethods(traffic, BigQueryLoader.model(this.opts.loader ?? {}), {...WRITE_API_DEFAULTS, objectsPerStream: groups.maxObjects, streamsPerHour: groups.streamsPerHour})
+    return compareLoadMethods(traffic, BigQueryLoader.model(this.opts.loader ?? {}), writeApiModel(this.writeApiPolicy(traffic.window === 'run')))
+  }
+
+  /**
+   * How the Write API loader groups objects and paces its look-ups: a backfill's (bulk: larger groups) or a stream
+   * worker's, with the environment's settings and this warehouse's overrides; the loader, the start line and the
+   * dry run's model all use it.
+   */
+  private writeApiPolicy(bulk: boolean): GroupPolicy {
+    const {groups, minLookupIntervalMs} = this.opts.writeApi ?? {}
+    return {...groupPolicy(bulk ? BULK_GROUPS : STREAM_GROUPS), ...groups, ...(minLookupIntervalMs === undefined ? {} : {lookupIntervalMs: minLookupIntervalMs})}
   }
 
   estimateLoad(plan: {objects: number; bytes: number}): LoadEstimate {

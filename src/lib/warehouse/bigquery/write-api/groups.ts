@@ -23,13 +23,15 @@ function positive(env: NodeJS.ProcessEnv, name: string, example: string): number
 
 /**
  * The group policy with the environment's settings: SENEKA_WRITE_STREAMS_PER_HOUR (this worker's CreateWriteStream
- * budget: the project's 10,000 an hour divided among the workers and shards that run at once) and
- * SENEKA_WRITE_GROUP_OBJECTS (objects per stream at most).
+ * budget: the project's 10,000 an hour divided among the workers and shards that run at once),
+ * SENEKA_WRITE_GROUP_OBJECTS (objects per stream at most) and SENEKA_WRITE_LOOKUP_INTERVAL_MS (ledger look-ups of a
+ * table at least this far apart: latency against billed statements).
  */
 export function groupPolicy(base: GroupPolicy, env: NodeJS.ProcessEnv = process.env): GroupPolicy {
   const streamsPerHour = positive(env, 'SENEKA_WRITE_STREAMS_PER_HOUR', '2000 (5 workers in one project)')
   const maxObjects = positive(env, 'SENEKA_WRITE_GROUP_OBJECTS', '100')
-  return {...base, ...(streamsPerHour ? {streamsPerHour} : {}), ...(maxObjects ? {maxObjects} : {})}
+  const lookupIntervalMs = positive(env, 'SENEKA_WRITE_LOOKUP_INTERVAL_MS', '1000 (a quarter of the look-ups, about a second more per object)')
+  return {...base, ...(streamsPerHour ? {streamsPerHour} : {}), ...(maxObjects ? {maxObjects} : {}), ...(lookupIntervalMs ? {lookupIntervalMs} : {})}
 }
 
 interface Pending<M> {

@@ -10,7 +10,6 @@ import {type AwaitingOutcome, isCurrentEntry, LEDGER_TABLE, type LedgerEntry, ty
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
 import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
-import {DEFAULT_LOOKUP_INTERVAL_MS} from './plan.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
 
@@ -39,7 +38,7 @@ export interface WriteApiLoaderSettings {
 }
 
 export const WRITE_API_DEFAULTS = {
-  minLookupIntervalMs: DEFAULT_LOOKUP_INTERVAL_MS,
+  minLookupIntervalMs: STREAM_GROUPS.lookupIntervalMs,
   requestBytes: REQUEST_BYTES_BUDGET,
   leaseMs: 10 * 60_000,
   clock: REAL_CLOCK,
