@@ -296,7 +296,7 @@ export class WriteApiLoader implements ObjectLoader {
    * The members of a closed group whose look-ups say to load them (the others are answered here), in their order;
    * one that must load under another load id (a second version in one run) is parsed again under it.
    */
-  private async decided(members: readonly Member[]): Promise<Member[]> {
+  private async admitted(members: readonly Member[]): Promise<Member[]> {
     const go = await Promise.all(
       members.map(async (m) => {
         try {
@@ -519,7 +519,7 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Writes a closed group, again without the objects that cannot be in it, until none is left. */
   private async writeGroup(table: string, members: Member[]): Promise<void> {
-    let live = await this.decided(members)
+    let live = await this.admitted(members)
     for (let round = 0; live.length > 0; round++) {
       if (round > 0) this.groups.spend(1)
       try {
