@@ -131,6 +131,43 @@ class Crash extends Error {
   override readonly name = 'Crash'
 }
 
+describe('Write API loader: an object is read and parsed while its look-up runs', () => {
+  it('look-ups held until an object was read: the read comes first, and no object reaches a stream before its look-up decided', async () => {
+    const s = scenario()
+    const events: string[] = []
+    let read!: () => void
+    const wasRead = new Promise<void>((r) => (read = r))
+    // an observer (matches nothing): an object's bytes asked for
+    google.g.delay({
+      match: (q) => {
+        if (q.query.alt === 'media' && q.path.includes(`/b/${s.bucket}/o/`)) {
+          events.push('read')
+          read()
+        }
+        return false
+      },
+    })
+    // the ledger look-ups (not their dry runs) answered only once an object was read: before, an object was read
+    // only after its look-up, and this run would never end
+    const lookup = (q: {method: string; path: string; body?: any}) => q.method === 'POST' && /\/jobs$/.test(q.path) && /object_uri IN UNNEST/.test(q.body?.configuration?.query?.query ?? '') && !q.body?.configuration?.dryRun
+    google.g.delay({match: lookup, until: wasRead})
+    try {
+      const r = await s.run({onStep: (step, uri) => void events.push(`${step} ${uri}`)})
+      expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: s.fx.files.length, failed: 0})
+      await expectExactlyOnce(s)
+    } finally {
+      google.g.clearDelays()
+    }
+    expect(events[0]).toBe('read')
+    const uris = s.fx.files.map((f) => `gs://${s.bucket}/${f.key}`)
+    for (const uri of uris) {
+      // decided before anything of it was written
+      expect(events.indexOf(`lookup ${uri}`), uri).toBeGreaterThan(0)
+      expect(events.indexOf(`created ${uri}`), uri).toBeGreaterThan(events.indexOf(`lookup ${uri}`))
+    }
+  })
+})
+
 describe('Write API loader: exactly once through lost replies and crashes', () => {
   it('a lost append reply: the append is sent again at the same offset (ALREADY_EXISTS = done), rows once', async () => {
     const s = scenario()
