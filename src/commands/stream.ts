@@ -14,7 +14,7 @@ import {plural} from '../lib/output/words.js'
 import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub-name.js'
-import {DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_STOP_TIMEOUT_MS, parseListenAddress} from '../lib/stream/sources/push.js'
+import {parseListenAddress, stopBudget} from '../lib/stream/sources/push.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
@@ -158,9 +158,7 @@ ${exitCodeHelp([
     if (pushOnly && !flags.listen) throw new UsageError(`--${pushOnly} applies to push mode only.`, 'Add --listen HOST:PORT, or drop the flag.')
     if ((flags['push-service-account'] || flags['push-jwks-url']) && !flags['push-audience']) throw new UsageError(`--${flags['push-service-account'] ? 'push-service-account' : 'push-jwks-url'} needs --push-audience: a token is only checked against the audience it was minted for.`, 'Add --push-audience with the push endpoint URL (or the audience set on the push subscription).')
     if (flags.watch && (flags.bucket || flags.prefix)) throw new UsageError(`--${flags.bucket ? 'bucket' : 'prefix'} applies to --queue, --subscription and --listen: --watch loads the folder it watches.`, 'Drop the flag, or watch a narrower folder.')
-    const stopTimeout = flags['stop-timeout'] ?? (flags.listen ? DEFAULT_STOP_TIMEOUT_MS : undefined)
-    const grace = flags['shutdown-grace'] ?? (flags.listen ? Math.min(DEFAULT_SHUTDOWN_GRACE_MS, stopTimeout !== undefined ? Math.floor(stopTimeout * 2 / 3) : DEFAULT_SHUTDOWN_GRACE_MS) : undefined)
-    if (grace !== undefined && stopTimeout !== undefined && grace >= stopTimeout) throw new UsageError(`--shutdown-grace (${formatDuration(grace)}) must be shorter than the stop budget --stop-timeout (${formatDuration(stopTimeout)}): the last commits and the close need the rest.`, 'For example: --stop-timeout 9s --shutdown-grace 6s (Cloud Run kills the process 10 s after SIGTERM).')
+    const {stopTimeoutMs: stopTimeout, shutdownGraceMs: grace} = stopBudget({stopTimeoutMs: flags['stop-timeout'], shutdownGraceMs: flags['shutdown-grace'], push: Boolean(flags.listen)})
     // a stream worker on BigQuery commits each object in seconds through the Write API unless told otherwise
     const loadMethod = flags['load-method'] ?? 'write-api'
     // --max-latency paces load-jobs batches only: bounded below there, said to do nothing on the Write API

@@ -5,7 +5,7 @@ import path from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {runStream, type StreamHooks, type StreamOptions, type StreamResult} from '../../../src/lib/stream/run.js'
-import {defaultMaxRequests, parseListenAddress, parsePushRequest} from '../../../src/lib/stream/sources/push.js'
+import {defaultMaxRequests, parseListenAddress, parsePushRequest, stopBudget} from '../../../src/lib/stream/sources/push.js'
 import {LOADER_DEFAULTS} from '../../../src/lib/warehouse/bigquery/loader.js'
 import {ROOT} from '../../helpers/cli.js'
 import {count, duckQuery} from '../../helpers/duckdb.js'
@@ -104,6 +104,16 @@ describe('parsing push requests', () => {
     expect(parsePushRequest(viaTopic, Buffer.from(pushBody(m, {messageId: '77'})))).toMatchObject({kind: 'delivery', via: 'cloudevent', id: '77', parsed: {kind: 'finalize'}})
     expect(parsePushRequest({}, Buffer.from('not json'))).toMatchObject({kind: 'bad'})
     expect(parsePushRequest({}, Buffer.from('{"hello": 1}'))).toMatchObject({kind: 'bad', reason: 'not a Pub/Sub push request (no message object)'})
+  })
+})
+
+describe('the stop budget', () => {
+  it('push mode: 9 s and a 6 s grace by default, a grace of two thirds of a shorter budget; other modes none unless given; a grace at the budget refused', () => {
+    expect(stopBudget({push: true})).toEqual({stopTimeoutMs: 9000, shutdownGraceMs: 6000})
+    expect(stopBudget({push: true, stopTimeoutMs: 3000})).toEqual({stopTimeoutMs: 3000, shutdownGraceMs: 2000})
+    expect(stopBudget({push: false})).toEqual({stopTimeoutMs: undefined, shutdownGraceMs: undefined})
+    expect(stopBudget({push: false, stopTimeoutMs: 5000})).toEqual({stopTimeoutMs: 5000, shutdownGraceMs: undefined})
+    expect(() => stopBudget({push: true, stopTimeoutMs: 3000, shutdownGraceMs: 3000})).toThrow(/--shutdown-grace \(3\.0s\) must be shorter than the stop budget --stop-timeout \(3\.0s\)/)
   })
 })
 

@@ -24,6 +24,20 @@ export const DEFAULT_SHUTDOWN_GRACE_MS = 6000
  * A worker still busy then exits anyway: nothing partial is committed, and every push not answered 2xx is redelivered.
  */
 export const DEFAULT_STOP_TIMEOUT_MS = 9000
+
+/**
+ * A worker's stop budget and (push mode) its shutdown grace: the flags' values, else the defaults push mode needs
+ * (a budget inside the platform's 10 s; a grace two thirds of the budget at most); other modes have no budget unless
+ * one is given. The grace must leave part of the budget for the last commits and the close.
+ */
+export function stopBudget(o: {stopTimeoutMs?: number; shutdownGraceMs?: number; push: boolean}): {stopTimeoutMs?: number; shutdownGraceMs?: number} {
+  const stopTimeoutMs = o.stopTimeoutMs ?? (o.push ? DEFAULT_STOP_TIMEOUT_MS : undefined)
+  const shutdownGraceMs = o.shutdownGraceMs ?? (o.push ? Math.min(DEFAULT_SHUTDOWN_GRACE_MS, stopTimeoutMs !== undefined ? Math.floor((stopTimeoutMs * 2) / 3) : DEFAULT_SHUTDOWN_GRACE_MS) : undefined)
+  if (shutdownGraceMs !== undefined && stopTimeoutMs !== undefined && shutdownGraceMs >= stopTimeoutMs) {
+    throw new UsageError(`--shutdown-grace (${formatDuration(shutdownGraceMs)}) must be shorter than the stop budget --stop-timeout (${formatDuration(stopTimeoutMs)}): the last commits and the close need the rest.`, 'For example: --stop-timeout 9s --shutdown-grace 6s (Cloud Run kills the process 10 s after SIGTERM).')
+  }
+  return {stopTimeoutMs, shutdownGraceMs}
+}
 /** A request's body must be complete this long after its headers arrived (a notification is a few kB), else 408. */
 const DEFAULT_BODY_TIMEOUT_MS = 5000
 /** Requests admitted per object the loader takes in flight: the rest of them wait (queued) for a load slot. */
