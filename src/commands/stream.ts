@@ -15,6 +15,8 @@ import {renderStreamSummary} from '../lib/stream/render.js'
 import {runStream, type StreamResult} from '../lib/stream/run.js'
 import {parseSubscriptionName} from '../lib/stream/sources/pubsub-name.js'
 import {parseListenAddress, stopBudget} from '../lib/stream/sources/push.js'
+import {folderRetryRule} from '../lib/stream/sources/folder.js'
+import {DEFAULT_MAX_DELIVERIES} from '../lib/stream/sources/poison.js'
 import {renderStatusLine} from '../lib/stream/stats.js'
 import {formatDuration} from '../lib/time.js'
 import {DEFAULT_STREAM_MAX_LATENCY_MS} from '../lib/warehouse/bigquery/defaults.js'
@@ -108,7 +110,7 @@ ${exitCodeHelp([
     'stop-when-idle': durationFlag({summary: 'Exit once nothing arrived (and nothing was loading) for this long, e.g. 30s.'}),
     'visibility-timeout': durationFlag({summary: 'How long a received message stays invisible; renewed while its objects load [default: 60s].'}),
     'ack-deadline': durationFlag({summary: '--subscription: the ack deadline asked for, 10s to 600s; extended while an object loads [default: 60s].'}),
-    'max-deliveries': Flags.integer({min: 1, max: 1000, summary: 'Deliveries after which a failing message is poison, left to the dead-letter queue/topic [default: the queue\'s maxReceiveCount or the subscription\'s maxDeliveryAttempts, else 5].'}),
+    'max-deliveries': Flags.integer({min: 1, max: 1000, summary: `Deliveries after which a failing message is poison, left to the dead-letter queue/topic [default: the queue's maxReceiveCount or the subscription's maxDeliveryAttempts, else ${DEFAULT_MAX_DELIVERIES}].`}),
     'wait-time': durationFlag({summary: 'Long-poll wait per receive, up to 20s [default: 20s].'}),
     'status-interval': durationFlag({summary: 'How often the status line (or JSON line) is written; 0s for never [default: 10s].'}),
     'metrics-port': Flags.integer({min: 0, max: 65_535, summary: 'Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 picks a free port).'}),
@@ -262,7 +264,7 @@ ${exitCodeHelp([
           onFailure: (f) =>
             this.warn(
               flags.watch
-                ? `load failed, retried while the file stays unchanged (after 2s, then twice as long each time up to 5m; after ${plural(flags['max-deliveries'] ?? 5, 'failure')} it is poison and waits for the file to change): ${f.uri}: ${f.error}`
+                ? `load failed, ${folderRetryRule(flags['max-deliveries'] ?? DEFAULT_MAX_DELIVERIES)}: ${f.uri}: ${f.error}`
                 : `load failed, left for redelivery: ${f.uri}: ${f.error}`,
             ),
           onInvalid: (m) => this.warn(`unparseable message ${m.messageId} left for the dead-letter queue${m.receiveCount ? ` (received ${plural(m.receiveCount, 'time')})` : ''}: ${m.reason}`),

@@ -137,7 +137,7 @@ describe('seneka stream (CLI)', () => {
     const r = await runCli(['stream', '--watch', dir, '--format', 'jsonl', '--table', 'app', '--warehouse', `duckdb:${db}`, '--settle', '200ms', '--poll-interval', '100ms', '--stop-when-idle', '1s', '--max-deliveries', '1'])
     expect(r.code).toBe(3)
     const stderr = r.stderr.replace(/\s*›\s*/g, ' ').replace(/\s+/g, ' ')
-    expect(stderr).toContain('load failed, retried while the file stays unchanged (after 2s, then twice as long each time up to 5m; after 1 failure it is poison and waits for the file to change)')
+    expect(stderr).toContain('load failed, retried while the file stays unchanged (after 2.0s, then twice as long each time up to 5m00s; after 1 failure it is poison and waits for the file to change)')
     expect(stderr).not.toContain('left for redelivery')
   })
 

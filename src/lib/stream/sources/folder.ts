@@ -1,15 +1,27 @@
 import {UserError} from '../../errors.js'
+import {plural} from '../../output/words.js'
+import {formatDuration} from '../../time.js'
 import {openStore} from '../../store/index.js'
 import {isSameVersion, type ObjectInfo} from '../../store/types.js'
 import {sleep} from '../sleep.js'
 import type {StopReason} from '../types.js'
-import {DeliveryTracker} from './poison.js'
+import {DEFAULT_MAX_DELIVERIES, DeliveryTracker} from './poison.js'
 import type {Source, WorkerContext} from './types.js'
 
 /** Names that are still being written by convention: hidden files, temp and partial downloads. */
 export function isTemporaryName(key: string): boolean {
   const name = key.slice(key.lastIndexOf('/') + 1)
   return name.startsWith('.') || /\.(tmp|part|partial|crdownload|swp)$/i.test(name) || /\.tmp-/.test(name) || name.endsWith('~')
+}
+
+/** A failed file is tried again (while it stays unchanged) after 2 s, then twice as long each time, up to 5 min. */
+const RETRY_FIRST_MS = 2000
+const RETRY_MAX_MS = 300_000
+const retryDelayMs = (attempts: number) => Math.min(RETRY_MAX_MS, (RETRY_FIRST_MS / 2) * 2 ** attempts)
+
+/** What --watch does with a file whose load failed, in one sentence's words (`maxDeliveries`: when it turns poison). */
+export function folderRetryRule(maxDeliveries: number): string {
+  return `retried while the file stays unchanged (after ${formatDuration(RETRY_FIRST_MS)}, then twice as long each time up to ${formatDuration(RETRY_MAX_MS)}; after ${plural(maxDeliveries, 'failure')} it is poison and waits for the file to change)`
 }
 
 /**
@@ -34,7 +46,7 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
   const running = new Map<string, Promise<void>>()
   let pending: ObjectInfo[] = []
   /** a file whose load failed maxDeliveries times is poison: recorded, and not retried until it changes */
-  const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
+  const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, null)
 
   const refresh = (): void => {
     const now = Date.now()
@@ -88,7 +100,7 @@ export function folderSource(ctx: WorkerContext, dir: string): Source {
                 const attempts = (retry && retry.etag === info.etag ? retry.attempts : 0) + 1
                 const version = `${info.uri}#${info.etag}`
                 const poison = tracker.failed(version, attempts, info.uri, loader.failureReason(info.uri) ?? 'the load failed')
-                retryAt.set(info.uri, {etag: info.etag, at: poison ? Infinity : Date.now() + Math.min(300_000, 1000 * 2 ** attempts), attempts})
+                retryAt.set(info.uri, {etag: info.etag, at: poison ? Infinity : Date.now() + retryDelayMs(attempts), attempts})
               } else {
                 lastActivity = performance.now()
                 retryAt.delete(info.uri)

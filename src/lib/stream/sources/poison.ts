@@ -1,6 +1,9 @@
 import type {PoisonObject} from '../types.js'
 import {MAX_SAMPLES, type WorkerContext} from './types.js'
 
+/** Deliveries after which a failing object is poison, when neither --max-deliveries nor the queue says. */
+export const DEFAULT_MAX_DELIVERIES = 5
+
 const TRACKED_MAX = 100_000
 
 /**

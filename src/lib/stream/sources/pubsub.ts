@@ -2,7 +2,7 @@ import {Duration, type Message, PubSub, type Subscription} from '@google-cloud/p
 import {describeNetworkError, errorMessage, UserError, UsageError} from '../../errors.js'
 import {parseGcsNotification} from '../gcs-events.js'
 import type {StopReason} from '../types.js'
-import {DeliveryTracker} from './poison.js'
+import {DEFAULT_MAX_DELIVERIES, DeliveryTracker} from './poison.js'
 import {MAX_SAMPLES, runLatch, type Source, watchIdle, type WorkerContext} from './types.js'
 
 import {parseSubscriptionName} from './pubsub-name.js'
@@ -71,7 +71,7 @@ export function pubsubSource(ctx: WorkerContext, subscriptionName: string): Sour
         const deadLetter = dlp?.deadLetterTopic ? String(dlp.deadLetterTopic) : null
         const policyAttempts = dlp?.deadLetterTopic && dlp.maxDeliveryAttempts ? Number(dlp.maxDeliveryAttempts) : null
         if (!deadLetter) hooks.onWarning?.(`the subscription has no dead-letter topic: a message that cannot be loaded is redelivered forever (seneka holds it once it is poison; attach a dead-letter topic)`)
-        const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? policyAttempts ?? 5, deadLetter)
+        const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? policyAttempts ?? DEFAULT_MAX_DELIVERIES, deadLetter)
 
         subscription = client.subscription(subscriptionName, {
           flowControl: {maxMessages: cap, allowExcessMessages: false},

@@ -7,7 +7,7 @@ import {formatDuration} from '../../time.js'
 import {PushAuth} from '../push-auth.js'
 import {renderPrometheus} from '../stats.js'
 import type {StopReason} from '../types.js'
-import {DeliveryTracker} from './poison.js'
+import {DEFAULT_MAX_DELIVERIES, DeliveryTracker} from './poison.js'
 import {MAX_SAMPLES, runLatch, type Source, watchIdle, type WorkerContext} from './types.js'
 
 /** The Eventarc type of a Pub/Sub message (a trigger on the notification topic): data is the push envelope. */
@@ -275,7 +275,7 @@ export function pushSource(ctx: WorkerContext, listen: string): Source {
     },
 
     async run() {
-      const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
+      const tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, null)
       let freshInflight = 0
       let lastActivity = performance.now()
       let stoppedBy: StopReason = 'signal'

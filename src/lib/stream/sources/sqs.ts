@@ -4,7 +4,7 @@ import {parseMessage} from '../events.js'
 import {sleep} from '../sleep.js'
 import {createSqsClient, DeleteBatcher, SqsQueue} from '../sqs.js'
 import type {StopReason} from '../types.js'
-import {DeliveryTracker} from './poison.js'
+import {DEFAULT_MAX_DELIVERIES, DeliveryTracker} from './poison.js'
 import {MAX_SAMPLES, type Source, type WorkerContext} from './types.js'
 
 /**
@@ -22,7 +22,7 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
   /** SentTimestamp of messages held now */
   const held = new Map<string, number>()
   let intervalOldest: number | null = null
-  let tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? 5, null)
+  let tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, null)
 
   const handle = async (m: Message): Promise<void> => {
     const id = m.MessageId ?? '?'
@@ -106,7 +106,7 @@ export function sqsSource(ctx: WorkerContext, queueUrl: string): Source {
 
     async run() {
       const attrs = await queue.attributes() // fails fast on a wrong URL, endpoint or credentials
-      tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? attrs.maxReceiveCount ?? 5, attrs.deadLetterTargetArn)
+      tracker = new DeliveryTracker(ctx, opts.maxDeliveries ?? attrs.maxReceiveCount ?? DEFAULT_MAX_DELIVERIES, attrs.deadLetterTargetArn)
       if (!attrs.hasRedrivePolicy) hooks.onWarning?.(`the queue has no redrive policy: a message that cannot be loaded is redelivered forever (attach a dead-letter queue)`)
       if (attrs.visibilityTimeoutSeconds !== null) ctx.backlog = {messages: attrs.messages, inFlight: attrs.inFlight, oldestAgeSeconds: null}
       const inflight = new Set<Promise<void>>()
