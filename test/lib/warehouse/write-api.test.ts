@@ -672,6 +672,59 @@ describe('Write API loader: one stream per version commits, per object, across g
   })
 })
 
+describe('Write API loader: a stream abandoned by one worker while another commits it', () => {
+  it('the committer meets the abandon after its commit: the group\'s rows go and its objects load again; every object ends once', async () => {
+    const s = jsonlScenario(2)
+    const [x, y] = s.uris
+    const cCreated = gate()
+    const aChecked = gate()
+    const aGo = gate()
+    // C (X alone) creates its stream first, so it sorts first; its intent waits until A ({X,Y}) passed its check
+    const c = s.run(
+      {
+        groups: {...STREAM_GROUPS, maxObjects: 1},
+        onStep: async (step, uri) => {
+          if (uri !== x) return
+          if (step === 'created') cCreated.open()
+          if (step === 'finalized') await aChecked.p
+        },
+      },
+      {loadId: 'worker-c', sources: [x]},
+    )
+    await cCreated.p
+    // A checked before C's intent was visible, then is slow to commit
+    const a = s.run(
+      {
+        onStep: async (step, uri) => {
+          if (step !== 'checked' || uri !== x) return
+          aChecked.open()
+          await aGo.p
+        },
+      },
+      {loadId: 'worker-a', sources: [x, y]},
+    )
+    // C sees A's intent, sorts first and commits X
+    const rc = await c
+    expect(rc.objects, JSON.stringify(rc.failures)).toMatchObject({loaded: 1, failed: 0})
+    // a settler of Y finds A's stream open and X committed from another stream: A's stream may not commit, so it is
+    // recorded abandoned, for Y and X, and the settler loads Y from a stream of its own
+    const settler = await s.run({}, {loadId: 'settler', sources: [y]})
+    expect(settler.objects, JSON.stringify(settler.failures)).toMatchObject({loaded: 1, failed: 0})
+    const ledger = await s.ledger()
+    const sa = String(ledger.find((l) => l.load_id === 'worker-a' && l.state === 'intent')!.stream)
+    expect(new Set(google.w.streams.get(sa)!.rows.map((r) => r._source_uri))).toEqual(new Set([x, y]))
+    expect(ledger.filter((l) => l.stream === sa && l.state === 'abandoned').map((l) => l.object_uri).sort()).toEqual([x, y])
+    // A, with its older look-up, commits the stream all the same: its rows of Y would stay beside the settler's
+    aGo.open()
+    const ra = await a
+    expect(ra.objects.failed, JSON.stringify(ra.failures)).toBe(0)
+    expect(google.w.streams.get(sa)!.commitTime).toBeDefined()
+    const next = await s.run({}, {loadId: 'next'})
+    expect(next.objects, JSON.stringify(next.failures)).toMatchObject({loaded: 0, failed: 0})
+    await s.exactlyOnce()
+  })
+})
+
 describe('Write API loader: a group whose intents are not all visible', () => {
   it('a settler does not commit it: it waits while the lease may still run, then abandons it; every object ends once', async () => {
     const s = jsonlScenario(2)

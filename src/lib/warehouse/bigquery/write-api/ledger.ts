@@ -45,6 +45,8 @@ export interface ObjectView {
   committed: LedgerRecord[]
   /** intents not settled yet (no committed or abandoned row for their stream) */
   open: LedgerRecord[]
+  /** every load id any row of the object names: a new attempt takes another, so a DELETE by load id is one stream's */
+  loadIds: Set<string>
 }
 
 export function viewOf(records: readonly LedgerRecord[]): ObjectView {
@@ -72,7 +74,7 @@ export function viewOf(records: readonly LedgerRecord[]): ObjectView {
     openSeen.add(r.stream)
     open.push(r)
   }
-  return {current: committed.at(-1), committed, open}
+  return {current: committed.at(-1), committed, open, loadIds: new Set(records.map((r) => r.loadId))}
 }
 
 /** The current entry of every object among ledger rows of one table (readLedger). */

@@ -285,8 +285,10 @@ export class WriteApiLoader implements ObjectLoader {
     const cur = view.current
     if (cur && cur.etag === req.object.etag && baseLoadId(cur.loadId) === req.loadId) return {outcome: {status: 'loaded', rows: cur.rows, rejected: cur.rejected}}
     if (cur && isCurrentEntry(req, cur)) return {outcome: {status: 'skipped', entry: strip(cur)}}
-    // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced
-    const taken = new Set(view.committed.map((c) => c.loadId))
+    // versions loaded by this same run keep apart: rows are deleted by load id when their version is replaced; so
+    // do this run's attempts of one version (a stream it abandoned may have been committed by another worker, and
+    // its rows are then deleted by load id)
+    const taken = view.loadIds
     let loadId = req.loadId
     for (let n = 2; taken.has(loadId); n++) loadId = `${req.loadId}#${n}`
     return {loadId}
@@ -350,7 +352,7 @@ export class WriteApiLoader implements ObjectLoader {
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
       const winner = known ? undefined : sorted.find((s) => s.t === null && this.matesAllow(s.i.stream!, view))
       for (const s of sorted) if (s !== winner) await this.abandonStream(s.i, view)
-      if (winner) await this.settle(req, winner.i, view.committed)
+      if (winner) await this.settle(req, winner.i, view)
     }
   }
 
@@ -376,16 +378,37 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Records an uncommitted stream abandoned for every object of it this view knows (one ledger append). */
   private async abandonStream(intent: LedgerRecord, view: Looked): Promise<void> {
-    const all = [intent]
-    for (const rows of view.mates.values()) {
-      const mine = rows.find((r) => r.state === 'intent' && r.stream === intent.stream)
-      if (mine) all.push(mine)
-    }
-    await this.recordAll(all, 'abandoned')
+    await this.abandon(intent.stream!, [intent, ...this.matesOf(intent.stream!, view)])
   }
 
-  /** Commits an intent's stream (a commit done before counts as done), then replaces and records its object. */
-  private async settle(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<void> {
+  /** The intents of a stream's other objects that a view knows. */
+  private matesOf(stream: string, view: Looked): LedgerRecord[] {
+    const out: LedgerRecord[] = []
+    for (const rows of view.mates.values()) {
+      const mine = rows.find((r) => r.state === 'intent' && r.stream === stream)
+      if (mine) out.push(mine)
+    }
+    return out
+  }
+
+  /**
+   * Records a stream abandoned for these objects (one ledger append), then asks whether it was committed all the
+   * same: another worker that looked before this record may commit it at any moment. If it did, its rows are in
+   * the table while the ledger says they are not, so they go (each object's by its load id, which names this
+   * stream's rows only) and the objects load again, once. If it commits after this question, its committer meets
+   * the record in its own look-up after the commit and does the same (writeStream, settle).
+   */
+  private async abandon(stream: string, records: readonly LedgerRecord[]): Promise<void> {
+    await this.recordAll(records, 'abandoned')
+    if (!(await this.api.commitTime(stream))) return
+    for (const r of records) await this.deleteVersions(r, [r])
+  }
+
+  /**
+   * Commits an intent's stream (a commit done before counts as done), then replaces and records its object; and
+   * looks again: a stream another worker recorded abandoned meanwhile loses its rows (see abandon).
+   */
+  private async settle(req: ObjectLoadRequest, intent: LedgerRecord, view: Looked): Promise<void> {
     try {
       await this.api.commit(this.parent(intent.table), [intent.stream!])
     } catch (err) {
@@ -395,15 +418,22 @@ export class WriteApiLoader implements ObjectLoader {
       return
     }
     await this.step('committed', intent.objectUri)
-    await this.afterCommit(req, intent, committed)
+    if (!(await this.afterCommit(req, intent, view.committed))) return
+    const after = await this.view(req)
+    if (after.committed.some((c) => c.stream === intent.stream)) return
+    for (const r of [intent, ...this.matesOf(intent.stream!, view)]) await this.deleteVersions(r, [r])
+    throw retryable(`write stream ${intent.stream} was recorded abandoned by another worker while this one committed it; its rows were deleted and ${req.object.uri} loads again`)
   }
 
   private async commitRejects(intent: LedgerRecord): Promise<void> {
     if (intent.rejectStream) await this.api.commit(this.parent(REJECTS_TABLE), [intent.rejectStream])
   }
 
-  /** A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. */
-  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[], rejectsCommitted = false): Promise<void> {
+  /**
+   * A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. False:
+   * a newer version was committed meanwhile, and this one's rows went instead (recorded abandoned).
+   */
+  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[], rejectsCommitted = false): Promise<boolean> {
     if (!rejectsCommitted) await this.commitRejects(intent)
     const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
     // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
@@ -413,6 +443,7 @@ export class WriteApiLoader implements ObjectLoader {
     await this.step('replaced', intent.objectUri)
     await this.record(intent, newer ? 'abandoned' : 'committed')
     await this.step('recorded', req.object.uri)
+    return !newer
   }
 
   /**
@@ -635,8 +666,9 @@ export class WriteApiLoader implements ObjectLoader {
       return Boolean(rival || (firstOpen && firstOpen.stream !== stream.name))
     })
     if (members.some((_m, k) => overtaken[k] || rivalled[k])) {
-      // the stream commits for all of its objects or for none: none, and the others go to a new stream
-      await this.recordAll(entries, 'abandoned')
+      // the stream commits for all of its objects or for none: none, and the others go to a new stream (a settler
+      // that took this stream for the winner may commit it meanwhile: abandon() deletes its rows then)
+      await this.abandon(stream.name, entries)
       const again: Member[] = []
       members.forEach((m, k) => {
         const o = overtaken[k]
@@ -658,13 +690,20 @@ export class WriteApiLoader implements ObjectLoader {
     }
     if (rejectStream) await this.api.commit(this.parent(REJECTS_TABLE), [rejectStream])
     await this.groupStep('committed', members)
-    for (const [k, m] of members.entries()) await this.afterCommit(m.req, entries[k], now[k].committed, true)
+    const kept: boolean[] = []
+    for (const [k, m] of members.entries()) kept.push(await this.afterCommit(m.req, entries[k], now[k].committed, true))
     // the race the check cannot close (another worker looked before these intents were visible and commits its
     // own stream too): after the commit each side asks about the other's stream, so the later of two commits
     // sees the earlier one and the stream second by name loses its rows
     const post = await Promise.all(members.map((m) => this.view(m.req)))
     for (const [k, m] of members.entries()) {
       const entry = entries[k]
+      if (kept[k] && !post[k].committed.some((c) => c.stream === entry.stream)) {
+        // recorded abandoned by a worker whose look-up was older than this commit: its rows go, it loads again
+        await this.deleteVersions(entry, [entry])
+        m.reject(retryable(`write stream ${entry.stream} was recorded abandoned by another worker while this one committed it; its rows of ${m.req.object.uri} were deleted and it loads again`))
+        continue
+      }
       const others = new Map<string, LedgerRecord>()
       for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
       await this.dropDuplicates(entry, [...others.values()])
