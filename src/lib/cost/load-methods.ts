@@ -322,7 +322,7 @@ export function compareLoadMethods(traffic: Traffic, loadJobs: LoadJobsModel, wr
   else if (bl) advice = `write-api: the load-jobs path breaks ${bl}.`
   else if (bw) advice = `load-jobs: the Write API path breaks ${bw} (group more objects per stream).`
   else if (waUsd <= ljUsd) advice = `write-api: seconds instead of minutes, no merges, and no dearer (about $${waUsd.toFixed(2)} against $${ljUsd.toFixed(2)}${traffic.window === 'day' ? ' a month' : ''}).`
-  else advice = `load-jobs if cost matters most (about $${ljUsd.toFixed(2)} against $${waUsd.toFixed(2)}${traffic.window === 'day' ? ' a month' : ''}); write-api for seconds of latency and no merges.`
+  else advice = `load-jobs if cost matters most (about $${ljUsd.toFixed(2)} against $${waUsd.toFixed(2)}${traffic.window === 'day' ? ' a month' : ''}); write-api for seconds of latency and no merges${traffic.window === 'day' ? ` (its look-ups are most of its cost: SENEKA_WRITE_LOOKUP_INTERVAL_MS=1000 caps them at one a second, 86,400 a day, for about a second more per object)` : ''}.`
   return {
     traffic,
     loadJobs,

@@ -62,6 +62,8 @@ describe('the cost model of the two BigQuery load methods', () => {
     // a backfill of 1,000 objects in groups of 250: 4 groups, 3 rounds each
     const run = compareLoadMethods(runTraffic(1000, 1000 * MIB), model(), {objectsPerStream: 250, streamsPerHour: 3000, lookupEveryMs: 200}).methods[1]
     expect(run.billedStatements).toBe(12)
+    // dearer than load jobs at 1 object/s: the advice names the knob that trades latency for fewer look-ups
+    expect(compareLoadMethods(dayTraffic(1, MIB, false), model(120_000)).advice).toMatch(/^load-jobs if cost matters most .*SENEKA_WRITE_LOOKUP_INTERVAL_MS=1000/)
   })
 
   it('the load-jobs path says when it cannot keep up: the merge chain at a short interval, the project quota with many workers', () => {
