@@ -4,12 +4,13 @@ import {explainGcpError} from '../../../gcp/errors.js'
 import {tableColumns, type Value} from '../../../formats/types.js'
 import {parseBatches} from '../../../loader/parse-report.js'
 import {type LoaderClock, REAL_CLOCK} from '../loader.js'
-import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, ledgerLookupSql, REJECTS_SCHEMA, replacedRange} from '../sql.js'
+import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, REJECTS_SCHEMA, replacedRange} from '../sql.js'
 import type {BigQueryLoadHost, BqParams} from '../types.js'
 import {type AwaitingOutcome, isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
-import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, recordFromRow, viewOf} from './ledger.js'
+import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, viewOf} from './ledger.js'
+import {LedgerLookups} from './lookups.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
 
@@ -24,7 +25,7 @@ export interface WriteApiLoaderSettings {
    * records no intent and commits nothing; the object is loaded again by whoever gets it next.
    */
   leaseMs: number
-  /** at least this long between two ledger look-ups of a table (each is one billed statement of >= 10 MB) */
+  /** ledger look-ups of a table paced at one per this long (each is one billed statement of >= 10 MB; lookups.ts) */
   minLookupIntervalMs: number
   clock: LoaderClock
   /** HOST:PORT of a plaintext Write API endpoint (BIGQUERY_STORAGE_EMULATOR_HOST) */
@@ -48,81 +49,6 @@ export const WRITE_API_DEFAULTS = {
 /** A transient failure the object-level retry may take again (a lease that ran out, another worker's race). */
 function retryable(message: string): Error {
   return Object.assign(new Error(message), {$retryable: {throttling: false}})
-}
-
-interface Waiter {
-  uri: string
-  resolve: (rows: LedgerRecord[]) => void
-  reject: (err: unknown) => void
-}
-
-/**
- * Ledger look-ups of many objects in ONE statement: requests wait while one runs, and two statements of a table
- * are at least minLookupIntervalMs apart. A worker runs at most 3,600 / interval look-ups an hour per table,
- * whatever its rate of objects.
- */
-class LedgerLookups {
-  private readonly waiting = new Map<string, Waiter[]>()
-  private readonly running = new Set<string>()
-  private readonly last = new Map<string, number>()
-  private readonly timers = new Map<string, unknown>()
-  statements = 0
-
-  constructor(
-    private readonly wh: BigQueryLoadHost,
-    private readonly settings: WriteApiLoaderSettings,
-  ) {}
-
-  get(table: string, uri: string): Promise<LedgerRecord[]> {
-    return new Promise((resolve, reject) => {
-      const list = this.waiting.get(table) ?? []
-      list.push({uri, resolve, reject})
-      this.waiting.set(table, list)
-      this.schedule(table)
-    })
-  }
-
-  private schedule(table: string): void {
-    if (this.running.has(table) || this.timers.has(table) || !this.waiting.get(table)?.length) return
-    const {clock, minLookupIntervalMs} = this.settings
-    const wait = Math.max(0, (this.last.get(table) ?? -Infinity) + minLookupIntervalMs - clock.now())
-    this.timers.set(
-      table,
-      clock.setTimeout(() => {
-        this.timers.delete(table)
-        void this.run(table)
-      }, wait),
-    )
-  }
-
-  private async run(table: string): Promise<void> {
-    const batch = this.waiting.get(table) ?? []
-    this.waiting.delete(table)
-    if (batch.length === 0) return
-    this.running.add(table)
-    this.last.set(table, this.settings.clock.now())
-    try {
-      this.statements++
-      const uris = [...new Set(batch.map((w) => w.uri))]
-      const rows = await this.wh.runQuery(ledgerLookupSql(this.wh.dialect), {table, objects: uris}, `ledger look-up (${uris.length} objects)`)
-      const byUri = new Map<string, LedgerRecord[]>()
-      for (const r of rows) {
-        const rec = recordFromRow(r, table)
-        byUri.set(rec.objectUri, [...(byUri.get(rec.objectUri) ?? []), rec])
-      }
-      for (const w of batch) w.resolve(byUri.get(w.uri) ?? [])
-    } catch (err) {
-      for (const w of batch) w.reject(err)
-    } finally {
-      this.running.delete(table)
-      this.schedule(table)
-    }
-  }
-
-  close(): void {
-    for (const t of this.timers.values()) this.settings.clock.clearTimeout(t)
-    this.timers.clear()
-  }
 }
 
 /** What the ledger says of one object, and of the objects that share its intents' streams (by object). */
