@@ -67,8 +67,8 @@ type Kind = (typeof KIND)[keyof typeof KIND] | 0
 interface Field {
   name: string
   kind: Kind
-  /** the field's tag as a varint */
-  tag: Uint8Array
+  /** the field's tag (number and wire type), written as a varint */
+  tag: number
 }
 
 /** The growing output: rows back to back. */
@@ -89,20 +89,8 @@ export class ByteSink {
 
   /** the bytes written, in a buffer of their own (transferable) */
   take(): Uint8Array {
-    const out = new Uint8Array(this.pos)
-    out.set(this.buf.subarray(0, this.pos))
-    return out
+    return new Uint8Array(this.buf.buffer.slice(this.buf.byteOffset, this.buf.byteOffset + this.pos))
   }
-}
-
-function varint(n: number): Uint8Array {
-  const out: number[] = []
-  while (n > 127) {
-    out.push((n & 127) | 128)
-    n >>>= 7
-  }
-  out.push(n)
-  return Uint8Array.from(out)
 }
 
 /** A (safe) integer as a protobuf int64 varint; negative ones take 10 bytes (two's complement). */
@@ -142,21 +130,30 @@ function writeVarint32(s: ByteSink, v: number): void {
   s.pos = p
 }
 
-function writeTag(s: ByteSink, tag: Uint8Array): void {
-  s.reserve(tag.length)
-  s.buf.set(tag, s.pos)
-  s.pos += tag.length
-}
+/** bytes of a varint length prefix below 2^21 */
+const lengthBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3)
 
 function writeString(s: ByteSink, v: string): void {
-  // a string of under 43 UTF-16 units has under 128 UTF-8 bytes: one length byte, written after the string
-  if (v.length < 43) {
-    s.reserve(1 + v.length * 3)
-    const n = s.buf.write(v, s.pos + 1)
-    s.buf[s.pos] = n
-    s.pos += 1 + n
-    return
+  const len = v.length
+  // ASCII (most of a log line) is copied here, its length known up front: a call into C++ per string costs more
+  if (len < 0x200000) {
+    const head = lengthBytes(len)
+    s.reserve(head + len)
+    const b = s.buf
+    const at = s.pos + head
+    let i = 0
+    for (; i < len; i++) {
+      const c = v.charCodeAt(i)
+      if (c >= 0x80) break
+      b[at + i] = c
+    }
+    if (i === len) {
+      writeVarint32(s, len)
+      s.pos = at + len
+      return
+    }
   }
+  // anything else by Buffer's UTF-8 encoder
   const n = Buffer.byteLength(v)
   s.reserve(5 + n)
   writeVarint32(s, n)
@@ -179,7 +176,7 @@ export class RowWriter {
     this.fields = byId.map((f) => {
       const kind = ({double: KIND.TYPE_DOUBLE, int64: KIND.TYPE_INT64, bool: KIND.TYPE_BOOL, string: KIND.TYPE_STRING} as Record<string, Kind>)[f.type] ?? 0
       const wire = kind === KIND.TYPE_DOUBLE ? 1 : kind === KIND.TYPE_STRING ? 2 : 0
-      return {name: f.name, kind, tag: varint((f.id << 3) | wire)}
+      return {name: f.name, kind, tag: (f.id << 3) | wire}
     })
   }
 
@@ -202,24 +199,26 @@ export class RowWriter {
       switch (f.kind) {
         case KIND.TYPE_STRING:
           if (typeof v !== 'string') return this.slow(s, start, values)
-          writeTag(s, f.tag)
+          s.reserve(5)
+          writeVarint32(s, f.tag)
           writeString(s, v)
           break
         case KIND.TYPE_INT64:
           if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.slow(s, start, values)
-          writeTag(s, f.tag)
+          s.reserve(15)
+          writeVarint32(s, f.tag)
           writeInt64(s, v)
           break
         case KIND.TYPE_DOUBLE:
           if (typeof v !== 'number') return this.slow(s, start, values)
-          writeTag(s, f.tag)
-          s.reserve(8)
+          s.reserve(13)
+          writeVarint32(s, f.tag)
           s.pos = s.buf.writeDoubleLE(v, s.pos)
           break
         case KIND.TYPE_BOOL:
           if (typeof v !== 'boolean') return this.slow(s, start, values)
-          writeTag(s, f.tag)
-          s.reserve(1)
+          s.reserve(6)
+          writeVarint32(s, f.tag)
           s.buf[s.pos++] = v ? 1 : 0
           break
         default:
