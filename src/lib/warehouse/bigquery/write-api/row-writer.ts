@@ -130,34 +130,39 @@ function writeVarint32(s: ByteSink, v: number): void {
   s.pos = p
 }
 
-/** bytes of a varint length prefix below 2^21 */
-const lengthBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : 3)
+/** bytes of a 32-bit varint */
+const varintBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5)
 
 function writeString(s: ByteSink, v: string): void {
   const len = v.length
-  // ASCII (most of a log line) is copied here, its length known up front: a call into C++ per string costs more
-  if (len < 0x200000) {
-    const head = lengthBytes(len)
-    s.reserve(head + len)
+  // a short string (under 43 UTF-16 units: under 128 bytes, one length byte) is copied here when it is ASCII: a
+  // call into C++ per short string costs more than the copy
+  if (len < 43) {
+    s.reserve(1 + len * 3)
     const b = s.buf
-    const at = s.pos + head
+    const at = s.pos
     let i = 0
     for (; i < len; i++) {
       const c = v.charCodeAt(i)
       if (c >= 0x80) break
-      b[at + i] = c
+      b[at + 1 + i] = c
     }
-    if (i === len) {
-      writeVarint32(s, len)
-      s.pos = at + len
-      return
-    }
+    const n = i === len ? len : i + b.write(v.slice(i), at + 1 + i)
+    b[at] = n
+    s.pos = at + 1 + n
+    return
   }
-  // anything else by Buffer's UTF-8 encoder
-  const n = Buffer.byteLength(v)
-  s.reserve(5 + n)
+  // a longer one by Buffer's UTF-8 encoder, after room for the longest length prefix it may need (moved back
+  // when the bytes turn out fewer)
+  const head = varintBytes(len * 3)
+  s.reserve(head + len * 3)
+  const b = s.buf
+  const at = s.pos
+  const n = b.write(v, at + head)
+  const need = varintBytes(n)
+  if (need < head) b.copyWithin(at + need, at + head, at + head + n)
   writeVarint32(s, n)
-  s.pos += s.buf.write(v, s.pos, n)
+  s.pos = at + need + n
 }
 
 /**
