@@ -133,3 +133,50 @@ describe('Write API rows encoded from parsed columns (row-writer.ts)', () => {
     expect(out.range).toEqual({min: Date.parse(time) * 1000, max: Date.parse(time) * 1000})
   })
 })
+
+describe("the bench's Write API double, keeping rows serialized until read (lazyRows)", () => {
+  it('checks each append as strictly and, when read, holds the rows the strict double holds', async () => {
+    const {startGcpDouble} = await import('../../helpers/gcp-doubles.js')
+    const {startWriteApiDouble} = await import('../../helpers/write-api-double.js')
+    const {WriteApi} = await import('../../../src/lib/warehouse/bigquery/write-api/client.js')
+    const g = await startGcpDouble()
+    const w = await startWriteApiDouble(g, {lazyRows: (table) => table === 'ds.lazy'})
+    const api = new WriteApi({project: 'test-project', emulatorHost: w.host, retries: 0, retryBaseDelayMs: 1})
+    try {
+      const fields: BqField[] = [
+        {name: 'msg', type: 'STRING'},
+        {name: 'n', type: 'INT64'},
+      ]
+      for (const t of ['lazy', 'strict']) g.tables.set(`ds.${t}`, {metadata: {tableReference: {projectId: 'test-project', datasetId: 'ds', tableId: t}, schema: {fields}}, rows: []})
+      const e = new RowEncoder(fields)
+      const rows = [e.encode({msg: 'a', n: 1}), e.encode({msg: 'é🙂', n: -5}), e.encode({msg: null, n: 2 ** 40})]
+      for (const t of ['lazy', 'strict']) {
+        const parent = api.tablePath('ds', t)
+        const s = await api.createPendingStream(parent)
+        expect(await api.appendPending(s.name, e.descriptor, [rows.slice(0, 2), rows.slice(2)], () => new Error('refused'))).toBe(3)
+        expect(await api.finalize(s.name)).toBe(3)
+        await api.commit(parent, [s.name])
+      }
+      const strict = g.tables.get('ds.strict')!.rows
+      expect(strict).toEqual([
+        {msg: 'a', n: 1},
+        {msg: 'é🙂', n: -5},
+        {msg: null, n: 2 ** 40},
+      ])
+      // committed, counted, not decoded yet; decoded when read
+      expect(g.tables.get('ds.lazy')!.rows).toHaveLength(3)
+      expect(g.tables.get('ds.lazy')!.rows[0]).not.toEqual(strict[0])
+      w.materialize('ds.lazy')
+      expect(g.tables.get('ds.lazy')!.rows).toEqual(strict)
+      // a writer schema with a column the table lacks is refused on the append, as by the strict double
+      const extra = new RowEncoder([...fields, {name: 'other', type: 'STRING'}])
+      const s = await api.createPendingStream(api.tablePath('ds', 'lazy'))
+      const err = await api.appendPending(s.name, extra.descriptor, [[extra.encode({msg: 'x', n: 1, other: 'y'})]], () => new Error('refused')).catch((x: unknown) => x)
+      expect(String((err as Error).message)).toMatch(/extra fields: 'other'/)
+    } finally {
+      await api.close()
+      await w.close()
+      await g.close()
+    }
+  })
+})
