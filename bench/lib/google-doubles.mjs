@@ -3,13 +3,19 @@
 // does not share its event loop with them. Started by bench/lib/google-doubles-client.js over IPC; needs
 // Node's type stripping and the .ts resolve hook (ts-hooks.mjs). The target tables' rows stay in the REST double's
 // memory only (their INSERTs into its DuckDB would take the worker's cores); the ledger and reject tables stay
-// queryable, as seneka needs them.
+// queryable, as seneka needs them. The target tables' Write API rows are kept serialized as they arrive and decoded
+// when the bench reads them (`rows`), unless `strictRows` is on (write-api-double.ts, lazyRows: the real service
+// decodes rows on Google's machines, not on the benchmarked worker's cores).
 import {readFileSync} from 'node:fs'
 import {gzipSync} from 'node:zlib'
 import {startGoogleStandIns} from '../../test/helpers/write-api-double.ts'
 
-const s = await startGoogleStandIns()
+let strict = false
+const target = (table) => !table.split('.')[1].startsWith('_seneka')
+const s = await startGoogleStandIns({lazyRows: (table) => !strict && target(table)})
 const insert = s.sql.insertRows.bind(s.sql)
+/** told when an object's rows first become visible (watchRss) */
+let onVisible
 /** per target table: object URI -> when its rows first became visible (their stream's batch commit), epoch ms */
 const visible = new Map()
 s.sql.insertRows = (ds, table, fields, rows) => {
@@ -18,7 +24,11 @@ s.sql.insertRows = (ds, table, fields, rows) => {
   const seen = visible.get(key) ?? new Map()
   visible.set(key, seen)
   const now = Date.now()
-  for (const r of rows) if (!seen.has(r._source_uri)) seen.set(r._source_uri, now)
+  for (const r of rows) {
+    if (seen.has(r._source_uri)) continue
+    seen.set(r._source_uri, now)
+    onVisible?.()
+  }
   return insert(ds, table, fields, [])
 }
 
@@ -33,9 +43,20 @@ const ops = {
     const ru = process.resourceUsage()
     return (ru.userCPUTime + ru.systemCPUTime) / 1000
   },
-  rows: ({table}) => (dropped.get(table) ?? 0) + (s.g.tables.get(table)?.rows.length ?? 0),
-  /** when each object's rows became visible in `table` (the service's side of "queryable"): [uri, epoch ms] */
+  /** rows committed into a table (decoded now, each as strictly as on arrival: a bad row fails the call) */
+  rows: ({table}) => {
+    s.w.materialize(table)
+    return (dropped.get(table) ?? 0) + (s.g.tables.get(table)?.rows.length ?? 0)
+  },
+  /**
+   * when each object's rows became visible in `table` (the service's side of "queryable"): [uri, epoch ms]; needs
+   * strictRows on (rows decoded at their commit), else it is the time they were read
+   */
   visibleAt: ({table}) => [...(visible.get(table) ?? new Map()).entries()],
+  /** on: every appended row decoded as it arrives (the test suite's double); off (default): when read */
+  strictRows: ({on}) => {
+    strict = Boolean(on)
+  },
   calls: ({method}) => s.w.calls.filter((c) => c.method === method).length,
   /** lets go of what the doubles keep of committed rows and appends (a long run would fill their heap); counts stay */
   trim: () => {
@@ -54,21 +75,21 @@ const ops = {
       s.g.putObject(bucket, `${prefix}o${String(i).padStart(6, '0')}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`))
     }
   },
-  /** samples the RSS of process `pid` at its k-th batch commit from now on, for k in `at` */
-  watchRss: ({pid, at}) => {
+  /**
+   * samples the RSS of process `pid` each time the number of objects whose rows became visible (committed) since
+   * now reaches a multiple of `every` (needs strictRows on: rows decoded at their commit)
+   */
+  watchRss: ({pid, every}) => {
     rss.clear()
-    const want = new Set(at)
-    let base
-    s.w.onCommitted = (n) => {
-      base ??= n - 1
-      const k = n - base
-      if (!want.has(k)) return
+    let n = 0
+    onVisible = () => {
+      if (++n % every !== 0) return
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-      if (m) rss.set(k, Number(m[1]) / 1024)
+      if (m) rss.set(n, Number(m[1]) / 1024)
     }
   },
   rssSamples: () => {
-    s.w.onCommitted = undefined
+    onVisible = undefined
     return [...rss.entries()].sort((a, b) => a[0] - b[0])
   },
   close: async () => {

@@ -8,7 +8,7 @@ import {albFixture} from '../../helpers/alb-fixtures.js'
 import {tempDir} from '../../helpers/tmp.js'
 
 // Worker threads run compiled code: the pool is imported from dist/ (npm test builds first).
-const {ParsePool} = await import('../../../dist/lib/warehouse/duckdb/parse-pool.js' as string)
+const {ParsePool} = await import('../../../dist/lib/warehouse/parse-pool.js' as string)
 
 const counters = (): ReadCounters => ({storedBytes: 0, bytes: 0, lines: 0, gzip: false})
 

@@ -33,7 +33,7 @@ import {
 } from '../types.js'
 import {checkTableName} from '../../identifiers.js'
 import {albFastSelect} from './alb.js'
-import {stageRequest} from './parse-pool.js'
+import {stageRequest} from './stage-request.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'

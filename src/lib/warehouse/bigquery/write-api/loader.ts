@@ -2,7 +2,7 @@ import pLimit from 'p-limit'
 import {UserError} from '../../../errors.js'
 import {explainGcpError} from '../../../gcp/errors.js'
 import {tableColumns, type Value} from '../../../formats/types.js'
-import {parseBatches} from '../../../loader/parse-report.js'
+import {ParsePool} from '../../parse-pool.js'
 import {type LoaderClock, REAL_CLOCK} from '../loader.js'
 import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, REJECTS_SCHEMA, replacedRange} from '../sql.js'
 import type {BigQueryLoadHost, BqParams} from '../types.js'
@@ -12,6 +12,7 @@ import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './clien
 import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, viewOf} from './ledger.js'
 import {LedgerLookups} from './lookups.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
+import {encodeRows, requestsOf, type RowsTask} from './encode-rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
@@ -79,7 +80,7 @@ interface Encoded {
   rejects: RowValues[]
   range: {min: number; max: number} | null
   /** the request and row index -> the line it came from */
-  lines: number[]
+  lines: ArrayLike<number>
 }
 
 const microsToDate = (us: number | null) => (us === null ? null : new Date(Math.floor(us / 1000)))
@@ -394,58 +395,40 @@ export class WriteApiLoader implements ObjectLoader {
     return e
   }
 
-  /** Parses the object into Write API requests (each under the size limit) and its rejected lines. */
+  /**
+   * Parses the object into Write API requests (each under the size limit) and its rejected lines: in a parse
+   * worker thread when they run (the main thread ships the object's bytes in and gets the encoded rows back), else
+   * in this thread. The reject rule runs here, before the object joins a group.
+   */
   private async encode(req: ObjectLoadRequest, loadId: string): Promise<Encoded> {
     const enc = this.encoder(req.table, req)
     const cols = req.format.columns
     const {object} = req
-    const modified = object.lastModified.getTime() * 1000
-    const gcsCreated = object.gcsCreatedAt ? object.gcsCreatedAt.getTime() * 1000 : null
     const ingested = this.settings.clock.now() * 1000
-    const timeCol = cols.findIndex((c) => c.name === 'event_time' && c.type === 'timestamp')
-    let min = Infinity
-    let max = -Infinity
-    let untimed = timeCol < 0
-    const builder = new RequestBuilder(this.settings.requestBytes)
-    const rejects: RowValues[] = []
-    const lines: number[] = []
-    const reject = (line: number, reason: string, raw: string) => rejects.push({target_table: req.table, object_uri: object.uri, line, reason, raw, load_id: loadId, rejected_at: ingested})
-    for await (const batch of parseBatches(req.open, req.format, req.report)) {
-      for (let i = 0; i < batch.count; i++) {
-        const row: RowValues = {}
-        for (let k = 0; k < cols.length; k++) row[cols[k].name] = batch.columns[k][i] as Value
-        row._source_uri = object.uri
-        row._line = batch.lines[i]
-        row._load_id = loadId
-        row._ingested_at = ingested
-        row._object_modified_at = modified
-        row._load_path = req.path
-        row._gcs_created_at = gcsCreated
-        let bytes: Uint8Array
-        try {
-          bytes = enc.encode(row)
-        } catch (err) {
-          reject(batch.lines[i], `cannot be written to BigQuery: ${(err as Error).message}`, '')
-          continue
-        }
-        if (!builder.add(bytes)) {
-          reject(batch.lines[i], 'the row is larger than a Write API request may be (10 MB)', '')
-          continue
-        }
-        lines.push(batch.lines[i])
-        if (timeCol >= 0) {
-          const t = batch.columns[timeCol][i]
-          if (t === null) untimed = true
-          else {
-            min = Math.min(min, Number(t))
-            max = Math.max(max, Number(t))
-          }
-        }
-      }
-      for (const r of batch.rejects) reject(r.line, r.reason, r.raw)
+    const meta: Record<string, Value> = {
+      _source_uri: object.uri,
+      _line: null,
+      _load_id: loadId,
+      _ingested_at: ingested,
+      _object_modified_at: object.lastModified.getTime() * 1000,
+      _load_path: req.path,
+      _gcs_created_at: object.gcsCreatedAt ? object.gcsCreatedAt.getTime() * 1000 : null,
     }
-    const rows = builder.rows
-    return {requests: builder.done(), rows, rejects, range: untimed || rows === 0 ? null : {min, max}, lines}
+    const extra = tableColumns(req.format).slice(cols.length)
+    const task: RowsTask = {
+      descriptor: enc.descriptorBytes,
+      fixed: extra.map((c) => meta[c.name] ?? null),
+      lineField: cols.length + extra.findIndex((c) => c.name === '_line'),
+      timeColumn: cols.findIndex((c) => c.name === 'event_time' && c.type === 'timestamp'),
+      requestBytes: this.settings.requestBytes,
+    }
+    const pool = ParsePool.get()
+    const source = await req.open()
+    const out = pool ? await pool.run('rows', source, req.format, task, req.report.counters) : await encodeRows(source, req.format, task, req.report.counters)
+    req.report.rejects(out.parseRejects)
+    req.report.parsed(out.parsed, out.parseRejects.length)
+    const rejects = [...out.encodeRejects, ...out.parseRejects].map((r): RowValues => ({target_table: req.table, object_uri: object.uri, line: r.line, reason: r.reason, raw: r.raw, load_id: loadId, rejected_at: ingested}))
+    return {requests: requestsOf(out), rows: out.ends.length, rejects, range: out.range, lines: out.lines}
   }
 
   /** One sentence for an append the service refused (row errors name the object's line). */

@@ -3,28 +3,37 @@ import os from 'node:os'
 import type {Readable} from 'node:stream'
 import {fileURLToPath} from 'node:url'
 import {Worker} from 'node:worker_threads'
-import type {LogFormat} from '../../formats/types.js'
-import {type StageResult, stageBatches} from './stage.js'
-import {rawEnabled} from './raw.js'
-import {parseBatches} from '../../loader/parse-report.js'
-import {newCounters, type ReadCounters} from '../../loader/read-object.js'
-import type {ObjectLoadRequest} from '../types.js'
+import type {LogFormat} from '../formats/types.js'
+import {newCounters, type ReadCounters} from '../loader/read-object.js'
+import type {StageResult} from './duckdb/stage.js'
+import {rawEnabled} from './duckdb/raw.js'
+import type {EncodedRows, RowsTask} from './bigquery/write-api/encode-rows.js'
+
+/**
+ * What a parse worker does with an object's bytes, per engine: DuckDB stages them into a TSV file
+ * (duckdb/stage.ts), the Write API encodes them into protobuf rows (bigquery/write-api/encode-rows.ts).
+ */
+export interface ParseTasks {
+  stage: {args: {file: string; fast: boolean; raw: boolean}; result: StageResult}
+  rows: {args: RowsTask; result: EncodedRows}
+}
+export type TaskKind = keyof ParseTasks
 
 /** Messages to a parse worker. */
 export type ToWorker =
-  | {type: 'start'; job: number; format: string; options?: Record<string, unknown>; file: string; fast: boolean; raw: boolean}
+  | {type: 'start'; job: number; kind: TaskKind; format: string; options?: Record<string, unknown>; args: ParseTasks[TaskKind]['args']}
   | {type: 'chunk'; job: number; data: ArrayBuffer}
   | {type: 'end'; job: number}
   | {type: 'abort'; job: number; message: string}
 
-type FromWorker =
+export type FromWorker =
   | {type: 'ack'; job: number}
-  | ({type: 'done'; job: number; counters: ReadCounters} & StageResult)
+  | {type: 'done'; job: number; counters: ReadCounters; result: unknown}
   | {type: 'error'; job: number; message: string; code?: string; counters: ReadCounters}
 
 interface Job {
   acked: () => void
-  done: (r: StageResult & {counters: ReadCounters}) => void
+  done: (result: unknown, counters: ReadCounters) => void
   failed: (err: Error, counters: ReadCounters) => void
 }
 
@@ -32,9 +41,10 @@ interface Job {
 const WINDOW = 4
 
 /**
- * A small pool of worker threads that stage objects (bytes -> staging TSV) in parallel with the main thread,
- * so parsing uses every core while DuckDB ingests. Falls back to the caller's in-thread path when worker
- * threads cannot run (the compiled worker file is missing, e.g. when running from TypeScript sources).
+ * A small pool of worker threads that turn objects' bytes into what an engine loads (a staging file, encoded
+ * rows) in parallel with the main thread, so parsing uses every core while the engine ingests or sends. Falls
+ * back to the caller's in-thread path when worker threads cannot run (the compiled worker file is missing, e.g.
+ * when running from TypeScript sources). One pool per process, shared by the engines.
  */
 export class ParsePool {
   private readonly workers: Array<{worker: Worker; active: number}> = []
@@ -73,28 +83,27 @@ export class ParsePool {
     if (!job) return
     if (m.type === 'ack') return job.acked()
     this.jobs.delete(m.job)
-    if (m.type === 'done') job.done(m)
+    if (m.type === 'done') job.done(m.result, m.counters)
     else job.failed(Object.assign(new Error(m.message), m.code ? {code: m.code} : {}), m.counters)
   }
 
-  /** Streams an object's bytes to a worker that writes the staging file; resolves with rows and rejects. */
-  async stage(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+  /** Streams an object's bytes to a worker that runs the task on them; resolves with the task's result. */
+  async run<K extends TaskKind>(kind: K, source: Readable, format: LogFormat, args: ParseTasks[K]['args'], counters: ReadCounters): Promise<ParseTasks[K]['result']> {
     const slot = this.workers.reduce((a, b) => (b.active < a.active ? b : a))
     const id = this.nextJob++
     slot.active++
     slot.worker.ref()
     let inFlight = 0
     let wake: (() => void) | undefined
-    const finished = new Promise<StageResult>((resolve, reject) => {
+    const finished = new Promise<ParseTasks[K]['result']>((resolve, reject) => {
       this.jobs.set(id, {
         acked: () => {
           inFlight--
           wake?.()
         },
-        done: (r) => {
-          Object.assign(counters, r.counters)
-          const {counters: _c, type: _t, job: _j, ...staged} = r as StageResult & {counters: ReadCounters; type?: string; job?: number}
-          resolve(staged)
+        done: (result, c) => {
+          Object.assign(counters, c)
+          resolve(result as ParseTasks[K]['result'])
         },
         failed: (err, c) => {
           Object.assign(counters, c)
@@ -104,7 +113,7 @@ export class ParsePool {
     })
     const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => slot.worker.postMessage(m, transfer)
     try {
-      post({type: 'start', job: id, format: format.name, options: format.options, file, fast: process.env.SENEKA_FAST_STAGE !== '0', raw: process.env.SENEKA_FAST_STAGE !== '0' && rawEnabled()})
+      post({type: 'start', job: id, kind, format: format.name, options: format.options, args})
       let failed = false
       finished.catch(() => {
         failed = true
@@ -136,20 +145,10 @@ export class ParsePool {
     }
     return finished
   }
-}
 
-/**
- * How DuckDB turns a load request's bytes into a staging file: in the parse workers when they run (the ALB fast
- * path included), else with the format's parser in this thread. Reports counters, rejects and the reject rule
- * (which throws before anything is committed).
- */
-export async function stageRequest(req: Pick<ObjectLoadRequest, 'open' | 'format' | 'report'>, file: string): Promise<StageResult> {
-  const pool = ParsePool.get()
-  if (!pool) return stageBatches(parseBatches(req.open, req.format, req.report), file)
-  const staged = await pool.stage(await req.open(), req.format, file, req.report.counters)
-  // DuckDB parses a raw object in the commit, which reports its rejects and runs the reject rule
-  if (staged.raw) return staged
-  req.report.rejects(staged.rejects)
-  req.report.parsed(staged.rows, staged.rejected)
-  return staged
+  /** Streams an object's bytes to a worker that writes the staging file (DuckDB); resolves with rows and rejects. */
+  stage(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
+    const fast = process.env.SENEKA_FAST_STAGE !== '0'
+    return this.run('stage', source, format, {file, fast, raw: fast && rawEnabled()}, counters)
+  }
 }
