@@ -83,6 +83,9 @@ interface Encoded {
   lines: ArrayLike<number>
 }
 
+/** Objects stored smaller than this are parsed and encoded on the main thread, larger ones in the parse pool. */
+const IN_THREAD_BELOW_BYTES = 64 * 1024
+
 const microsToDate = (us: number | null) => (us === null ? null : new Date(Math.floor(us / 1000)))
 
 /**
@@ -422,7 +425,9 @@ export class WriteApiLoader implements ObjectLoader {
       timeColumn: cols.findIndex((c) => c.name === 'event_time' && c.type === 'timestamp'),
       requestBytes: this.settings.requestBytes,
     }
-    const pool = ParsePool.get()
+    // a small object is parsed here: shipping it to a worker thread costs about what parsing it does, and a
+    // worker per small object made a long-running worker's RSS grow (docs/performance.md)
+    const pool = object.size >= IN_THREAD_BELOW_BYTES ? ParsePool.get() : null
     const source = await req.open()
     const out = pool ? await pool.run('rows', source, req.format, task, req.report.counters) : await encodeRows(source, req.format, task, req.report.counters)
     req.report.rejects(out.parseRejects)
