@@ -165,7 +165,7 @@ export async function loadInventory(db: PlanDb, location: string, sourceBucket: 
       const sql = readSql(manifest, local)
       // every row is kept, marked: the counts come from the same single read of the file
       await db.run(
-        `INSERT INTO listed SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
+        `INSERT INTO listed (key, size, etag, lm, ok) SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
         {prefix},
       )
       const [c] = await db.all(`SELECT count(*)::BIGINT AS n, count(*) FILTER (ok)::BIGINT AS ok FROM listed`)
