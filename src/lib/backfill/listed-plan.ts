@@ -89,7 +89,8 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
     // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
     const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
-    const progress = {seen: 0}
+    // candidates seen, and those in range that belong to other shards (--shard: a shard without objects is done)
+    const progress = {seen: 0, otherShards: 0}
     // the candidates read so far go through the selection into `planned`; `listed` starts empty again
     const drain = async (): Promise<void> => {
       summary.candidates += Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
@@ -134,7 +135,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       {reload: Boolean(input.reload), root},
     )
     await db.run(`RESET threads`)
-    const plan = await summarize(db, root, summary)
+    const plan = {...(await summarize(db, root, summary)), ...(input.shard ? {otherShards: progress.otherShards} : {})}
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
@@ -266,7 +267,7 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
  * code as a LIST plan) from the key and LastModified; the kept rows' ids, days and marker flags go back a column
  * chunk at a time, and SQL joins them to the rest of the row.
  */
-async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number}, onProgress?: (line: string) => void): Promise<void> {
+async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number; otherShards: number}, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
   const root = keyRoot(store)
@@ -291,7 +292,10 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
         if (exclude && exclude(key)) continue
         const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
-        if (!inShard(root + key, input.shard)) continue
+        if (!inShard(root + key, input.shard)) {
+          progress.otherShards++
+          continue
+        }
         out[0].push(rids[i])
         out[1].push(dayOf(t))
         out[2].push(isMarkerKey(key))
