@@ -166,17 +166,13 @@ export async function loadInventory(db: PlanDb, location: string, sourceBucket: 
       }
       const sql = readSql(manifest, local)
       // every row is kept, marked: the counts come from the same single read of the file. One thread reads it,
-      // with small buffers: each reading thread held its own 32 MB buffers and decompression state, and memory
-      // freed after a read stays with the process, so the reads of a large inventory set its peak (docs/performance.md)
-      await db.run(`SET threads = 1`)
-      try {
-        await db.run(
+      // with 4 MB buffers: two threads held 32 MB buffers each beside the pool (docs/performance.md)
+      await db.oneThread(() =>
+        db.run(
           `INSERT INTO listed (key, size, etag, lm, ok) SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
           {prefix},
-        )
-      } finally {
-        await db.run(`RESET threads`)
-      }
+        ),
+      )
       const [c] = await db.all(`SELECT count(*)::BIGINT AS n, count(*) FILTER (ok)::BIGINT AS ok FROM listed`)
       rows += Number(c.n)
       underSource += Number(c.ok)

@@ -126,15 +126,16 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       app.closeSync()
     })
     // the planned objects (markers apart) with their action: the ledger diff is one join, on one thread (a join
-    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out)
-    await db.run(`SET threads = 1`)
-    await db.run(
-      `CREATE TABLE final AS SELECT p.key, $root || p.key AS uri, p.size, p.etag, p.lm, p.day, p.legacy,
-         CASE WHEN g.key IS NULL THEN 'load' WHEN (g.etag = p.etag OR g.etag = p.legacy) AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
-      {reload: Boolean(input.reload), root},
+    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out);
+    // URIs are made when the plan is read, not stored (half the bytes of the table)
+    await db.oneThread(() =>
+      db.run(
+        `CREATE TABLE final AS SELECT p.key, p.size, p.etag, p.lm, p.day, p.legacy,
+           CASE WHEN g.key IS NULL THEN 'load' WHEN (g.etag = p.etag OR g.etag = p.legacy) AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+         FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
+        {reload: Boolean(input.reload)},
+      ),
     )
-    await db.run(`RESET threads`)
     const plan = {...(await summarize(db, root, summary)), ...(input.shard ? {otherShards: progress.otherShards} : {})}
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
@@ -142,7 +143,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       store: s,
       plan,
       async *objects() {
-        for await (const chunk of db.chunks(`SELECT key, uri, size, etag, lm, day, action, legacy FROM final ORDER BY key`)) {
+        for await (const chunk of db.chunks(`SELECT key, $root || key AS uri, size, etag, lm, day, action, legacy FROM final ORDER BY key`, {root})) {
           for (const r of chunk.getRows()) {
             yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction, ...(r[7] === null ? {} : {legacyEtag: String(r[7])})}
           }
@@ -150,9 +151,9 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       },
       async write(file) {
         await db.run(
-          `COPY (SELECT uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
+          `COPY (SELECT $root || key AS uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
            TO ${sqlString(file)} (HEADER, DELIMITER ',')`,
-          {shard},
+          {shard, root},
         )
       },
       async close() {
@@ -317,14 +318,15 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
 }
 
 async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {
-  const days = (
-    await db.all(
+  const rows = await db.all(
       `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
-              count(*) FILTER (action = 'replace')::BIGINT AS replace, count(*) FILTER (action = 'skip')::BIGINT AS skip
+              count(*) FILTER (action = 'replace')::BIGINT AS replace, count(*) FILTER (action = 'skip')::BIGINT AS skip,
+              coalesce(sum(size) FILTER (action <> 'skip'), 0)::BIGINT AS to_read
        FROM final GROUP BY day ORDER BY day`,
-    )
-  ).map((r): DayPlan => ({day: String(r.day), objects: Number(r.objects), bytes: Number(r.bytes), load: Number(r.load), replace: Number(r.replace), skip: Number(r.skip)}))
+  )
   const totals = {objects: 0, bytes: 0, load: 0, replace: 0, skip: 0, bytesToRead: 0}
+  for (const r of rows) totals.bytesToRead += Number(r.to_read)
+  const days = rows.map((r): DayPlan => ({day: String(r.day), objects: Number(r.objects), bytes: Number(r.bytes), load: Number(r.load), replace: Number(r.replace), skip: Number(r.skip)}))
   for (const d of days) {
     totals.objects += d.objects
     totals.bytes += d.bytes
@@ -332,7 +334,6 @@ async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promi
     totals.replace += d.replace
     totals.skip += d.skip
   }
-  totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
   const markers = await db.all(`SELECT $root || key AS uri FROM planned WHERE marker ORDER BY key LIMIT 5`, {root})
   return {
     days,
