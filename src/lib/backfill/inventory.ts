@@ -44,6 +44,8 @@ export interface InventoryOptions {
 
 /** the fields a plan needs, by their normalized name (CSV: "LastModifiedDate", Parquet/ORC: "last_modified_date") */
 const REQUIRED = ['key', 'size', 'lastmodifieddate', 'etag'] as const
+/** DuckDB's CSV reader buffer for an inventory data file (an inventory line is a few hundred bytes at most) */
+const CSV_BUFFER_BYTES = 4 * 1024 * 1024
 const norm = (name: string): string => name.toLowerCase().replaceAll('_', '')
 
 function bad(manifest: string, what: string, suggestion: string): UserError {
@@ -163,10 +165,13 @@ export async function loadInventory(db: PlanDb, location: string, sourceBucket: 
         throw bad(location, `lists the data file ${f.key} with MD5 ${f.md5}, but its content has MD5 ${got}`, 'Use an inventory run whose delivery completed, or download the data files again.')
       }
       const sql = readSql(manifest, local)
-      // every row is kept, marked: the counts come from the same single read of the file
-      await db.run(
-        `INSERT INTO listed SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
-        {prefix},
+      // every row is kept, marked: the counts come from the same single read of the file. One thread reads it,
+      // with 4 MB buffers: two threads held 32 MB buffers each beside the pool (docs/performance.md)
+      await db.oneThread(() =>
+        db.run(
+          `INSERT INTO listed (key, size, etag, lm, ok) SELECT k, size, etag, lm, k IS NOT NULL AND size IS NOT NULL AND lm IS NOT NULL AND ${sql.current} AND starts_with(k, $prefix) FROM (SELECT ${sql.select})`,
+          {prefix},
+        ),
       )
       const [c] = await db.all(`SELECT count(*)::BIGINT AS n, count(*) FILTER (ok)::BIGINT AS ok FROM listed`)
       rows += Number(c.n)
@@ -195,7 +200,8 @@ function readSql(m: InventoryManifest, file: string): {select: string; current: 
   if (m.fileFormat === 'CSV') {
     // no header; every field quoted; keys URL-encoded (space as "+")
     const cols = m.fields.map((_f, i) => `'c${i}': 'VARCHAR'`).join(', ')
-    const from = `read_csv(${sqlString(file)}, header = false, compression = 'gzip', quote = '"', escape = '"', columns = {${cols}})`
+    // buffer_size: 4 MB instead of 16 x max_line_size (32 MB) per buffer; inventory lines are short
+    const from = `read_csv(${sqlString(file)}, header = false, compression = 'gzip', quote = '"', escape = '"', buffer_size = ${CSV_BUFFER_BYTES}, columns = {${cols}})`
     const c = (name: string): string => `c${idx(name)}`
     const select =
       `url_decode(replace(${c('key')}, '+', ' ')) AS k, TRY_CAST(${c('size')} AS BIGINT) AS size, ${c('etag')} AS etag, ` +

@@ -10,6 +10,7 @@ import {type ObjectStore, openStore, parseLocation, type StoreFactories, type St
 import {inRange, type TimeRange, utcDay} from '../time.js'
 import {loadInventory} from './inventory.js'
 import {objectTime} from './layout.js'
+import type {LedgerVersion} from '../warehouse/types.js'
 import {type BackfillPlan, type DayPlan, globMatcher, type PlanFromSummary, type PlannedAction, type PlannedObject} from './plan.js'
 import {PlanDb, sqlString} from './plan-db.js'
 import {inShard, type Shard} from './shard.js'
@@ -39,8 +40,8 @@ export interface ListedPlanInput {
   reload?: boolean
   storeOptions?: StoreOptions
   storeFactories?: StoreFactories
-  /** the ledger's (uri, etag) pairs, a page at a time (never the whole ledger in memory) */
-  ledger: (onPage: (rows: Array<{uri: string; etag: string}>) => Promise<void>) => Promise<void>
+  /** the version loaded of each object under a URI prefix, a page at a time (Warehouse.pageLedger: never the whole ledger in memory) */
+  ledger: (uriPrefix: string, onPage: (versions: LedgerVersion[]) => Promise<void>) => Promise<void>
   /** a progress line while planning (rows read so far) */
   onProgress?: (line: string) => void
 }
@@ -60,7 +61,8 @@ const PROGRESS_EVERY = 1_000_000
 const HEAD_CONCURRENCY = 32
 /** whether a count went past a multiple of PROGRESS_EVERY: time for a progress line */
 const crossed = (before: number, after: number): boolean => Math.floor(after / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)
-const LISTED = `CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN)`
+/** legacy: the older ETag form of a local file (size-mtime), which a ledger may still record (isSameVersion) */
+const LISTED = `CREATE TABLE listed (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, ok BOOLEAN, legacy VARCHAR)`
 const PLAN_COLUMNS = `{'uri': 'VARCHAR', 'key': 'VARCHAR', 'size': 'BIGINT', 'etag': 'VARCHAR', 'last_modified': 'VARCHAR', 'day': 'VARCHAR', 'action': 'VARCHAR', 'shard': 'VARCHAR'}`
 
 /**
@@ -75,7 +77,7 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
   try {
     await db.run(LISTED)
     await db.run(`CREATE TABLE ledger (key VARCHAR, etag VARCHAR)`)
-    await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN)`)
+    await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN, legacy VARCHAR)`)
     const {from} = input
     const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
     if (!source) throw new UsageError(`--${from.kind === 'inventory' ? 'inventory' : 'files-from'} needs the source bucket and prefix the objects belong to.`, 'For example: seneka backfill s3://my-logs/app/ --inventory s3://inventory-bucket/.../manifest.json --format jsonl')
@@ -83,11 +85,12 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
     const opened = openStore(loc, input.storeOptions, input.storeFactories)
     store = opened
-    const root = opened.uri('')
+    const root = keyRoot(opened)
     const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
     // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
     const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
-    const progress = {seen: 0}
+    // candidates seen, and those in range that belong to other shards (--shard: a shard without objects is done)
+    const progress = {seen: 0, otherShards: 0}
     // the candidates read so far go through the selection into `planned`; `listed` starts empty again
     const drain = async (): Promise<void> => {
       summary.candidates += Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
@@ -109,14 +112,13 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       await drain()
     }
     let entries = 0
-    await input.ledger(async (rows) => {
+    // the entries under the source only (the engine filters them), by key: shorter strings to join on
+    await input.ledger(root + loc.prefix, async (rows) => {
       const before = entries
       entries += rows.length
       if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
       const app = await db.appender('ledger')
-      // entries of the source's bucket only, by key: shorter strings to join on
       for (const r of rows) {
-        if (!r.uri.startsWith(root)) continue
         app.appendVarchar(r.uri.slice(root.length))
         app.appendVarchar(r.etag)
         app.endRow()
@@ -124,32 +126,34 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
       app.closeSync()
     })
     // the planned objects (markers apart) with their action: the ledger diff is one join, on one thread (a join
-    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out)
-    await db.run(`SET threads = 1`)
-    await db.run(
-      `CREATE TABLE final AS SELECT p.key, $root || p.key AS uri, p.size, p.etag, p.lm, p.day, CASE WHEN g.key IS NULL THEN 'load' WHEN g.etag = p.etag AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
-       FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
-      {reload: Boolean(input.reload), root},
+    // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out);
+    // URIs are made when the plan is read, not stored (half the bytes of the table)
+    await db.oneThread(() =>
+      db.run(
+        `CREATE TABLE final AS SELECT p.key, p.size, p.etag, p.lm, p.day, p.legacy,
+           CASE WHEN g.key IS NULL THEN 'load' WHEN (g.etag = p.etag OR g.etag = p.legacy) AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
+         FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
+        {reload: Boolean(input.reload)},
+      ),
     )
-    await db.run(`RESET threads`)
-    const plan = await summarize(db, store.uri(''), summary)
+    const plan = {...(await summarize(db, root, summary)), ...(input.shard ? {otherShards: progress.otherShards} : {})}
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
       store: s,
       plan,
       async *objects() {
-        for await (const chunk of db.chunks(`SELECT key, uri, size, etag, lm, day, action FROM final ORDER BY key`)) {
+        for await (const chunk of db.chunks(`SELECT key, $root || key AS uri, size, etag, lm, day, action, legacy FROM final ORDER BY key`, {root})) {
           for (const r of chunk.getRows()) {
-            yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction}
+            yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction, ...(r[7] === null ? {} : {legacyEtag: String(r[7])})}
           }
         }
       },
       async write(file) {
         await db.run(
-          `COPY (SELECT uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
+          `COPY (SELECT $root || key AS uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
            TO ${sqlString(file)} (HEADER, DELIMITER ',')`,
-          {shard},
+          {shard, root},
         )
       },
       async close() {
@@ -176,6 +180,11 @@ export async function writePlanFile(file: string, objects: AsyncIterable<{obj: P
   await writeFile(file, rows.join('\n') + '\n')
 }
 
+/** What a store's keys are appended to for their URIs (a local folder's store.uri('') has no trailing "/"). */
+function keyRoot(store: ObjectStore): string {
+  return store.uri('k').slice(0, -1)
+}
+
 function readPlanCsv(file: string): string {
   return `read_csv(${sqlString(file)}, header = true, columns = ${PLAN_COLUMNS})`
 }
@@ -190,8 +199,8 @@ async function planSource(db: PlanDb, file: string): Promise<string> {
 }
 
 async function loadPlanFile(db: PlanDb, store: ObjectStore, prefix: string, file: string): Promise<void> {
-  const root = store.uri('')
-  await db.run(`INSERT INTO listed SELECT key, size, etag, epoch_ms(CAST(last_modified AS TIMESTAMPTZ)), true FROM ${readPlanCsv(file)}`)
+  const root = keyRoot(store)
+  await db.run(`INSERT INTO listed (key, size, etag, lm, ok) SELECT key, size, etag, epoch_ms(CAST(last_modified AS TIMESTAMPTZ)), true FROM ${readPlanCsv(file)}`)
   const outside = await db.all(`SELECT key FROM listed WHERE NOT starts_with(key, $prefix) OR key IS NULL OR size IS NULL OR etag IS NULL LIMIT 1`, {prefix})
   const wrongRoot = await db.all(`SELECT uri FROM ${readPlanCsv(file)} WHERE NOT starts_with(uri, $root) LIMIT 1`, {root})
   if (outside.length > 0 || wrongRoot.length > 0) {
@@ -202,7 +211,7 @@ async function loadPlanFile(db: PlanDb, store: ObjectStore, prefix: string, file
 /** --files-from: one key or URI per line (blank lines and # comments ignored), each described by a HEAD request. */
 async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from: {file: string; stdin?: Readable}, summary: PlanFromSummary, onProgress?: (line: string) => void): Promise<void> {
   const input = from.file === '-' ? (from.stdin ?? process.stdin) : createReadStream(from.file)
-  const root = store.uri('')
+  const root = keyRoot(store)
   const limit = pLimit(HEAD_CONCURRENCY)
   const notFound = {objects: 0, samples: [] as string[]}
   const app = await db.appender('listed')
@@ -222,6 +231,8 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
       app.appendVarchar(o.etag)
       app.appendBigInt(BigInt(o.lastModified.getTime()))
       app.appendBoolean(true)
+      if (o.legacyEtag === undefined) app.appendNull()
+      else app.appendVarchar(o.legacyEtag)
       app.endRow()
     })
     batch = []
@@ -257,10 +268,10 @@ async function loadFileList(db: PlanDb, store: ObjectStore, prefix: string, from
  * code as a LIST plan) from the key and LastModified; the kept rows' ids, days and marker flags go back a column
  * chunk at a time, and SQL joins them to the rest of the row.
  */
-async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number}, onProgress?: (line: string) => void): Promise<void> {
+async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedPlanInput, 'range' | 'include' | 'exclude' | 'shard'>, progress: {seen: number; otherShards: number}, onProgress?: (line: string) => void): Promise<void> {
   const include = globMatcher(input.include)
   const exclude = globMatcher(input.exclude)
-  const root = store.uri('')
+  const root = keyRoot(store)
   await db.run(`CREATE OR REPLACE TABLE kept (rid BIGINT, day VARCHAR, marker BOOLEAN)`)
   const app = await db.appender('kept')
   // days as text, computed once per day
@@ -282,7 +293,10 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
         if (exclude && exclude(key)) continue
         const t = objectTime(key, new Date(Number(lms[i])))
         if (!inRange(t, input.range)) continue
-        if (!inShard(root + key, input.shard)) continue
+        if (!inShard(root + key, input.shard)) {
+          progress.otherShards++
+          continue
+        }
         out[0].push(rids[i])
         out[1].push(dayOf(t))
         out[2].push(isMarkerKey(key))
@@ -300,18 +314,19 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
     app.closeSync()
   }
   // the candidates of one data file at most: the join on row ids stays in memory
-  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker FROM kept k JOIN listed l ON l.rowid = k.rid`)
+  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker, l.legacy FROM kept k JOIN listed l ON l.rowid = k.rid`)
 }
 
 async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {
-  const days = (
-    await db.all(
+  const rows = await db.all(
       `SELECT day, count(*)::BIGINT AS objects, sum(size)::BIGINT AS bytes, count(*) FILTER (action = 'load')::BIGINT AS load,
-              count(*) FILTER (action = 'replace')::BIGINT AS replace, count(*) FILTER (action = 'skip')::BIGINT AS skip
+              count(*) FILTER (action = 'replace')::BIGINT AS replace, count(*) FILTER (action = 'skip')::BIGINT AS skip,
+              coalesce(sum(size) FILTER (action <> 'skip'), 0)::BIGINT AS to_read
        FROM final GROUP BY day ORDER BY day`,
-    )
-  ).map((r): DayPlan => ({day: String(r.day), objects: Number(r.objects), bytes: Number(r.bytes), load: Number(r.load), replace: Number(r.replace), skip: Number(r.skip)}))
+  )
   const totals = {objects: 0, bytes: 0, load: 0, replace: 0, skip: 0, bytesToRead: 0}
+  for (const r of rows) totals.bytesToRead += Number(r.to_read)
+  const days = rows.map((r): DayPlan => ({day: String(r.day), objects: Number(r.objects), bytes: Number(r.bytes), load: Number(r.load), replace: Number(r.replace), skip: Number(r.skip)}))
   for (const d of days) {
     totals.objects += d.objects
     totals.bytes += d.bytes
@@ -319,7 +334,6 @@ async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promi
     totals.replace += d.replace
     totals.skip += d.skip
   }
-  totals.bytesToRead = Number((await db.all(`SELECT coalesce(sum(size), 0)::BIGINT AS b FROM final WHERE action <> 'skip'`))[0].b)
   const markers = await db.all(`SELECT $root || key AS uri FROM planned WHERE marker ORDER BY key LIMIT 5`, {root})
   return {
     days,

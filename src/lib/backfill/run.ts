@@ -11,7 +11,7 @@ import {isTransient, retriesExhausted} from '../retry.js'
 import type {StoreFactories, StoreOptions} from '../store/index.js'
 import {checkRange, type TimeRange} from '../time.js'
 import {type BigQuerySettings, openWarehouse} from '../warehouse/index.js'
-import {LEDGER_TABLE, type LedgerEntry, type LoadEstimate, LoadNotStartedError, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
+import {type LedgerEntry, type LoadEstimate, LoadNotStartedError, type ObjectLoadOutcome, REJECTS_TABLE, type Warehouse} from '../warehouse/types.js'
 import {type ObjectStore} from '../store/index.js'
 import {classifyMissing, type Coverage, coverageOf, type MissingObjects} from './coverage.js'
 import {type PlanFrom, planListed, writePlanFile} from './listed-plan.js'
@@ -213,7 +213,7 @@ async function makePlan(opts: BackfillOptions, warehouse: Warehouse, tableExists
       ...opts,
       from: opts.from,
       source: opts.sources[0],
-      ledger: (onPage) => (tableExists ? pageLedger(warehouse, opts.table, onPage) : Promise.resolve()),
+      ledger: (uriPrefix, onPage) => (tableExists ? warehouse.pageLedger(opts.table, uriPrefix, 10_000, onPage) : Promise.resolve()),
       onProgress: hooks.onPlanning,
     })
     return {
@@ -374,15 +374,6 @@ function describeRejectsExceeded(r: BackfillResult, max: number): string {
   const n = (x: number): string => x.toLocaleString('en-US')
   const committed = r.objects.loaded + r.objects.replaced
   return `${n(r.rejected)} lines were rejected, more than --max-rejects ${n(max)}; they are listed in the table ${REJECTS_TABLE} (load_id = '${r.loadId}'), and the ${n(r.rows)} rows of the ${n(committed)} objects loaded were committed.`
-}
-
-/** The ledger's (uri, etag) pairs of a table, a page at a time. */
-async function pageLedger(warehouse: Warehouse, table: string, onPage: (rows: Array<{uri: string; etag: string}>) => Promise<void>): Promise<void> {
-  if (!(await warehouse.tableExists(LEDGER_TABLE))) return
-  const d = warehouse.dialect
-  await warehouse.queryPages(`SELECT object_uri, etag FROM ${d.table(LEDGER_TABLE)} WHERE target_table = ${d.param('table')}`, {table}, 10_000, (rows) =>
-    onPage(rows.map((r) => ({uri: String(r.object_uri), etag: String(r.etag)}))),
-  )
 }
 
 /** Nothing to load or skip: say so instead of "0 loaded" (a typo in the prefix, the range or a glob). */

@@ -230,6 +230,18 @@ export interface Warehouse extends QueryWarehouse {
   compareLoadMethods?(traffic: Traffic): LoadMethodComparison
   /** Jobs a load of this many objects / bytes will use. Optional: engines without job quotas omit it. */
   estimateLoad?(plan: {objects: number; bytes: number}): LoadEstimate
+  /**
+   * The version the table holds of every object under a URI prefix (what readLedger gives: committed entries
+   * only, the latest per object), a page at a time, filtered and reduced by the engine: a ledger of millions of
+   * objects is never held whole (backfill planned from an inventory, a file list or a plan).
+   */
+  pageLedger(table: string, uriPrefix: string, pageSize: number, onPage: (versions: LedgerVersion[]) => Promise<void>): Promise<void>
+}
+
+/** What pageLedger gives per object: its URI and the ETag of the version loaded. */
+export interface LedgerVersion {
+  uri: string
+  etag: string
 }
 
 /** The statements of one open transaction (Warehouse.transaction). */

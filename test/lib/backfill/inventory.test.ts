@@ -61,6 +61,7 @@ describe('backfill planned from S3 Inventory (fauxqs, real AWS SDK)', () => {
     expect(planUris(invOut).length).toBeGreaterThan(3)
     expect(byInv.plan.totals).toEqual(byList.plan.totals)
     expect(byInv.plan.days).toEqual(byList.plan.days)
+    expect(byInv.plan.otherShards).toBe(byList.plan.otherShards)
     expect(byInv.plan.requests.list).toBe(0)
     expect(byInv.plan.from?.inventory?.rows).toBe(rows.length)
     // the URL-encoded key was decoded (it is in shard 1/2 or not, as in the LIST plan; with no shard it is planned)

@@ -1,3 +1,4 @@
+import {writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import Backfill from '../../../src/commands/backfill.js'
@@ -97,7 +98,7 @@ describe('backfill reads its shard from the job platform (in-process)', () => {
     expect(result.plan.totals.objects).toBe(fx.files.length)
   })
 
-  it('a task whose shard holds none of the objects is done (exit 0), not a failure that the platform would retry', async () => {
+  it('a task whose shard holds none of the objects is done (exit 0), not a failure that the platform would retry: listed, from a file list or from a saved plan', async () => {
     const dir = tempDir('shard-env')
     const fx = albFixture({dir, days: 1})
     const source = path.join(dir, PREFIX)
@@ -105,16 +106,23 @@ describe('backfill reads its shard from the job platform (in-process)', () => {
     const uris = fx.files.map((f) => `file://${path.join(dir, f.key)}`)
     const empty = Array.from({length: count}, (_, i) => i).find((i) => !uris.some((u) => inShard(u, {index: i, count})))!
     expect(empty).toBeDefined()
+    const wh = ['--format', 'alb', '--warehouse', `duckdb:${path.join(dir, 'wh.duckdb')}`]
+    const list = path.join(dir, 'keys.txt')
+    writeFileSync(list, uris.join('\n') + '\n')
+    const plan = path.join(dir, 'plan.csv')
+    expect((await backfill([source, ...wh, '--files-from', list, '--dry-run', '--plan-out', plan])).error).toBeUndefined()
     vi.stubEnv('CLOUD_RUN_TASK_INDEX', String(empty))
     vi.stubEnv('CLOUD_RUN_TASK_COUNT', String(count))
-    const {result, out, error} = await backfill([source, '--format', 'alb', '--warehouse', `duckdb:${path.join(dir, 'wh.duckdb')}`])
-    expect(error).toBeUndefined()
-    expect(process.exitCode ?? 0).toBe(0)
-    expect(result).toMatchObject({shard: `${empty}/${count}`, objects: {loaded: 0, failed: 0}, plan: {otherShards: fx.files.length}})
-    expect(out).toContain(`This shard holds none of the ${fx.files.length} objects in range (they belong to other shards): nothing to load.`)
+    for (const from of [[], ['--files-from', list], ['--plan', plan]]) {
+      const {result, out, error} = await backfill([source, ...wh, ...from])
+      expect(error).toBeUndefined()
+      expect(process.exitCode ?? 0).toBe(0)
+      expect(result).toMatchObject({shard: `${empty}/${count}`, objects: {loaded: 0, failed: 0}, plan: {otherShards: fx.files.length}})
+      expect(out).toContain(`This shard holds none of the ${fx.files.length} objects in range (they belong to other shards): nothing to load.`)
+    }
     // without a shard an empty source is still an error
     vi.unstubAllEnvs()
-    const none = await backfill([tempDir('empty-source'), '--format', 'alb', '--warehouse', `duckdb:${path.join(dir, 'wh.duckdb')}`])
+    const none = await backfill([tempDir('empty-source'), ...wh])
     expect(none.error?.message).toMatch(/^No log objects were found under /)
   })
 

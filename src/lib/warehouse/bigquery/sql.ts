@@ -160,6 +160,20 @@ export function ledgerSelectSql(d: Dialect): string {
   return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND STARTS_WITH(object_uri, @prefix)`
 }
 
+/**
+ * The version the table holds of each object under a URI prefix (@table, @prefix), one row per object: what
+ * currentEntries (write-api/ledger.ts) makes of the appended ledger, in SQL, so a huge ledger is reduced by
+ * BigQuery and paged (backfill planned from an inventory): committed rows only (state NULL, a load-jobs entry,
+ * or 'committed'; never an intent), none whose stream was abandoned afterwards, the latest per object.
+ */
+export function ledgerVersionsSql(d: Dialect): string {
+  return `SELECT object_uri, etag FROM (
+  SELECT object_uri, etag, state, stream, loaded_at, MAX(CASE WHEN state = 'abandoned' THEN 1 ELSE 0 END) OVER (PARTITION BY object_uri, stream) AS abandoned
+  FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND STARTS_WITH(object_uri, @prefix) AND (state IS NULL OR state IN ('committed', 'abandoned'))
+) WHERE COALESCE(state, 'committed') = 'committed' AND (stream IS NULL OR abandoned = 0)
+QUALIFY ROW_NUMBER() OVER (PARTITION BY object_uri ORDER BY loaded_at DESC) = 1`
+}
+
 /** Ledger entries of the objects of one batch (checked right before the batch is merged). */
 export function ledgerCheckSql(d: Dialect): string {
   return `SELECT ${LEDGER_SCHEMA.map((f) => q(f.name)).join(', ')} FROM ${d.table(LEDGER_TABLE)} WHERE target_table = @table AND object_uri IN UNNEST(@uris)`

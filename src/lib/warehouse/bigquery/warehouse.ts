@@ -15,12 +15,13 @@ import type {WriteApiLoaderSettings} from './write-api/loader.js'
 import {writeApiStreamingDay} from './write-api/plan.js'
 import {BULK_GROUPS, type GroupPolicy, groupPolicy, STREAM_GROUPS} from './write-api/groups.js'
 import type {BigQueryLoadHost, BqParams, JobResult} from './types.js'
-import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, REJECTS_SCHEMA} from './sql.js'
+import {bigQueryDialect, type BqField, bqSchema, DAILY_LOAD_JOBS_PER_TABLE, fromBqType, LEDGER_SCHEMA, ledgerSelectSql, ledgerVersionsSql, REJECTS_SCHEMA} from './sql.js'
 import {checkTableName} from '../../identifiers.js'
 
 import {
   LEDGER_TABLE,
   type LedgerEntry,
+  type LedgerVersion,
   type LoadEstimate,
   LOAD_METHODS,
   type LoadMethod,
@@ -350,6 +351,11 @@ export class BigQueryWarehouse implements Warehouse, BigQueryLoadHost {
       rows.filter((r) => r.target_table === table && String(r.object_uri).startsWith(uriPrefix)),
       table,
     )
+  }
+
+  async pageLedger(table: string, uriPrefix: string, pageSize: number, onPage: (versions: LedgerVersion[]) => Promise<void>): Promise<void> {
+    if (!(await this.metadata(LEDGER_TABLE))) return
+    await this.runQueryPages(ledgerVersionsSql(this.dialect), {table, prefix: uriPrefix}, 'ledger read', pageSize, (rows) => onPage(rows.map((r) => ({uri: String(r.object_uri), etag: String(r.etag)}))))
   }
 
   /** Reads a table's rows with tabledata.list: no query, nothing billed. */

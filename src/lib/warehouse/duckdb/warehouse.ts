@@ -19,6 +19,7 @@ import {
   LEDGER_TABLE,
   isCurrentEntry,
   type LedgerEntry,
+  type LedgerVersion,
   LoadNotStartedError,
   type LoaderOptions,
   type ObjectLoader,
@@ -212,9 +213,17 @@ export class DuckDBWarehouse implements Warehouse {
     return this.lease.use(async ({conn}) => {
       const out = new Map<string, LedgerEntry>()
       if (!(await columnsOf(conn, LEDGER_TABLE))) return out
-      const rows = await runQuery(conn, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND starts_with(object_uri, $prefix)`, {table, prefix: uriPrefix})
+      const rows = await runQuery(conn, ledgerSql('*'), {table, prefix: uriPrefix})
       for (const r of rows) out.set(String(r.object_uri), ledgerFromRow(r))
       return out
+    })
+  }
+
+  async pageLedger(table: string, uriPrefix: string, pageSize: number, onPage: (versions: LedgerVersion[]) => Promise<void>): Promise<void> {
+    await this.lease.use(async ({conn}) => {
+      if (!(await columnsOf(conn, LEDGER_TABLE))) return
+      // one row per object here (a load replaces its entry in the object's transaction): the rows are the versions
+      await streamPages(conn, ledgerSql('object_uri, etag'), {table, prefix: uriPrefix}, pageSize, (rows) => onPage(rows.map((r) => ({uri: String(r.object_uri), etag: String(r.etag)}))))
     })
   }
 
@@ -298,6 +307,11 @@ async function columnsOf(conn: DuckDBConnection, table: string): Promise<Column[
 async function isEmpty(conn: DuckDBConnection): Promise<boolean> {
   const rows = await runQuery(conn, `SELECT count(*) AS n FROM information_schema.tables WHERE table_catalog = current_database()`)
   return Number(rows[0]?.n) === 0
+}
+
+/** The ledger entries of a table ($table) under a URI prefix ($prefix). */
+function ledgerSql(columns: string): string {
+  return `SELECT ${columns} FROM ${LEDGER_TABLE} WHERE target_table = $table AND starts_with(object_uri, $prefix)`
 }
 
 async function streamPages(conn: DuckDBConnection, sql: string, params: QueryParams | undefined, pageSize: number, onPage: (rows: Row[]) => void | Promise<void>): Promise<void> {
