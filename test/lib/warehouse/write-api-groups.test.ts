@@ -1,31 +1,6 @@
 import {describe, expect, it} from 'vitest'
 import {groupPolicy, StreamGroups, STREAM_GROUPS} from '../../../src/lib/warehouse/bigquery/write-api/groups.js'
-
-/** A clock the test moves: timers run when it passes their time. */
-function manualClock() {
-  let now = 0
-  const timers = new Map<number, {at: number; fn: () => void}>()
-  let seq = 0
-  return {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => {
-      timers.set(++seq, {at: now + ms, fn})
-      return seq
-    },
-    clearTimeout: (h: unknown) => void timers.delete(h as number),
-    advance(ms: number) {
-      const until = now + ms
-      for (;;) {
-        const next = [...timers.entries()].sort((a, b) => a[1].at - b[1].at)[0]
-        if (!next || next[1].at > until) break
-        timers.delete(next[0])
-        now = next[1].at
-        next[1].fn()
-      }
-      now = until
-    },
-  }
-}
+import {manualClock} from '../../helpers/manual-clock.js'
 
 describe('object groups of the Write API loader', () => {
   it('a group closes when nothing else is loading, after the linger, or when full', () => {
