@@ -3,7 +3,8 @@ import {Readable} from 'node:stream'
 import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
-import {rawPlainFile} from '../../../src/lib/warehouse/duckdb/raw.js'
+import {DuckDBInstance} from '@duckdb/node-api'
+import {ordinaryRegex, rawPlainFile} from '../../../src/lib/warehouse/duckdb/raw.js'
 import {newCounters} from '../../../src/lib/loader/read-object.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {KEPT_REJECTS, LineStager} from '../../../src/lib/warehouse/duckdb/stage.js'
@@ -54,5 +55,29 @@ describe("the raw path's fallback (lines SQL could not prove ordinary)", () => {
     const staged = readFileSync(good.file, 'utf8').split('\n').filter(Boolean)
     expect(staged).toHaveLength(5000)
     expect(staged.at(-1)!.endsWith('\t5000')).toBe(true)
+  })
+})
+
+describe("the raw path's ordinary shape", () => {
+  it('takes every line of generated logs, browser user agents with spaces included (none held for the parser)', async () => {
+    const fx = albFixture({days: 1, intervalMinutes: 720, linesPerFile: 2000})
+    const lines = fx.files.flatMap((f) => gunzipSync(f.body).toString().split('\n').filter(Boolean))
+    expect(lines.some((l) => / "Mozilla\/5.0 \(/.test(l))).toBe(true)
+    const inst = await DuckDBInstance.create(':memory:')
+    const c = await inst.connect()
+    try {
+      await c.run('CREATE TABLE l (l VARCHAR)')
+      const app = await c.createAppender('l')
+      for (const l of lines) {
+        app.appendVarchar(l)
+        app.endRow()
+      }
+      app.closeSync()
+      const held = await c.runAndReadAll(`SELECT count(*) FROM l WHERE NOT regexp_full_match(l, '${ordinaryRegex('alb')}')`)
+      expect(Number(held.getRows()[0][0])).toBe(0)
+    } finally {
+      c.closeSync()
+      inst.closeSync()
+    }
   })
 })

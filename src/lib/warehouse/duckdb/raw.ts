@@ -109,7 +109,9 @@ export function rawEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
 export const FALLBACK_MARK = '\u0002fallback'
 
 const B = String.raw`[^ "\\\x00-\x1f]+`
-const Q = String.raw`"[^"\\\x00-\x1f]*"`
+/** a quoted field's text: spaces allowed (user agents), no escape, no control character */
+const QT = String.raw`[^"\\\x00-\x1f]+`
+const Q = `"(?:${QT})?"`
 const TS = String.raw`\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z`
 const REQ_END = String.raw`[!#-\[\]-~]`
 const REQ_MID = String.raw`[^ "\\\x00-\x1f]*`
@@ -157,7 +159,7 @@ export function rawFormat(name: string): boolean {
 
 /** The regular expression of an ordinary line: every field in its place and plain form; appended fields allowed. */
 export function ordinaryRegex(format: string): string {
-  return LAYOUTS[format].map((f) => (f.quoted ? `"${PLAIN[f.kind]}"` : f.kind === 'text' ? B : PLAIN[f.kind])).join(' ') + `(?: (?:${B}|${Q}))*`
+  return LAYOUTS[format].map((f) => (f.quoted ? `"${f.kind === 'text' ? QT : PLAIN[f.kind]}"` : PLAIN[f.kind])).join(' ') + `(?: (?:${B}|${Q}))*`
 }
 
 /**
