@@ -11,6 +11,7 @@ import {KEPT_REJECTS, LineStager} from '../../../src/lib/warehouse/duckdb/stage.
 import {albFixture} from '../../helpers/alb-fixtures.js'
 import {gunzipSync} from 'node:zlib'
 import {tempDir} from '../../helpers/tmp.js'
+import {DuckDBWarehouse, loadThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 /** the bytes as a stream of the given chunks */
 const chunks = (...parts: Buffer[]): Readable => Readable.from(parts)
@@ -78,6 +79,29 @@ describe("the raw path's ordinary shape", () => {
     } finally {
       c.closeSync()
       inst.closeSync()
+    }
+  })
+})
+
+describe("the raw path's DuckDB threads", () => {
+  it('loads with one DuckDB thread (SENEKA_DUCKDB_THREADS overrides) and gives the count back on close', async () => {
+    expect(loadThreads({})).toBeUndefined()
+    expect(loadThreads({SENEKA_DUCKDB_RAW: '1'})).toBe(1)
+    expect(loadThreads({SENEKA_DUCKDB_RAW: '1', SENEKA_DUCKDB_THREADS: '3'})).toBe(3)
+    for (const bad of ['0', '-1', '1.5', 'many']) expect(() => loadThreads({SENEKA_DUCKDB_THREADS: bad})).toThrow(/^SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "[^"]+"\.$/)
+
+    const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'w.duckdb'))
+    const threads = async (): Promise<number> => Number((await wh.query(`SELECT current_setting('threads') AS n`))[0].n)
+    process.env.SENEKA_DUCKDB_RAW = '1'
+    try {
+      await wh.query('SET threads = 3')
+      const loader = await wh.openLoader({concurrency: 1, bulk: true})
+      expect(await threads()).toBe(1)
+      await loader.close()
+      expect(await threads()).toBe(3)
+    } finally {
+      delete process.env.SENEKA_DUCKDB_RAW
+      await wh.close()
     }
   })
 })

@@ -73,8 +73,10 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
       // UTF-8 of whole lines only
       const lastNl = chunk.lastIndexOf(NL)
       if (lastNl >= 0) {
-        const region = tail.length > 0 ? Buffer.concat([...tail, chunk.subarray(0, lastNl + 1)]) : chunk.subarray(0, lastNl + 1)
-        if (!isUtf8(region)) clean = false
+        // the line cut by the previous chunk is joined (a character may straddle the cut), the rest checked in place
+        const firstNl = chunk.indexOf(NL)
+        const head = tail.length > 0 ? Buffer.concat([...tail, chunk.subarray(0, firstNl + 1)]) : chunk.subarray(0, firstNl + 1)
+        if (!isUtf8(head) || !isUtf8(chunk.subarray(firstNl + 1, lastNl + 1))) clean = false
         tail = lastNl + 1 < chunk.length ? [Buffer.from(chunk.subarray(lastNl + 1))] : []
       } else {
         tail.push(Buffer.from(chunk))

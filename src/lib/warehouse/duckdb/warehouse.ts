@@ -221,7 +221,11 @@ export class DuckDBWarehouse implements Warehouse {
   async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     const maxQueuedRows = stagedRowsLimit()
-    await this.lease.use(({conn}) => this.ensureMeta(conn))
+    const threads = loadThreads()
+    const restore = await this.lease.use(async ({conn}) => {
+      await this.ensureMeta(conn)
+      return String((await runQuery(conn, `SELECT current_setting('threads') AS n`))[0].n)
+    })
     // settings of the loading instance, kept for every later open of the file (a writer opens it again after
     // letting another process in)
     await this.lease.configure({
@@ -233,11 +237,12 @@ export class DuckDBWarehouse implements Warehouse {
       // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
       // (the raw path numbers lines by their order: it keeps it)
       preserve_insertion_order: String(!rawEnabled()),
+      ...(threads === undefined ? {} : {threads: String(threads)}),
     })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, restore)
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -411,6 +416,19 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /**
+ * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS): DuckDB's own default (one per core), except on the raw
+ * path, which takes one. Its INSERT numbers each file's lines in their order, an order-dependent pipeline; two
+ * threads beside the parse workers on a 2-core machine cost it twice the CPU and twice the time of one
+ * (docs/performance.md).
+ */
+export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.SENEKA_DUCKDB_THREADS?.trim()
+  if (v === undefined || v === '') return rawEnabled(env) ? 1 : undefined
+  if (!/^[1-9]\d{0,3}$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "${v}".`, 'Set it to, for example, 2, or unset it for the default.')
+  return Number(v)
+}
+
+/**
  * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
  * worker threads when available) with no transaction open; then one writer commits whatever objects are
  * staged in a single transaction: per object, re-check the ledger, delete an older version's rows, INSERT
@@ -431,6 +449,8 @@ class GroupCommitLoader implements ObjectLoader {
     {concurrency, bulk}: LoaderOptions,
     /** staged rows that may wait for a commit */
     private readonly maxQueuedRows: number,
+    /** DuckDB's thread count before the loader set its own, for the queries after it */
+    private readonly threadsBefore: string,
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -757,7 +777,7 @@ class GroupCommitLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     await this.writing
-    await this.lease.configure({preserve_insertion_order: 'true'}).catch(() => {})
+    await this.lease.configure({preserve_insertion_order: 'true', threads: this.threadsBefore}).catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }
