@@ -37,7 +37,7 @@ import {stageRequest} from './parse-pool.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {FALLBACK_MARK, rawEnabled, rawRead, rawSelect} from './raw.js'
+import {csvRead, csvSelect, FALLBACK_MARK, rawEnabled, rawRead, rawSelect} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -365,7 +365,7 @@ interface PendingInsert {
   path: string
   loadId: string
   /** a raw object (kind 'raw'): its request, non-blank lines, and what to do once its rows and rejects are known */
-  raw?: {req: ObjectLoadRequest; lines: number; base: string; settle: (rows: number, rejected: number) => Promise<void>}
+  raw?: {req: ObjectLoadRequest; lines: number; csv: boolean; base: string; settle: (rows: number, rejected: number) => Promise<void>}
 }
 
 interface StagedObject extends AwaitingOutcome {
@@ -414,6 +414,9 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
   if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_STAGED_ROWS must be a positive whole number of rows, not "${v}".`, 'Set it to, for example, 500000 (less disk for staging files), or unset it for the default 2000000.')
   return Number(v)
 }
+
+/** raw objects this process loaded through DuckDB's CSV reader and line by line (tests, figures) */
+export const rawPathCounts = {csv: 0, lines: 0}
 
 /**
  * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS): DuckDB's own default (one per core), except on the raw
@@ -655,7 +658,7 @@ class GroupCommitLoader implements ObjectLoader {
             Object.assign(outcome, {rows, rejected})
             await c.run(`UPDATE ${LEDGER_TABLE} SET rows = $rows, rejected = $rejected WHERE target_table = $table AND object_uri = $uri`, {rows, rejected, table, uri: object.uri})
           }
-          inserts.push({t, columns: req.format.columns, kind: 'raw', file: staged.raw.file, maxLine: staged.raw.maxLine, ...prov, raw: {req, lines: staged.raw.lines, base: file, settle}})
+          inserts.push({t, columns: req.format.columns, kind: 'raw', file: staged.raw.file, maxLine: staged.raw.maxLine, ...prov, raw: {req, lines: staged.raw.lines, csv: staged.raw.csv, base: file, settle}})
         } else if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
         if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
         // every rejected line, from the object's rejects file (memory held only the first few)
@@ -733,6 +736,58 @@ class GroupCommitLoader implements ObjectLoader {
    * reject rule (a failure rolls the transaction back).
    */
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+    const csv = list.filter((i) => i.raw!.csv)
+    const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
+    if (rest.length > 0) await this.insertLines(c, rest, now)
+  }
+
+  /**
+   * The raw objects without blank lines first go through DuckDB's CSV reader (csvSelect, csvRead): one INSERT of
+   * their ordinary lines, a UNION ALL branch per file so `row_number() OVER ()` is the line number. An object
+   * whose rows do not add up to its lines (a line skipped by the reader, joined to the next at an unterminated
+   * quote, or not ordinary) has its rows taken out again and is returned, to be loaded line by line.
+   */
+  private async insertCsv(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<PendingInsert[]> {
+    const {t, columns} = list[0]
+    const format = list[0].raw!.req.format.name
+    const {select, ordinary} = csvSelect(format, columns, this.dialect.quoteIdent)
+    const params: Record<string, DuckDBValue> = {now}
+    const branches = list.map((i, n) => {
+      const prov = provenanceParams(params, i, n).split(', ')
+      return `SELECT ${select}, ${prov[0]}, line, ${prov[3]}, $now, ${prov[1]}, ${prov[2]}, ${prov[4]} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
+    })
+    const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+    const inserted = (await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)).rowsChanged
+    const ok = (i: PendingInsert): void => {
+      rawPathCounts.csv++
+      i.raw!.req.report.parsed(i.raw!.lines, 0)
+    }
+    if (inserted === list.reduce((n, i) => n + i.raw!.lines, 0)) {
+      list.forEach(ok)
+      return []
+    }
+    const uris: Record<string, string> = {}
+    list.forEach((i, n) => (uris[`u${n}`] = i.uri))
+    const counts = await runQuery(c, `SELECT _source_uri AS uri, count(*) AS n FROM ${t} WHERE _source_uri IN (${list.map((_, n) => `$u${n}`).join(', ')}) GROUP BY _source_uri`, uris)
+    const rows = new Map(counts.map((r) => [String(r.uri), Number(r.n)]))
+    const again: PendingInsert[] = []
+    for (const i of list) {
+      if (rows.get(i.uri) === i.raw!.lines) {
+        ok(i)
+        continue
+      }
+      if (rows.has(i.uri)) await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: i.uri})
+      again.push(i)
+    }
+    return again
+  }
+
+  /**
+   * Raw objects line by line (rawRead, rawSelect): each line one VARCHAR, checked against the ordinary shape by a
+   * regular expression, split and typed in SQL; the lines it cannot prove ordinary go to the format's parser.
+   */
+  private async insertLines(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+    rawPathCounts.lines += list.length
     const {t, columns} = list[0]
     const {select, ordinary, inner, holder} = rawSelect(list[0].raw!.req.format.name, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
