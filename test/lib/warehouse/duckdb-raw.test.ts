@@ -11,7 +11,7 @@ import {KEPT_REJECTS, LineStager} from '../../../src/lib/warehouse/duckdb/stage.
 import {albFixture} from '../../helpers/alb-fixtures.js'
 import {gunzipSync} from 'node:zlib'
 import {tempDir} from '../../helpers/tmp.js'
-import {DuckDBWarehouse, loadThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {DuckDBWarehouse, loadThreads, rawThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 /** the bytes as a stream of the given chunks */
 const chunks = (...parts: Buffer[]): Readable => Readable.from(parts)
@@ -84,23 +84,24 @@ describe("the raw path's ordinary shape", () => {
 })
 
 describe("the raw path's DuckDB threads", () => {
-  it('loads with one DuckDB thread (SENEKA_DUCKDB_THREADS overrides) and gives the count back on close', async () => {
+  it('raw INSERTs take one DuckDB thread unless SENEKA_DUCKDB_THREADS says otherwise; a loader gives the count back on close', async () => {
     expect(loadThreads({})).toBeUndefined()
-    expect(loadThreads({SENEKA_DUCKDB_RAW: '1'})).toBe(1)
-    expect(loadThreads({SENEKA_DUCKDB_RAW: '1', SENEKA_DUCKDB_THREADS: '3'})).toBe(3)
+    expect(loadThreads({SENEKA_DUCKDB_THREADS: '3'})).toBe(3)
+    expect(rawThreads({})).toBe(1)
+    expect(rawThreads({SENEKA_DUCKDB_THREADS: '2'})).toBe(2)
     for (const bad of ['0', '-1', '1.5', 'many']) expect(() => loadThreads({SENEKA_DUCKDB_THREADS: bad})).toThrow(/^SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "[^"]+"\.$/)
 
     const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'w.duckdb'))
     const threads = async (): Promise<number> => Number((await wh.query(`SELECT current_setting('threads') AS n`))[0].n)
-    process.env.SENEKA_DUCKDB_RAW = '1'
+    process.env.SENEKA_DUCKDB_THREADS = '2'
     try {
       await wh.query('SET threads = 3')
       const loader = await wh.openLoader({concurrency: 1, bulk: true})
-      expect(await threads()).toBe(1)
+      expect(await threads()).toBe(2)
       await loader.close()
       expect(await threads()).toBe(3)
     } finally {
-      delete process.env.SENEKA_DUCKDB_RAW
+      delete process.env.SENEKA_DUCKDB_THREADS
       await wh.close()
     }
   })

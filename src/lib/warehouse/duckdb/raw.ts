@@ -106,11 +106,11 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
 }
 
 /**
- * The raw path is taken with SENEKA_DUCKDB_RAW=1; by default ALB lines take the JavaScript fast path, which costs
- * less CPU for now (docs/performance.md: splitting and typing a whole line in SQL costs more than the scan).
+ * The raw path is the default for ALB and ELB logs; SENEKA_DUCKDB_RAW=0 takes the JavaScript fast path instead
+ * (alb.ts, for comparison: docs/performance.md).
  */
 export function rawEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.SENEKA_DUCKDB_RAW === '1'
+  return env.SENEKA_DUCKDB_RAW !== '0'
 }
 
 /** where a line SQL could not prove ordinary waits for the parser: never a load path's name */

@@ -37,7 +37,7 @@ import {stageRequest} from './parse-pool.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {csvRead, csvSelect, FALLBACK_MARK, rawEnabled, rawRead, rawSelect} from './raw.js'
+import {csvRead, csvSelect, FALLBACK_MARK, rawRead, rawSelect} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -235,14 +235,14 @@ export class DuckDBWarehouse implements Warehouse {
       checkpoint_threshold: LOAD_CHECKPOINT_THRESHOLD,
       // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
       // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
-      // (the raw path numbers lines by their order: it keeps it)
-      preserve_insertion_order: String(!rawEnabled()),
+      // (the raw path numbers lines by their order: its INSERTs keep it, RAW_SETTINGS)
+      preserve_insertion_order: 'false',
       ...(threads === undefined ? {} : {threads: String(threads)}),
     })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, restore)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {before: restore, load: threads === undefined ? restore : String(threads)})
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -419,16 +419,23 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
 export const rawPathCounts = {csv: 0, lines: 0}
 
 /**
- * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS): DuckDB's own default (one per core), except on the raw
- * path, which takes one. Its INSERT numbers each file's lines in their order, an order-dependent pipeline; two
- * threads beside the parse workers on a 2-core machine cost it twice the CPU and twice the time of one
- * (docs/performance.md).
+ * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core). The raw path's
+ * INSERTs take that many or one (rawThreads).
  */
 export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const v = env.SENEKA_DUCKDB_THREADS?.trim()
-  if (v === undefined || v === '') return rawEnabled(env) ? 1 : undefined
+  if (v === undefined || v === '') return undefined
   if (!/^[1-9]\d{0,3}$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "${v}".`, 'Set it to, for example, 2, or unset it for the default.')
   return Number(v)
+}
+
+/**
+ * DuckDB's threads for the raw path's INSERTs: one unless SENEKA_DUCKDB_THREADS says otherwise. They number each
+ * file's lines in their order (an order-dependent pipeline): with two threads beside the parse workers on two
+ * cores they cost about twice the CPU and time of one (docs/performance.md).
+ */
+export function rawThreads(env: NodeJS.ProcessEnv = process.env): number {
+  return loadThreads(env) ?? 1
 }
 
 /**
@@ -452,8 +459,8 @@ class GroupCommitLoader implements ObjectLoader {
     {concurrency, bulk}: LoaderOptions,
     /** staged rows that may wait for a commit */
     private readonly maxQueuedRows: number,
-    /** DuckDB's thread count before the loader set its own, for the queries after it */
-    private readonly threadsBefore: string,
+    /** DuckDB's threads before the loader (given back on close) and while it loads (between raw INSERTs) */
+    private readonly threads: {before: string; load: string},
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -736,9 +743,17 @@ class GroupCommitLoader implements ObjectLoader {
    * reject rule (a failure rolls the transaction back).
    */
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
-    const csv = list.filter((i) => i.raw!.csv)
-    const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
-    if (rest.length > 0) await this.insertLines(c, rest, now)
+    // row_number() OVER () is a file's line number only in the file's order
+    await c.run(`SET threads = ${rawThreads()}`)
+    await c.run('SET preserve_insertion_order = true')
+    try {
+      const csv = list.filter((i) => i.raw!.csv)
+      const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
+      if (rest.length > 0) await this.insertLines(c, rest, now)
+    } finally {
+      await c.run(`SET threads = ${Number(this.threads.load)}`)
+      await c.run('SET preserve_insertion_order = false')
+    }
   }
 
   /**
@@ -832,7 +847,7 @@ class GroupCommitLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     await this.writing
-    await this.lease.configure({preserve_insertion_order: 'true', threads: this.threadsBefore}).catch(() => {})
+    await this.lease.configure({preserve_insertion_order: 'true', threads: this.threads.before}).catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }
