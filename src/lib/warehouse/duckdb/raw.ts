@@ -120,8 +120,6 @@ const B = String.raw`[^ "\\\x00-\x1f]+`
 /** a quoted field's text: spaces allowed (user agents), no escape, no control character */
 const QT = String.raw`[^"\\\x00-\x1f]+`
 const Q = `"(?:${QT})?"`
-/** a byte no plain text field holds: a quote, a backslash (escapes), a control character */
-const NOT_TEXT = String.raw`["\\\x00-\x1f]`
 const TS = String.raw`\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z`
 const REQ_END = String.raw`[!#-\[\]-~]`
 const REQ_MID = String.raw`[^ "\\\x00-\x1f]*`
@@ -253,8 +251,8 @@ export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>
 /**
  * The CSV reader's split of a raw file (csvRead: columns f0.. as the line has them, numbered `line`), for objects
  * Node found free of blank lines: `select` gives the values and `ordinary` holds when the line is one the parser
- * splits the same way and SQL types as the parser would (every field in its plain form, text without quotes,
- * backslashes or control characters). The CSV reader skips what it cannot read and may join lines at an
+ * splits the same way and SQL types as the parser would (every field in its plain form, text without quotes or
+ * backslashes). The CSV reader skips what it cannot read and may join lines at an
  * unterminated quote: the caller counts each object's rows against its lines, and loads an object that does not
  * add up (or holds a line that is not ordinary) by rawSelect instead.
  */
@@ -262,7 +260,9 @@ export function csvSelect(format: string, columns: ReadonlyArray<{name: string}>
   const plain: string[] = []
   const {exprs, checks} = fieldSql(format, columns, (i, f) => {
     const x = `f${i}`
-    plain.push(f.kind === 'text' ? `(${x} <> '' AND NOT regexp_matches(${x}, '${NOT_TEXT}'))` : `regexp_full_match(${x}, '${PLAIN[f.kind]}')`)
+    // text: not empty, no quote (a CSV escape, glued text) and no backslash (the parser's escapes); a control
+    // character reads the same both ways (NUL, U+0001 and CR never reach here: rawPlainFile)
+    plain.push(f.kind === 'text' ? `(${x} <> '' AND NOT contains(${x}, '"') AND NOT contains(${x}, '\\'))` : `regexp_full_match(${x}, '${PLAIN[f.kind]}')`)
     return x
   })
   return {select: selectList(exprs, columns, quoteIdent), ordinary: [...plain, ...checks].join(' AND ')}
