@@ -193,6 +193,16 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     expect(d.rows).toBeGreaterThan(20_000)
   })
 
+  it("generated logs without malformed lines: every object through DuckDB's CSV reader, the parser's rows", async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 360, linesPerFile: 1500, dir: src})
+    const before = {...rawPathCounts}
+    const d = await bothPaths(src, dir)
+    expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: fx.good, rejects: 0})
+    expect([rawPathCounts.csv - before.csv, rawPathCounts.lines - before.lines]).toEqual([fx.files.length, 0])
+  })
+
   it('stages ordinary lines on the fast path', async () => {
     const dir = tempDir()
     const fx = albFixture({days: 1, intervalMinutes: 720, linesPerFile: 3000, malformedRate: 0.01})
