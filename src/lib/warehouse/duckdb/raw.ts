@@ -265,8 +265,15 @@ export function csvSelect(format: string, columns: ReadonlyArray<{name: string}>
     plain.push(f.kind === 'text' ? `(${x} <> '' AND NOT contains(${x}, '"') AND NOT contains(${x}, '\\'))` : `regexp_full_match(${x}, '${PLAIN[f.kind]}')`)
     return x
   })
-  return {select: selectList(exprs, columns, quoteIdent), ordinary: [...plain, ...checks].join(' AND ')}
+  // every field of the layout there (a shorter line goes line by line); fields AWS appended are ignored as the
+  // parser ignores them, once they hold no quote or backslash (which the parser would split otherwise)
+  const last = `f${LAYOUTS[format].length - 1} IS NOT NULL`
+  const appended = Array.from({length: APPENDED}, (_, i) => `(x${i} IS NULL OR NOT (contains(x${i}, '"') OR contains(x${i}, '\\')))`)
+  return {select: selectList(exprs, columns, quoteIdent), ordinary: [last, ...plain, ...appended, ...checks].join(' AND ')}
 }
+
+/** fields AWS may have appended after a format's layout that the CSV path reads (and ignores); more: line by line */
+const APPENDED = 8
 
 /** DuckDB's default max_line_size */
 const DUCKDB_DEFAULT_MAX_LINE = 2_000_000
@@ -277,13 +284,13 @@ function rawSize(maxLine: number): string {
 }
 
 /**
- * read_csv of a raw file split at spaces and quotes into exactly the format's fields f0.. as VARCHAR (strict: a
- * line with more or fewer fields, or quotes out of place, is skipped), numbered `line` by position; an empty
- * field is '' (nullstr is a byte the file cannot hold).
+ * read_csv of a raw file split at spaces and quotes into the format's fields f0.. and up to APPENDED more x0.. as
+ * VARCHAR, missing ones NULL (strict: a line with more fields, or quotes out of place, is skipped), numbered
+ * `line` by position; an empty field is '' (nullstr is a byte the file cannot hold).
  */
 export function csvRead(format: string, fileLiteral: string, maxLine: number): string {
-  const cols = LAYOUTS[format].map((_, i) => `'f${i}': 'VARCHAR'`).join(', ')
-  return `(SELECT row_number() OVER () AS line, * FROM read_csv(${fileLiteral}, columns = {${cols}}, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine)}))`
+  const cols = [...LAYOUTS[format].map((_, i) => `'f${i}': 'VARCHAR'`), ...Array.from({length: APPENDED}, (_, i) => `'x${i}': 'VARCHAR'`)].join(', ')
+  return `(SELECT row_number() OVER () AS line, * FROM read_csv(${fileLiteral}, columns = {${cols}}, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, null_padding = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine)}))`
 }
 
 /** read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), numbered `line` by position. */
