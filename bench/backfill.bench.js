@@ -3,8 +3,9 @@
 // files (the engine's ceiling) and plain gunzip of the files (the floor). Each phase runs in its own process so
 // peak RSS is its own. Sizes: BACKFILL_BENCH_FILES (default 20) files of BACKFILL_BENCH_LINES (default 10000)
 // lines; the memory check repeats seneka on 10x the files unless BACKFILL_BENCH_SKIP_10X=1; JSON lines at 1x and
-// 10x unless BACKFILL_BENCH_SKIP_JSONL=1 (BACKFILL_BENCH_SKIP_ALB=1: JSON lines only); ALB also with DuckDB parsing
-// the lines (SENEKA_DUCKDB_RAW=1) unless BACKFILL_BENCH_SKIP_RAW=1 (at 10x only with BACKFILL_BENCH_RAW_10X=1).
+// 10x unless BACKFILL_BENCH_SKIP_JSONL=1 (BACKFILL_BENCH_SKIP_ALB=1: JSON lines only). ALB's default is DuckDB parsing
+// the lines (the raw path); the JavaScript fast path (SENEKA_DUCKDB_RAW=0) runs beside it at 1x and 10x unless
+// BACKFILL_BENCH_SKIP_FAST=1, the parser alone (SENEKA_FAST_STAGE=0) at 1x unless BACKFILL_BENCH_SKIP_PARSER=1.
 import {spawnSync} from 'node:child_process'
 import {createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
@@ -141,18 +142,19 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (x) => x.toFixed(2)
 
 /**
- * DuckDB native, seneka (fast path) and seneka with the parser only (SENEKA_FAST_STAGE=0), alternating REPS
- * times on the same files (the machine is shared: ratios per round, then the median).
+ * DuckDB native, seneka (its default: for ALB DuckDB parses the lines), the JavaScript fast path
+ * (SENEKA_DUCKDB_RAW=0) and seneka with the parser only (SENEKA_FAST_STAGE=0), alternating REPS times on the same
+ * files (the machine is shared: ratios per round, then the median).
  */
-function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka: 'seneka'}, withRaw = false) {
+function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka: 'seneka'}, withFast = false) {
   const rounds = []
   for (let i = 0; i < REPS; i++) {
     const duck = run(phases.native, dir, db)
     const sen = run(phases.seneka, dir, db)
     const parser = withParser ? run('seneka', dir, db, {SENEKA_FAST_STAGE: '0'}) : undefined
-    const raw = withRaw ? run('seneka', dir, db, {SENEKA_DUCKDB_RAW: '1'}) : undefined
-    rounds.push({duck, sen, parser, raw})
-    if (raw && raw.rows !== sen.rows) console.log(`warning: row counts differ (fast path ${sen.rows}, DuckDB parsing ${raw.rows})`)
+    const fast = withFast ? run('seneka', dir, db, {SENEKA_DUCKDB_RAW: '0'}) : undefined
+    rounds.push({duck, sen, parser, fast})
+    if (fast && fast.rows !== sen.rows) console.log(`warning: row counts differ (DuckDB parsing ${sen.rows}, fast path ${fast.rows})`)
     if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
   }
   const rows = rounds[0].sen.rows
@@ -165,12 +167,12 @@ function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka:
     return {ms, rss}
   }
   const d = show(phases.native === 'duckdb' ? 'duckdb read_csv (native)' : 'duckdb read_json (native)', (r) => r.duck)
-  const s = show('seneka backfill', (r) => r.sen)
+  const s = show(withFast ? 'seneka (DuckDB parses)' : 'seneka backfill', (r) => r.sen)
   const ratios = rounds.map((r) => r.duck.ms / r.sen.ms)
   console.log(`${label} ratio seneka / native: median ${fmt(median(ratios))}x (rounds ${ratios.map(fmt).join(', ')}); RSS seneka - native ${fmt(s.rss - d.rss)} MiB`)
-  if (withRaw) {
-    show('seneka, DuckDB parses (raw)', (r) => r.raw)
-    console.log(`${label} ratio DuckDB-parses / native: median ${fmt(median(rounds.map((r) => r.duck.ms / r.raw.ms)))}x (rounds ${rounds.map((r) => fmt(r.duck.ms / r.raw.ms)).join(', ')}); CPU raw / fast path ${fmt(median(rounds.map((r) => r.raw.cpuMs / r.sen.cpuMs)))}x`)
+  if (withFast) {
+    show('seneka, JS fast path', (r) => r.fast)
+    console.log(`${label} ratio fast-path / native: median ${fmt(median(rounds.map((r) => r.duck.ms / r.fast.ms)))}x (rounds ${rounds.map((r) => fmt(r.duck.ms / r.fast.ms)).join(', ')}); DuckDB-parses / fast path: time ${fmt(median(rounds.map((r) => r.fast.ms / r.sen.ms)))}x faster, CPU ${fmt(median(rounds.map((r) => r.sen.cpuMs / r.fast.cpuMs)))}x`)
   }
   if (withParser) {
     const p = show('seneka, parser only (before)', (r) => r.parser)
@@ -190,16 +192,15 @@ if (process.env.BACKFILL_BENCH_SKIP_ALB !== '1') {
   const gz = run('gunzip', small)
   console.log(`${FILES} files x ${LINES} lines: ${fmt(compressed / 1e6)} MB gzipped, ${fmt(gz.bytes / 1e6)} MB uncompressed; seneka concurrency ${CONCURRENCY}; ${REPS} alternating rounds`)
   console.log(`1x  gunzip only (floor)          ${fmt(gz.bytes / 1e6 / (gz.ms / 1000)).padStart(8)} MB/s ${fmt(gz.maxRssMiB).padStart(8)} MiB peak RSS`)
-  // the raw path (SENEKA_DUCKDB_RAW=1: DuckDB parses the lines) beside the default unless BACKFILL_BENCH_SKIP_RAW=1
-  const withRaw = process.env.BACKFILL_BENCH_SKIP_RAW !== '1'
-  const one = compare('1x ', small, db, process.env.BACKFILL_BENCH_SKIP_PARSER !== '1', undefined, withRaw)
+  // the JavaScript fast path (SENEKA_DUCKDB_RAW=0) beside the default unless BACKFILL_BENCH_SKIP_FAST=1
+  const withFast = process.env.BACKFILL_BENCH_SKIP_FAST !== '1'
+  const one = compare('1x ', small, db, process.env.BACKFILL_BENCH_SKIP_PARSER !== '1', undefined, withFast)
 
   if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
     const big = path.join(dataRoot, `alb-${FILES * 10}x${LINES}`)
     await generate(big, FILES * 10)
-    // at 10x the raw path takes minutes a round (docs/performance.md): only with BACKFILL_BENCH_RAW_10X=1
-    const ten = compare('10x', big, db, false, undefined, withRaw && process.env.BACKFILL_BENCH_RAW_10X === '1')
-    console.log(`memory: seneka peak RSS ${fmt(one.s.rss)} MiB at 1x, ${fmt(ten.s.rss)} MiB at 10x: ratio ${fmt(ten.s.rss / one.s.rss)}x (target <= 1.2x)`)
+    const ten = compare('10x', big, db, false, undefined, withFast)
+    console.log(`memory: seneka peak RSS ${fmt(one.s.rss)} MiB at 1x, ${fmt(ten.s.rss)} MiB at 10x: ratio ${fmt(ten.s.rss / one.s.rss)}x (target <= 1.2x); ${fmt(ten.s.rss / ten.d.rss)}x native's at 10x (target <= 1.2x)`)
   }
 }
 if (process.env.BACKFILL_BENCH_SKIP_JSONL !== '1') {

@@ -1,6 +1,6 @@
 import {createReadStream, mkdirSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
-import {gzipSync} from 'node:zlib'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import {DuckDBInstance} from '@duckdb/node-api'
 import {describe, expect, it} from 'vitest'
 import {albFixture} from '../../helpers/alb-fixtures.js'
@@ -10,6 +10,7 @@ import {tempDir} from '../../helpers/tmp.js'
 const {runBackfill} = await import('../../../dist/lib/backfill/run.js' as string)
 const {getFormat} = await import('../../../dist/lib/formats/index.js' as string)
 const {stageObject} = await import('../../../dist/lib/warehouse/duckdb/stage.js' as string)
+const {rawPathCounts} = await import('../../../dist/lib/warehouse/duckdb/warehouse.js' as string)
 
 const F = [
   'http', '2024-05-01T10:00:00.123456Z', 'app/lb/1', '10.0.0.1:2817', '10.0.0.2:80', '0.000', '0.001', '0.000', '200', '200', '34', '366',
@@ -39,9 +40,12 @@ export const EDGE_LINES = [
   line({13: '"Mozilla/5.0 (X11; Linux) \\"quoted\\""'}), line({13: '"ua with \\\\ backslash"'}), line({13: '""'}), line({13: '"-"'}),
   line({13: '"tab\there"'}), line({13: '"ünïcödé 🙂"'}), line({13: '"unterminated'}), line({13: '"glued"x'}), line({13: 'bare"quote'}),
   line({14: '""'}), line({16: '-'}), line({17: '"Root=1 2"'}),
+  // a doubled quote is an escaped quote to a CSV reader, a closed field and glued text to the parser
+  line({13: '"a""b"'}), line({13: '"ua ""quoted"""'}), line({2: '"x""y"'}), line({12: '"GET /""a"" HTTP/1.1"'}),
   line({20: '-'}), line({20: '2147483648'}), line({21: '-'}), line({21: '2024-13-01T00:00:00Z'}), line({21: '"2024-05-01T10:00:00Z"'}),
   line({}, 17), line({}, 16), line({}, 22), line({}, 25),
-  `${line()} "appended" fields 1 2 3`, `${line()} `, `${line()}  `, ` ${line()}`, `${line()}\r`, line({2: 'a\rb'}),
+  `${line()} "appended" fields 1 2 3`, `${line()} "a""b"`, `${line()} "x\\"y z"`, `${line()} "x\\y"`, `${line()} "two words" - ""`,
+  `${line()} ${Array.from({length: 9}, (_, i) => `f${i}`).join(' ')}`, `${line()} `, `${line()}  `, ` ${line()}`, `${line()}\r`, line({2: 'a\rb'}),
   line({2: ''}).replace('  ', '  '), line({}).replace(' ', '  '),
   line({29: '"TID with space"'}), line({28: 'bare-string'}),
   line({3: 'host.example:80'}), line({3: '10.0.0.1:80:90'}), line({4: '"-"'}), line({4: '-:-'}), line({8: '""'}), line({8: '"-"'}), line({12: '"GET / HTTP/1.1" '}),
@@ -109,6 +113,14 @@ async function bothPaths(src: string, dir: string, format = 'alb') {
   return fast
 }
 
+/** every object of `src` goes whole through DuckDB's CSV reader, and the three paths load the same rows */
+async function wholeByCsv(src: string, dir: string, fx: {good: number; files: unknown[]}): Promise<void> {
+  const before = {...rawPathCounts}
+  const d = await bothPaths(src, dir)
+  expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: fx.good, rejects: 0})
+  expect([rawPathCounts.csv - before.csv, rawPathCounts.lines - before.lines]).toEqual([fx.files.length, 0])
+}
+
 describe('the ALB fast path loads exactly what the parser loads', () => {
   it('edge cases: the same rows, values and rejects (EXCEPT ALL both ways)', async () => {
     const dir = tempDir()
@@ -128,6 +140,22 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
     expect(d.rows).toBeGreaterThan(60)
     expect(d.rejects).toBeGreaterThan(20)
+  })
+
+  it("each edge case alone in an object of ordinary lines (DuckDB's CSV reader decides per object): the same rows, values and rejects", async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    mkdirSync(src)
+    const clean = EDGE_LINES.filter((l) => !/[\r\0\x01]/.test(l) && l.trim() !== '')
+    clean.forEach((l, i) => writeFileSync(path.join(src, `e${String(i).padStart(3, '0')}.log`), `${line()}\n${l}\n${line({1: '2024-05-01T10:00:01Z'})}\n`))
+    const before = {...rawPathCounts}
+    const d = await bothPaths(src, dir)
+    expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
+    // both ways were taken: objects whose lines the CSV reader proved ordinary, and the others line by line
+    const csv = rawPathCounts.csv - before.csv
+    expect(csv).toBeGreaterThan(30)
+    expect(rawPathCounts.lines - before.lines).toBeGreaterThan(100)
+    expect(csv + rawPathCounts.lines - before.lines).toBe(clean.length)
   })
 
   it('both paths store "" as the empty string, "-" as NULL (request parts too), and give glued text its own reason', async () => {
@@ -172,6 +200,25 @@ describe('the ALB fast path loads exactly what the parser loads', () => {
     const d = await bothPaths(src, dir)
     expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
     expect(d.rows).toBeGreaterThan(20_000)
+  })
+
+  it("generated logs without malformed lines: every object through DuckDB's CSV reader, the parser's rows", async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 360, linesPerFile: 1500, dir: src})
+    await wholeByCsv(src, dir, fx)
+  })
+
+  it("lines with fields AWS appended: DuckDB's CSV reader loads them whole, the parser's rows", async () => {
+    const dir = tempDir()
+    const src = path.join(dir, 'src')
+    const fx = albFixture({days: 1, intervalMinutes: 720, linesPerFile: 1000})
+    mkdirSync(src)
+    fx.files.forEach((f, i) => {
+      const lines = gunzipSync(f.body).toString().split('\n').filter(Boolean)
+      writeFileSync(path.join(src, `appended-${i}.log.gz`), gzipSync(`${lines.map((l, n) => `${l} "new field ${n}" ${n} -`).join('\n')}\n`))
+    })
+    await wholeByCsv(src, dir, fx)
   })
 
   it('stages ordinary lines on the fast path', async () => {
@@ -250,9 +297,13 @@ describe('DuckDB parses ELB (classic) lines exactly as the ELB parser does', () 
       ),
     ]
     writeFileSync(path.join(src, 'elb.log.gz'), gzipSync(`${lines.join('\n')}\n`))
+    // the generated lines alone: an object DuckDB's CSV reader loads whole
+    writeFileSync(path.join(src, 'generated.log.gz'), gzipSync(`${lines.slice(-2000).join('\n')}\n`))
+    const before = rawPathCounts.csv
     const d = await bothPaths(src, dir, 'elb')
     expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
-    expect(d.rows).toBeGreaterThan(2000)
+    expect(rawPathCounts.csv - before).toBe(1)
+    expect(d.rows).toBeGreaterThan(4000)
     expect(d.rejects).toBeGreaterThan(8)
   })
 })

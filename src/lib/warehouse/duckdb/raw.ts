@@ -21,6 +21,8 @@ export interface RawFile {
   lines: number
   /** the longest line in bytes */
   maxLine: number
+  /** no blank line and no BOM: DuckDB's CSV reader numbers its rows as the lines (csvRead) */
+  csv: boolean
 }
 
 const NL = 0x0a
@@ -46,6 +48,7 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
   /** the bytes after the last line feed so far, for the UTF-8 check (a character may be cut between chunks) */
   let tail: Buffer[] = []
   let first = true
+  let bom = false
   try {
     for await (const chunk of plain as AsyncIterable<Buffer>) {
       counters.bytes += chunk.length
@@ -53,7 +56,10 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
         first = false
         // a UTF-8 BOM is not data (both readers drop it): the first line is that much shorter
         if (chunk.length < 3) clean = false
-        else if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) carry = -3
+        else if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+          carry = -3
+          bom = true
+        }
       }
       if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed])
       if (!clean) continue
@@ -73,8 +79,10 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
       // UTF-8 of whole lines only
       const lastNl = chunk.lastIndexOf(NL)
       if (lastNl >= 0) {
-        const region = tail.length > 0 ? Buffer.concat([...tail, chunk.subarray(0, lastNl + 1)]) : chunk.subarray(0, lastNl + 1)
-        if (!isUtf8(region)) clean = false
+        // the line cut by the previous chunk is joined (a character may straddle the cut), the rest checked in place
+        const firstNl = chunk.indexOf(NL)
+        const head = tail.length > 0 ? Buffer.concat([...tail, chunk.subarray(0, firstNl + 1)]) : chunk.subarray(0, firstNl + 1)
+        if (!isUtf8(head) || !isUtf8(chunk.subarray(firstNl + 1, lastNl + 1))) clean = false
         tail = lastNl + 1 < chunk.length ? [Buffer.from(chunk.subarray(lastNl + 1))] : []
       } else {
         tail.push(Buffer.from(chunk))
@@ -94,22 +102,24 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
     await closed
   }
   counters.lines = lines
-  return {file, lines: nonBlank, maxLine, clean}
+  return {file, lines: nonBlank, maxLine, clean, csv: !bom && lines > 0 && nonBlank === lines}
 }
 
 /**
- * The raw path is taken with SENEKA_DUCKDB_RAW=1; by default ALB lines take the JavaScript fast path, which costs
- * less CPU for now (docs/performance.md: splitting and typing a whole line in SQL costs more than the scan).
+ * The raw path is the default for ALB and ELB logs; SENEKA_DUCKDB_RAW=0 takes the JavaScript fast path instead
+ * (alb.ts, for comparison: docs/performance.md).
  */
 export function rawEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.SENEKA_DUCKDB_RAW === '1'
+  return env.SENEKA_DUCKDB_RAW !== '0'
 }
 
 /** where a line SQL could not prove ordinary waits for the parser: never a load path's name */
 export const FALLBACK_MARK = '\u0002fallback'
 
 const B = String.raw`[^ "\\\x00-\x1f]+`
-const Q = String.raw`"[^"\\\x00-\x1f]*"`
+/** a quoted field's text: spaces allowed (user agents), no escape, no control character */
+const QT = String.raw`[^"\\\x00-\x1f]+`
+const Q = `"(?:${QT})?"`
 const TS = String.raw`\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z`
 const REQ_END = String.raw`[!#-\[\]-~]`
 const REQ_MID = String.raw`[^ "\\\x00-\x1f]*`
@@ -157,37 +167,22 @@ export function rawFormat(name: string): boolean {
 
 /** The regular expression of an ordinary line: every field in its place and plain form; appended fields allowed. */
 export function ordinaryRegex(format: string): string {
-  return LAYOUTS[format].map((f) => (f.quoted ? `"${PLAIN[f.kind]}"` : f.kind === 'text' ? B : PLAIN[f.kind])).join(' ') + `(?: (?:${B}|${Q}))*`
+  return LAYOUTS[format].map((f) => (f.quoted ? `"${f.kind === 'text' ? QT : PLAIN[f.kind]}"` : PLAIN[f.kind])).join(' ') + `(?: (?:${B}|${Q}))*`
 }
 
 /**
- * How a format's columns come from one raw file read by rawRead (columns `line`, `l`): `inner` splits a line at
- * its quotes (segment s[k] is a quoted field when k is even, else the bare fields between quotes, split again at
- * spaces as b<k>), `ordinary` (over inner's columns) says whether SQL types the line as the parser would, and
- * `select` (over inner's columns and `seneka_ord`, the ordinary flag) gives the values; a line that is not
- * ordinary keeps its text in the column `holder` for the parser.
+ * The SQL of each column of a format from its raw fields (`ref(i, field)` is field i's text): `exprs` per column,
+ * `checks` that the typed values are the parser's (real dates, integer ranges), `holder` the first text column.
  */
-export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): {select: string; ordinary: string; inner: string; holder: string} {
-  const fields = LAYOUTS[format]
+function fieldSql(format: string, columns: ReadonlyArray<{name: string}>, ref: (i: number, f: Field) => string): {exprs: string[]; checks: string[]; holder: number} {
   const text = (x: string): string => `CASE WHEN ${x} = '-' THEN NULL ELSE ${x} END`
   const port = (x: string): string => `TRY_CAST(split_part(${x}, ':', 2) AS INTEGER)`
   const timestamp = (x: string): string => `(${x} >= '0001' AND TRY_CAST(${x} AS TIMESTAMP) IS NOT NULL)`
   const exprs: string[] = []
-  const checks = [`regexp_full_match(l, '${ordinaryRegex(format)}')`]
-  const splits = new Set<number>()
+  const checks: string[] = []
   let holder = -1
-  let seg = 1
-  let pos = 1
-  for (const f of fields) {
-    let x: string
-    if (f.quoted) {
-      x = `s[${seg + 1}]`
-      seg += 2
-      pos = 2
-    } else {
-      x = `b${seg}[${pos++}]`
-      splits.add(seg)
-    }
+  for (const [i, f] of LAYOUTS[format].entries()) {
+    const x = ref(i, f)
     switch (f.kind) {
       case 'type':
         exprs.push(x)
@@ -220,17 +215,86 @@ export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>
     }
   }
   if (exprs.length !== columns.length) throw new Error(`${format} raw path: ${exprs.length} expressions for ${columns.length} columns`)
+  return {exprs, checks, holder}
+}
+
+const selectList = (exprs: string[], columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): string =>
+  columns.map((c, i) => `${exprs[i]} AS ${quoteIdent(c.name)}`).join(', ')
+
+/**
+ * How a format's columns come from one raw file read by rawRead (columns `line`, `l`): `inner` splits a line at
+ * its quotes (segment s[k] is a quoted field when k is even, else the bare fields between quotes, split again at
+ * spaces as b<k>), `ordinary` (over inner's columns) says whether SQL types the line as the parser would, and
+ * `select` (over inner's columns and `seneka_ord`, the ordinary flag) gives the values; a line that is not
+ * ordinary keeps its text in the column `holder` for the parser.
+ */
+export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): {select: string; ordinary: string; inner: string; holder: string} {
+  const splits = new Set<number>()
+  let seg = 1
+  let pos = 1
+  const {exprs, checks, holder} = fieldSql(format, columns, (_i, f) => {
+    if (f.quoted) {
+      const x = `s[${seg + 1}]`
+      seg += 2
+      pos = 2
+      return x
+    }
+    splits.add(seg)
+    return `b${seg}[${pos++}]`
+  })
   exprs[holder] = `CASE WHEN seneka_ord THEN ${exprs[holder]} ELSE l END`
   const inner = [`line, l, string_split(l, '"') AS s`, ...[...splits].map((k) => `string_split(s[${k}], ' ') AS b${k}`)].join(', ')
-  const select = columns.map((c, i) => `${exprs[i]} AS ${quoteIdent(c.name)}`).join(', ')
-  return {select, ordinary: checks.join(' AND '), inner, holder: columns[holder].name}
+  const ordinary = [`regexp_full_match(l, '${ordinaryRegex(format)}')`, ...checks].join(' AND ')
+  return {select: selectList(exprs, columns, quoteIdent), ordinary, inner, holder: columns[holder].name}
 }
+
+/**
+ * The CSV reader's split of a raw file (csvRead: columns f0.. as the line has them, numbered `line`), for objects
+ * Node found free of blank lines: `select` gives the values and `ordinary` holds when the line is one the parser
+ * splits the same way and SQL types as the parser would (every field in its plain form, text without quotes or
+ * backslashes). The CSV reader skips what it cannot read and may join lines at an
+ * unterminated quote: the caller counts each object's rows against its lines, and loads an object that does not
+ * add up (or holds a line that is not ordinary) by rawSelect instead.
+ */
+export function csvSelect(format: string, columns: ReadonlyArray<{name: string}>, quoteIdent: (s: string) => string): {select: string; ordinary: string} {
+  const plain: string[] = []
+  const {exprs, checks} = fieldSql(format, columns, (i, f) => {
+    const x = `f${i}`
+    // text: not empty, no quote (a CSV escape, glued text) and no backslash (the parser's escapes); a control
+    // character reads the same both ways (NUL, U+0001 and CR never reach here: rawPlainFile)
+    plain.push(f.kind === 'text' ? `(${x} <> '' AND NOT contains(${x}, '"') AND NOT contains(${x}, '\\'))` : `regexp_full_match(${x}, '${PLAIN[f.kind]}')`)
+    return x
+  })
+  // every field of the layout there (a shorter line goes line by line); fields AWS appended are ignored as the
+  // parser ignores them, once they hold no quote or backslash (which the parser would split otherwise)
+  const last = `f${LAYOUTS[format].length - 1} IS NOT NULL`
+  const appended = Array.from({length: APPENDED}, (_, i) => `(x${i} IS NULL OR NOT (contains(x${i}, '"') OR contains(x${i}, '\\')))`)
+  return {select: selectList(exprs, columns, quoteIdent), ordinary: [last, ...plain, ...appended, ...checks].join(' AND ')}
+}
+
+/** fields AWS may have appended after a format's layout that the CSV path reads (and ignores); more: line by line */
+const APPENDED = 8
 
 /** DuckDB's default max_line_size */
 const DUCKDB_DEFAULT_MAX_LINE = 2_000_000
 
+/** read_csv options for a raw file whose longest line is maxLine bytes */
+function rawSize(maxLine: number): string {
+  return maxLine + 64 <= DUCKDB_DEFAULT_MAX_LINE ? '' : `, max_line_size = ${maxLine + 1024}, buffer_size = ${Math.max((maxLine + 1024) * 2, 32 << 20)}`
+}
+
+/**
+ * read_csv of a raw file split at spaces and quotes into the format's fields f0.. and up to APPENDED more x0.. as
+ * VARCHAR, missing ones NULL (strict: a line with more fields, or quotes out of place, is skipped), numbered
+ * `line` by position; an empty field is '' (nullstr is a byte the file cannot hold).
+ */
+export function csvRead(format: string, fileLiteral: string, maxLine: number): string {
+  const cols = [...LAYOUTS[format].map((_, i) => `'f${i}': 'VARCHAR'`), ...Array.from({length: APPENDED}, (_, i) => `'x${i}': 'VARCHAR'`)].join(', ')
+  return `(SELECT row_number() OVER () AS line, * FROM read_csv(${fileLiteral}, columns = {${cols}}, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, null_padding = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine)}))`
+}
+
 /** read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), numbered `line` by position. */
 export function rawRead(fileLiteral: string, maxLine: number): string {
-  const size = maxLine + 64 <= DUCKDB_DEFAULT_MAX_LINE ? '' : `, max_line_size = ${maxLine + 1024}, buffer_size = ${Math.max((maxLine + 1024) * 2, 32 << 20)}`
+  const size = rawSize(maxLine)
   return `(SELECT row_number() OVER () AS line, l FROM read_csv(${fileLiteral}, columns = {'l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
 }

@@ -284,7 +284,7 @@ export class LineStager {
  */
 export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
   const raw = await rawPlainFile(source, `${file}.raw`, counters)
-  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine}}
+  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv}}
   try {
     const again = {...counters}
     const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})

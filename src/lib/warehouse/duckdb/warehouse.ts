@@ -38,7 +38,7 @@ import {stageRequest} from './stage-request.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {FALLBACK_MARK, rawEnabled, rawRead, rawSelect} from './raw.js'
+import {csvRead, csvSelect, FALLBACK_MARK, rawRead, rawSelect} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -230,7 +230,11 @@ export class DuckDBWarehouse implements Warehouse {
   async openLoader(opts: LoaderOptions): Promise<ObjectLoader> {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     const maxQueuedRows = stagedRowsLimit()
-    await this.lease.use(({conn}) => this.ensureMeta(conn))
+    const threads = loadThreads()
+    const restore = await this.lease.use(async ({conn}) => {
+      await this.ensureMeta(conn)
+      return String((await runQuery(conn, `SELECT current_setting('threads') AS n`))[0].n)
+    })
     // settings of the loading instance, kept for every later open of the file (a writer opens it again after
     // letting another process in)
     await this.lease.configure({
@@ -240,13 +244,14 @@ export class DuckDBWarehouse implements Warehouse {
       checkpoint_threshold: LOAD_CHECKPOINT_THRESHOLD,
       // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
       // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
-      // (the raw path numbers lines by their order: it keeps it)
-      preserve_insertion_order: String(!rawEnabled()),
+      // (the raw path numbers lines by their order: its INSERTs keep it, RAW_SETTINGS)
+      preserve_insertion_order: 'false',
+      ...(threads === undefined ? {} : {threads: String(threads)}),
     })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {before: restore, load: threads === undefined ? restore : String(threads)})
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -374,7 +379,7 @@ interface PendingInsert {
   path: string
   loadId: string
   /** a raw object (kind 'raw'): its request, non-blank lines, and what to do once its rows and rejects are known */
-  raw?: {req: ObjectLoadRequest; lines: number; base: string; settle: (rows: number, rejected: number) => Promise<void>}
+  raw?: {req: ObjectLoadRequest; lines: number; csv: boolean; base: string; settle: (rows: number, rejected: number) => Promise<void>}
 }
 
 interface StagedObject extends AwaitingOutcome {
@@ -424,6 +429,29 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
   return Number(v)
 }
 
+/** raw objects this process loaded through DuckDB's CSV reader and line by line (tests, figures) */
+export const rawPathCounts = {csv: 0, lines: 0}
+
+/**
+ * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core). The raw path's
+ * INSERTs take that many or one (rawThreads).
+ */
+export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env.SENEKA_DUCKDB_THREADS?.trim()
+  if (v === undefined || v === '') return undefined
+  if (!/^[1-9]\d{0,3}$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "${v}".`, 'Set it to, for example, 2, or unset it for the default.')
+  return Number(v)
+}
+
+/**
+ * DuckDB's threads for the raw path's INSERTs: one unless SENEKA_DUCKDB_THREADS says otherwise. They number each
+ * file's lines in their order (an order-dependent pipeline): with two threads beside the parse workers on two
+ * cores they cost about twice the CPU and time of one (docs/performance.md).
+ */
+export function rawThreads(env: NodeJS.ProcessEnv = process.env): number {
+  return loadThreads(env) ?? 1
+}
+
 /**
  * Loads objects with group commit. Each object is first staged (read, parsed, written as a staging TSV; in
  * worker threads when available) with no transaction open; then one writer commits whatever objects are
@@ -445,6 +473,8 @@ class GroupCommitLoader implements ObjectLoader {
     {concurrency, bulk}: LoaderOptions,
     /** staged rows that may wait for a commit */
     private readonly maxQueuedRows: number,
+    /** DuckDB's threads before the loader (given back on close) and while it loads (between raw INSERTs) */
+    private readonly threads: {before: string; load: string},
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -649,7 +679,7 @@ class GroupCommitLoader implements ObjectLoader {
             Object.assign(outcome, {rows, rejected})
             await c.run(`UPDATE ${LEDGER_TABLE} SET rows = $rows, rejected = $rejected WHERE target_table = $table AND object_uri = $uri`, {rows, rejected, table, uri: object.uri})
           }
-          inserts.push({t, columns: req.format.columns, kind: 'raw', file: staged.raw.file, maxLine: staged.raw.maxLine, ...prov, raw: {req, lines: staged.raw.lines, base: file, settle}})
+          inserts.push({t, columns: req.format.columns, kind: 'raw', file: staged.raw.file, maxLine: staged.raw.maxLine, ...prov, raw: {req, lines: staged.raw.lines, csv: staged.raw.csv, base: file, settle}})
         } else if (staged.rows - (staged.fast?.rows ?? 0) > 0) inserts.push({t, columns: req.format.columns, kind: 'parsed', file, maxLine: staged.maxLine, ...prov})
         if (staged.fast && staged.fast.rows > 0) inserts.push({t, columns: req.format.columns, kind: 'fast', file: staged.fast.file, maxLine: staged.fast.maxLine, ...prov})
         // every rejected line, from the object's rejects file (memory held only the first few)
@@ -727,6 +757,66 @@ class GroupCommitLoader implements ObjectLoader {
    * reject rule (a failure rolls the transaction back).
    */
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+    // row_number() OVER () is a file's line number only in the file's order
+    await c.run(`SET threads = ${rawThreads()}`)
+    await c.run('SET preserve_insertion_order = true')
+    try {
+      const csv = list.filter((i) => i.raw!.csv)
+      const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
+      if (rest.length > 0) await this.insertLines(c, rest, now)
+    } finally {
+      await c.run(`SET threads = ${Number(this.threads.load)}`)
+      await c.run('SET preserve_insertion_order = false')
+    }
+  }
+
+  /**
+   * The raw objects without blank lines first go through DuckDB's CSV reader (csvSelect, csvRead): one INSERT of
+   * their ordinary lines, a UNION ALL branch per file so `row_number() OVER ()` is the line number. An object
+   * whose rows do not add up to its lines (a line skipped by the reader, joined to the next at an unterminated
+   * quote, or not ordinary) has its rows taken out again and is returned, to be loaded line by line.
+   */
+  private async insertCsv(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<PendingInsert[]> {
+    const {t, columns} = list[0]
+    const format = list[0].raw!.req.format.name
+    const {select, ordinary} = csvSelect(format, columns, this.dialect.quoteIdent)
+    const params: Record<string, DuckDBValue> = {now}
+    const branches = list.map((i, n) => {
+      const prov = provenanceParams(params, i, n).split(', ')
+      return `SELECT ${select}, ${prov[0]}, line, ${prov[3]}, $now, ${prov[1]}, ${prov[2]}, ${prov[4]} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
+    })
+    const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+    const inserted = (await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)).rowsChanged
+    const ok = (i: PendingInsert): void => {
+      rawPathCounts.csv++
+      i.raw!.req.report.parsed(i.raw!.lines, 0)
+    }
+    if (inserted === list.reduce((n, i) => n + i.raw!.lines, 0)) {
+      list.forEach(ok)
+      return []
+    }
+    const uris: Record<string, string> = {}
+    list.forEach((i, n) => (uris[`u${n}`] = i.uri))
+    const counts = await runQuery(c, `SELECT _source_uri AS uri, count(*) AS n FROM ${t} WHERE _source_uri IN (${list.map((_, n) => `$u${n}`).join(', ')}) GROUP BY _source_uri`, uris)
+    const rows = new Map(counts.map((r) => [String(r.uri), Number(r.n)]))
+    const again: PendingInsert[] = []
+    for (const i of list) {
+      if (rows.get(i.uri) === i.raw!.lines) {
+        ok(i)
+        continue
+      }
+      if (rows.has(i.uri)) await c.run(`DELETE FROM ${t} WHERE _source_uri = $uri`, {uri: i.uri})
+      again.push(i)
+    }
+    return again
+  }
+
+  /**
+   * Raw objects line by line (rawRead, rawSelect): each line one VARCHAR, checked against the ordinary shape by a
+   * regular expression, split and typed in SQL; the lines it cannot prove ordinary go to the format's parser.
+   */
+  private async insertLines(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
+    rawPathCounts.lines += list.length
     const {t, columns} = list[0]
     const {select, ordinary, inner, holder} = rawSelect(list[0].raw!.req.format.name, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
@@ -771,7 +861,7 @@ class GroupCommitLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     await this.writing
-    await this.lease.configure({preserve_insertion_order: 'true'}).catch(() => {})
+    await this.lease.configure({preserve_insertion_order: 'true', threads: this.threads.before}).catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }
