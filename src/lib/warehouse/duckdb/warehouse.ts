@@ -390,13 +390,22 @@ interface StagedObject extends AwaitingOutcome {
 const lit = (v: string): string => `'${v.replaceAll("'", "''")}'`
 
 /** An insert's provenance as parameters named by its index: uri, modified, path, load id, GCS creation time. */
-function provenanceParams(params: Record<string, DuckDBValue>, i: PendingInsert, n: number): string {
+/** The SQL placeholders of one object's provenance values (their parameters set by provenanceParams). */
+interface Provenance {
+  uri: string
+  modified: string
+  path: string
+  loadId: string
+  gcs: string
+}
+
+function provenanceParams(params: Record<string, DuckDBValue>, i: PendingInsert, n: number): Provenance {
   params[`u${n}`] = i.uri
   params[`m${n}`] = i.lm
   params[`p${n}`] = i.path
   params[`l${n}`] = i.loadId
   params[`g${n}`] = i.gcs
-  return `$u${n}, $m${n}, $p${n}, $l${n}, CAST($g${n} AS TIMESTAMP)`
+  return {uri: `$u${n}`, modified: `$m${n}`, path: `$p${n}`, loadId: `$l${n}`, gcs: `CAST($g${n} AS TIMESTAMP)`}
 }
 
 /** objects committed together at most (a group is also cut at GROUP_ROWS rows) */
@@ -738,7 +747,10 @@ class GroupCommitLoader implements ObjectLoader {
       const {select, read} = kind === 'fast' ? albFastSelect(columns, this.dialect.quoteIdent, lineSizeOptions(maxLine)) : stagedSelect(columns, this.dialect.quoteIdent, maxLine)
       const files = `[${list.map((i) => lit(i.file)).join(', ')}]`
       const params: Record<string, DuckDBValue> = {now}
-      const values = list.map((i, n) => `(${lit(i.file)}, ${provenanceParams(params, i, n)})`)
+      const values = list.map((i, n) => {
+        const p = provenanceParams(params, i, n)
+        return `(${lit(i.file)}, ${p.uri}, ${p.modified}, ${p.path}, ${p.loadId}, ${p.gcs})`
+      })
       const source = read.replace('read_csv($file,', `read_csv(${files}, filename = true,`)
       // columns named: a table that gained columns later (ALTER TABLE ADD COLUMN) has them in another order
       const names = [...columns, ...PROVENANCE_COLUMNS].map((c) => this.dialect.quoteIdent(c.name)).join(', ')
@@ -782,8 +794,8 @@ class GroupCommitLoader implements ObjectLoader {
     const {select, ordinary} = csvSelect(format, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now}
     const branches = list.map((i, n) => {
-      const prov = provenanceParams(params, i, n).split(', ')
-      return `SELECT ${select}, ${prov[0]}, line, ${prov[3]}, $now, ${prov[1]}, ${prov[2]}, ${prov[4]} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
+      const p = provenanceParams(params, i, n)
+      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, ${p.path}, ${p.gcs} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
     })
     const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
     const inserted = (await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)).rowsChanged
@@ -821,8 +833,8 @@ class GroupCommitLoader implements ObjectLoader {
     const {select, ordinary, inner, holder} = rawSelect(list[0].raw!.req.format.name, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
     const branches = list.map((i, n) => {
-      const prov = provenanceParams(params, i, n).split(', ')
-      return `SELECT ${select}, ${prov[0]}, line, ${prov[3]}, $now, ${prov[1]}, CASE WHEN seneka_ord THEN ${prov[2]} ELSE $mark END, ${prov[4]} FROM (SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${rawRead(lit(i.file), i.maxLine ?? 0)} WHERE l IS NOT NULL))`
+      const p = provenanceParams(params, i, n)
+      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM (SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${rawRead(lit(i.file), i.maxLine ?? 0)} WHERE l IS NOT NULL))`
     })
     const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
