@@ -729,6 +729,11 @@ class GroupCommitLoader implements ObjectLoader {
    * Inserts staged rows: one INSERT per (table, staging kind) for all of the group's objects, reading their
    * staging files in one read_csv and taking each row's provenance from its file.
    */
+  /** The column list of an INSERT of a format's rows and their provenance. */
+  private insertColumns(columns: readonly {name: string}[]): string {
+    return [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+  }
+
   private async insertRows(c: DuckDBConnection, inserts: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     const byKey = new Map<string, PendingInsert[]>()
     for (const i of inserts) {
@@ -753,7 +758,7 @@ class GroupCommitLoader implements ObjectLoader {
       })
       const source = read.replace('read_csv($file,', `read_csv(${files}, filename = true,`)
       // columns named: a table that gained columns later (ALTER TABLE ADD COLUMN) has them in another order
-      const names = [...columns, ...PROVENANCE_COLUMNS].map((c) => this.dialect.quoteIdent(c.name)).join(', ')
+      const names = this.insertColumns(columns)
       await c.run(
         `INSERT INTO ${t} (${names}) SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path, seneka_f.gcs FROM ${source} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id, gcs) ON seneka_r.filename = seneka_f.file`,
         params,
@@ -797,7 +802,7 @@ class GroupCommitLoader implements ObjectLoader {
       const p = provenanceParams(params, i, n)
       return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, ${p.path}, ${p.gcs} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
     })
-    const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+    const names = this.insertColumns(columns)
     const inserted = (await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)).rowsChanged
     const ok = (i: PendingInsert): void => {
       rawPathCounts.csv++
@@ -836,7 +841,7 @@ class GroupCommitLoader implements ObjectLoader {
       const p = provenanceParams(params, i, n)
       return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM (SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${rawRead(lit(i.file), i.maxLine ?? 0)} WHERE l IS NOT NULL))`
     })
-    const names = [...columns, ...PROVENANCE_COLUMNS].map((col) => this.dialect.quoteIdent(col.name)).join(', ')
+    const names = this.insertColumns(columns)
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
     // the lines SQL could not prove ordinary, for the parser, a page at a time (a wrong format holds every line)
     const fallback = new Map(list.map((i) => [i.uri, new LineStager(i.raw!.req.format, `${i.raw!.base}.fallback`)]))

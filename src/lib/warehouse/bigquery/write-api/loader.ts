@@ -77,6 +77,8 @@ type Decision = {loadId: string; outcome?: undefined} | {outcome: ObjectLoadOutc
 interface Encoded {
   requests: Uint8Array[][]
   rows: number
+  /** bytes of the encoded rows (all requests) */
+  bytes: number
   rejects: RowValues[]
   range: {min: number; max: number} | null
   /** the request and row index -> the line it came from */
@@ -197,10 +199,9 @@ export class WriteApiLoader implements ObjectLoader {
     const enc = await this.parseLimit(() => this.encode(req, req.loadId))
     // decided while parsing: no group to join
     if (early?.outcome) return early.outcome
-    const bytes = enc.requests.reduce((n, r) => n + r.reduce((k, row) => k + row.length, 0), 0)
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
       onJoin()
-      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes, decided, resolve, reject})
+      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes: enc.bytes, decided, resolve, reject})
     })
   }
 
@@ -331,7 +332,7 @@ export class WriteApiLoader implements ObjectLoader {
   private async abandon(stream: string, records: readonly LedgerRecord[]): Promise<void> {
     await this.recordAll(records, 'abandoned')
     if (!(await this.api.commitTime(stream))) return
-    for (const r of records) await this.deleteVersions(r, [r])
+    await this.dropRows(records)
   }
 
   /**
@@ -351,7 +352,7 @@ export class WriteApiLoader implements ObjectLoader {
     if (!(await this.afterCommit(req, intent, view.committed))) return
     const after = await this.view(req)
     if (after.committed.some((c) => c.stream === intent.stream)) return
-    for (const r of [intent, ...this.matesOf(intent.stream!, view)]) await this.deleteVersions(r, [r])
+    await this.dropRows([intent, ...this.matesOf(intent.stream!, view)])
     throw retryable(`write stream ${intent.stream} was recorded abandoned by another worker while this one committed it; its rows were deleted and ${req.object.uri} loads again`)
   }
 
@@ -387,6 +388,11 @@ export class WriteApiLoader implements ObjectLoader {
     const params: BqParams = {uri: intent.objectUri, loads, ...(range ? {replace_since: range.min, replace_until: range.max} : {})}
     await this.wh.runQuery(deleteVersionsSql(this.wh.dialect, {table: intent.table, range: range !== null}), params, `replace ${intent.objectUri}`)
     await this.wh.runQuery(deleteVersionRejectsSql(this.wh.dialect), {table: intent.table, uri: intent.objectUri, loads}, `replace the rejects of ${intent.objectUri}`)
+  }
+
+  /** Deletes the rows and rejects of these attempts (each its object's, by its load id: one stream's rows). */
+  private async dropRows(attempts: readonly LedgerRecord[]): Promise<void> {
+    for (const a of attempts) await this.deleteVersions(a, [a])
   }
 
   private encoder(table: string, req: ObjectLoadRequest): RowEncoder {
@@ -433,7 +439,7 @@ export class WriteApiLoader implements ObjectLoader {
     req.report.rejects(out.parseRejects)
     req.report.parsed(out.parsed, out.parseRejects.length)
     const rejects = [...out.encodeRejects, ...out.parseRejects].map((r): RowValues => ({target_table: req.table, object_uri: object.uri, line: r.line, reason: r.reason, raw: r.raw, load_id: loadId, rejected_at: ingested}))
-    return {requests: requestsOf(out), rows: out.ends.length, rejects, range: out.range, lines: out.lines}
+    return {requests: requestsOf(out), rows: out.ends.length, bytes: out.data.byteLength, rejects, range: out.range, lines: out.lines}
   }
 
   /** One sentence for an append the service refused (row errors name the object's line). */
@@ -614,7 +620,7 @@ export class WriteApiLoader implements ObjectLoader {
       const entry = entries[k]
       if (kept[k] && !post[k].committed.some((c) => c.stream === entry.stream)) {
         // recorded abandoned by a worker whose look-up was older than this commit: its rows go, it loads again
-        await this.deleteVersions(entry, [entry])
+        await this.dropRows([entry])
         m.reject(retryable(`write stream ${entry.stream} was recorded abandoned by another worker while this one committed it; its rows of ${m.req.object.uri} were deleted and it loads again`))
         continue
       }
@@ -653,7 +659,7 @@ export class WriteApiLoader implements ObjectLoader {
       const keeper = loser === mine ? o : mine
       // rows of two streams of one run cannot be told apart by load id: left for `seneka dedupe`
       if (loser.loadId === keeper.loadId) continue
-      await this.deleteVersions(loser, [loser])
+      await this.dropRows([loser])
       await this.record(loser, 'abandoned')
     }
   }
