@@ -14,7 +14,8 @@ import {type GcpDouble, startGcpDouble} from './gcp-doubles.js'
  * atomic per table and all-or-nothing (any stream error commits none); a stream commits once; appends carry
  * offsets (a repeat is ALREADY_EXISTS, a gap OUT_OF_RANGE); a finalized stream takes no append; a request over
  * 10 MB is refused; rows with a field the table lacks are refused (SCHEMA_MISMATCH_EXTRA_FIELDS); commit_time is
- * set only by a commit. The `_default` stream is visible at once and takes no offsets. Committed rows go into the
+ * set only by a commit. The `_default` stream is visible at once and takes no offsets; a COMMITTED-type stream is
+ * visible at once, takes offsets, and takes no append once finalized. Committed rows go into the
  * BigQuery REST double's tables (and its DuckDB stand-in, when it has one) so queries see them.
  */
 
@@ -357,7 +358,11 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
           if (decoded.rowErrors) return reply({error: {code: Code.INVALID_ARGUMENT, message: 'Errors found in the rows of the request, none appended'}, rowErrors: decoded.rowErrors})
           const start = isDefault ? 0 : s.rows.length
           if (isDefault) await publish(s.table, decoded.rows!)
-          else s.rows.push(...decoded.rows!)
+          else {
+            s.rows.push(...decoded.rows!)
+            // a COMMITTED-type stream: visible as soon as the append is applied
+            if (s.type === TYPE.COMMITTED) await publish(s.table, decoded.rows!)
+          }
           const lost = lostAppends.findIndex((l) => l.match(s.name))
           if (lost >= 0) {
             lostAppends.splice(lost, 1)

@@ -73,12 +73,18 @@ export interface GroupPolicy {
    * commit (its race check is a look-up after its intents).
    */
   lookupIntervalMs: number
+  /**
+   * Groups small enough for one append request, without rejected lines, go to a COMMITTED-type stream the worker
+   * keeps (one request: visible at once, all of it or nothing) instead of a PENDING stream of their own: no
+   * CreateWriteStream per group, no wait for one (docs/bigquery.md, "The committed lane").
+   */
+  committedLane: boolean
 }
 
 /** Look-up rounds an object group waits for: its objects' look-up, the race check before its commit, the check after. */
 export const LOOKUPS_PER_GROUP = 3
 
 /** A stream worker: commits within about a second. */
-export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000, lookupIntervalMs: 250}
+export const STREAM_GROUPS: GroupPolicy = {maxObjects: 100, maxBytes: 32 * 1024 * 1024, lingerMs: 250, streamsPerHour: 3000, lookupIntervalMs: 250, committedLane: true}
 /** A backfill: larger groups, a longer linger. */
-export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000, lookupIntervalMs: 200}
+export const BULK_GROUPS: GroupPolicy = {maxObjects: 250, maxBytes: 128 * 1024 * 1024, lingerMs: 2000, streamsPerHour: 3000, lookupIntervalMs: 200, committedLane: false}

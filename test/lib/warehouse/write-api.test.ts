@@ -258,7 +258,7 @@ describe('Write API loader: concurrent workers, zombies, changed objects', () =>
     // one object per group: a group's intents are visible together, so with larger groups one worker may settle the
     // other's group before recording an intent of its own and the barrier would wait for nothing (objects in
     // different groups: "one stream per version commits, per object, across groups" below)
-    const one = {...STREAM_GROUPS, maxObjects: 1, lingerMs: 0}
+    const one = {...STREAM_GROUPS, maxObjects: 1, lingerMs: 0, committedLane: false}
     const [a, b] = await Promise.all([s.run({onStep: barrier, groups: one}, {loadId: 'worker-a'}), s.run({onStep: barrier, groups: one}, {loadId: 'worker-b'})])
     expect(a.objects.failed + b.objects.failed, JSON.stringify([a.failures, b.failures])).toBe(0)
     await expectExactlyOnce(s)
@@ -682,7 +682,7 @@ describe('Write API loader: a stream abandoned by one worker while another commi
     // C (X alone) creates its stream first, so it sorts first; its intent waits until A ({X,Y}) passed its check
     const c = s.run(
       {
-        groups: {...STREAM_GROUPS, maxObjects: 1},
+        groups: {...STREAM_GROUPS, maxObjects: 1, committedLane: false},
         onStep: async (step, uri) => {
           if (uri !== x) return
           if (step === 'created') cCreated.open()

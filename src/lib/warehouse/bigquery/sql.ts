@@ -298,6 +298,16 @@ export function deleteVersionsSql(d: Dialect, opts: {table: string; range: boole
   return `DELETE FROM ${d.table(opts.table)} WHERE ${bound}_source_uri = @uri AND _load_id IN UNNEST(@loads)`
 }
 
+/**
+ * Write API path, a committed-type stream fenced (finalized): whether one attempt's rows are in the table (its
+ * load id names them), within its event-time range when known, like deleteVersionsSql.
+ */
+export function landedRowsSql(d: Dialect, opts: {table: string; range: boolean}): string {
+  const part = q('event_time')
+  const bound = opts.range ? `${part} >= ${d.timestampParam('since')} AND ${part} < ${d.timestampParam('until')} AND ` : ''
+  return `SELECT COUNT(*) AS n FROM ${d.table(opts.table)} WHERE ${bound}_source_uri = @uri AND _load_id = @load`
+}
+
 /** The rejected lines of earlier versions of a replaced object (Write API path), like deleteVersionsSql. */
 export function deleteVersionRejectsSql(d: Dialect): string {
   return `DELETE FROM ${d.table(REJECTS_TABLE)} WHERE target_table = @table AND object_uri = @uri AND load_id IN UNNEST(@loads)`

@@ -99,20 +99,47 @@ export class WriteApi {
   }
 
   async createPendingStream(parent: string): Promise<{name: string; createdAt: Date}> {
+    return this.createStream(parent, managedwriter.PendingStream)
+  }
+
+  /** A COMMITTED-type stream: each acknowledged append is visible at once (the committed lane). */
+  async createCommittedStream(parent: string): Promise<{name: string; createdAt: Date}> {
+    return this.createStream(parent, managedwriter.CommittedStream)
+  }
+
+  private async createStream(parent: string, streamType: string): Promise<{name: string; createdAt: Date}> {
     await this.init()
-    const s: WriteStream = await this.retry(() => this.client.createWriteStreamFullResponse({streamType: managedwriter.PendingStream, destinationTable: parent}))
+    const s: WriteStream = await this.retry(() => this.client.createWriteStreamFullResponse({streamType: streamType as never, destinationTable: parent}))
     return {name: String(s.name), createdAt: toDate(s.createTime as never) ?? new Date()}
   }
 
   /** commit_time of a stream (null: not committed); undefined when the stream does not exist (any more). */
   async commitTime(name: string): Promise<Date | null | undefined> {
+    return (await this.streamInfo(name))?.commitTime
+  }
+
+  /** A stream's type and commit_time (GetWriteStream); undefined when it does not exist (any more). */
+  async streamInfo(name: string): Promise<{committedType: boolean; commitTime: Date | null} | undefined> {
     await this.init()
     try {
       const s: WriteStream = await this.retry(() => this.client.getWriteStream({streamId: name, view: 1 /* BASIC */}))
-      return toDate(s.commitTime as never)
+      return {committedType: s.type === 'COMMITTED' || s.type === 1, commitTime: toDate(s.commitTime as never)}
     } catch (err) {
       if ((err as {code?: number}).code === GrpcCode.NOT_FOUND) return undefined
       throw err
+    }
+  }
+
+  /**
+   * Fences a committed-type stream: after FinalizeWriteStream no append lands in it, so what its table holds of it
+   * then is all it will ever hold. A stream finalized before or gone (its TTL) is fenced too.
+   */
+  async fence(name: string): Promise<void> {
+    await this.init()
+    try {
+      await this.retry(() => this.client.finalizeWriteStream({name}))
+    } catch (err) {
+      if (isWriteTransient(err)) throw err
     }
   }
 
@@ -165,10 +192,10 @@ export class WriteApi {
    * earlier one did not: everything after the last acknowledged request is sent again. A connection error
    * reconnects and resumes from the last acknowledged request. Returns the rows appended.
    */
-  async appendPending(name: string, descriptor: IDescriptorProto, requests: Uint8Array[][], describe: (request: number, response: AppendRowsResponse) => Error): Promise<number> {
+  async appendPending(name: string, descriptor: IDescriptorProto, requests: Uint8Array[][], describe: (request: number, response: AppendRowsResponse) => Error, firstOffset = 0): Promise<number> {
     await this.init()
     const offsets: number[] = []
-    let total = 0
+    let total = firstOffset
     for (const r of requests) {
       offsets.push(total)
       total += r.length
@@ -212,7 +239,7 @@ export class WriteApi {
         this.release(conn)
       }
     })
-    return total
+    return total - firstOffset
   }
 
   /** Appends rows to a table's default stream (visible at once, at least once: callers' rows are idempotent). */

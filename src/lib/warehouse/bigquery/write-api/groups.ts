@@ -56,6 +56,8 @@ export class StreamGroups<M extends {bytes: number}> {
     private readonly clock: LoaderClock,
     /** writes one closed group (its members' outcomes are its business) */
     private readonly write: (table: string, members: M[]) => void,
+    /** a closed group that needs no stream of its own (the committed lane): written without a token */
+    private readonly tokenFree: (members: readonly M[]) => boolean = () => false,
   ) {
     // ten seconds' worth of streams may go at once (at least one)
     this.burst = Math.max(1, Math.floor(policy.streamsPerHour / 360))
@@ -107,6 +109,12 @@ export class StreamGroups<M extends {bytes: number}> {
     const closed = full || this.busy === 0 || now - p.since >= this.policy.lingerMs
     if (!closed) {
       p.timer = this.clock.setTimeout(() => this.check(table), p.since + this.policy.lingerMs - now)
+      return
+    }
+    if (this.tokenFree(p.members)) {
+      this.pending.delete(table)
+      this.groups++
+      this.write(table, p.members)
       return
     }
     this.refill()

@@ -4,7 +4,7 @@ import {explainGcpError} from '../../../gcp/errors.js'
 import {tableColumns, type Value} from '../../../formats/types.js'
 import {ParsePool} from '../../parse-pool.js'
 import {type LoaderClock, REAL_CLOCK} from '../loader.js'
-import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, LEDGER_SCHEMA, REJECTS_SCHEMA, replacedRange} from '../sql.js'
+import {bqSchema, deleteVersionRejectsSql, deleteVersionsSql, landedRowsSql, LEDGER_SCHEMA, REJECTS_SCHEMA, replacedRange} from '../sql.js'
 import type {BigQueryLoadHost, BqParams} from '../types.js'
 import {type AwaitingOutcome, isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
@@ -85,6 +85,23 @@ interface Encoded {
   lines: ArrayLike<number>
 }
 
+/** A committed-type stream of the committed lane and the offset of its next row. */
+interface Lane {
+  name: string
+  next: number
+}
+
+/** Committed-type streams a worker keeps per table: groups at once in the committed lane. */
+const LANE_STREAMS = 4
+
+/** What GetWriteStream (and, for a committed-type stream, its fence) says of an intent's stream. */
+interface StreamState {
+  /** its rows are in the table: committed (pending), or landed before the fence (committed type) */
+  done: boolean
+  /** not done, and it still may be: a pending stream not committed yet */
+  open: boolean
+}
+
 /** Objects stored smaller than this are parsed and encoded on the main thread, larger ones in the parse pool. */
 const IN_THREAD_BELOW_BYTES = 64 * 1024
 
@@ -109,6 +126,8 @@ export class WriteApiLoader implements ObjectLoader {
   private readonly encoders = new Map<string, RowEncoder>()
   private readonly ledgerEncoder = new RowEncoder(LEDGER_SCHEMA)
   private readonly rejectEncoder = new RowEncoder(REJECTS_SCHEMA)
+  /** the committed lane's streams per table: free ones, how many exist, and groups waiting for one */
+  private readonly lanes = new Map<string, {free: Lane[]; count: number; waiting: Array<() => void>}>()
 
   private constructor(
     private readonly wh: BigQueryLoadHost,
@@ -119,7 +138,7 @@ export class WriteApiLoader implements ObjectLoader {
     this.parseLimit = pLimit(Math.max(1, settings.concurrency))
     this.api = new WriteApi({project: wh.project, emulatorHost: settings.emulatorHost, retries: wh.opts.retries ?? 6, retryBaseDelayMs: wh.opts.retryBaseDelayMs ?? 500})
     this.lookups = new LedgerLookups(wh, settings)
-    this.groups = new StreamGroups<Member>(settings.groups, settings.clock, (table, members) => void this.writeGroup(table, members))
+    this.groups = new StreamGroups<Member>(settings.groups, settings.clock, (table, members) => void this.writeGroup(table, members), (members) => this.fitsLane(members))
   }
 
   static async open(wh: BigQueryLoadHost, s: Partial<WriteApiLoaderSettings> & Pick<WriteApiLoaderSettings, 'concurrency'>): Promise<WriteApiLoader> {
@@ -263,10 +282,10 @@ export class WriteApiLoader implements ObjectLoader {
     const byEtag = new Map<string, LedgerRecord[]>()
     for (const o of view.open) byEtag.set(o.etag, [...(byEtag.get(o.etag) ?? []), o])
     for (const [etag, intents] of byEtag) {
-      const states = await Promise.all(intents.map(async (i) => ({i, t: await this.api.commitTime(i.stream!)})))
-      const done = states.filter((s) => s.t)
+      const states = await Promise.all(intents.map(async (i) => ({i, ...(await this.streamState(i.stream!, [i]))})))
+      const done = states.filter((s) => s.done)
       if (done.length > 0) {
-        for (const s of states) if (!s.t) await this.abandonStream(s.i, view)
+        for (const s of states) if (!s.done) await this.abandonStream(s.i, view)
         for (const s of done) await this.afterCommit(req, s.i, view.committed)
         continue
       }
@@ -274,17 +293,41 @@ export class WriteApiLoader implements ObjectLoader {
       const known = view.committed.some((c) => c.etag === etag || intents.every((i) => c.loadedAt.getTime() > i.loadedAt.getTime()))
       // a group whose intents are not all visible yet: its owner is recording them (wait for it), or left them
       // incomplete and its lease ran out (abandon it: its other objects load afresh)
-      const partial = states.find((s) => s.t === null && this.intentsSeen(s.i, view) < (s.i.streamObjects ?? 1))
+      const partial = states.find((s) => s.open && this.intentsSeen(s.i, view) < (s.i.streamObjects ?? 1))
       if (partial && !known) {
         if (this.settings.clock.now() <= partial.i.loadedAt.getTime() + this.settings.leaseMs) throw retryable(`the intents of write stream ${partial.i.stream} (${req.object.uri} among them) are not all visible yet; trying again`)
         await this.abandonStream(partial.i, view)
         states.splice(states.indexOf(partial), 1)
       }
       const sorted = [...states].sort((a, b) => (a.i.stream! < b.i.stream! ? -1 : 1))
-      const winner = known ? undefined : sorted.find((s) => s.t === null && this.matesAllow(s.i.stream!, view))
+      const winner = known ? undefined : sorted.find((s) => s.open && this.matesAllow(s.i.stream!, view))
       for (const s of sorted) if (s !== winner) await this.abandonStream(s.i, view)
       if (winner) await this.settle(req, winner.i, view)
     }
+  }
+
+  /**
+   * Whether a stream's rows are in the table. A pending stream: its commit_time. A committed-type stream (the
+   * committed lane: rows visible when an append is acknowledged) cannot say which appends landed, so it is fenced
+   * first (finalized: nothing lands in it afterwards, its owner takes a new one) and the table is asked for the rows
+   * of one of its attempts (its load id names them); every append of the lane is one request holding all of its
+   * group, so one attempt's rows tell for the whole group.
+   */
+  private async streamState(stream: string, attempts: readonly LedgerRecord[]): Promise<StreamState> {
+    const info = await this.api.streamInfo(stream)
+    if (!info) return {done: false, open: false}
+    if (!info.committedType) return {done: info.commitTime !== null, open: info.commitTime === null}
+    await this.api.fence(stream)
+    const sample = attempts.find((a) => a.rows > 0)
+    return {done: sample ? await this.landed(sample) : false, open: false}
+  }
+
+  /** Whether an attempt's rows are in its table (one counting statement, with the cost guard). */
+  private async landed(attempt: LedgerRecord): Promise<boolean> {
+    const range = replacedRange([attempt])
+    const params: BqParams = {uri: attempt.objectUri, load: attempt.loadId, ...(range ? {since: range.min, until: range.max} : {})}
+    const rows = await this.wh.runQuery(landedRowsSql(this.wh.dialect, {table: attempt.table, range: range !== null}), params, `check the rows of ${attempt.objectUri}`)
+    return Number(rows[0]?.n ?? 0) > 0
   }
 
   /** Whether a stream may commit as far as the other objects of its group are concerned (see resolveOpen). */
@@ -331,7 +374,7 @@ export class WriteApiLoader implements ObjectLoader {
    */
   private async abandon(stream: string, records: readonly LedgerRecord[]): Promise<void> {
     await this.recordAll(records, 'abandoned')
-    if (!(await this.api.commitTime(stream))) return
+    if (!(await this.streamState(stream, records)).done) return
     await this.dropRows(records)
   }
 
@@ -470,16 +513,243 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Writes a closed group, again without the objects that cannot be in it, until none is left. */
   private async writeGroup(table: string, members: Member[]): Promise<void> {
+    // a group the lane takes came without a CreateWriteStream token (StreamGroups)
+    let tokenless = this.fitsLane(members)
     let live = await this.admitted(members)
     for (let round = 0; live.length > 0; round++) {
-      if (round > 0) this.groups.spend(1)
+      const lane = this.fitsLane(live)
+      if (!lane && (round > 0 || tokenless)) this.groups.spend(1)
+      tokenless = false
       try {
-        live = await this.writeStream(table, live)
+        live = lane ? await this.writeLane(table, live, round) : await this.writeStream(table, live)
       } catch (err) {
         for (const m of live) m.reject(err)
         return
       }
     }
+  }
+
+  /**
+   * Whether a group goes to the committed lane: the policy allows it, its rows fit ONE append request (so they
+   * land all at once or not at all), every object has rows (an attempt's rows tell whether its group landed) and
+   * none has rejected lines (they go with a pending stream of the rejects table).
+   */
+  private fitsLane(members: readonly Member[]): boolean {
+    if (!this.settings.groups.committedLane) return false
+    let bytes = 0
+    for (const m of members) {
+      if (m.enc.rows === 0 || m.enc.rejects.length > 0) return false
+      bytes += m.enc.bytes
+    }
+    return bytes <= this.settings.requestBytes
+  }
+
+  /**
+   * A free committed-type stream of the table's lane; a new one while fewer than LANE_STREAMS exist (a
+   * CreateWriteStream from the budget, once per stream, not per group), else the first one given back.
+   */
+  private async takeLane(table: string): Promise<Lane> {
+    let pool = this.lanes.get(table)
+    if (!pool) {
+      pool = {free: [], count: 0, waiting: []}
+      this.lanes.set(table, pool)
+    }
+    for (;;) {
+      const free = pool.free.pop()
+      if (free) return free
+      if (pool.count < LANE_STREAMS) {
+        pool.count++
+        try {
+          this.groups.spend(1)
+          const s = await this.api.createCommittedStream(this.parent(table))
+          return {name: s.name, next: 0}
+        } catch (err) {
+          pool.count--
+          pool.waiting.shift()?.()
+          throw err
+        }
+      }
+      await new Promise<void>((resolve) => pool.waiting.push(resolve))
+    }
+  }
+
+  /** Gives a lane stream back (`keep`), or retires it (fenced or broken: a new one is made when needed). */
+  private giveLane(table: string, lane: Lane, keep: boolean): void {
+    const pool = this.lanes.get(table)!
+    if (keep) pool.free.push(lane)
+    else pool.count--
+    pool.waiting.shift()?.()
+  }
+
+  /** The intents of a group's objects in a stream, each at its offset, and the stream's group row. */
+  private intentsOf(table: string, members: readonly Member[], stream: string, offsets: ReadonlyMap<Member, number>, rejectStream: string | null): {entries: LedgerRecord[]; group: LedgerRecord} {
+    const {clock} = this.settings
+    const entries = members.map((m): LedgerRecord => {
+      const {req, enc} = m
+      return {
+        table,
+        objectUri: req.object.uri,
+        etag: req.object.etag,
+        size: req.object.size,
+        lastModified: req.object.lastModified,
+        rows: enc.rows,
+        rejected: enc.rejects.length,
+        loadId: m.loadId,
+        path: req.path,
+        loadedAt: new Date(clock.now()),
+        sequencer: req.sequencer ?? null,
+        eventRange: enc.range ? {min: microsToDate(enc.range.min)!, max: microsToDate(enc.range.max)!} : null,
+        state: 'intent',
+        stream,
+        rejectStream,
+        offset: offsets.get(m)!,
+        streamObjects: members.length,
+      }
+    })
+    const rows = members.reduce((n, m) => n + m.enc.rows, 0)
+    const rejected = members.reduce((n, m) => n + m.enc.rejects.length, 0)
+    const group: LedgerRecord = {...entries[0], objectUri: groupKey(stream), rows, rejected, offset: Math.min(...offsets.values()), members: members.map((m) => m.req.object.uri)}
+    return {entries, group}
+  }
+
+  /** The group's lease: its earliest object's (a zombie's group loses as a whole). */
+  private leaseOf(members: readonly Member[]): {deadline: number; out: () => Error} {
+    const deadline = Math.min(...members.map((m) => m.deadline))
+    const out = () => retryable(`the lease on ${members.length === 1 ? members[0].req.object.uri : `a group of ${members.length} objects`} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
+    return {deadline, out}
+  }
+
+  /**
+   * The race check, once a group's intents are durable: per object, another version committed while this one was
+   * loading (overtaken), or another stream of its version committed or first by name (rivalled).
+   */
+  private async raceCheck(members: readonly Member[], stream: string): Promise<{now: Looked[]; overtaken: Array<LedgerRecord | undefined>; rivalled: boolean[]; conflict: boolean}> {
+    const now = await Promise.all(members.map((m) => this.view(m.req)))
+    const overtaken = members.map((m, k) => {
+      // another version committed while this one was loading, and it counts as current (stream: its rule, the
+      // newer sequencer or generation; backfill: any, the listing that named this version is older)
+      const started = m.deadline - this.settings.leaseMs
+      return now[k].committed.find((c) => c.etag !== m.req.object.etag && c.loadedAt.getTime() >= started && (m.req.path !== 'stream' || isCurrentEntry(m.req, c)))
+    })
+    const rivalled = members.map((m, k) => {
+      const etag = m.req.object.etag
+      const rival = now[k].committed.find((c) => c.etag === etag && c.stream !== stream)
+      const firstOpen = now[k].open.filter((o) => o.etag === etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
+      return Boolean(rival || (firstOpen && firstOpen.stream !== stream))
+    })
+    return {now, overtaken, rivalled, conflict: members.some((_m, k) => overtaken[k] || rivalled[k])}
+  }
+
+  /** After a lost race check (the stream recorded abandoned): each object fails, defers, or goes to a new stream. */
+  private afterLostCheck(members: readonly Member[], check: {overtaken: Array<LedgerRecord | undefined>; rivalled: boolean[]}): Member[] {
+    const again: Member[] = []
+    members.forEach((m, k) => {
+      const o = check.overtaken[k]
+      if (o) m.reject(retryable(`another version of ${m.req.object.uri} (ETag ${o.etag}) was committed while this one loaded; this one was not committed`))
+      else if (check.rivalled[k]) void this.defer(m).then(m.resolve, m.reject)
+      else again.push(m)
+    })
+    return again
+  }
+
+  /**
+   * After a group's rows are in the table: older versions replaced and each object recorded committed; then the
+   * check after the commit (the race the check before cannot close, and a stream recorded abandoned meanwhile).
+   */
+  private async afterGroupCommit(members: readonly Member[], entries: readonly LedgerRecord[], now: readonly Looked[]): Promise<void> {
+    const kept: boolean[] = []
+    for (const [k, m] of members.entries()) kept.push(await this.afterCommit(m.req, entries[k], now[k].committed, true))
+    // the race the check cannot close (another worker looked before these intents were visible and commits its
+    // own stream too): after the commit each side asks about the other's stream, so the later of two commits
+    // sees the earlier one and the stream second by name loses its rows
+    const post = await Promise.all(members.map((m) => this.view(m.req)))
+    for (const [k, m] of members.entries()) {
+      const entry = entries[k]
+      if (kept[k] && !post[k].committed.some((c) => c.stream === entry.stream)) {
+        // recorded abandoned by a worker whose look-up was older than this commit: its rows go, it loads again
+        await this.dropRows([entry])
+        m.reject(retryable(`write stream ${entry.stream} was recorded abandoned by another worker while this one committed it; its rows of ${m.req.object.uri} were deleted and it loads again`))
+        continue
+      }
+      const others = new Map<string, LedgerRecord>()
+      for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
+      await this.dropDuplicates(entry, [...others.values()])
+      const replaced = now[k].committed.some((c) => c.etag !== entry.etag)
+      m.resolve({status: replaced ? 'replaced' : 'loaded', rows: m.enc.rows, rejected: m.enc.rejects.length})
+    }
+  }
+
+  /**
+   * The committed lane: a group whose rows fit one request goes to a COMMITTED-type stream the worker keeps, at the
+   * stream's next offset: intents first (one ledger append, as for a pending stream), the race check, then ONE
+   * append, which makes all of the group's rows visible at once or none. An append not acknowledged fences the
+   * stream (finalize: nothing lands in it afterwards) and the table says whether the rows are there; a settler of
+   * an intent left here does the same (streamState). Returns the objects to write again.
+   */
+  private async writeLane(table: string, members: Member[], round: number): Promise<Member[]> {
+    const lane = await this.takeLane(table)
+    let keep = false
+    try {
+      const offsets = new Map<Member, number>()
+      let total = 0
+      for (const m of members) {
+        offsets.set(m, lane.next + total)
+        total += m.enc.rows
+      }
+      const lease = this.leaseOf(members)
+      if (this.settings.clock.now() > lease.deadline) throw lease.out()
+      const {entries, group} = this.intentsOf(table, members, lane.name, offsets, null)
+      await this.recordAll([...entries, group], 'intent')
+      await this.groupStep('intent', members)
+      const check = await this.raceCheck(members, lane.name)
+      if (check.conflict) {
+        // nothing of the group was appended; its offsets serve the next group once the abandon is recorded
+        await this.recordAll(entries, 'abandoned')
+        keep = true
+        return this.afterLostCheck(members, check)
+      }
+      await this.groupStep('checked', members)
+      if (this.settings.clock.now() > lease.deadline) throw lease.out()
+      const request = members.flatMap((m) => m.enc.requests.flat())
+      try {
+        await this.api.appendPending(lane.name, this.encoder(table, members[0].req).descriptor, [request], (_i, res) => this.laneError(members, res), lane.next)
+        lane.next += total
+        keep = true
+      } catch (err) {
+        // not acknowledged (refused, fenced by a settler, the connection gone for good): fence it, then look
+        await this.api.fence(lane.name)
+        if (!(await this.landed(entries[0]))) {
+          await this.recordAll(entries, 'abandoned')
+          const refused = (err as {$member?: Member}).$member
+          if (refused && err instanceof UserError) {
+            refused.reject(err)
+            return members.filter((m) => m !== refused)
+          }
+          if (round === 0) return members
+          for (const m of members) m.reject(this.explain(m.req, err))
+          return []
+        }
+      }
+      await this.groupStep('committed', members)
+      await this.afterGroupCommit(members, entries, check.now)
+      return []
+    } finally {
+      this.giveLane(table, lane, keep)
+    }
+  }
+
+  /** An append of the lane refused: a row error names its object and line (appendError); else one sentence. */
+  private laneError(members: readonly Member[], res: Parameters<WriteApiLoader['appendError']>[3]): Error {
+    const index = Number(res.rowErrors?.[0]?.index ?? -1)
+    let before = 0
+    for (const m of members) {
+      if (index >= before && index < before + m.enc.rows) {
+        const shifted = {...res, rowErrors: res.rowErrors!.map((e) => ({...e, index: Number(e.index ?? 0) - before}))}
+        return Object.assign(this.appendError(m.req, m.enc, 0, shifted), {$member: m})
+      }
+      before += m.enc.rows
+    }
+    return new Error(`BigQuery refused an append of ${members.length} object(s): ${res.error?.message ?? `code ${res.error?.code}`} (nothing of them was committed).`)
   }
 
   /**
@@ -489,7 +759,6 @@ export class WriteApiLoader implements ObjectLoader {
    * throw fails every object left (a crash of the group: whatever it left is settled by the next worker).
    */
   private async writeStream(table: string, members: Member[]): Promise<Member[]> {
-    const {clock} = this.settings
     const parent = this.parent(table)
     const encoder = this.encoder(table, members[0].req)
     const stream = await this.api.createPendingStream(parent)
@@ -540,66 +809,23 @@ export class WriteApiLoader implements ObjectLoader {
       rejectStream = rs.name
     }
     await this.groupStep('finalized', members)
-    // the group's lease is its earliest object's: a zombie's group loses as a whole
-    const deadline = Math.min(...members.map((m) => m.deadline))
-    const leaseOut = () => retryable(`the lease on ${members.length === 1 ? members[0].req.object.uri : `a group of ${members.length} objects`} ran out before its commit (${Math.round(this.settings.leaseMs / 1000)} s); nothing was committed`)
-    if (clock.now() > deadline) throw leaseOut()
-    const entries = members.map((m): LedgerRecord => {
-      const {req, enc} = m
-      return {
-        table,
-        objectUri: req.object.uri,
-        etag: req.object.etag,
-        size: req.object.size,
-        lastModified: req.object.lastModified,
-        rows: enc.rows,
-        rejected: enc.rejects.length,
-        loadId: m.loadId,
-        path: req.path,
-        loadedAt: new Date(clock.now()),
-        sequencer: req.sequencer ?? null,
-        eventRange: enc.range ? {min: microsToDate(enc.range.min)!, max: microsToDate(enc.range.max)!} : null,
-        state: 'intent',
-        stream: stream.name,
-        rejectStream,
-        offset: offsets.get(m)!,
-        streamObjects: members.length,
-      }
-    })
+    const lease = this.leaseOf(members)
+    if (this.settings.clock.now() > lease.deadline) throw lease.out()
+    const {entries, group} = this.intentsOf(table, members, stream.name, offsets, rejectStream)
     // the intents are durable BEFORE the commit, all of the group in ONE append (one AppendRows request: all of
     // its rows or none): whoever meets one of the objects next can settle the stream
-    const group: LedgerRecord = {...entries[0], objectUri: groupKey(stream.name), rows: total, rejected: rejects.length, offset: 0, members: members.map((m) => m.req.object.uri)}
     await this.recordAll([...entries, group], 'intent')
     await this.groupStep('intent', members)
     // other workers with the same objects: one stream per version commits
-    const now = await Promise.all(members.map((m) => this.view(m.req)))
-    const overtaken = members.map((m, k) => {
-      // another version committed while this one was loading, and it counts as current (stream: its rule, the
-      // newer sequencer or generation; backfill: any, the listing that named this version is older)
-      const started = m.deadline - this.settings.leaseMs
-      return now[k].committed.find((c) => c.etag !== m.req.object.etag && c.loadedAt.getTime() >= started && (m.req.path !== 'stream' || isCurrentEntry(m.req, c)))
-    })
-    const rivalled = members.map((m, k) => {
-      const etag = m.req.object.etag
-      const rival = now[k].committed.find((c) => c.etag === etag && c.stream !== stream.name)
-      const firstOpen = now[k].open.filter((o) => o.etag === etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
-      return Boolean(rival || (firstOpen && firstOpen.stream !== stream.name))
-    })
-    if (members.some((_m, k) => overtaken[k] || rivalled[k])) {
+    const check = await this.raceCheck(members, stream.name)
+    if (check.conflict) {
       // the stream commits for all of its objects or for none: none, and the others go to a new stream (a settler
       // that took this stream for the winner may commit it meanwhile: abandon() deletes its rows then)
       await this.abandon(stream.name, entries)
-      const again: Member[] = []
-      members.forEach((m, k) => {
-        const o = overtaken[k]
-        if (o) m.reject(retryable(`another version of ${m.req.object.uri} (ETag ${o.etag}) was committed while this one loaded; this one was not committed`))
-        else if (rivalled[k]) void this.defer(m).then(m.resolve, m.reject)
-        else again.push(m)
-      })
-      return again
+      return this.afterLostCheck(members, check)
     }
     await this.groupStep('checked', members)
-    if (clock.now() > deadline) throw leaseOut()
+    if (this.settings.clock.now() > lease.deadline) throw lease.out()
     try {
       await this.api.commit(parent, [stream.name])
     } catch (err) {
@@ -610,26 +836,7 @@ export class WriteApiLoader implements ObjectLoader {
     }
     if (rejectStream) await this.api.commit(this.parent(REJECTS_TABLE), [rejectStream])
     await this.groupStep('committed', members)
-    const kept: boolean[] = []
-    for (const [k, m] of members.entries()) kept.push(await this.afterCommit(m.req, entries[k], now[k].committed, true))
-    // the race the check cannot close (another worker looked before these intents were visible and commits its
-    // own stream too): after the commit each side asks about the other's stream, so the later of two commits
-    // sees the earlier one and the stream second by name loses its rows
-    const post = await Promise.all(members.map((m) => this.view(m.req)))
-    for (const [k, m] of members.entries()) {
-      const entry = entries[k]
-      if (kept[k] && !post[k].committed.some((c) => c.stream === entry.stream)) {
-        // recorded abandoned by a worker whose look-up was older than this commit: its rows go, it loads again
-        await this.dropRows([entry])
-        m.reject(retryable(`write stream ${entry.stream} was recorded abandoned by another worker while this one committed it; its rows of ${m.req.object.uri} were deleted and it loads again`))
-        continue
-      }
-      const others = new Map<string, LedgerRecord>()
-      for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
-      await this.dropDuplicates(entry, [...others.values()])
-      const replaced = now[k].committed.some((c) => c.etag !== entry.etag)
-      m.resolve({status: replaced ? 'replaced' : 'loaded', rows: m.enc.rows, rejected: m.enc.rejects.length})
-    }
+    await this.afterGroupCommit(members, entries, check.now)
     return []
   }
 
@@ -654,7 +861,7 @@ export class WriteApiLoader implements ObjectLoader {
    */
   private async dropDuplicates(mine: LedgerRecord, others: readonly LedgerRecord[]): Promise<void> {
     for (const o of others) {
-      if (!(await this.api.commitTime(o.stream!))) continue
+      if (!(await this.streamState(o.stream!, [o])).done) continue
       const loser = o.stream! < mine.stream! ? mine : o
       const keeper = loser === mine ? o : mine
       // rows of two streams of one run cannot be told apart by load id: left for `seneka dedupe`
