@@ -145,7 +145,9 @@ async function streamPhase() {
     // not defaults: a worker alone in its project (a third of the CreateWriteStream quota is the default budget);
     // look-ups paced at 1 s (a quarter of the billed statements); look-ups unpaced (what the pacing costs)
     if (env.WAPI_BENCH_SKIP_VARIANTS !== '1') {
-      await run('write-api', rate, seconds, {label: 'one worker (9,000 streams/h)', overrides: {writeApi: {groups: {streamsPerHour: 9000}}}})
+      // the baseline of the committed lane: every group in a PENDING stream of its own (the CreateWriteStream budget)
+      await run('write-api', rate, seconds, {label: 'pending streams only', overrides: {writeApi: {groups: {committedLane: false}}}})
+      await run('write-api', rate, seconds, {label: 'pending only, one worker (9,000 streams/h)', overrides: {writeApi: {groups: {committedLane: false, streamsPerHour: 9000}}}})
       await run('write-api', rate, seconds, {label: 'look-ups 1 s', overrides: {writeApi: {minLookupIntervalMs: 1000}}})
       await run('write-api', rate, seconds, {label: 'look-ups unpaced', overrides: {writeApi: {minLookupIntervalMs: 0}}})
     }

@@ -2,7 +2,7 @@ import {gzipSync} from 'node:zlib'
 import {afterEach, describe, expect, it, vi} from 'vitest'
 import {runBackfill} from '../../../src/lib/backfill/run.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
-import type {WriteApiLoaderSettings, WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
+import {LANE_STREAMS, type WriteApiLoaderSettings, type WriteStep} from '../../../src/lib/warehouse/bigquery/write-api/loader.js'
 import {STREAM_GROUPS} from '../../../src/lib/warehouse/bigquery/write-api/groups.js'
 import {useGoogleStandIns} from '../../helpers/write-api-double.js'
 
@@ -76,16 +76,17 @@ describe('Write API loader: the committed lane', () => {
   it('groups share a few committed-type streams: no stream and no commit per group, offsets follow on, rows once, no DML', async () => {
     const s = lane(60, [7])
     const before = google.w.calls.length
-    // groups of 5 at most: 12 groups or more, on at most 4 streams
+    // groups of 5 at most: 12 groups or more
     const r = await s.run({groups: {...LANE, maxObjects: 5}})
     expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: 60, failed: 0})
     await s.exactlyOnce()
     const calls = google.w.calls.slice(before)
     const created = calls.filter((c) => c.method === 'CreateWriteStream' && c.request.parent === s.table)
-    // at most 4 committed-type streams for every group of good objects, one pending stream for the malformed object's group
+    // a few committed-type streams (LANE_STREAMS at most) for every group of good objects, one pending stream for the
+    // malformed object's group
     const committedType = created.filter((c) => String(c.request.writeStream?.type) === 'COMMITTED' || Number(c.request.writeStream?.type) === 1)
     expect(committedType.length).toBeGreaterThanOrEqual(1)
-    expect(committedType.length).toBeLessThanOrEqual(4)
+    expect(committedType.length).toBeLessThanOrEqual(LANE_STREAMS)
     expect(created.length - committedType.length).toBeGreaterThanOrEqual(1)
     // every append to a lane stream is at the stream's next offset: one request per group, never a gap or a repeat
     const names = new Set(s.laneStreams().map((x) => x.name))

@@ -56,8 +56,11 @@ export class StreamGroups<M extends {bytes: number}> {
     private readonly clock: LoaderClock,
     /** writes one closed group (its members' outcomes are its business) */
     private readonly write: (table: string, members: M[]) => void,
-    /** a closed group that needs no stream of its own (the committed lane): written without a token */
-    private readonly tokenFree: (members: readonly M[]) => boolean = () => false,
+    /**
+     * The committed lane (a few streams the worker keeps): a closed group it `fits` needs no stream of its own and
+     * no token; while none of its streams is `free` the group stays open and grows (`poke` when one is free).
+     */
+    private readonly lane?: {fits: (members: readonly M[]) => boolean; free: (table: string) => boolean},
   ) {
     // ten seconds' worth of streams may go at once (at least one)
     this.burst = Math.max(1, Math.floor(policy.streamsPerHour / 360))
@@ -85,6 +88,11 @@ export class StreamGroups<M extends {bytes: number}> {
     for (const t of [...this.pending.keys()]) this.check(t)
   }
 
+  /** A stream of the committed lane is free again: a group waiting for one goes. */
+  poke(table: string): void {
+    this.check(table)
+  }
+
   /** Takes CreateWriteStream calls from the budget (a group's rejects stream, a group written again). */
   spend(streams: number): void {
     this.refill()
@@ -104,17 +112,21 @@ export class StreamGroups<M extends {bytes: number}> {
       this.clock.clearTimeout(p.timer)
       p.timer = undefined
     }
+    // the committed lane saves no stream by waiting: a group goes as soon as one of its streams is free, and grows
+    // while none is (the lane's own back-pressure)
+    if (this.lane?.fits(p.members)) {
+      if (this.lane.free(table)) {
+        this.pending.delete(table)
+        this.groups++
+        this.write(table, p.members)
+      }
+      return
+    }
     const now = this.clock.now()
     const full = p.members.length >= this.policy.maxObjects || p.bytes >= this.policy.maxBytes
     const closed = full || this.busy === 0 || now - p.since >= this.policy.lingerMs
     if (!closed) {
       p.timer = this.clock.setTimeout(() => this.check(table), p.since + this.policy.lingerMs - now)
-      return
-    }
-    if (this.tokenFree(p.members)) {
-      this.pending.delete(table)
-      this.groups++
-      this.write(table, p.members)
       return
     }
     this.refill()

@@ -91,8 +91,17 @@ interface Lane {
   next: number
 }
 
+/** A table's committed lane: free streams, how many exist, groups sent to it without one yet, groups waiting. */
+interface LanePool {
+  free: Lane[]
+  count: number
+  /** groups StreamGroups handed over for the lane that have not taken a stream yet (their look-ups may run) */
+  claimed: number
+  waiting: Array<() => void>
+}
+
 /** Committed-type streams a worker keeps per table: groups at once in the committed lane. */
-const LANE_STREAMS = 4
+export const LANE_STREAMS = 8
 
 /** What GetWriteStream (and, for a committed-type stream, its fence) says of an intent's stream. */
 interface StreamState {
@@ -127,7 +136,7 @@ export class WriteApiLoader implements ObjectLoader {
   private readonly ledgerEncoder = new RowEncoder(LEDGER_SCHEMA)
   private readonly rejectEncoder = new RowEncoder(REJECTS_SCHEMA)
   /** the committed lane's streams per table: free ones, how many exist, and groups waiting for one */
-  private readonly lanes = new Map<string, {free: Lane[]; count: number; waiting: Array<() => void>}>()
+  private readonly lanes = new Map<string, LanePool>()
 
   private constructor(
     private readonly wh: BigQueryLoadHost,
@@ -138,7 +147,7 @@ export class WriteApiLoader implements ObjectLoader {
     this.parseLimit = pLimit(Math.max(1, settings.concurrency))
     this.api = new WriteApi({project: wh.project, emulatorHost: settings.emulatorHost, retries: wh.opts.retries ?? 6, retryBaseDelayMs: wh.opts.retryBaseDelayMs ?? 500})
     this.lookups = new LedgerLookups(wh, settings)
-    this.groups = new StreamGroups<Member>(settings.groups, settings.clock, (table, members) => void this.writeGroup(table, members), (members) => this.fitsLane(members))
+    this.groups = new StreamGroups<Member>(settings.groups, settings.clock, (table, members) => void this.writeGroup(table, members), {fits: (members) => this.fitsLane(members), free: (table) => this.laneFree(table)})
   }
 
   static async open(wh: BigQueryLoadHost, s: Partial<WriteApiLoaderSettings> & Pick<WriteApiLoaderSettings, 'concurrency'>): Promise<WriteApiLoader> {
@@ -407,17 +416,31 @@ export class WriteApiLoader implements ObjectLoader {
    * A committed version replaces the older ones (DML, outside any transaction), then the ledger says so. False:
    * a newer version was committed meanwhile, and this one's rows went instead (recorded abandoned).
    */
-  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[], rejectsCommitted = false): Promise<boolean> {
-    if (!rejectsCommitted) await this.commitRejects(intent)
-    const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
-    // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
-    const newer = other.some((c) => c.loadedAt.getTime() > intent.loadedAt.getTime())
-    const gone = newer ? [intent] : other
-    await this.deleteVersions(intent, gone)
-    await this.step('replaced', intent.objectUri)
-    await this.record(intent, newer ? 'abandoned' : 'committed')
-    await this.step('recorded', req.object.uri)
-    return !newer
+  private async afterCommit(req: ObjectLoadRequest, intent: LedgerRecord, committed: readonly LedgerRecord[]): Promise<boolean> {
+    await this.commitRejects(intent)
+    const [kept] = await this.afterCommits([{req, intent, committed}])
+    return kept
+  }
+
+  /**
+   * afterCommit for the objects of a group whose stream committed (its rejects too): the replacements one by one,
+   * then the ledger rows of all of them in ONE append (one request per group, not one per object).
+   */
+  private async afterCommits(items: ReadonlyArray<{req: ObjectLoadRequest; intent: LedgerRecord; committed: readonly LedgerRecord[]}>): Promise<boolean[]> {
+    const kept: boolean[] = []
+    for (const {intent, committed} of items) {
+      const other = committed.filter((c) => c.etag !== intent.etag && c.loadId !== intent.loadId)
+      // a version committed after this intent was recorded is newer: this one's rows go instead (a slow worker's)
+      const newer = other.some((c) => c.loadedAt.getTime() > intent.loadedAt.getTime())
+      await this.deleteVersions(intent, newer ? [intent] : other)
+      await this.step('replaced', intent.objectUri)
+      kept.push(!newer)
+    }
+    const intents = items.map((i) => i.intent)
+    await this.recordAll(intents.filter((_i, k) => kept[k]), 'committed')
+    await this.recordAll(intents.filter((_i, k) => !kept[k]), 'abandoned')
+    for (const {req} of items) await this.step('recorded', req.object.uri)
+    return kept
   }
 
   /**
@@ -513,20 +536,46 @@ export class WriteApiLoader implements ObjectLoader {
 
   /** Writes a closed group, again without the objects that cannot be in it, until none is left. */
   private async writeGroup(table: string, members: Member[]): Promise<void> {
-    // a group the lane takes came without a CreateWriteStream token (StreamGroups)
-    let tokenless = this.fitsLane(members)
-    let live = await this.admitted(members)
-    for (let round = 0; live.length > 0; round++) {
-      const lane = this.fitsLane(live)
-      if (!lane && (round > 0 || tokenless)) this.groups.spend(1)
-      tokenless = false
-      try {
-        live = lane ? await this.writeLane(table, live, round) : await this.writeStream(table, live)
-      } catch (err) {
-        for (const m of live) m.reject(err)
-        return
+    // a group the lane takes came without a CreateWriteStream token, and claimed one of its streams (StreamGroups)
+    let claimed = this.fitsLane(members)
+    if (claimed) this.pool(table).claimed++
+    try {
+      let live = await this.admitted(members)
+      for (let round = 0; live.length > 0; round++) {
+        const lane = this.fitsLane(live)
+        if (!lane && (round > 0 || claimed)) this.groups.spend(1)
+        const claim = claimed
+        claimed = false
+        try {
+          live = lane ? await this.writeLane(table, live, round, claim) : await this.withoutClaim(table, claim, () => this.writeStream(table, live))
+        } catch (err) {
+          for (const m of live) m.reject(err)
+          return
+        }
       }
+    } finally {
+      if (claimed) this.unclaim(table)
     }
+  }
+
+  private pool(table: string): LanePool {
+    let pool = this.lanes.get(table)
+    if (!pool) {
+      pool = {free: [], count: 0, claimed: 0, waiting: []}
+      this.lanes.set(table, pool)
+    }
+    return pool
+  }
+
+  /** A claim on the lane given up (its group went elsewhere or ended): a group left open may go. */
+  private unclaim(table: string): void {
+    this.pool(table).claimed--
+    this.wakeLane(table)
+  }
+
+  private async withoutClaim<T>(table: string, claim: boolean, fn: () => Promise<T>): Promise<T> {
+    if (claim) this.unclaim(table)
+    return fn()
   }
 
   /**
@@ -548,12 +597,10 @@ export class WriteApiLoader implements ObjectLoader {
    * A free committed-type stream of the table's lane; a new one while fewer than LANE_STREAMS exist (a
    * CreateWriteStream from the budget, once per stream, not per group), else the first one given back.
    */
-  private async takeLane(table: string): Promise<Lane> {
-    let pool = this.lanes.get(table)
-    if (!pool) {
-      pool = {free: [], count: 0, waiting: []}
-      this.lanes.set(table, pool)
-    }
+  private async takeLane(table: string, claim: boolean): Promise<Lane> {
+    const pool = this.pool(table)
+    // the group's claim turns into the stream it takes
+    if (claim) pool.claimed--
     for (;;) {
       const free = pool.free.pop()
       if (free) return free
@@ -565,7 +612,7 @@ export class WriteApiLoader implements ObjectLoader {
           return {name: s.name, next: 0}
         } catch (err) {
           pool.count--
-          pool.waiting.shift()?.()
+          this.wakeLane(table)
           throw err
         }
       }
@@ -578,7 +625,20 @@ export class WriteApiLoader implements ObjectLoader {
     const pool = this.lanes.get(table)!
     if (keep) pool.free.push(lane)
     else pool.count--
-    pool.waiting.shift()?.()
+    this.wakeLane(table)
+  }
+
+  /** A lane stream came free (or may be made): the first group waiting in takeLane, else a group left open for one. */
+  private wakeLane(table: string): void {
+    const waiter = this.lanes.get(table)?.waiting.shift()
+    if (waiter) waiter()
+    else this.groups.poke(table)
+  }
+
+  /** Whether a group of the table's lane would get a stream now (else it stays open and grows: StreamGroups). */
+  private laneFree(table: string): boolean {
+    const pool = this.pool(table)
+    return pool.waiting.length === 0 && pool.free.length + (LANE_STREAMS - pool.count) > pool.claimed
   }
 
   /** The intents of a group's objects in a stream, each at its offset, and the stream's group row. */
@@ -657,8 +717,7 @@ export class WriteApiLoader implements ObjectLoader {
    * check after the commit (the race the check before cannot close, and a stream recorded abandoned meanwhile).
    */
   private async afterGroupCommit(members: readonly Member[], entries: readonly LedgerRecord[], now: readonly Looked[]): Promise<void> {
-    const kept: boolean[] = []
-    for (const [k, m] of members.entries()) kept.push(await this.afterCommit(m.req, entries[k], now[k].committed, true))
+    const kept = await this.afterCommits(members.map((m, k) => ({req: m.req, intent: entries[k], committed: now[k].committed})))
     // the race the check cannot close (another worker looked before these intents were visible and commits its
     // own stream too): after the commit each side asks about the other's stream, so the later of two commits
     // sees the earlier one and the stream second by name loses its rows
@@ -686,9 +745,11 @@ export class WriteApiLoader implements ObjectLoader {
    * stream (finalize: nothing lands in it afterwards) and the table says whether the rows are there; a settler of
    * an intent left here does the same (streamState). Returns the objects to write again.
    */
-  private async writeLane(table: string, members: Member[], round: number): Promise<Member[]> {
-    const lane = await this.takeLane(table)
+  private async writeLane(table: string, members: Member[], round: number, claim: boolean): Promise<Member[]> {
+    const lane = await this.takeLane(table, claim)
     let keep = false
+    let landed: {entries: LedgerRecord[]; now: Looked[]}
+    // the stream is held from the intents (they name its offsets) to the append, not while the rows are recorded
     try {
       const offsets = new Map<Member, number>()
       let total = 0
@@ -730,12 +791,13 @@ export class WriteApiLoader implements ObjectLoader {
           return []
         }
       }
-      await this.groupStep('committed', members)
-      await this.afterGroupCommit(members, entries, check.now)
-      return []
+      landed = {entries, now: check.now}
     } finally {
       this.giveLane(table, lane, keep)
     }
+    await this.groupStep('committed', members)
+    await this.afterGroupCommit(members, landed.entries, landed.now)
+    return []
   }
 
   /** An append of the lane refused: a row error names its object and line (appendError); else one sentence. */
