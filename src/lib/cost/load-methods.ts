@@ -10,6 +10,8 @@ import {
   DAY_MS,
   type GroupPolicy,
   HOUR_MS,
+  LANE_REQUEST_BYTES,
+  LANE_STREAMS,
   LOAD_JOBS_PER_PROJECT_PER_DAY,
   LOAD_JOBS_PER_TABLE_PER_DAY,
   LOOKUPS_PER_GROUP,
@@ -97,6 +99,8 @@ export interface WriteApiModel {
   /** CreateWriteStream calls an hour one worker makes at most (Infinity: a stream per object or group, unpaced) */
   streamsPerHour: number
   lookupEveryMs: number
+  /** groups that fit one append request go to LANE_STREAMS committed-type streams the worker keeps */
+  committedLane: boolean
 }
 
 /** A stream worker's groups (write-api/groups.ts STREAM_GROUPS). */
@@ -106,7 +110,7 @@ export const WRITE_API_BULK_DEFAULTS: WriteApiModel = writeApiModel(BULK_GROUPS)
 
 /** The model of a loader's group policy (with the environment's settings applied, as the loader has them). */
 export function writeApiModel(p: GroupPolicy): WriteApiModel {
-  return {objectsPerStream: p.maxObjects, streamsPerHour: p.streamsPerHour, lookupEveryMs: p.lookupIntervalMs}
+  return {objectsPerStream: p.maxObjects, streamsPerHour: p.streamsPerHour, lookupEveryMs: p.lookupIntervalMs, committedLane: p.committedLane}
 }
 
 /**
@@ -119,13 +123,20 @@ function lookupsFor(t: Pick<Traffic, 'objects' | 'window'>, m: WriteApiModel, st
   return Math.min(LOOKUPS_PER_GROUP * t.objects, Math.ceil(DAY_MS / Math.max(1, m.lookupEveryMs)))
 }
 
+/** Whether the model's objects go through the committed lane (each, on average, well within one append request). */
+function inLane(t: Pick<Traffic, 'objects' | 'bytes'>, m: WriteApiModel): boolean {
+  return m.committedLane && t.bytes / Math.max(1, t.objects) <= LANE_REQUEST_BYTES
+}
+
 /**
  * Pending streams a worker creates for `objects` (a day's, or a run's): a stream day, objects spread evenly: one
  * per object up to the worker's budget an hour, then the budget (objects share streams), never fewer than full
  * groups need. A run: full groups.
  */
-export function writeStreamsFor(t: Pick<Traffic, 'objects' | 'window'>, m: WriteApiModel): {streams: number; perHour: number} {
+export function writeStreamsFor(t: Pick<Traffic, 'objects' | 'window' | 'bytes'>, m: WriteApiModel): {streams: number; perHour: number} {
   if (t.objects <= 0) return {streams: 0, perHour: 0}
+  // the committed lane: a few streams kept for the worker's life, whatever the rate (objects of one request or less)
+  if (inLane(t, m)) return {streams: LANE_STREAMS, perHour: LANE_STREAMS}
   const full = Math.ceil(t.objects / Math.max(1, m.objectsPerStream))
   if (t.window === 'run') return {streams: full, perHour: Math.min(full, m.streamsPerHour)}
   const hours = DAY_MS / HOUR_MS
@@ -295,11 +306,11 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
     writeApiUsdPerMonth: usdPerMonth,
     createWriteStreamCalls: streams,
     createWriteStreamPerHour: perHour,
-    latency: objectsPerStream > 1.05 ? `seconds (about ${formatObjects(objectsPerStream)} objects a stream)` : 'seconds',
+    latency: inLane(t, m) ? 'under a second to seconds (committed lane)' : objectsPerStream > 1.05 ? `seconds (about ${formatObjects(objectsPerStream)} objects a stream)` : 'seconds',
     quotas,
     notes: [
       ...(t.window === 'run' ? ['Write API bytes count the objects as stored: compressed objects ingest their uncompressed size, several times more.'] : []),
-      `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines), ledger and reject rows appended (no DML for new objects) and ${LOOKUPS_PER_GROUP} ledger look-up rounds per group of objects${t.window === 'day' ? `, at most one statement per ${m.lookupEveryMs / 1000} s (SENEKA_WRITE_LOOKUP_INTERVAL_MS)` : ''}.`,
+      `${inLane(t, m) ? `Assumes objects go through the committed lane (${LANE_STREAMS} committed-type streams kept per worker and table; a group with rejected lines or over ${formatBytes(LANE_REQUEST_BYTES)} takes a pending stream of its own)` : `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines)`}, ledger and reject rows appended (no DML for new objects) and ${LOOKUPS_PER_GROUP} ledger look-up rounds per group of objects${t.window === 'day' ? `, at most one statement per ${m.lookupEveryMs / 1000} s (SENEKA_WRITE_LOOKUP_INTERVAL_MS)` : ''}.`,
     ],
   }
 }

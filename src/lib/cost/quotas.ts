@@ -81,6 +81,12 @@ export interface GroupPolicy {
   committedLane: boolean
 }
 
+/** COMMITTED-type streams a worker keeps per table for the committed lane (GroupPolicy.committedLane). */
+export const LANE_STREAMS = 8
+
+/** Bytes of rows in one append request at most (the service refuses 10 MB): a committed-lane group fits in one. */
+export const LANE_REQUEST_BYTES = 9 * 1024 * 1024
+
 /** Look-up rounds an object group waits for: its objects' look-up, the race check before its commit, the check after. */
 export const LOOKUPS_PER_GROUP = 3
 

@@ -1,10 +1,12 @@
 import {describe, expect, it} from 'vitest'
-import {batchesFor, compareLoadMethods, dayTraffic, type LoadJobsModel, parseRate, renderLoadMethods, runTraffic} from '../../../src/lib/cost/load-methods.js'
-import {checkMaxLatency, MIN_LOAD_JOBS_MAX_LATENCY_MS} from '../../../src/lib/cost/quotas.js'
+import {batchesFor, compareLoadMethods, dayTraffic, type LoadJobsModel, parseRate, renderLoadMethods, runTraffic, writeApiModel} from '../../../src/lib/cost/load-methods.js'
+import {checkMaxLatency, LANE_STREAMS, MIN_LOAD_JOBS_MAX_LATENCY_MS, STREAM_GROUPS} from '../../../src/lib/cost/quotas.js'
 import {BigQueryLoader} from '../../../src/lib/warehouse/bigquery/loader.js'
 
 const MIB = 1024 ** 2
 const model = (maxLatencyMs?: number): LoadJobsModel => BigQueryLoader.model({maxLatencyMs})
+/** the stream worker's groups with every group in a pending stream of its own (no committed lane) */
+const PENDING_ONLY = writeApiModel({...STREAM_GROUPS, committedLane: false})
 
 describe('the cost model of the two BigQuery load methods', () => {
   it('batches: one per interval that sees an object, more when an interval holds more than a batch', () => {
@@ -20,8 +22,8 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(batchesFor({objects: 0, bytes: 0}, 1000)).toBe(0)
   })
 
-  it('a stream day at the default 2m, 1 object/s of 1 MiB: load jobs within quota; the Write API within its stream budget', () => {
-    const c = compareLoadMethods(dayTraffic(1, MIB, false), model(120_000))
+  it('a stream day at the default 2m, 1 object/s of 1 MiB: load jobs within quota; the Write API (pending streams) within its stream budget', () => {
+    const c = compareLoadMethods(dayTraffic(1, MIB, false), model(120_000), PENDING_ONLY)
     const [lj, wa] = c.methods
     expect(lj).toMatchObject({method: 'load-jobs', loadJobs: 720, merges: 720, billedStatements: 3600, writeApiBytes: 0, createWriteStreamPerHour: 0})
     // 3,600 statements x 10 MiB + the staged rows read once (84.4 GiB)
@@ -38,12 +40,12 @@ describe('the cost model of the two BigQuery load methods', () => {
   })
 
   it('objects share streams: one stream per object breaks the CreateWriteStream quota at 5 objects/s, the grouped loader holds at 1, 5, 50 and 100', () => {
-    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 1, streamsPerHour: Number.POSITIVE_INFINITY, lookupEveryMs: 1000})
+    const one = compareLoadMethods(dayTraffic(5, MIB, false), model(120_000), {objectsPerStream: 1, streamsPerHour: Number.POSITIVE_INFINITY, lookupEveryMs: 1000, committedLane: false})
     expect(one.methods[1].createWriteStreamPerHour).toBe(18_000)
     expect(one.methods[1].quotas.find((q) => q.quota === 'CreateWriteStream')?.holds).toBe(false)
     expect(one.advice).toMatch(/^load-jobs: the Write API path breaks CreateWriteStream/)
     // the loader's groups: at most 100 objects a stream, at most 3,000 streams an hour per worker
-    const perHour = (rate: number) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000)).methods[1]
+    const perHour = (rate: number) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000), PENDING_ONLY).methods[1]
     expect([1, 5, 50, 100].map((r) => perHour(r).createWriteStreamPerHour)).toEqual([3000, 3000, 3000, 3600])
     expect(perHour(50).latency).toBe('seconds (about 60 objects a stream)')
     for (const r of [1, 5, 50, 100]) expect(perHour(r).quotas.every((q) => q.holds || q.quota === 'Write API free tier')).toBe(true)
@@ -51,8 +53,18 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(perHour(0.5).latency).toBe('seconds')
   })
 
+  it('the committed lane (the stream default): a few streams per worker whatever the rate; objects over one request take pending streams', () => {
+    const lane = (rate: number, bytes = MIB) => compareLoadMethods(dayTraffic(rate, bytes, false), model(120_000)).methods[1]
+    for (const r of [0.5, 1, 5, 50, 100]) expect(lane(r)).toMatchObject({createWriteStreamPerHour: LANE_STREAMS, latency: 'under a second to seconds (committed lane)'})
+    expect(lane(5).notes.join(' ')).toMatch(/committed lane \(8 committed-type streams/)
+    // objects of 16 MiB do not fit one append request: pending streams, the budget
+    expect(lane(5, 16 * MIB)).toMatchObject({createWriteStreamPerHour: 3000})
+    // look-ups do not change: three rounds per group, capped by the pace
+    expect(lane(1).billedStatements).toBe(3 * 86_400)
+  })
+
   it('Write API look-ups: three rounds per group, never more than one statement per interval; a run counts its groups', () => {
-    const wa = (rate: number, lookupEveryMs = 250) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000), {objectsPerStream: 100, streamsPerHour: 3000, lookupEveryMs}).methods[1]
+    const wa = (rate: number, lookupEveryMs = 250) => compareLoadMethods(dayTraffic(rate, MIB, false), model(120_000), {objectsPerStream: 100, streamsPerHour: 3000, lookupEveryMs, committedLane: false}).methods[1]
     // 0.1 objects/s: 3 per object; 100 objects/s: the interval caps them (345,600 = 86,400 s / 0.25 s)
     expect(wa(0.1).billedStatements).toBe(3 * 8640)
     expect(wa(100).billedStatements).toBe(345_600)
@@ -60,7 +72,7 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(wa(100, 1000).billedStatements).toBe(86_400)
     expect(wa(100, 1000).billedBytes).toBe(86_400 * 10 * MIB)
     // a backfill of 1,000 objects in groups of 250: 4 groups, 3 rounds each
-    const run = compareLoadMethods(runTraffic(1000, 1000 * MIB), model(), {objectsPerStream: 250, streamsPerHour: 3000, lookupEveryMs: 200}).methods[1]
+    const run = compareLoadMethods(runTraffic(1000, 1000 * MIB), model(), {objectsPerStream: 250, streamsPerHour: 3000, lookupEveryMs: 200, committedLane: false}).methods[1]
     expect(run.billedStatements).toBe(12)
     // dearer than load jobs at 1 object/s: the advice names the knob that trades latency for fewer look-ups
     expect(compareLoadMethods(dayTraffic(1, MIB, false), model(120_000)).advice).toMatch(/^load-jobs if cost matters most .*SENEKA_WRITE_LOOKUP_INTERVAL_MS=1000/)

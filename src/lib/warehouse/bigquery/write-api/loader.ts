@@ -14,6 +14,9 @@ import {LedgerLookups} from './lookups.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 import {encodeRows, requestsOf, type RowsTask} from './encode-rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
+import {LANE_STREAMS} from '../../../cost/quotas.js'
+
+export {LANE_STREAMS}
 
 /** The steps of one object's load, in order (tests inject a crash at each). */
 export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'checked' | 'committed' | 'replaced' | 'recorded'
@@ -100,8 +103,6 @@ interface LanePool {
   waiting: Array<() => void>
 }
 
-/** Committed-type streams a worker keeps per table: groups at once in the committed lane. */
-export const LANE_STREAMS = 8
 
 /** What GetWriteStream (and, for a committed-type stream, its fence) says of an intent's stream. */
 interface StreamState {

@@ -1,6 +1,7 @@
 import protobuf from 'protobufjs'
 import 'protobufjs/ext/descriptor/index.js'
 import type {Value} from '../../../formats/types.js'
+import {LANE_REQUEST_BYTES} from '../../../cost/quotas.js'
 
 /**
  * Write API rows encoded straight from parsed columns into one growing buffer: no object per row and no
@@ -14,7 +15,7 @@ import type {Value} from '../../../formats/types.js'
 /** The service refuses requests of 10 MB or more (the quotas page says 20 MB: design for the stricter). */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024
 /** Rows per request are cut well below the limit: the request carries the writer schema and framing too. */
-export const REQUEST_BYTES_BUDGET = 9 * 1024 * 1024
+export const REQUEST_BYTES_BUDGET = LANE_REQUEST_BYTES
 /** Framing counted per row when sizing a request. */
 const ROW_OVERHEAD = 16
 
