@@ -258,6 +258,8 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
       const s = streams.get(req.name)
       if (!s) throw grpcError(Code.NOT_FOUND, `Requested entity was not found. Entity: ${req.name}`, {code: StorageErrorCode.STREAM_NOT_FOUND, entity: req.name})
       if (s.type === TYPE.COMMITTED && s.name.endsWith('/_default')) throw grpcError(Code.INVALID_ARGUMENT, 'Cannot finalize the default stream')
+      // the stricter reading of an undocumented case: a committed-type stream is finalized once
+      if (s.type === TYPE.COMMITTED && s.finalized) throw grpcError(Code.INVALID_ARGUMENT, `Stream is already finalized: ${s.name}`, {code: StorageErrorCode.STREAM_FINALIZED, entity: s.name})
       s.finalized = true
       return {rowCount: String(s.rows.length)}
     }),

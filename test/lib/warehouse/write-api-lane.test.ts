@@ -142,6 +142,16 @@ describe('Write API loader: the committed lane', () => {
     })
   }
 
+  it('three workers with the same new objects at once (each looks up only after its intent): every object once, no failure', async () => {
+    const s = lane(20)
+    const runs = await Promise.all(['a', 'b', 'c'].map((w) => s.run({}, {loadId: `worker-${w}`})))
+    expect(runs.reduce((n, r) => n + r.objects.failed, 0), JSON.stringify(runs.map((r) => r.failures))).toBe(0)
+    expect(runs.reduce((n, r) => n + r.objects.loaded, 0)).toBeGreaterThanOrEqual(20)
+    await s.exactlyOnce()
+    const next = await s.run({}, {loadId: 'next'})
+    expect(next.objects).toMatchObject({loaded: 0, skipped: 20, failed: 0})
+  })
+
   it('a settler fences a paused owner before its append: nothing of the owner lands, the settler loads the object once, the owner skips it', async () => {
     const s = lane(1)
     const [x] = s.uris
@@ -163,10 +173,14 @@ describe('Write API loader: the committed lane', () => {
     const o = await owner
     expect(o.objects, JSON.stringify(o.failures)).toMatchObject({failed: 0})
     expect(o.objects.loaded).toBe(0)
-    // the owner's append was refused: its stream holds nothing
+    // the owner's append was refused: its stream holds nothing; fencing it again (finalized once already) gave no row
+    // count, so the table was asked for the owner's rows
     expect(google.w.streams.get(ownerStream)!.rows).toHaveLength(0)
+    expect(google.g.jobs('query').map((j) => String(j.configuration.query.query)).filter((q) => q.includes(s.dataset) && q.startsWith('SELECT COUNT(*) AS n'))).not.toEqual([])
     await s.exactlyOnce()
-    expect(new Set((await s.rows()).map((r) => r._load_id))).toEqual(new Set(['settler']))
+    // the settler's rows only (its first attempt, without a look-up, met the owner's intent and was abandoned: the
+    // load that followed took the next load id)
+    expect(new Set((await s.rows()).map((r) => r._load_id))).toEqual(new Set(['settler#2']))
   })
 
   it('a settler meets an intent whose append landed (owner paused before recording it committed): fenced, found in the table, recorded committed, not loaded again', async () => {

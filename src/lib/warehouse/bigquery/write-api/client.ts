@@ -132,14 +132,17 @@ export class WriteApi {
 
   /**
    * Fences a committed-type stream: after FinalizeWriteStream no append lands in it, so what its table holds of it
-   * then is all it will ever hold. A stream finalized before or gone (its TTL) is fenced too.
+   * then is all it will ever hold. Returns the stream's rows (finalize's row_count), or undefined when the stream
+   * was finalized before or is gone (its TTL): fenced too, but only the table can say what landed.
    */
-  async fence(name: string): Promise<void> {
+  async fence(name: string): Promise<number | undefined> {
     await this.init()
     try {
-      await this.retry(() => this.client.finalizeWriteStream({name}))
+      const r = await this.retry(() => this.client.finalizeWriteStream({name}))
+      return r.rowCount === undefined || r.rowCount === null ? undefined : Number(r.rowCount)
     } catch (err) {
       if (isWriteTransient(err)) throw err
+      return undefined
     }
   }
 

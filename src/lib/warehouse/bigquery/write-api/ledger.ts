@@ -47,21 +47,37 @@ export interface ObjectView {
   open: LedgerRecord[]
   /** every load id any row of the object names: a new attempt takes another, so a DELETE by load id is one stream's */
   loadIds: Set<string>
+  /** every ledger row of the object */
+  records: readonly LedgerRecord[]
+}
+
+/**
+ * One attempt to load an object: its stream and its load id. A pending stream holds one attempt of an object; a
+ * stream of the committed lane may hold several over its life (an attempt abandoned, a later one committed), each
+ * with its own load id (an object's later attempt takes the next `#n`), and every settling row carries the load id
+ * of the attempt it settles.
+ */
+export function attemptKey(r: Pick<LedgerRecord, 'stream' | 'loadId'>): string {
+  return `${r.stream}\u0000${r.loadId}`
+}
+
+export function sameAttempt(a: Pick<LedgerRecord, 'stream' | 'loadId'>, b: Pick<LedgerRecord, 'stream' | 'loadId'>): boolean {
+  return a.stream === b.stream && a.loadId === b.loadId
 }
 
 export function viewOf(records: readonly LedgerRecord[]): ObjectView {
   const settled = new Set<string>()
   const abandoned = new Set<string>()
-  for (const r of records) if (r.state === 'abandoned' && r.stream) abandoned.add(r.stream)
+  for (const r of records) if (r.state === 'abandoned' && r.stream) abandoned.add(attemptKey(r))
   const committed: LedgerRecord[] = []
   const seen = new Set<string>()
   for (const r of records) {
     if (r.state === 'intent') continue
-    if (r.stream) settled.add(r.stream)
+    if (r.stream) settled.add(attemptKey(r))
     // a committed stream abandoned afterwards (a newer version won; its rows were deleted) is no entry
-    if (r.state !== 'committed' || (r.stream && abandoned.has(r.stream))) continue
+    if (r.state !== 'committed' || (r.stream && abandoned.has(attemptKey(r)))) continue
     // the same committed stream recorded twice (a retried append, two settlers) is one entry
-    const key = r.stream ?? `${r.loadId}#${r.etag}#${r.loadedAt.getTime()}`
+    const key = r.stream ? attemptKey(r) : `${r.loadId}#${r.etag}#${r.loadedAt.getTime()}`
     if (seen.has(key)) continue
     seen.add(key)
     committed.push(r)
@@ -70,11 +86,11 @@ export function viewOf(records: readonly LedgerRecord[]): ObjectView {
   const open: LedgerRecord[] = []
   const openSeen = new Set<string>()
   for (const r of records) {
-    if (r.state !== 'intent' || !r.stream || settled.has(r.stream) || openSeen.has(r.stream)) continue
-    openSeen.add(r.stream)
+    if (r.state !== 'intent' || !r.stream || settled.has(attemptKey(r)) || openSeen.has(attemptKey(r))) continue
+    openSeen.add(attemptKey(r))
     open.push(r)
   }
-  return {current: committed.at(-1), committed, open, loadIds: new Set(records.map((r) => r.loadId))}
+  return {current: committed.at(-1), committed, open, loadIds: new Set(records.map((r) => r.loadId)), records}
 }
 
 /** The current entry of every object among ledger rows of one table (readLedger). */

@@ -9,7 +9,7 @@ import type {BigQueryLoadHost, BqParams} from '../types.js'
 import {type AwaitingOutcome, isCurrentEntry, LEDGER_TABLE, type LedgerEntry, type ObjectLoader, type ObjectLoadOutcome, type ObjectLoadRequest, REJECTS_TABLE} from '../../types.js'
 import {managedwriter} from '@google-cloud/bigquery-storage'
 import {isWriteTransient, StorageErrorCode, storageCode, WriteApi} from './client.js'
-import {groupKey, type LedgerRecord, type LedgerState, type ObjectView, viewOf} from './ledger.js'
+import {attemptKey, groupKey, type LedgerRecord, type LedgerState, type ObjectView, sameAttempt, viewOf} from './ledger.js'
 import {LedgerLookups} from './lookups.js'
 import {REQUEST_BYTES_BUDGET, RequestBuilder, RowEncoder, type RowValues} from './rows.js'
 import {encodeRows, requestsOf, type RowsTask} from './encode-rows.js'
@@ -72,6 +72,13 @@ interface Member extends AwaitingOutcome {
    * which load id) or is answered without (skipped, loaded before). The group is written when all of its are in.
    */
   decided: Promise<Decision>
+  /**
+   * No look-up before its intent (the committed lane's fast path, for an object that is probably new): the look-up
+   * after its intent decides instead, and anything but "new" sends it the usual way (writeLane).
+   */
+  fresh: boolean
+  /** never in the committed lane (an append of its group there was not acknowledged) */
+  noLane: boolean
 }
 
 /** What an object's look-up decided before its load: load it with this load id, or answer it without a load. */
@@ -111,6 +118,9 @@ interface StreamState {
   /** not done, and it still may be: a pending stream not committed yet */
   open: boolean
 }
+
+/** Objects stored up to this size take the committed lane's fast path (Member.fresh): most fit one request. */
+const FRESH_BELOW_BYTES = 1024 * 1024
 
 /** Objects stored smaller than this are parsed and encoded on the main thread, larger ones in the parse pool. */
 const IN_THREAD_BELOW_BYTES = 64 * 1024
@@ -219,10 +229,12 @@ export class WriteApiLoader implements ObjectLoader {
    * stream: the group is written only when every member's look-up has decided (writeGroup), so nothing of an
    * object reaches a stream before its look-up said to load it; only the wait for the look-up overlaps.
    */
-  private async loadOnce(req: ObjectLoadRequest, onJoin: () => void): Promise<ObjectLoadOutcome> {
+  private async loadOnce(req: ObjectLoadRequest, onJoin: () => void, usual = false, noLane = false): Promise<ObjectLoadOutcome> {
     const deadline = this.settings.clock.now() + this.settings.leaseMs
     let early: Decision | undefined
-    const decided = this.decide(req).then((d) => (early = d))
+    // the committed lane's fast path: an object small enough for it is looked up once, after its intent (writeLane)
+    const fresh = !usual && this.settings.groups.committedLane && req.object.size <= FRESH_BELOW_BYTES
+    const decided = fresh ? Promise.resolve<Decision>({loadId: req.loadId}) : this.decide(req).then((d) => (early = d))
     // a look-up that fails is answered when the group is written (writeGroup), not as an unhandled rejection here
     decided.catch(() => {})
     const enc = await this.parseLimit(() => this.encode(req, req.loadId))
@@ -230,7 +242,7 @@ export class WriteApiLoader implements ObjectLoader {
     if (early?.outcome) return early.outcome
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
       onJoin()
-      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes: enc.bytes, decided, resolve, reject})
+      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes: enc.bytes, decided, fresh, noLane, resolve, reject})
     })
   }
 
@@ -327,13 +339,17 @@ export class WriteApiLoader implements ObjectLoader {
     const info = await this.api.streamInfo(stream)
     if (!info) return {done: false, open: false}
     if (!info.committedType) return {done: info.commitTime !== null, open: info.commitTime === null}
-    await this.api.fence(stream)
+    const rows = await this.api.fence(stream)
     const sample = attempts.find((a) => a.rows > 0)
-    return {done: sample ? await this.landed(sample) : false, open: false}
+    return {done: sample ? await this.landed(sample, rows) : false, open: false}
   }
 
-  /** Whether an attempt's rows are in its table (one counting statement, with the cost guard). */
-  private async landed(attempt: LedgerRecord): Promise<boolean> {
+  /**
+   * Whether an attempt's rows are in its table: the fence's row count of its stream when it gave one (the attempt's
+   * offsets within it), else one counting statement (with the cost guard).
+   */
+  private async landed(attempt: LedgerRecord, streamRows: number | undefined): Promise<boolean> {
+    if (streamRows !== undefined && attempt.offset !== null) return streamRows >= attempt.offset + attempt.rows
     const range = replacedRange([attempt])
     const params: BqParams = {uri: attempt.objectUri, load: attempt.loadId, ...(range ? {since: range.min, until: range.max} : {})}
     const rows = await this.wh.runQuery(landedRowsSql(this.wh.dialect, {table: attempt.table, range: range !== null}), params, `check the rows of ${attempt.objectUri}`)
@@ -404,7 +420,7 @@ export class WriteApiLoader implements ObjectLoader {
     await this.step('committed', intent.objectUri)
     if (!(await this.afterCommit(req, intent, view.committed))) return
     const after = await this.view(req)
-    if (after.committed.some((c) => c.stream === intent.stream)) return
+    if (after.committed.some((c) => sameAttempt(c, intent))) return
     await this.dropRows([intent, ...this.matesOf(intent.stream!, view)])
     throw retryable(`write stream ${intent.stream} was recorded abandoned by another worker while this one committed it; its rows were deleted and ${req.object.uri} loads again`)
   }
@@ -540,15 +556,21 @@ export class WriteApiLoader implements ObjectLoader {
     // a group the lane takes came without a CreateWriteStream token, and claimed one of its streams (StreamGroups)
     let claimed = this.fitsLane(members)
     if (claimed) this.pool(table).claimed++
+    else this.lookUpFresh(members)
     try {
       let live = await this.admitted(members)
       for (let round = 0; live.length > 0; round++) {
         const lane = this.fitsLane(live)
         if (!lane && (round > 0 || claimed)) this.groups.spend(1)
+        if (!lane && round > 0) {
+          this.lookUpFresh(live)
+          live = await this.admitted(live)
+          if (live.length === 0) break
+        }
         const claim = claimed
         claimed = false
         try {
-          live = lane ? await this.writeLane(table, live, round, claim) : await this.withoutClaim(table, claim, () => this.writeStream(table, live))
+          live = lane ? await this.writeLane(table, live, claim) : await this.withoutClaim(table, claim, () => this.writeStream(table, live))
         } catch (err) {
           for (const m of live) m.reject(err)
           return
@@ -556,6 +578,16 @@ export class WriteApiLoader implements ObjectLoader {
       }
     } finally {
       if (claimed) this.unclaim(table)
+    }
+  }
+
+  /** Members that skipped their look-up (fresh) and go to a pending stream after all: their look-up, now. */
+  private lookUpFresh(members: readonly Member[]): void {
+    for (const m of members) {
+      if (!m.fresh) continue
+      m.fresh = false
+      m.decided = this.decide(m.req)
+      m.decided.catch(() => {})
     }
   }
 
@@ -588,7 +620,7 @@ export class WriteApiLoader implements ObjectLoader {
     if (!this.settings.groups.committedLane) return false
     let bytes = 0
     for (const m of members) {
-      if (m.enc.rows === 0 || m.enc.rejects.length > 0) return false
+      if (m.noLane || m.enc.rows === 0 || m.enc.rejects.length > 0) return false
       bytes += m.enc.bytes
     }
     return bytes <= this.settings.requestBytes
@@ -694,9 +726,9 @@ export class WriteApiLoader implements ObjectLoader {
     })
     const rivalled = members.map((m, k) => {
       const etag = m.req.object.etag
-      const rival = now[k].committed.find((c) => c.etag === etag && c.stream !== stream)
+      const rival = now[k].committed.find((c) => c.etag === etag && !sameAttempt(c, {stream, loadId: m.loadId}))
       const firstOpen = now[k].open.filter((o) => o.etag === etag).sort((a, b) => (a.stream! < b.stream! ? -1 : 1))[0]
-      return Boolean(rival || (firstOpen && firstOpen.stream !== stream))
+      return Boolean(rival || (firstOpen && !sameAttempt(firstOpen, {stream, loadId: m.loadId})))
     })
     return {now, overtaken, rivalled, conflict: members.some((_m, k) => overtaken[k] || rivalled[k])}
   }
@@ -725,14 +757,14 @@ export class WriteApiLoader implements ObjectLoader {
     const post = await Promise.all(members.map((m) => this.view(m.req)))
     for (const [k, m] of members.entries()) {
       const entry = entries[k]
-      if (kept[k] && !post[k].committed.some((c) => c.stream === entry.stream)) {
+      if (kept[k] && !post[k].committed.some((c) => sameAttempt(c, entry))) {
         // recorded abandoned by a worker whose look-up was older than this commit: its rows go, it loads again
         await this.dropRows([entry])
         m.reject(retryable(`write stream ${entry.stream} was recorded abandoned by another worker while this one committed it; its rows of ${m.req.object.uri} were deleted and it loads again`))
         continue
       }
       const others = new Map<string, LedgerRecord>()
-      for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && o.stream !== entry.stream) others.set(o.stream, o)
+      for (const o of [...now[k].open, ...post[k].open, ...post[k].committed]) if (o.etag === entry.etag && o.stream && !sameAttempt(o, entry)) others.set(attemptKey(o), o)
       await this.dropDuplicates(entry, [...others.values()])
       const replaced = now[k].committed.some((c) => c.etag !== entry.etag)
       m.resolve({status: replaced ? 'replaced' : 'loaded', rows: m.enc.rows, rejected: m.enc.rejects.length})
@@ -746,7 +778,7 @@ export class WriteApiLoader implements ObjectLoader {
    * stream (finalize: nothing lands in it afterwards) and the table says whether the rows are there; a settler of
    * an intent left here does the same (streamState). Returns the objects to write again.
    */
-  private async writeLane(table: string, members: Member[], round: number, claim: boolean): Promise<Member[]> {
+  private async writeLane(table: string, members: Member[], claim: boolean): Promise<Member[]> {
     const lane = await this.takeLane(table, claim)
     let keep = false
     let landed: {entries: LedgerRecord[]; now: Looked[]}
@@ -760,15 +792,24 @@ export class WriteApiLoader implements ObjectLoader {
       }
       const lease = this.leaseOf(members)
       if (this.settings.clock.now() > lease.deadline) throw lease.out()
-      const {entries, group} = this.intentsOf(table, members, lane.name, offsets, null)
-      await this.recordAll([...entries, group], 'intent')
+      // no group row: each object of a lane group is settled on its own (fence, then its own rows), never by its
+      // mates' rows (a lane stream holds many groups over its life)
+      const {entries} = this.intentsOf(table, members, lane.name, offsets, null)
+      await this.recordAll(entries, 'intent')
       await this.groupStep('intent', members)
       const check = await this.raceCheck(members, lane.name)
-      if (check.conflict) {
+      // a fresh object is loaded here only if the ledger holds nothing of it but this intent: anything else (loaded
+      // before, another worker's intent, an earlier attempt of this run) is the usual path's (decide, resolveOpen)
+      const usual = members.filter((m, k) => m.fresh && check.now[k].records.some((r) => !(r.state === 'intent' && sameAttempt(r, {stream: lane.name, loadId: m.loadId}))))
+      for (const m of members) if (m.fresh) await this.step('lookup', m.req.object.uri)
+      if (check.conflict || usual.length > 0) {
         // nothing of the group was appended; its offsets serve the next group once the abandon is recorded
         await this.recordAll(entries, 'abandoned')
         keep = true
-        return this.afterLostCheck(members, check)
+        const gone = new Set(usual)
+        const k = members.map((m, i) => (gone.has(m) ? -1 : i)).filter((i) => i >= 0)
+        this.reload([...usual, ...this.afterLostCheck(k.map((i) => members[i]), {overtaken: k.map((i) => check.overtaken[i]), rivalled: k.map((i) => check.rivalled[i])})])
+        return []
       }
       await this.groupStep('checked', members)
       if (this.settings.clock.now() > lease.deadline) throw lease.out()
@@ -779,16 +820,17 @@ export class WriteApiLoader implements ObjectLoader {
         keep = true
       } catch (err) {
         // not acknowledged (refused, fenced by a settler, the connection gone for good): fence it, then look
-        await this.api.fence(lane.name)
-        if (!(await this.landed(entries[0]))) {
+        const rows = await this.api.fence(lane.name)
+        if (!(await this.landed(entries[0], rows))) {
           await this.recordAll(entries, 'abandoned')
           const refused = (err as {$member?: Member}).$member
           if (refused && err instanceof UserError) {
             refused.reject(err)
-            return members.filter((m) => m !== refused)
+            this.reload(members.filter((m) => m !== refused))
+          } else {
+            // once more through a pending stream, whose errors are the usual ones (a refusal that stays fails there)
+            this.reload(members, true)
           }
-          if (round === 0) return members
-          for (const m of members) m.reject(this.explain(m.req, err))
           return []
         }
       }
@@ -903,18 +945,32 @@ export class WriteApiLoader implements ObjectLoader {
     return []
   }
 
+  /**
+   * Objects of a lane group that was abandoned before its rows landed: each is loaded again from its look-up, under
+   * the next load id (every attempt its own: a settler asks the table for an attempt's rows by its load id), parsed
+   * again; `noLane`: through a pending stream (after an append the lane could not take).
+   */
+  private reload(members: readonly Member[], noLane = false): void {
+    for (const m of members) void this.loadUsual(m, noLane).then(m.resolve, m.reject)
+  }
+
+  /** An object loaded again the usual way (its look-up first; parsed again). */
+  private async loadUsual(m: Member, noLane = false): Promise<ObjectLoadOutcome> {
+    this.groups.enter()
+    let joined = false
+    try {
+      return await this.loadOnce(m.req, () => (joined = true), true, noLane)
+    } finally {
+      if (!joined) this.groups.leave()
+    }
+  }
+
   /** An object another worker's stream loads: settle that one, then skip, or load again if it did not commit. */
   private async defer(m: Member): Promise<ObjectLoadOutcome> {
     await this.resolveOpen(m.req, await this.view(m.req, true))
     const after = (await this.view(m.req)).current
     if (after && after.etag === m.req.object.etag) return {status: 'skipped', entry: strip(after)}
-    this.groups.enter()
-    let joined = false
-    try {
-      return await this.loadOnce(m.req, () => (joined = true))
-    } finally {
-      if (!joined) this.groups.leave()
-    }
+    return this.loadUsual(m)
   }
 
   /**
@@ -925,7 +981,8 @@ export class WriteApiLoader implements ObjectLoader {
   private async dropDuplicates(mine: LedgerRecord, others: readonly LedgerRecord[]): Promise<void> {
     for (const o of others) {
       if (!(await this.streamState(o.stream!, [o])).done) continue
-      const loser = o.stream! < mine.stream! ? mine : o
+      // second by stream name (by attempt within one stream of the committed lane) loses
+      const loser = attemptKey(o) < attemptKey(mine) ? mine : o
       const keeper = loser === mine ? o : mine
       // rows of two streams of one run cannot be told apart by load id: left for `seneka dedupe`
       if (loser.loadId === keeper.loadId) continue
