@@ -76,6 +76,7 @@ const NUMBER = String.raw`-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?`
  * One field of the format read in SQL, by layer over the previous one's columns: `x` its JSON text as DuckDB writes
  * it (NULL when missing), `s` its string value (NULL when it is not a string), `d` its number (NULL when it is not
  * one); then `v` the column's value and `ok` whether `v` is the parser's value (NULL or false: the parser decides).
+ * Regular expressions only where no cheaper test decides (CASE evaluates a branch for its rows only).
  */
 function field(n: number, type: ColumnType | 'text'): {layer4: string[]; value: string; ok: string} {
   const x = `x${n}`
@@ -84,19 +85,21 @@ function field(n: number, type: ColumnType | 'text'): {layer4: string[]; value: 
   const isNull = `(${x} IS NULL OR ${x} = 'null')`
   // JSON.stringify(v) of a non-string where DuckDB writes the same text: safe integers, booleans
   const asJson = `(${x} IN ('true', 'false') OR regexp_full_match(${x}, '-?[1-9]\\d{0,14}|0'))`
+  // DuckDB writes a JSON number with a fraction or an exponent unless it is an integer
+  const integer = `NOT (contains(${x}, '.') OR contains(${x}, 'e') OR contains(${x}, 'E'))`
   const v = `v${n}`
   switch (type) {
     case 'text':
     case 'string':
-      return {layer4: [`CASE WHEN ${isNull} THEN NULL WHEN ${s} IS NOT NULL THEN ${s} ELSE ${x} END AS ${v}`], value: v, ok: `(${isNull} OR ${s} IS NOT NULL OR ${asJson})`}
+      return {layer4: [`CASE WHEN ${isNull} THEN NULL WHEN ${s} IS NOT NULL THEN ${s} ELSE ${x} END AS ${v}`], value: v, ok: `CASE WHEN ${isNull} OR ${s} IS NOT NULL THEN true ELSE ${asJson} END`}
     case 'json':
       // JSON.stringify of a string without escapes is its JSON text; other strings, objects and arrays: the parser
-      return {layer4: [`CASE WHEN ${isNull} THEN NULL ELSE ${x} END AS ${v}`], value: v, ok: `(${isNull} OR ${asJson} OR (${s} IS NOT NULL AND NOT contains(${x}, '\\')))`}
+      return {layer4: [`CASE WHEN ${isNull} THEN NULL ELSE ${x} END AS ${v}`], value: v, ok: `CASE WHEN ${isNull} THEN true WHEN ${s} IS NOT NULL THEN NOT contains(${x}, '\\') ELSE ${asJson} END`}
     case 'int':
     case 'bigint': {
       const sql = type === 'int' ? 'INTEGER' : 'BIGINT'
-      // a JSON integer (DuckDB writes a fraction or an exponent for any other number) or a string of digits
-      const value = `CASE WHEN ${s} IS NOT NULL THEN CASE WHEN regexp_full_match(${s}, '[+-]?\\d{1,19}') THEN TRY_CAST(${s} AS ${sql}) END WHEN regexp_full_match(${x}, '-?\\d{1,19}') THEN TRY_CAST(${x} AS ${sql}) END`
+      // a JSON integer or a string of digits (JSON.parse's Number() of it, exact here)
+      const value = `CASE WHEN ${s} IS NOT NULL THEN CASE WHEN regexp_full_match(${s}, '[+-]?\\d{1,19}') THEN TRY_CAST(${s} AS ${sql}) END WHEN ${d} IS NOT NULL AND ${integer} THEN TRY_CAST(${x} AS ${sql}) END`
       return {layer4: [`${value} AS ${v}`], value: v, ok: `(${isNull} OR ${v} IS NOT NULL)`}
     }
     case 'double': {
@@ -104,7 +107,7 @@ function field(n: number, type: ColumnType | 'text'): {layer4: string[]; value: 
       return {layer4: [`${value} AS ${v}`], value: v, ok: `(${isNull} OR isfinite(${v}))`}
     }
     case 'timestamp': {
-      const fromString = `CASE WHEN regexp_full_match(${s}, '\\d+(?:\\.\\d+)?') THEN ${epochMicros(`TRY_CAST(${s} AS DOUBLE)`)} WHEN ${s} < '0001' THEN NULL WHEN regexp_full_match(${s}, '${ISO_Z6}') THEN epoch_us(TRY_CAST(${s} AS TIMESTAMP)) WHEN regexp_full_match(${s}, '${ISO}') THEN ${isoMicros(s)} END`
+      const fromString = `CASE WHEN regexp_full_match(${s}, '${ISO_Z6}') THEN CASE WHEN ${s} >= '0001' THEN epoch_us(TRY_CAST(${s} AS TIMESTAMP)) END WHEN regexp_full_match(${s}, '\\d+(?:\\.\\d+)?') THEN ${epochMicros(`TRY_CAST(${s} AS DOUBLE)`)} WHEN ${s} >= '0001' AND regexp_full_match(${s}, '${ISO}') THEN ${isoMicros(s)} END`
       const value = `CASE WHEN ${s} IS NOT NULL THEN ${fromString} WHEN ${d} IS NOT NULL THEN ${epochMicros(d)} END`
       return {layer4: [`${value} AS ${v}`], value: `make_timestamp(${v})`, ok: `(${isNull} OR ${v} IS NOT NULL)`}
     }
@@ -128,7 +131,7 @@ export function jsonlSelect(columns: readonly Column[], options: JsonlRawOptions
     return `${q}.*${q}`
   })
   const unusual = sqlString(`(?is),\\s*[\\]}]|[:,\\[]\\s*[+-]?(?:nan|inf)|${twice.join('|')}`)
-  const json = `CASE WHEN starts_with(ltrim(l, ' ' || chr(9)), '{') AND NOT contains(l, '\\u') AND NOT regexp_matches(l, ${unusual}) THEN try(json_extract(l, [${paths}])) END`
+  const json = `CASE WHEN CASE WHEN starts_with(l, '{') THEN true ELSE starts_with(ltrim(l, ' ' || chr(9)), '{') END AND NOT contains(l, '\\u') AND NOT regexp_matches(l, ${unusual}) THEN try(json_extract(l, [${paths}])) END`
   const pick = (a: string, b: string): string => `CASE WHEN ${at(a)} IS NULL OR ${at(a)} = 'null' THEN ${at(b)} ELSE ${at(a)} END`
   const types: Array<ColumnType | 'text'> = ['timestamp', 'text', 'text', ...columns.slice(3, -1).map((c) => c.type)]
   const texts = [`coalesce(${time.map(at).join(', ')})`, pick('level', 'severity'), pick('message', 'msg'), ...columns.slice(3, -1).map((c) => at(c.name))]
@@ -137,7 +140,8 @@ export function jsonlSelect(columns: readonly Column[], options: JsonlRawOptions
   const layer3 = [
     '*',
     ...texts.map((_, n) => `CASE WHEN starts_with(x${n}, '"') THEN CASE WHEN contains(x${n}, '\\') THEN json_extract_string(x${n}, '$') ELSE substr(x${n}, 2, length(x${n}) - 2) END END AS s${n}`),
-    ...types.flatMap((t, n) => (t === 'timestamp' || t === 'double' ? [`CASE WHEN regexp_full_match(x${n}, '${NUMBER}') THEN TRY_CAST(x${n} AS DOUBLE) END AS d${n}`] : [])),
+    // a JSON number: any value DuckDB writes that is not a string, an object, an array, true, false or null
+    ...types.flatMap((t, n) => (t === 'text' || t === 'string' || t === 'json' ? [] : [`CASE WHEN x${n} IS NULL OR x${n} IN ('null', 'true', 'false') OR starts_with(x${n}, '"') OR starts_with(x${n}, '{') OR starts_with(x${n}, '[') THEN NULL ELSE TRY_CAST(x${n} AS DOUBLE) END AS d${n}`])),
   ]
   const layer4 = ['*', ...fields.flatMap((f) => f.layer4)]
   // the time field must be there and not null (else the parser rejects the line)
