@@ -129,3 +129,56 @@ describe('DuckDB parses JSON lines exactly as the JSON-lines parser does (EXCEPT
     expect(d).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0, rows: 7, rejects: 2})
   })
 })
+
+describe('DuckDB parsing JSON lines keeps the ledger, the reject rule and exactly once', () => {
+  it('fails a 95%-rejected object beside good ones, counts rows and rejects in the ledger, replaces on --reload', async () => {
+    const {dir, src} = srcDir()
+    const files = generateAppLogFiles({hours: 4, partitions: 2, perFile: 300})
+    // one bad line in every good object, and an object that is nearly all garbage
+    for (const [i, f] of files.entries()) writeFileSync(path.join(src, `f${i}.jsonl.gz`), gzipSync(`${f.body}{"ts":"not a time"}\n`))
+    writeFileSync(path.join(src, 'victim.jsonl'), `${withTs('1714557600')}\n${Array.from({length: 19}, (_, i) => `garbage ${i}`).join('\n')}\n`)
+    const db = path.join(dir, 'raw.duckdb')
+    const opts = {sources: [src], format: getFormat('jsonl', {columns: parseJsonlColumns('topic,partition:int,offset:bigint')}), warehouse: `duckdb:${db}`, table: 't', range: {}, concurrency: 2, dryRun: false}
+    const run = async (more: Record<string, unknown> = {}): Promise<Result> => {
+      process.env.SENEKA_DUCKDB_RAW = '1'
+      try {
+        return await runBackfill({...opts, ...more})
+      } finally {
+        delete process.env.SENEKA_DUCKDB_RAW
+      }
+    }
+    const good = files.reduce((n, f) => n + f.lines, 0)
+    const inst = await DuckDBInstance.create(':memory:')
+    const c = await inst.connect()
+    const one = async (sql: string): Promise<number> => Number((await c.runAndReadAll(sql)).getRows()[0][0])
+    const check = async (): Promise<void> => {
+      await c.run(`ATTACH '${db}' AS w (READ_ONLY)`)
+      try {
+        expect(await one('SELECT count(*) FROM w.t')).toBe(good)
+        expect(await one('SELECT count(*) FROM (SELECT DISTINCT _source_uri, _line FROM w.t)')).toBe(good)
+        expect(await one('SELECT sum(rows) FROM w._seneka_ledger')).toBe(good)
+        expect(await one('SELECT sum(rejected) FROM w._seneka_ledger')).toBe(files.length)
+        expect(await one('SELECT count(*) FROM w._seneka_rejects')).toBe(files.length)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _source_uri LIKE '%victim.jsonl'`)).toBe(0)
+        expect(await one(`SELECT count(*) FROM w.t WHERE _load_path <> 'backfill'`)).toBe(0)
+      } finally {
+        await c.run('DETACH w')
+      }
+    }
+    try {
+      const before = rawPathCounts.lines
+      const first = await run()
+      expect(first.objects).toMatchObject({loaded: files.length, failed: 1})
+      // every object went through DuckDB (a failed group is committed again object by object)
+      expect(rawPathCounts.lines - before).toBeGreaterThanOrEqual(files.length + 1)
+      expect(first.failures[0].error).toMatch(/^19 of 20 lines were rejected as jsonl/)
+      await check()
+      const again = await run({reload: true})
+      expect(again.objects).toMatchObject({replaced: files.length, failed: 1})
+      await check()
+    } finally {
+      c.closeSync()
+      inst.closeSync()
+    }
+  })
+})
