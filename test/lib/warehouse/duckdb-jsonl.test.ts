@@ -11,6 +11,7 @@ import {edgeLines, randomLines, withTs} from '../../helpers/jsonl-fixtures.js'
 const {runBackfill} = await import('../../../dist/lib/backfill/run.js' as string)
 const {getFormat, parseJsonlColumns} = await import('../../../dist/lib/formats/index.js' as string)
 const {rawPathCounts} = await import('../../../dist/lib/warehouse/duckdb/warehouse.js' as string)
+const {rawFormat} = await import('../../../dist/lib/warehouse/duckdb/raw.js' as string)
 
 async function except(a: string, b: string): Promise<{aNotB: number; bNotA: number; rejectsDiffer: number; rows: number; rejects: number}> {
   const inst = await DuckDBInstance.create(':memory:')
@@ -96,6 +97,13 @@ describe('DuckDB parses JSON lines exactly as the JSON-lines parser does (EXCEPT
     const at = await bothPaths(src, dir2, getFormat('jsonl', {timeField: 'at', columns: parseJsonlColumns('who')}))
     expect(at).toMatchObject({aNotB: 0, bNotA: 0, rejectsDiffer: 0})
     expect(at.rows).toBeGreaterThan(20)
+  })
+
+  it('keeps formats on the JavaScript path whose field names DuckDB would read differently', () => {
+    const jsonl = (timeField?: string, columns = ''): boolean => rawFormat(getFormat('jsonl', {timeField, columns: columns ? parseJsonlColumns(columns) : undefined}))
+    expect([jsonl(), jsonl('at'), jsonl('@t', 'partition:int'), jsonl('a.b'), jsonl('a b')]).toEqual([true, true, true, true, true])
+    // a quote, backslash or slash in a name; a name every JavaScript object inherits (the parser sees a function)
+    expect([jsonl('a"b'), jsonl('a\\b'), jsonl('a/b'), jsonl('constructor'), jsonl(undefined, 'constructor'), jsonl(undefined, 'toString:int')]).toEqual([false, false, false, false, false, false])
   })
 
   it('seeded random times and values over every magnitude: the same rows, every line in SQL', async () => {

@@ -30,9 +30,12 @@ export interface JsonlRawOptions {
 
 const DEFAULT_TIME_FIELDS = ['time', 'timestamp', '@timestamp', 'ts']
 
-/** Whether DuckDB can parse this JSON-lines format (every field it reads has a plain name). */
+/**
+ * Whether DuckDB can parse this JSON-lines format: every field it reads has a plain name, and none is one a
+ * JavaScript object inherits (a record without `constructor` still has one for the parser).
+ */
 export function jsonlRawFormat(columns: readonly Column[], options: JsonlRawOptions | undefined): boolean {
-  return keysOf(columns, options).every((k) => PATH_KEY.test(k))
+  return keysOf(columns, options).every((k) => PATH_KEY.test(k) && !(k in Object.prototype))
 }
 
 function keysOf(columns: readonly Column[], options: JsonlRawOptions | undefined): string[] {
