@@ -7,7 +7,7 @@ import type {Column} from '../../formats/types.js'
 import {jsonlRawFormat, jsonlSelect, type JsonlRawOptions} from './jsonl-raw.js'
 
 /**
- * The raw path of ALB and ELB logs into DuckDB: the object's bytes are decompressed once (zlib) and written as
+ * The raw path of ALB and ELB logs (and JSON lines: jsonl-raw.ts) into DuckDB: the object's bytes are decompressed once (zlib) and written as
  * they are to a file that DuckDB reads itself, one line per row, numbered by position (`row_number() OVER ()`
  * over one file keeps its order), and split and typed in SQL (rawSelect). No JavaScript looks at a field: Node
  * only proves the file is one DuckDB numbers exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR,
@@ -108,8 +108,8 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
 }
 
 /**
- * The raw path is the default for ALB and ELB logs; SENEKA_DUCKDB_RAW=0 takes the JavaScript fast path instead
- * (alb.ts, for comparison: docs/performance.md).
+ * The raw path is the default for ALB, ELB and JSON lines; SENEKA_DUCKDB_RAW=0 takes the JavaScript path instead
+ * (alb.ts, the JSON-lines parser; for comparison: docs/performance.md).
  */
 export function rawEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.SENEKA_DUCKDB_RAW !== '0'
