@@ -1,4 +1,5 @@
 import type {Column, ColumnType} from '../../formats/types.js'
+import {DEFAULT_TIME_FIELDS} from '../../formats/jsonl.js'
 
 /**
  * The raw path of JSON lines into DuckDB (raw.ts has the file and the line reader): each line one VARCHAR, read
@@ -27,8 +28,6 @@ const PATH_KEY = /^[^"\\/\x00-\x1f\x7f]+$/
 export interface JsonlRawOptions {
   timeField?: string
 }
-
-const DEFAULT_TIME_FIELDS = ['time', 'timestamp', '@timestamp', 'ts']
 
 /**
  * Whether DuckDB can parse this JSON-lines format: every field it reads has a plain name, and none is one a
