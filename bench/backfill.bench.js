@@ -5,7 +5,7 @@
 // lines; the memory check repeats seneka on 10x the files unless BACKFILL_BENCH_SKIP_10X=1; JSON lines at 1x and
 // 10x unless BACKFILL_BENCH_SKIP_JSONL=1 (BACKFILL_BENCH_SKIP_ALB=1: JSON lines only). ALB's default is DuckDB parsing
 // the lines (the raw path); the JavaScript fast path (SENEKA_DUCKDB_RAW=0) runs beside it at 1x and 10x unless
-// BACKFILL_BENCH_SKIP_FAST=1, the parser alone (SENEKA_FAST_STAGE=0) at 1x unless BACKFILL_BENCH_SKIP_PARSER=1.
+// BACKFILL_BENCH_SKIP_FAST=1 (for JSON lines too: DuckDB parsing them beside the JavaScript parser), the parser alone (SENEKA_FAST_STAGE=0) at 1x unless BACKFILL_BENCH_SKIP_PARSER=1.
 import {spawnSync} from 'node:child_process'
 import {createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
@@ -152,7 +152,7 @@ function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka:
     const duck = run(phases.native, dir, db)
     const sen = run(phases.seneka, dir, db)
     const parser = withParser ? run('seneka', dir, db, {SENEKA_FAST_STAGE: '0'}) : undefined
-    const fast = withFast ? run('seneka', dir, db, {SENEKA_DUCKDB_RAW: '0'}) : undefined
+    const fast = withFast ? run(phases.seneka, dir, db, {SENEKA_DUCKDB_RAW: '0'}) : undefined
     rounds.push({duck, sen, parser, fast})
     if (fast && fast.rows !== sen.rows) console.log(`warning: row counts differ (DuckDB parsing ${sen.rows}, fast path ${fast.rows})`)
     if (duck.rows !== sen.rows) console.log(`warning: row counts differ (duckdb ${duck.rows}, seneka ${sen.rows})`)
@@ -171,7 +171,7 @@ function compare(label, dir, db, withParser, phases = {native: 'duckdb', seneka:
   const ratios = rounds.map((r) => r.duck.ms / r.sen.ms)
   console.log(`${label} ratio seneka / native: median ${fmt(median(ratios))}x (rounds ${ratios.map(fmt).join(', ')}); RSS seneka - native ${fmt(s.rss - d.rss)} MiB`)
   if (withFast) {
-    show('seneka, JS fast path', (r) => r.fast)
+    show(phases.seneka === 'seneka' ? 'seneka, JS fast path' : 'seneka, JS parser', (r) => r.fast)
     console.log(`${label} ratio fast-path / native: median ${fmt(median(rounds.map((r) => r.duck.ms / r.fast.ms)))}x (rounds ${rounds.map((r) => fmt(r.duck.ms / r.fast.ms)).join(', ')}); DuckDB-parses / fast path: time ${fmt(median(rounds.map((r) => r.fast.ms / r.sen.ms)))}x faster, CPU ${fmt(median(rounds.map((r) => r.sen.cpuMs / r.fast.cpuMs)))}x`)
   }
   if (withParser) {
@@ -208,12 +208,14 @@ if (process.env.BACKFILL_BENCH_SKIP_JSONL !== '1') {
   await generateJsonl(jdir, FILES)
   const jgz = readdirSync(jdir).filter((f) => f.endsWith('.gz')).reduce((s, f) => s + statSync(path.join(jdir, f)).size, 0)
   console.log(`JSON lines: ${FILES} files x ${LINES} lines, ${fmt(jgz / 1e6)} MB gzipped; native = DuckDB read_json with the same typed columns`)
-  compare('jsonl', jdir, db, false, {native: 'duckdb-json', seneka: 'seneka-jsonl'})
+  // DuckDB parsing the lines (the default) beside the JavaScript parser (SENEKA_DUCKDB_RAW=0) unless BACKFILL_BENCH_SKIP_FAST=1
+  const withFast = process.env.BACKFILL_BENCH_SKIP_FAST !== '1'
+  compare('jsonl', jdir, db, false, {native: 'duckdb-json', seneka: 'seneka-jsonl'}, withFast)
   // at 1x native's whole read takes less than seneka's start-up: 10x shows the per-line cost
   if (process.env.BACKFILL_BENCH_SKIP_10X !== '1') {
     const jbig = path.join(dataRoot, `jsonl-${FILES * 10}x${LINES}`)
     await generateJsonl(jbig, FILES * 10)
-    compare('jsonl 10x', jbig, db, false, {native: 'duckdb-json', seneka: 'seneka-jsonl'})
+    compare('jsonl 10x', jbig, db, false, {native: 'duckdb-json', seneka: 'seneka-jsonl'}, withFast)
   }
 }
 rmSync(db, {force: true})

@@ -9,7 +9,8 @@ export interface JsonlOptions {
   columns?: Column[]
 }
 
-const DEFAULT_TIME_FIELDS = ['time', 'timestamp', '@timestamp', 'ts']
+/** the fields holding the event time by default, the first present wins */
+export const DEFAULT_TIME_FIELDS = ['time', 'timestamp', '@timestamp', 'ts']
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/
 const RESERVED = new Set(['event_time', 'level', 'message', 'record'])
 

@@ -27,7 +27,7 @@ type Handler<K extends TaskKind> = (input: Readable, format: LogFormat, args: Pa
 
 const handlers: {[K in TaskKind]: Handler<K>} = {
   stage: async (input, format, a, counters) => ({
-    result: a.raw && rawFormat(format.name) ? await stageRaw(input, format, a.file, counters) : await stageObject(input, format, a.file, counters, {fast: a.fast}),
+    result: a.raw && rawFormat(format) ? await stageRaw(input, format, a.file, counters) : await stageObject(input, format, a.file, counters, {fast: a.fast}),
   }),
   rows: async (input, format, a, counters) => {
     const result = await encodeRows(input, format, a, counters)

@@ -3,9 +3,11 @@ import {createWriteStream} from 'node:fs'
 import {once} from 'node:events'
 import type {Readable} from 'node:stream'
 import {MAX_LINE, plainBytes, type ReadCounters} from '../../loader/read-object.js'
+import type {Column} from '../../formats/types.js'
+import {jsonlRawFormat, jsonlSelect, type JsonlRawOptions} from './jsonl-raw.js'
 
 /**
- * The raw path of ALB and ELB logs into DuckDB: the object's bytes are decompressed once (zlib) and written as
+ * The raw path of ALB and ELB logs (and JSON lines: jsonl-raw.ts) into DuckDB: the object's bytes are decompressed once (zlib) and written as
  * they are to a file that DuckDB reads itself, one line per row, numbered by position (`row_number() OVER ()`
  * over one file keeps its order), and split and typed in SQL (rawSelect). No JavaScript looks at a field: Node
  * only proves the file is one DuckDB numbers exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR,
@@ -106,8 +108,8 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
 }
 
 /**
- * The raw path is the default for ALB and ELB logs; SENEKA_DUCKDB_RAW=0 takes the JavaScript fast path instead
- * (alb.ts, for comparison: docs/performance.md).
+ * The raw path is the default for ALB, ELB and JSON lines; SENEKA_DUCKDB_RAW=0 takes the JavaScript path instead
+ * (alb.ts, the JSON-lines parser; for comparison: docs/performance.md).
  */
 export function rawEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.SENEKA_DUCKDB_RAW !== '0'
@@ -160,8 +162,16 @@ const LAYOUTS: Record<string, Field[]> = {
   ],
 }
 
-/** Formats DuckDB can parse itself. */
-export function rawFormat(name: string): boolean {
+/** what the raw path needs to know of a format */
+export type RawFormat = {name: string; columns: readonly Column[]; options?: Record<string, unknown>}
+
+/** Formats DuckDB can parse itself: ALB, ELB, and JSON lines whose fields have plain names (jsonl-raw.ts). */
+export function rawFormat(format: RawFormat): boolean {
+  return format.name in LAYOUTS || (format.name === 'jsonl' && jsonlRawFormat(format.columns, format.options as JsonlRawOptions | undefined))
+}
+
+/** Formats whose objects DuckDB's CSV reader may split (csvRead); the others are read line by line. */
+export function csvFormat(name: string): boolean {
   return name in LAYOUTS
 }
 
@@ -246,6 +256,17 @@ export function rawSelect(format: string, columns: ReadonlyArray<{name: string}>
   const inner = [`line, l, string_split(l, '"') AS s`, ...[...splits].map((k) => `string_split(s[${k}], ' ') AS b${k}`)].join(', ')
   const ordinary = [`regexp_full_match(l, '${ordinaryRegex(format)}')`, ...checks].join(' AND ')
   return {select: selectList(exprs, columns, quoteIdent), ordinary, inner, holder: columns[holder].name}
+}
+
+/**
+ * A format's columns from one raw file read by rawRead (columns `line`, `l`): `from(src)` is the relation of
+ * `line`, what `select` reads and `seneka_ord` (true when SQL gives the parser's row); `holder` is the column that
+ * keeps the text of a line that is not ordinary, for the parser.
+ */
+export function lineSelect(format: RawFormat, columns: readonly Column[], quoteIdent: (s: string) => string): {select: string; from: (src: string) => string; holder: string} {
+  if (format.name === 'jsonl') return jsonlSelect(columns, format.options as JsonlRawOptions | undefined, quoteIdent)
+  const {select, ordinary, inner, holder} = rawSelect(format.name, columns, quoteIdent)
+  return {select, holder, from: (src) => `(SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${src} WHERE l IS NOT NULL))`}
 }
 
 /**

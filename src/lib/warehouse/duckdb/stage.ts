@@ -7,7 +7,7 @@ import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
-import {type RawFile, rawPlainFile} from './raw.js'
+import {csvFormat, type RawFile, rawPlainFile} from './raw.js'
 import {createReadStream} from 'node:fs'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
@@ -284,7 +284,7 @@ export class LineStager {
  */
 export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
   const raw = await rawPlainFile(source, `${file}.raw`, counters)
-  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv}}
+  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && csvFormat(format.name)}}
   try {
     const again = {...counters}
     const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})

@@ -38,7 +38,7 @@ import {stageRequest} from './stage-request.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {csvRead, csvSelect, FALLBACK_MARK, rawRead, rawSelect} from './raw.js'
+import {csvRead, csvSelect, FALLBACK_MARK, lineSelect, rawRead} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -439,7 +439,7 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /** raw objects this process loaded through DuckDB's CSV reader and line by line (tests, figures) */
-export const rawPathCounts = {csv: 0, lines: 0}
+export const rawPathCounts = {csv: 0, lines: 0, held: 0}
 
 /**
  * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core). The raw path's
@@ -737,7 +737,8 @@ class GroupCommitLoader implements ObjectLoader {
   private async insertRows(c: DuckDBConnection, inserts: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     const byKey = new Map<string, PendingInsert[]>()
     for (const i of inserts) {
-      const key = `${i.t}\0${i.kind}\0${i.columns.map((c) => `${c.name}:${c.type}`).join(',')}`
+      // a raw object's SQL also depends on its format's options (the JSON lines' time field)
+      const key = `${i.t}\0${i.kind}\0${i.columns.map((c) => `${c.name}:${c.type}`).join(',')}\0${i.raw ? JSON.stringify(i.raw.req.format.options ?? {}) : ''}`
       const list = byKey.get(key)
       if (list) list.push(i)
       else byKey.set(key, [i])
@@ -835,11 +836,11 @@ class GroupCommitLoader implements ObjectLoader {
   private async insertLines(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     rawPathCounts.lines += list.length
     const {t, columns} = list[0]
-    const {select, ordinary, inner, holder} = rawSelect(list[0].raw!.req.format.name, columns, this.dialect.quoteIdent)
+    const {select, from, holder} = lineSelect(list[0].raw!.req.format, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
     const branches = list.map((i, n) => {
       const p = provenanceParams(params, i, n)
-      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM (SELECT *, ${ordinary} AS seneka_ord FROM (SELECT ${inner} FROM ${rawRead(lit(i.file), i.maxLine ?? 0)} WHERE l IS NOT NULL))`
+      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM ${from(rawRead(lit(i.file), i.maxLine ?? 0))}`
     })
     const names = this.insertColumns(columns)
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
@@ -851,6 +852,7 @@ class GroupCommitLoader implements ObjectLoader {
         for (const h of page) await fallback.get(String(h.uri))!.add(String(h.raw), Number(h.line))
         held.n += page.length
       })
+      rawPathCounts.held += held.n
     if (held.n > 0) await c.run(`DELETE FROM ${t} WHERE _load_path = $mark`, {mark: FALLBACK_MARK})
       const parsed: PendingInsert[] = []
       for (const i of list) {
