@@ -562,11 +562,6 @@ export class WriteApiLoader implements ObjectLoader {
       for (let round = 0; live.length > 0; round++) {
         const lane = this.fitsLane(live)
         if (!lane && (round > 0 || claimed)) this.groups.spend(1)
-        if (!lane && round > 0) {
-          this.lookUpFresh(live)
-          live = await this.admitted(live)
-          if (live.length === 0) break
-        }
         const claim = claimed
         claimed = false
         try {
@@ -776,7 +771,8 @@ export class WriteApiLoader implements ObjectLoader {
    * stream's next offset: intents first (one ledger append, as for a pending stream), the race check, then ONE
    * append, which makes all of the group's rows visible at once or none. An append not acknowledged fences the
    * stream (finalize: nothing lands in it afterwards) and the table says whether the rows are there; a settler of
-   * an intent left here does the same (streamState). Returns the objects to write again.
+   * an intent left here does the same (streamState). Every object is answered here or loaded again from its
+   * look-up under a new load id (reload): none is written again under this attempt's.
    */
   private async writeLane(table: string, members: Member[], claim: boolean): Promise<Member[]> {
     const lane = await this.takeLane(table, claim)
