@@ -187,7 +187,7 @@ describe('stream on BigQuery for a day (simulated clock, real client against the
   it('on the Write API it says so: no load jobs, no merges, the ledger look-ups bounded per hour', () => {
     const wh = new BigQueryWarehouse({project: 'p', dataset: 'logs', loadMethod: 'write-api', loader: {maxLatencyMs: DEFAULT_STREAM_MAX_LATENCY_MS}})
     expect(wh.describeStreaming()).toEqual([
-      "BigQuery: objects commit in groups through the Storage Write API (PENDING streams shared by up to 100 objects, at most 3,000 CreateWriteStream calls an hour per worker against the project's 10,000: SENEKA_WRITE_STREAMS_PER_HOUR): no load jobs, no merges, no DML for new objects.",
+      "BigQuery: objects commit in groups through the Storage Write API (small groups through 8 committed-type streams kept per table, visible in one append; other groups in PENDING streams shared by up to 100 objects, at most 3,000 CreateWriteStream calls an hour per worker against the project's 10,000: SENEKA_WRITE_STREAMS_PER_HOUR): no load jobs, no merges, no DML for new objects.",
       'BigQuery: at most 14,400 ledger look-ups an hour per table (one per 250ms, each for every object waiting: SENEKA_WRITE_LOOKUP_INTERVAL_MS trades latency for fewer), each billed at least 10 MB: at most 3.3 TiB a day (about $20.60 at $6.25/TiB on demand; no bytes billed under slot reservations), plus 2 DELETEs per replaced object. Write API bytes: free up to 2 TiB a month.',
     ])
   })
