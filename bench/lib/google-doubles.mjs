@@ -58,6 +58,8 @@ const ops = {
     strict = Boolean(on)
   },
   calls: ({method}) => s.w.calls.filter((c) => c.method === method).length,
+  /** AppendRows connections open at the Write API double now */
+  openConnections: () => s.w.openStreams().map((n) => n ?? '(no request yet)').join(', '),
   /** lets go of what the doubles keep of committed rows and appends (a long run would fill their heap); counts stay */
   trim: () => {
     for (const [name, t] of s.g.tables) {

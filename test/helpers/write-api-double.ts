@@ -49,6 +49,8 @@ export interface WriteApiDouble {
   calls: Array<{method: string; request: any}>
   /** AppendRows connections opened and not yet closed by either side */
   openConnections: number
+  /** the stream each open AppendRows connection writes to (undefined: no request yet) */
+  openStreams(): Array<string | undefined>
   connectionsOpened: number
   /** the next N appends (matching) are applied, then the connection breaks before the reply (a lost reply) */
   loseAppendReplies(n: number, match?: (streamName: string) => boolean): void
@@ -321,12 +323,13 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
       call.on('cancelled', done)
       call.on('close', done)
       let streamName: string | undefined
+      const named = call as grpc.ServerDuplexStream<any, any> & {streamName?: string}
       let schema: any
       let chain = Promise.resolve()
       call.on('data', (req: any) => {
         chain = chain.then(async () => {
           calls.push({method: 'AppendRows', request: req})
-          if (req.writeStream) streamName = req.writeStream
+          if (req.writeStream) streamName = named.streamName = req.writeStream
           if (req.protoRows?.writerSchema) schema = req.protoRows.writerSchema
           const reply = (r: any) => !closed && call.write({...r, writeStream: streamName ?? ''})
           const replyError = (code: number, message: string) => reply({error: {code, message}})
@@ -387,6 +390,7 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
     calls,
     openConnections: 0,
     connectionsOpened: 0,
+    openStreams: () => [...sockets].map((c) => (c as {streamName?: string}).streamName),
     loseAppendReplies(n, match = () => true) {
       for (let i = 0; i < n; i++) lostAppends.push({match})
     },

@@ -109,6 +109,22 @@ describe('Write API loader: one object, appended, finalized and committed', () =
     await vi.waitFor(() => expect(google.w.openConnections).toBe(0))
   })
 
+  it('an empty object loads with no rows and opens no connection (every connection carries a request)', async () => {
+    const dataset = `wapi_empty_${++dsSeq}`
+    google.g.putObject(`src-empty-${dsSeq}`, `${PREFIX}empty.log.gz`, gzipSync(''))
+    const before = google.w.connectionsOpened
+    const callsBefore = google.w.calls.length
+    const r = await backfill({dataset, source: `gs://src-empty-${dsSeq}/${PREFIX}`, format: ALB, table: 'alb_logs', concurrency: 2}, {}, {})
+    expect(r.objects, JSON.stringify(r.failures)).toMatchObject({loaded: 1, failed: 0})
+    expect(r.rows).toBe(0)
+    // a connection opened and closed unused left its call open at the server, and kept a worker process alive about
+    // 25 s after its work; now the only connection is the ledger's
+    const streams = new Set(google.w.calls.slice(callsBefore).filter((c) => c.method === 'AppendRows').map((c) => String(c.request.writeStream)))
+    expect([...streams].map((n) => n.replace(/^.*\/tables\//, ''))).toEqual(['_seneka_ledger/streams/_default'])
+    expect(google.w.connectionsOpened - before).toBe(1)
+    await vi.waitFor(() => expect(google.w.openStreams()).toEqual([]))
+  })
+
   it('a re-run skips every object and adds nothing', async () => {
     const s = scenario()
     await s.run()
