@@ -35,9 +35,20 @@ export class PlanDb {
     private readonly writer: DuckDBConnection,
   ) {}
 
-  static async open(): Promise<PlanDb> {
+  /**
+   * A new plan folder in the temporary folder, named after this process (removed by a later run once the process
+   * is gone); folders of processes that are gone are removed first.
+   */
+  static makeDir(): string {
     removeLeftovers()
-    const dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
+    return mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
+  }
+
+  /**
+   * Opens the plan database: a new one in a new folder, or the one in `dir` (made by makeDir, possibly written by
+   * another process: the planning child of listed-plan.ts). The folder is removed on close, and if opening fails.
+   */
+  static async open(dir: string = PlanDb.makeDir()): Promise<PlanDb> {
     try {
       // a file, not ':memory:': DuckDB can evict a file's table blocks when memory is short, not in-memory ones
       const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
@@ -90,13 +101,14 @@ export class PlanDb {
     return this.writer.createAppender(table)
   }
 
-  async close(): Promise<void> {
+  /** Closes the database and removes its folder; `keep`: closes it only (another process opens it next). */
+  async close(opts: {keep?: boolean} = {}): Promise<void> {
     try {
       this.conn.closeSync()
       this.writer.closeSync()
       this.instance.closeSync()
     } finally {
-      rmSync(this.dir, {recursive: true, force: true})
+      if (!opts.keep) rmSync(this.dir, {recursive: true, force: true})
     }
   }
 }
