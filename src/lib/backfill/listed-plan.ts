@@ -354,8 +354,10 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   } finally {
     app.closeSync()
   }
-  // the candidates of one data file at most: the join on row ids stays in memory
-  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker, l.legacy FROM kept k JOIN listed l ON l.rowid = k.rid`)
+  // the candidates of one data file at most: the join on row ids stays in memory. On one thread: with two, each
+  // builds its own row groups of the insert, and in the planning child (one libuv pool thread) this join was
+  // the peak of planning, 1.14x higher at 10M than at 1M with two threads, 1.04x with one (docs/performance.md)
+  await db.oneThread(() => db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker, l.legacy FROM kept k JOIN listed l ON l.rowid = k.rid`))
 }
 
 async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {

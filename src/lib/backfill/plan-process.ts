@@ -100,7 +100,7 @@ export function planInProcess(hasStoreFactories: boolean): boolean {
 }
 
 /** The last planning child's figures (benchmarks: its peak RSS is not in this process's resource usage). */
-export const lastPlanChild: {maxRssKiB?: number; parentRssKiB?: number} = {}
+export const lastPlanChild: {pid?: number; maxRssKiB?: number; parentRssKiB?: number} = {}
 
 /**
  * Reads the candidates into the plan database in `dir` in a child process, and resolves when the child has
@@ -118,6 +118,7 @@ export async function readCandidatesInChild(dir: string, input: CandidatesInput,
     stdio: [opts.stdin ? 'pipe' : 'ignore', 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced',
   })
+  lastPlanChild.pid = child.pid
   let outcome: FromPlanChild | undefined
   const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null; error?: Error}>((resolve) => {
     child.once('error', (error) => resolve({code: null, signal: null, error}))
