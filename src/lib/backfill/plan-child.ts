@@ -3,7 +3,7 @@
  * given, sends progress lines and then the result (or the error) to the parent, closes the database and exits.
  */
 import {readCandidates} from './listed-plan.js'
-import {PlanDb} from './plan-db.js'
+import {PLAN_READ_MEMORY_LIMIT, PlanDb} from './plan-db.js'
 import {type FromPlanChild, serializeError, type ToPlanChild} from './plan-process.js'
 
 const send = (m: FromPlanChild): Promise<void> => new Promise((resolve) => process.send!(m, undefined, {}, () => resolve()))
@@ -16,7 +16,7 @@ process.once('disconnect', () => process.exit(1))
 process.once('message', async (m: ToPlanChild) => {
   let db: PlanDb | undefined
   try {
-    db = await PlanDb.open(m.dir)
+    db = await PlanDb.open(m.dir, m.input.from.kind === 'inventory' ? {memoryLimit: PLAN_READ_MEMORY_LIMIT} : {})
     const result = await readCandidates(db, m.input, {
       stdin: m.input.from.kind === 'files' && m.input.from.file === '-' ? process.stdin : undefined,
       onProgress: (line) => void send({type: 'progress', line}),

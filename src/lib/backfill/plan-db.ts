@@ -20,6 +20,13 @@ function removeLeftovers(): void {
  * reads and the selection, but not the ledger join of 10M planned objects against 9M entries (bench/inventory).
  */
 const PLAN_MEMORY_LIMIT = '128MB'
+/**
+ * The planning child's when it reads an inventory (one data file at a time through the selection): with 128 MB
+ * the plan table's blocks fill the pool as the plan grows, and the peak of 10M objects was 1.04-1.24x that of 1M
+ * over six runs; with 64 MB 1.03-1.07x over four. A file list or a plan is one table of every candidate: the
+ * de-duplication of a 10M-key file list runs out of memory at 64 MB, so they keep PLAN_MEMORY_LIMIT.
+ */
+export const PLAN_READ_MEMORY_LIMIT = '64MB'
 
 /**
  * A temporary embedded DuckDB database that holds a large plan (inventory rows, the ledger, the planned objects):
@@ -48,11 +55,11 @@ export class PlanDb {
    * Opens the plan database: a new one in a new folder, or the one in `dir` (made by makeDir, possibly written by
    * another process: the planning child of listed-plan.ts). The folder is removed on close, and if opening fails.
    */
-  static async open(dir: string = PlanDb.makeDir()): Promise<PlanDb> {
+  static async open(dir: string = PlanDb.makeDir(), opts: {memoryLimit?: string} = {}): Promise<PlanDb> {
     try {
       // a file, not ':memory:': DuckDB can evict a file's table blocks when memory is short, not in-memory ones
       const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
-        memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || PLAN_MEMORY_LIMIT,
+        memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || opts.memoryLimit || PLAN_MEMORY_LIMIT,
         temp_directory: path.join(dir, 'spill'),
         preserve_insertion_order: 'false',
       })
