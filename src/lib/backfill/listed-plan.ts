@@ -1,4 +1,4 @@
-import {createReadStream} from 'node:fs'
+import {createReadStream, rmSync} from 'node:fs'
 import {writeFile} from 'node:fs/promises'
 import {createInterface} from 'node:readline'
 import type {Readable} from 'node:stream'
@@ -13,6 +13,7 @@ import {objectTime} from './layout.js'
 import type {LedgerVersion} from '../warehouse/types.js'
 import {type BackfillPlan, type DayPlan, globMatcher, type PlanFromSummary, type PlannedAction, type PlannedObject} from './plan.js'
 import {PlanDb, sqlString} from './plan-db.js'
+import {type CandidatesInput, type CandidatesResult, planInProcess, readCandidatesInChild} from './plan-process.js'
 import {inShard, type Shard} from './shard.js'
 
 /** Where a plan's objects come from, instead of listing the source. */
@@ -72,52 +73,44 @@ const PLAN_COLUMNS = `{'uri': 'VARCHAR', 'key': 'VARCHAR', 'size': 'BIGINT', 'et
  * come back in key order (the order of a LIST plan), a chunk at a time.
  */
 export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
-  const db = await PlanDb.open()
+  const {from} = input
+  const candidates: CandidatesInput = {
+    from: from.kind === 'files' ? {kind: 'files', file: from.file} : from,
+    source: input.source,
+    range: input.range,
+    include: input.include,
+    exclude: input.exclude,
+    shard: input.shard,
+    storeOptions: input.storeOptions,
+  }
+  const stdin = from.kind === 'files' && from.file === '-' ? (from.stdin ?? process.stdin) : undefined
+  let db: PlanDb | undefined
   let store: ObjectStore | undefined
+  const dir = PlanDb.makeDir()
   try {
-    await db.run(LISTED)
-    await db.run(`CREATE TABLE ledger (key VARCHAR, etag VARCHAR)`)
-    await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN, legacy VARCHAR)`)
-    const {from} = input
-    const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
-    if (!source) throw new UsageError(`--${from.kind === 'inventory' ? 'inventory' : 'files-from'} needs the source bucket and prefix the objects belong to.`, 'For example: seneka backfill s3://my-logs/app/ --inventory s3://inventory-bucket/.../manifest.json --format jsonl')
+    let read: CandidatesResult
+    if (planInProcess(Boolean(input.storeFactories))) {
+      db = await PlanDb.open(dir)
+      read = await readCandidates(db, candidates, {stdin, storeFactories: input.storeFactories, onProgress: input.onProgress})
+    } else {
+      // the reads and the selection (the peak of planning) in a child process with one libuv pool thread
+      read = await readCandidatesInChild(dir, candidates, {stdin, onProgress: input.onProgress})
+      db = await PlanDb.open(dir)
+    }
+    const {source, summary} = read
+    const pdb: PlanDb = db
+    await pdb.run(`CREATE TABLE ledger (key VARCHAR, etag VARCHAR)`)
     const loc = parseLocation(source)
-    if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
     const opened = openStore(loc, input.storeOptions, input.storeFactories)
     store = opened
     const root = keyRoot(opened)
-    const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
-    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
-    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
-    // candidates seen, and those in range that belong to other shards (--shard: a shard without objects is done)
-    const progress = {seen: 0, otherShards: 0}
-    // the candidates read so far go through the selection into `planned`; `listed` starts empty again
-    const drain = async (): Promise<void> => {
-      summary.candidates += Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
-      await selectObjects(db, opened, select, progress, input.onProgress)
-      await db.run(`DROP TABLE listed`)
-      await db.run(LISTED)
-    }
-    if (from.kind === 'inventory') {
-      if (loc.scheme !== 's3') throw new UsageError(`--inventory reads S3 Inventory, but the source ${source} is not an s3:// location.`, 'Give the s3://bucket/prefix the inventory lists.')
-      summary.inventory = await loadInventory(db, from.manifest, loc.bucket, loc.prefix, {
-        storeOptions: input.storeOptions,
-        storeFactories: input.storeFactories,
-        onRows: (rows, file, files) => input.onProgress?.(`Planning: read ${rows.toLocaleString('en-US')} inventory rows (data file ${file} of ${files}).`),
-        drain,
-      })
-    } else {
-      if (from.kind === 'files') await loadFileList(db, store, loc.prefix, from, summary, input.onProgress)
-      else await loadPlanFile(db, store, loc.prefix, from.file)
-      await drain()
-    }
     let entries = 0
     // the entries under the source only (the engine filters them), by key: shorter strings to join on
     await input.ledger(root + loc.prefix, async (rows) => {
       const before = entries
       entries += rows.length
       if (crossed(before, entries)) input.onProgress?.(`Planning: read ${entries.toLocaleString('en-US')} ledger entries.`)
-      const app = await db.appender('ledger')
+      const app = await pdb.appender('ledger')
       for (const r of rows) {
         app.appendVarchar(r.uri.slice(root.length))
         app.appendVarchar(r.etag)
@@ -128,43 +121,94 @@ export async function planListed(input: ListedPlanInput): Promise<ListedPlan> {
     // the planned objects (markers apart) with their action: the ledger diff is one join, on one thread (a join
     // larger than the memory bound spills; with more threads, each pins its own partitions and it can run out);
     // URIs are made when the plan is read, not stored (half the bytes of the table)
-    await db.oneThread(() =>
-      db.run(
+    await pdb.oneThread(() =>
+      pdb.run(
         `CREATE TABLE final AS SELECT p.key, p.size, p.etag, p.lm, p.day, p.legacy,
            CASE WHEN g.key IS NULL THEN 'load' WHEN (g.etag = p.etag OR g.etag = p.legacy) AND NOT $reload THEN 'skip' ELSE 'replace' END AS action
          FROM planned p LEFT JOIN ledger g ON g.key = p.key WHERE NOT p.marker`,
         {reload: Boolean(input.reload)},
       ),
     )
-    const plan = {...(await summarize(db, root, summary)), ...(input.shard ? {otherShards: progress.otherShards} : {})}
+    const plan = {...(await summarize(pdb, root, summary)), ...(input.shard ? {otherShards: read.otherShards} : {})}
     const shard = input.shard ? `${input.shard.index}/${input.shard.count}` : ''
     const s = store
     return {
       store: s,
       plan,
       async *objects() {
-        for await (const chunk of db.chunks(`SELECT key, $root || key AS uri, size, etag, lm, day, action, legacy FROM final ORDER BY key`, {root})) {
+        for await (const chunk of pdb.chunks(`SELECT key, $root || key AS uri, size, etag, lm, day, action, legacy FROM final ORDER BY key`, {root})) {
           for (const r of chunk.getRows()) {
             yield {key: String(r[0]), uri: String(r[1]), size: Number(r[2]), etag: String(r[3]), lastModified: new Date(Number(r[4])), day: String(r[5]), action: r[6] as PlannedAction, ...(r[7] === null ? {} : {legacyEtag: String(r[7])})}
           }
         }
       },
       async write(file) {
-        await db.run(
-          `COPY (SELECT $root || key AS uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
-           TO ${sqlString(file)} (HEADER, DELIMITER ',')`,
-          {shard, root},
+        // on one thread, like the ledger join: the sort of 10M objects ran out of memory at 128 MB with two
+        await pdb.oneThread(() =>
+          pdb.run(
+            `COPY (SELECT $root || key AS uri, key, size, etag, strftime(make_timestamp(lm * 1000), '%Y-%m-%dT%H:%M:%S.%gZ') AS last_modified, day, action, $shard AS shard FROM final ORDER BY key)
+             TO ${sqlString(file)} (HEADER, DELIMITER ',')`,
+            {shard, root},
+          ),
         )
       },
       async close() {
         await s.close()
-        await db.close()
+        await pdb.close()
       },
     }
   } catch (err) {
     await store?.close()
-    await db.close()
+    if (db) await db.close()
+    else rmSync(dir, {recursive: true, force: true})
     throw err
+  }
+}
+
+/**
+ * The candidates of a plan (an inventory's data files, a file list, a saved plan) read into the plan database,
+ * and the selection of a LIST-based plan run over them: the selected objects are in its `planned` table. Runs in
+ * the planning child process (plan-child.ts), or in this one (planInProcess).
+ */
+export async function readCandidates(db: PlanDb, input: CandidatesInput, opts: {stdin?: Readable; storeFactories?: StoreFactories; onProgress?: (line: string) => void}): Promise<CandidatesResult> {
+  const {from} = input
+  const {onProgress} = opts
+  await db.run(LISTED)
+  await db.run(`CREATE TABLE planned (key VARCHAR, size BIGINT, etag VARCHAR, lm BIGINT, day VARCHAR, marker BOOLEAN, legacy VARCHAR)`)
+  const source = input.source ?? (from.kind === 'plan' ? await planSource(db, from.file) : undefined)
+  if (!source) throw new UsageError(`--${from.kind === 'inventory' ? 'inventory' : 'files-from'} needs the source bucket and prefix the objects belong to.`, 'For example: seneka backfill s3://my-logs/app/ --inventory s3://inventory-bucket/.../manifest.json --format jsonl')
+  const loc = parseLocation(source)
+  if (loc.object) throw new UsageError(`The source ${source} is one object, not a folder or prefix.`, 'Give the folder or bucket prefix the listed objects are under.')
+  const store = openStore(loc, input.storeOptions, opts.storeFactories)
+  try {
+    const summary: PlanFromSummary = {kind: from.kind, file: from.kind === 'inventory' ? from.manifest : from.file, candidates: 0, head: 0}
+    // a saved plan is run exactly: its objects, not the selection of this command line (a shard of it, with --shard)
+    const select = from.kind === 'plan' ? {range: {}, shard: input.shard} : input
+    // candidates seen, and those in range that belong to other shards (--shard: a shard without objects is done)
+    const progress = {seen: 0, otherShards: 0}
+    // the candidates read so far go through the selection into `planned`; `listed` starts empty again
+    const drain = async (): Promise<void> => {
+      summary.candidates += Number((await db.all(`SELECT count(*)::BIGINT AS n FROM listed WHERE ok`))[0].n)
+      await selectObjects(db, store, select, progress, onProgress)
+      await db.run(`DROP TABLE listed`)
+      await db.run(LISTED)
+    }
+    if (from.kind === 'inventory') {
+      if (loc.scheme !== 's3') throw new UsageError(`--inventory reads S3 Inventory, but the source ${source} is not an s3:// location.`, 'Give the s3://bucket/prefix the inventory lists.')
+      summary.inventory = await loadInventory(db, from.manifest, loc.bucket, loc.prefix, {
+        storeOptions: input.storeOptions,
+        storeFactories: opts.storeFactories,
+        onRows: (rows, file, files) => onProgress?.(`Planning: read ${rows.toLocaleString('en-US')} inventory rows (data file ${file} of ${files}).`),
+        drain,
+      })
+    } else {
+      if (from.kind === 'files') await loadFileList(db, store, loc.prefix, {file: from.file, stdin: opts.stdin}, summary, onProgress)
+      else await loadPlanFile(db, store, loc.prefix, from.file)
+      await drain()
+    }
+    return {source, summary, otherShards: progress.otherShards}
+  } finally {
+    await store.close()
   }
 }
 
@@ -185,8 +229,11 @@ function keyRoot(store: ObjectStore): string {
   return store.uri('k').slice(0, -1)
 }
 
+/** DuckDB's CSV reader buffer for a plan file: 4 MB instead of 16 x max_line_size (32 MB), which did not fit the planning child's memory */
+const PLAN_CSV_BUFFER_BYTES = 4 * 1024 * 1024
+
 function readPlanCsv(file: string): string {
-  return `read_csv(${sqlString(file)}, header = true, columns = ${PLAN_COLUMNS})`
+  return `read_csv(${sqlString(file)}, header = true, buffer_size = ${PLAN_CSV_BUFFER_BYTES}, columns = ${PLAN_COLUMNS})`
 }
 
 /** --plan without a source: the bucket of the plan's objects (all in one). */
@@ -313,8 +360,10 @@ async function selectObjects(db: PlanDb, store: ObjectStore, input: Pick<ListedP
   } finally {
     app.closeSync()
   }
-  // the candidates of one data file at most: the join on row ids stays in memory
-  await db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker, l.legacy FROM kept k JOIN listed l ON l.rowid = k.rid`)
+  // the candidates of one data file at most: the join on row ids stays in memory. On one thread: with two, each
+  // builds its own row groups of the insert, and in the planning child (one libuv pool thread) this join was
+  // the peak of planning, 1.14x higher at 10M than at 1M with two threads, 1.04x with one (docs/performance.md)
+  await db.oneThread(() => db.run(`INSERT INTO planned SELECT l.key, l.size, l.etag, l.lm, k.day, k.marker, l.legacy FROM kept k JOIN listed l ON l.rowid = k.rid`))
 }
 
 async function summarize(db: PlanDb, root: string, from: PlanFromSummary): Promise<BackfillPlan> {

@@ -20,6 +20,13 @@ function removeLeftovers(): void {
  * reads and the selection, but not the ledger join of 10M planned objects against 9M entries (bench/inventory).
  */
 const PLAN_MEMORY_LIMIT = '128MB'
+/**
+ * The planning child's when it reads an inventory (one data file at a time through the selection): the reads, the
+ * selection and the join back of one data file fit, and the child's peak was about 60 MiB lower than with 128 MB
+ * (bench/inventory, 1M and 10M objects). A file list or a plan is one table of every candidate: the
+ * de-duplication of a 10M-key file list runs out of memory at 64 MB, so they keep PLAN_MEMORY_LIMIT.
+ */
+export const PLAN_READ_MEMORY_LIMIT = '64MB'
 
 /**
  * A temporary embedded DuckDB database that holds a large plan (inventory rows, the ledger, the planned objects):
@@ -35,13 +42,24 @@ export class PlanDb {
     private readonly writer: DuckDBConnection,
   ) {}
 
-  static async open(): Promise<PlanDb> {
+  /**
+   * A new plan folder in the temporary folder, named after this process (removed by a later run once the process
+   * is gone); folders of processes that are gone are removed first.
+   */
+  static makeDir(): string {
     removeLeftovers()
-    const dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
+    return mkdtempSync(path.join(os.tmpdir(), `${PREFIX}${process.pid}-`))
+  }
+
+  /**
+   * Opens the plan database: a new one in a new folder, or the one in `dir` (made by makeDir, possibly written by
+   * another process: the planning child of listed-plan.ts). The folder is removed on close, and if opening fails.
+   */
+  static async open(dir: string = PlanDb.makeDir(), opts: {memoryLimit?: string} = {}): Promise<PlanDb> {
     try {
       // a file, not ':memory:': DuckDB can evict a file's table blocks when memory is short, not in-memory ones
       const instance = await DuckDBInstance.create(path.join(dir, 'plan.duckdb'), {
-        memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || PLAN_MEMORY_LIMIT,
+        memory_limit: process.env.SENEKA_PLAN_MEMORY_LIMIT || opts.memoryLimit || PLAN_MEMORY_LIMIT,
         temp_directory: path.join(dir, 'spill'),
         preserve_insertion_order: 'false',
       })
@@ -90,13 +108,14 @@ export class PlanDb {
     return this.writer.createAppender(table)
   }
 
-  async close(): Promise<void> {
+  /** Closes the database and removes its folder; `keep`: closes it only (another process opens it next). */
+  async close(opts: {keep?: boolean} = {}): Promise<void> {
     try {
       this.conn.closeSync()
       this.writer.closeSync()
       this.instance.closeSync()
     } finally {
-      rmSync(this.dir, {recursive: true, force: true})
+      if (!opts.keep) rmSync(this.dir, {recursive: true, force: true})
     }
   }
 }
