@@ -10,6 +10,7 @@ import {
   DAY_MS,
   type GroupPolicy,
   HOUR_MS,
+  LANE_LOOKUPS_PER_GROUP,
   LANE_REQUEST_BYTES,
   LANE_STREAMS,
   LOAD_JOBS_PER_PROJECT_PER_DAY,
@@ -117,10 +118,15 @@ export function writeApiModel(p: GroupPolicy): WriteApiModel {
  * Look-up statements for `t`: LOOKUPS_PER_GROUP rounds per group, each coalesced with every other object waiting
  * (a day: never more than one per `lookupEveryMs`; a run: the rounds of its groups).
  */
-function lookupsFor(t: Pick<Traffic, 'objects' | 'window'>, m: WriteApiModel, streams: number): number {
+function lookupsFor(t: Pick<Traffic, 'objects' | 'window' | 'bytes'>, m: WriteApiModel, streams: number): number {
   if (t.objects <= 0) return 0
   if (t.window === 'run') return LOOKUPS_PER_GROUP * Math.max(1, streams)
-  return Math.min(LOOKUPS_PER_GROUP * t.objects, Math.ceil(DAY_MS / Math.max(1, m.lookupEveryMs)))
+  return Math.min(lookupRounds(t, m) * t.objects, Math.ceil(DAY_MS / Math.max(1, m.lookupEveryMs)))
+}
+
+/** Look-up rounds per group: a committed-lane group of new objects needs one fewer (no look-up before its intents). */
+function lookupRounds(t: Pick<Traffic, 'objects' | 'bytes'>, m: WriteApiModel): number {
+  return inLane(t, m) ? LANE_LOOKUPS_PER_GROUP : LOOKUPS_PER_GROUP
 }
 
 /** Whether the model's objects go through the committed lane (each, on average, well within one append request). */
@@ -310,7 +316,7 @@ function writeApiFigures(t: Traffic, m: WriteApiModel): LoadMethodFigures {
     quotas,
     notes: [
       ...(t.window === 'run' ? ['Write API bytes count the objects as stored: compressed objects ingest their uncompressed size, several times more.'] : []),
-      `${inLane(t, m) ? `Assumes objects go through the committed lane (${LANE_STREAMS} committed-type streams kept per worker and table; a group with rejected lines or over ${formatBytes(LANE_REQUEST_BYTES)} takes a pending stream of its own)` : `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines)`}, ledger and reject rows appended (no DML for new objects) and ${LOOKUPS_PER_GROUP} ledger look-up rounds per group of objects${t.window === 'day' ? `, at most one statement per ${m.lookupEveryMs / 1000} s (SENEKA_WRITE_LOOKUP_INTERVAL_MS)` : ''}.`,
+      `${inLane(t, m) ? `Assumes objects go through the committed lane (${LANE_STREAMS} committed-type streams kept per worker and table; a group with rejected lines or over ${formatBytes(LANE_REQUEST_BYTES)} takes a pending stream of its own)` : `Assumes objects share pending streams (up to ${count(m.objectsPerStream)} a stream${budget}; one more stream per group with rejected lines)`}, ledger and reject rows appended (no DML for new objects) and ${t.window === 'day' ? lookupRounds(t, m) : LOOKUPS_PER_GROUP} ledger look-up rounds per group of objects${t.window === 'day' ? `, at most one statement per ${m.lookupEveryMs / 1000} s (SENEKA_WRITE_LOOKUP_INTERVAL_MS)` : ''}.`,
     ],
   }
 }

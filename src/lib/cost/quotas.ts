@@ -87,6 +87,12 @@ export const LANE_STREAMS = 8
 /** Bytes of rows in one append request at most (the service refuses 10 MB): a committed-lane group fits in one. */
 export const LANE_REQUEST_BYTES = 9 * 1024 * 1024
 
+/**
+ * Look-up rounds of a committed-lane group of new objects: the look-up after its intents (which is its race check
+ * too), and the check after its append.
+ */
+export const LANE_LOOKUPS_PER_GROUP = 2
+
 /** Look-up rounds an object group waits for: its objects' look-up, the race check before its commit, the check after. */
 export const LOOKUPS_PER_GROUP = 3
 

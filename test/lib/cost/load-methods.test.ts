@@ -59,8 +59,11 @@ describe('the cost model of the two BigQuery load methods', () => {
     expect(lane(5).notes.join(' ')).toMatch(/committed lane \(8 committed-type streams/)
     // objects of 16 MiB do not fit one append request: pending streams, the budget
     expect(lane(5, 16 * MIB)).toMatchObject({createWriteStreamPerHour: 3000})
-    // look-ups do not change: three rounds per group, capped by the pace
-    expect(lane(1).billedStatements).toBe(3 * 86_400)
+    // look-ups: two rounds per group of new objects (the look-up after the intents, the check after the append),
+    // capped by the pace as before
+    expect(lane(1).billedStatements).toBe(2 * 86_400)
+    expect(lane(100).billedStatements).toBe(345_600)
+    expect(lane(1).notes.join(' ')).toMatch(/ and 2 ledger look-up rounds per group of objects/)
   })
 
   it('Write API look-ups: three rounds per group, never more than one statement per interval; a run counts its groups', () => {
