@@ -115,11 +115,7 @@ export class StreamGroups<M extends {bytes: number}> {
     // the committed lane saves no stream by waiting: a group goes as soon as one of its streams is free, and grows
     // while none is (the lane's own back-pressure)
     if (this.lane?.fits(p.members)) {
-      if (this.lane.free(table)) {
-        this.pending.delete(table)
-        this.groups++
-        this.write(table, p.members)
-      }
+      if (this.lane.free(table)) this.hand(table, p)
       return
     }
     const now = this.clock.now()
@@ -136,6 +132,11 @@ export class StreamGroups<M extends {bytes: number}> {
       return
     }
     this.tokens -= 1
+    this.hand(table, p)
+  }
+
+  /** A closed group goes to be written. */
+  private hand(table: string, p: Pending<M>): void {
     this.pending.delete(table)
     this.groups++
     this.write(table, p.members)

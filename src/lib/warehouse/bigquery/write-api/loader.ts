@@ -16,8 +16,6 @@ import {encodeRows, requestsOf, type RowsTask} from './encode-rows.js'
 import {type GroupPolicy, STREAM_GROUPS, StreamGroups} from './groups.js'
 import {LANE_STREAMS} from '../../../cost/quotas.js'
 
-export {LANE_STREAMS}
-
 /** The steps of one object's load, in order (tests inject a crash at each). */
 export type WriteStep = 'lookup' | 'created' | 'appended' | 'finalized' | 'intent' | 'checked' | 'committed' | 'replaced' | 'recorded'
 
@@ -237,12 +235,19 @@ export class WriteApiLoader implements ObjectLoader {
     const decided = fresh ? Promise.resolve<Decision>({loadId: req.loadId}) : this.decide(req).then((d) => (early = d))
     // a look-up that fails is answered when the group is written (writeGroup), not as an unhandled rejection here
     decided.catch(() => {})
-    const enc = await this.parseLimit(() => this.encode(req, req.loadId))
+    // an object loaded again (usual) almost always takes the next load id: its look-up first, so it is parsed once
+    let loadId = req.loadId
+    if (usual) {
+      const d = await decided
+      if (d.outcome) return d.outcome
+      loadId = d.loadId
+    }
+    const enc = await this.parseLimit(() => this.encode(req, loadId))
     // decided while parsing: no group to join
     if (early?.outcome) return early.outcome
     return new Promise<ObjectLoadOutcome>((resolve, reject) => {
       onJoin()
-      this.groups.leave(req.table, {req, enc, loadId: req.loadId, deadline, bytes: enc.bytes, decided, fresh, noLane, resolve, reject})
+      this.groups.leave(req.table, {req, enc, loadId, deadline, bytes: enc.bytes, decided, fresh, noLane, resolve, reject})
     })
   }
 
