@@ -190,7 +190,7 @@ function backfill(args, extraEnv = {}, nodeArgs = []) {
     child.on('close', (code) => {
       children.delete(child)
       const ms = performance.now() - t0
-      if (code !== 0) return reject(new Error(`backfill ${args.join(' ')} exited ${code}: ${err.slice(-2000)} ${out.slice(-2000)}`))
+      if (code !== 0) return reject(new Error(`backfill ${args.join(' ')} exited ${code}: ${err.split("\n").filter((l) => !l.startsWith("ledger look-up")).join("\n").slice(-3000)} ${out.slice(0, 3000)}`))
       const u = JSON.parse(readFileSync(usage, 'utf8'))
       resolve({ms, cpuMs: u.cpuMs, maxRssMiB: u.maxRssMiB, result: JSON.parse(out).result})
     })

@@ -276,7 +276,7 @@ export async function startGcpDouble(): Promise<GcpDouble> {
       }
     }
     if (cfg.writeDisposition === 'WRITE_TRUNCATE') t.rows = rows
-    else t.rows.push(...rows)
+    else for (const r of rows) t.rows.push(r)
   }
 
   function ledgerRows(): Array<Record<string, unknown>> {

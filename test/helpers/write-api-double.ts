@@ -131,10 +131,15 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
   const types = new Map<string, protobuf.Type>()
   const sockets = new Set<grpc.ServerDuplexStream<any, any>>()
 
+  /** push(...src) of a big batch overflows the call stack (over about 120,000 rows) */
+  function appendAll<T>(dst: T[], src: readonly T[]): void {
+    for (const x of src) dst.push(x)
+  }
+
   /** A table's rows get the committed rows, with BigQuery's REST cell types (TIMESTAMP as micros). */
   async function publish(table: string, rows: Array<Record<string, unknown>>): Promise<void> {
     const t = bq.tables.get(table)!
-    t.rows.push(...rows)
+    appendAll(t.rows, rows)
     if (bq.sql && rows.length > 0) {
       const [ds, name] = table.split('.')
       const fields = t.metadata.schema.fields as Array<{name: string; type: string}>
@@ -364,7 +369,7 @@ export async function startWriteApiDouble(bq: GcpDouble, options: WriteApiDouble
           const start = isDefault ? 0 : s.rows.length
           if (isDefault) await publish(s.table, decoded.rows!)
           else {
-            s.rows.push(...decoded.rows!)
+            appendAll(s.rows, decoded.rows!)
             // a COMMITTED-type stream: visible as soon as the append is applied
             if (s.type === TYPE.COMMITTED) await publish(s.table, decoded.rows!)
           }
