@@ -4,6 +4,9 @@ import {isUtf8} from 'node:buffer'
 import {errorMessage} from '../errors.js'
 import type {LogFormat, Value} from '../formats/types.js'
 
+/** bytes of decompressed output per zlib call */
+const GUNZIP_CHUNK = 256 * 1024
+
 /** A malformed line kept aside with where it came from. */
 export interface Reject {
   line: number
@@ -114,7 +117,9 @@ export async function plainBytes(source: Readable, counters: ReadCounters): Prom
   )
   counters.gzip = head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1
   if (!counters.gzip) return counted
-  const gunzip = createGunzip()
+  // 256 KiB out per call instead of zlib's 16 KiB: the same bytes for less than half the CPU (a 131 MB ALB day:
+  // 0.25-0.32 s instead of 0.59-0.82 s, docs/performance.md); the rest of the read takes chunks of any size
+  const gunzip = createGunzip({chunkSize: GUNZIP_CHUNK})
   pipeline(counted, gunzip, () => {})
   return gunzip
 }

@@ -1,8 +1,9 @@
 import {createRequire} from 'node:module'
-import {managedwriter, type protos} from '@google-cloud/bigquery-storage'
+import {managedwriter, protos} from '@google-cloud/bigquery-storage'
 import {StreamConnection} from '@google-cloud/bigquery-storage/build/src/managedwriter/stream_connection.js'
 import {UserError} from '../../../errors.js'
 import {withRetry} from '../../../retry.js'
+import {appendRequestHead, encodeAppendRequest} from './append-request.js'
 
 /**
  * The Storage Write API calls seneka makes, over the real client (`@google-cloud/bigquery-storage`
@@ -50,11 +51,80 @@ export interface WriteApiOptions {
   retryBaseDelayMs: number
 }
 
-/** The gRPC module of the client's own google-gax (plaintext credentials must come from the same grpc-js). */
-function insecureCredentials(): unknown {
-  const req = createRequire(createRequire(import.meta.url).resolve('@google-cloud/bigquery-storage/package.json'))
-  return (req('google-gax') as {grpc: {credentials: {createInsecure(): unknown}}}).grpc.credentials.createInsecure()
+interface GaxGrpc {
+  credentials: {createInsecure(): unknown}
+  Metadata: new () => {set(key: string, value: string): void}
 }
+
+/** The gRPC module of the client's own google-gax (credentials and metadata must come from the same grpc-js). */
+function gaxGrpc(): GaxGrpc {
+  const req = createRequire(createRequire(import.meta.url).resolve('@google-cloud/bigquery-storage/package.json'))
+  return (req('google-gax') as {grpc: GaxGrpc}).grpc
+}
+
+/** What seneka uses of the client's gRPC stub (a grpc-js client holding the channel and its credentials). */
+interface WriteStub {
+  appendRows: {path: string; responseDeserialize(bytes: Buffer): AppendRowsResponse}
+  makeBidiStreamRequest(path: string, serialize: (b: Buffer) => Buffer, deserialize: (b: Buffer) => AppendRowsResponse, metadata: unknown, options: object): AppendDuplex
+}
+
+interface AppendDuplex {
+  on(event: 'data', fn: (r: AppendRowsResponse) => void): void
+  on(event: 'error' | 'end', fn: (err?: unknown) => void): void
+  removeAllListeners(): void
+  write(bytes: Buffer): boolean
+  end(): void
+  cancel(): void
+}
+
+/**
+ * One AppendRows call on the client's own channel (its credentials, its endpoint), carrying requests seneka
+ * serialized (append-request.ts); the service answers in request order. A connection error rejects every request
+ * waiting, as the client's StreamConnection does.
+ */
+class AppendCall {
+  private readonly waiting: Array<{resolve: (r: AppendRowsResponse) => void; reject: (err: unknown) => void}> = []
+  private broken: unknown
+
+  constructor(private readonly call: AppendDuplex) {
+    call.on('data', (r) => {
+      const w = this.waiting.shift()
+      const code = r.error?.code
+      // a transient code in a response rejects that request, as the client's StreamConnection does: the retry
+      // owner (appendPending) sends again from the last acknowledged offset
+      if (code && RESPONSE_RETRIED.has(code)) w?.reject(Object.assign(new Error(r.error?.message ?? `AppendRows answered code ${code}`), {code}))
+      else w?.resolve(r)
+    })
+    call.on('error', (err) => this.fail(err))
+    call.on('end', () => this.fail(Object.assign(new Error('the AppendRows call ended with requests unanswered'), {code: GrpcCode.UNAVAILABLE})))
+  }
+
+  private fail(err: unknown): void {
+    this.broken ??= err
+    for (const w of this.waiting.splice(0)) w.reject(err)
+  }
+
+  send(request: Buffer): Promise<AppendRowsResponse> {
+    if (this.broken) return Promise.reject(this.broken)
+    return new Promise((resolve, reject) => {
+      this.waiting.push({resolve, reject})
+      this.call.write(request)
+    })
+  }
+
+  close(): void {
+    this.call.removeAllListeners()
+    this.call.on('error', () => {})
+    this.call.end()
+    this.call.cancel()
+  }
+}
+
+/** response codes the client's StreamConnection turns into a rejected write */
+const RESPONSE_RETRIED = new Set<number>([GrpcCode.ABORTED, GrpcCode.UNAVAILABLE, GrpcCode.CANCELLED, GrpcCode.INTERNAL, GrpcCode.DEADLINE_EXCEEDED])
+
+/** names this writer in the service's logs, as the client's Writer does with its own */
+const TRACE_ID = 'seneka'
 
 /** What google-gax asks of its auth when the channel has its own (plaintext) credentials. */
 function emulatorAuth(project: string): object {
@@ -69,7 +139,8 @@ function toDate(t: {seconds?: unknown; nanos?: number | null} | null | undefined
 export class WriteApi {
   private readonly client: InstanceType<typeof managedwriter.WriterClient>
   private ready: Promise<void> | undefined
-  private readonly open = new Set<StreamConnection>()
+  private readonly open = new Set<{close(): void}>()
+  private readonly descriptors = new WeakMap<IDescriptorProto, Uint8Array>()
   private readonly defaults = new Map<string, Promise<StreamConnection>>()
   private closed = false
 
@@ -80,7 +151,7 @@ export class WriteApi {
     this.client = new managedwriter.WriterClient({
       projectId: opts.project,
       // an emulator or test double: plaintext, and no credentials lookup (no metadata-server probe)
-      ...(m ? {servicePath: m[1], port: Number(m[2]), sslCreds: insecureCredentials() as never, auth: emulatorAuth(opts.project) as never} : {}),
+      ...(m ? {servicePath: m[1], port: Number(m[2]), sslCreds: gaxGrpc().credentials.createInsecure() as never, auth: emulatorAuth(opts.project) as never} : {}),
     })
   }
 
@@ -184,7 +255,29 @@ export class WriteApi {
     return conn
   }
 
-  private release(conn: StreamConnection): void {
+  /** An AppendRows call of seneka's own serialized requests to this stream. */
+  private async appendCall(streamId: string): Promise<AppendCall> {
+    const stub = await (this.client.getClient() as unknown as {bigQueryWriteStub: Promise<WriteStub>}).bigQueryWriteStub
+    const metadata = new (gaxGrpc().Metadata)()
+    // routes the call to the stream's region, as the client's StreamConnection does
+    metadata.set('x-goog-request-params', `write_stream=${streamId}`)
+    const call = new AppendCall(stub.makeBidiStreamRequest(stub.appendRows.path, (b) => b, (b) => stub.appendRows.responseDeserialize(b), metadata, {}))
+    this.open.add(call)
+    return call
+  }
+
+  private descriptorBytes(descriptor: IDescriptorProto): Uint8Array {
+    let bytes = this.descriptors.get(descriptor)
+    if (!bytes) {
+      // fromObject: the descriptor may name its enums (TYPE_STRING), which encode() alone writes as 0
+      const {DescriptorProto} = protos.google.protobuf
+      bytes = DescriptorProto.encode(DescriptorProto.fromObject(descriptor as Record<string, unknown>)).finish()
+      this.descriptors.set(descriptor, bytes)
+    }
+    return bytes
+  }
+
+  private release(conn: {close(): void}): void {
     conn.close()
     this.open.delete(conn)
   }
@@ -208,17 +301,17 @@ export class WriteApi {
     }
     let acked = 0
     let resends = 0
+    const head = appendRequestHead(name, this.descriptorBytes(descriptor), TRACE_ID)
     await this.retry(async () => {
-      const conn = this.connection(name)
+      const conn = await this.appendCall(name)
       try {
-        const writer = new managedwriter.Writer({connection: conn, protoDescriptor: descriptor})
         type Outcome = {res?: AppendRowsResponse; err?: unknown}
         const inflight: Array<{i: number; p: Promise<Outcome>}> = []
         let next = acked
         while (acked < requests.length) {
           while (next < requests.length && inflight.length < WINDOW) {
-            const pw = writer.appendRows({serializedRows: requests[next]}, offsets[next])
-            inflight.push({i: next, p: pw.getResult().then((res) => ({res}), (err) => ({err}))})
+            const p = conn.send(encodeAppendRequest(head, offsets[next], requests[next]))
+            inflight.push({i: next, p: p.then((res) => ({res}), (err) => ({err}))})
             next++
           }
           const {i, p} = inflight.shift()!
