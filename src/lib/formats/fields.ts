@@ -157,6 +157,10 @@ export function civilMicros(y: number, mo: number, d: number, h: number, mi: num
 export function isoMicros(v: string | undefined, name: string): number | string | null {
   const s = str(v)
   if (s === null) return null
+  if (lastMinute !== '' && s.startsWith(lastMinute)) {
+    const us = sameMinuteMicros(s)
+    if (us !== undefined) return us
+  }
   const m = ISO.exec(s)
   if (!m) {
     const ms = Date.parse(s)
@@ -165,7 +169,44 @@ export function isoMicros(v: string | undefined, name: string): number | string 
   }
   const us = civilMicros(+m[1], +m[2], +m[3], +m[4], +m[5], +m[6], m[7])
   if (us === null) throw new FieldError(`${name} "${s}" is not a valid timestamp`)
+  lastMinute = s.slice(0, MINUTE_CHARS)
+  lastMinuteSeconds = daysFromCivil(+m[1], +m[2], +m[3]) * 86400 + +m[4] * 3600 + +m[5] * 60
   return us
+}
+
+/**
+ * The last valid minute isoMicros parsed ("YYYY-MM-DDTHH:MM:") and its seconds since the epoch: a log's lines share
+ * their minute, so most timestamps only need their seconds and fraction read (a regular expression and a calendar
+ * per timestamp were a tenth of a parse worker's time).
+ */
+let lastMinute = ''
+let lastMinuteSeconds = 0
+const MINUTE_CHARS = 17
+
+/**
+ * Microseconds of a timestamp that starts with lastMinute, read as the ISO pattern reads the rest (two digits of
+ * second up to 60, then `.` and 1-9 digits or nothing, then `Z`); undefined when the rest does not have that shape.
+ */
+function sameMinuteMicros(s: string): number | string | undefined {
+  const n = s.length
+  if (n < MINUTE_CHARS + 3 || s.charCodeAt(n - 1) !== 0x5a /* Z */) return undefined
+  const tens = s.charCodeAt(MINUTE_CHARS) - 0x30
+  const ones = s.charCodeAt(MINUTE_CHARS + 1) - 0x30
+  if (tens < 0 || tens > 9 || ones < 0 || ones > 9) return undefined
+  const second = tens * 10 + ones
+  if (second > 60) return undefined
+  let us = 0
+  if (n > MINUTE_CHARS + 3) {
+    const digits = n - (MINUTE_CHARS + 4)
+    if (s.charCodeAt(MINUTE_CHARS + 2) !== 0x2e /* . */ || digits < 1 || digits > 9) return undefined
+    for (let i = 0; i < digits; i++) {
+      const d = s.charCodeAt(MINUTE_CHARS + 3 + i) - 0x30
+      if (d < 0 || d > 9) return undefined
+      if (i < 6) us = us * 10 + d
+    }
+    for (let i = digits; i < 6; i++) us *= 10
+  }
+  return microsOf(lastMinuteSeconds + second, us)
 }
 
 /** Splits "ip:port" at the last colon (IPv6 addresses contain colons). */

@@ -79,3 +79,54 @@ describe('jsonl typed columns reject instead of coercing', () => {
     expect(value({at: '"2024-05-01T12:00:00.123456+02:00"'}, 'at')).toBe(Date.UTC(2024, 4, 1, 10) * 1000 + 123_456)
   })
 })
+
+describe('timestamps read after one of the same minute give what the full pattern gives', () => {
+  /** isoMicros of v, or the error's message */
+  const read = (v: string) => {
+    try {
+      return isoMicros(v, 't')
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  const cases = [
+    '2024-05-01T00:10:00Z',
+    '2024-05-01T00:10:59Z',
+    '2024-05-01T00:10:60Z',
+    '2024-05-01T00:10:61Z',
+    '2024-05-01T00:10:07.1Z',
+    '2024-05-01T00:10:07.123456Z',
+    '2024-05-01T00:10:07.1234567Z',
+    '2024-05-01T00:10:07.123456789Z',
+    '2024-05-01T00:10:07.1234567890Z',
+    '2024-05-01T00:10:07.Z',
+    '2024-05-01T00:10:07',
+    '2024-05-01T00:10:7Z',
+    '2024-05-01T00:10:0aZ',
+    '2024-05-01T00:10:07.12a4Z',
+    '2024-05-01T00:10:07+00:00',
+    '2024-05-01T00:10:07.000001Z',
+  ]
+  it.each(cases)('%s', (v) => {
+    // cold: the last minute read is another one, so the whole pattern runs
+    read('1999-12-31T23:59:00Z')
+    const cold = read(v)
+    // warm: a valid timestamp of the same minute was read just before
+    read(`${v.slice(0, 17)}00Z`)
+    expect(read(v)).toStrictEqual(cold)
+  })
+
+  it('a minute that does not exist is never remembered', () => {
+    expect(read('2024-02-30T00:10:00Z')).toMatch(/not a valid timestamp/)
+    expect(read('2024-02-30T00:10:01Z')).toMatch(/not a valid timestamp/)
+    expect(read('2024-05-01T24:00:00Z')).toMatch(/not a valid timestamp/)
+    expect(read('2024-05-01T24:00:01Z')).toMatch(/not a valid timestamp/)
+  })
+
+  it('years far from now stay exact', () => {
+    read('0001-01-01T00:00:00Z')
+    expect(read('0001-01-01T00:00:01.5Z')).toBe((-62135596799n * 1_000_000n + 500_000n).toString())
+    read('9999-12-31T23:59:00Z')
+    expect(read('9999-12-31T23:59:59.999999Z')).toBe(253402300799999999n.toString())
+  })
+})
