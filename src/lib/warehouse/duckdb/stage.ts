@@ -7,7 +7,7 @@ import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
-import {csvFormat, type RawFile, rawPlainFile} from './raw.js'
+import {csvFormat, type RawFile, rawPlainFile, unnumbered} from './raw.js'
 import {createReadStream} from 'node:fs'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
@@ -287,7 +287,11 @@ export async function stageRaw(source: Readable, format: LogFormat, file: string
   if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && csvFormat(format.name)}}
   try {
     const again = {...counters}
-    const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})
+    // the object's bytes again: the file without the line numbers written before each line
+    const plain = createReadStream(raw.file)
+    const bytes = unnumbered()
+    plain.on('error', (err) => bytes.destroy(err))
+    const staged = await stageObject(plain.pipe(bytes), format, file, again, {fast: true})
     counters.lines = again.lines
     return staged
   } finally {
