@@ -11,7 +11,7 @@ import {KEPT_REJECTS, LineStager} from '../../../src/lib/warehouse/duckdb/stage.
 import {albFixture} from '../../helpers/alb-fixtures.js'
 import {gunzipSync} from 'node:zlib'
 import {tempDir} from '../../helpers/tmp.js'
-import {DuckDBWarehouse, loadThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {DuckDBWarehouse, lineThreads, loadThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 /** the bytes as a stream of the given chunks */
 const chunks = (...parts: Buffer[]): Readable => Readable.from(parts)
@@ -130,9 +130,11 @@ describe("the raw path's ordinary shape", () => {
 })
 
 describe("the raw path's DuckDB threads", () => {
-  it('loads take SENEKA_DUCKDB_THREADS threads (by default DuckDB\'s own); a loader gives the count back on close', async () => {
+  it('loads take SENEKA_DUCKDB_THREADS threads (by default DuckDB\'s own), line-by-line raw INSERTs one unless it says otherwise; a loader gives the count back on close', async () => {
     expect(loadThreads({})).toBeUndefined()
     expect(loadThreads({SENEKA_DUCKDB_THREADS: '3'})).toBe(3)
+    expect(lineThreads({})).toBe(1)
+    expect(lineThreads({SENEKA_DUCKDB_THREADS: '2'})).toBe(2)
     for (const bad of ['0', '-1', '1.5', 'many']) expect(() => loadThreads({SENEKA_DUCKDB_THREADS: bad})).toThrow(/^SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "[^"]+"\.$/)
 
     const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'w.duckdb'))

@@ -441,12 +441,24 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
 /** raw objects this process loaded through DuckDB's CSV reader and line by line (tests, figures) */
 export const rawPathCounts = {csv: 0, lines: 0, held: 0}
 
-/** DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core), raw INSERTs included. */
+/**
+ * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core), the raw path's
+ * CSV INSERTs included; its line-by-line INSERTs take that many or one (lineThreads).
+ */
 export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const v = env.SENEKA_DUCKDB_THREADS?.trim()
   if (v === undefined || v === '') return undefined
   if (!/^[1-9]\d{0,3}$/.test(v)) throw new UsageError(`SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "${v}".`, 'Set it to, for example, 2, or unset it for the default.')
   return Number(v)
+}
+
+/**
+ * DuckDB's threads for the raw path's line-by-line INSERTs (JSON lines, and ALB/ELB objects the CSV reader did not
+ * take): one unless SENEKA_DUCKDB_THREADS says otherwise. Their SQL is heavy per line and the parse workers need
+ * the other core: two threads cost 1.5x the CPU for no less time on two cores (docs/performance.md).
+ */
+export function lineThreads(env: NodeJS.ProcessEnv = process.env): number {
+  return loadThreads(env) ?? 1
 }
 
 /**
@@ -765,7 +777,13 @@ class GroupCommitLoader implements ObjectLoader {
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
     const csv = list.filter((i) => i.raw!.csv)
     const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
-    if (rest.length > 0) await this.insertLines(c, rest, now)
+    if (rest.length === 0) return
+    await c.run(`SET threads = ${lineThreads()}`)
+    try {
+      await this.insertLines(c, rest, now)
+    } finally {
+      await c.run(`SET threads = ${Number(this.threads.load)}`)
+    }
   }
 
   /**
