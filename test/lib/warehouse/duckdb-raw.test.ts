@@ -69,13 +69,20 @@ describe('the raw file numbers each line for DuckDB, and gives the bytes back wi
     if (counters.lines > 0) expect(numbers).toHaveLength(counters.lines)
   })
 
+  it('writes the bytes as they are when not numbered (JSON lines)', async () => {
+    const file = path.join(tempDir(), 'raw')
+    const bytes = Buffer.from('\ufeff{"a":1}\n\n{"b":2}')
+    await rawPlainFile(chunks(bytes.subarray(0, 5), bytes.subarray(5)), file, newCounters(), false)
+    expect(readFileSync(file)).toEqual(bytes)
+  })
+
   it("DuckDB's line reader gives each line its number and text (a blank line NULL)", async () => {
     const file = path.join(tempDir(), 'raw')
     await rawPlainFile(chunks(Buffer.from('\ufeffab\n\n   \n  cdef\nlast  ')), file, newCounters())
     const inst = await DuckDBInstance.create(':memory:')
     const c = await inst.connect()
     try {
-      const rows = (await c.runAndReadAll(`SELECT line, l FROM ${rawRead(`'${file}'`, 10)}`)).getRowObjects()
+      const rows = (await c.runAndReadAll(`SELECT line, l FROM ${rawRead(`'${file}'`, 10, true)}`)).getRowObjects()
       expect(rows.map((r) => [Number(r.line), r.l])).toEqual([[1, 'ab'], [2, null], [3, '   '], [4, '  cdef'], [5, 'last  ']])
     } finally {
       c.closeSync()

@@ -43,7 +43,11 @@ class NumberedWriter {
   private pos = 0
   private n = 0
   private atStart = true
-  constructor(private readonly fh: FileHandle) {}
+  /** `numbered` false: the bytes as they are (JSON lines: DuckDB numbers them in order, lineThreads) */
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly numbered: boolean,
+  ) {}
 
   private async writeAll(b: Buffer, start: number, end: number): Promise<void> {
     for (let off = start; off < end; ) off += (await this.fh.write(b, off, end - off)).bytesWritten
@@ -63,6 +67,12 @@ class NumberedWriter {
   /** `chunk` from `from`, each line started in it after its number */
   async add(chunk: Buffer, from: number): Promise<void> {
     let start = from
+    if (!this.numbered) {
+      if (this.pos + chunk.length - start > this.buf.length) await this.flush()
+      if (chunk.length - start > this.buf.length) await this.writeAll(chunk, start, chunk.length)
+      else this.pos += chunk.copy(this.buf, this.pos, start, chunk.length)
+      return
+    }
     while (start < chunk.length) {
       if (this.atStart) {
         if (this.pos + NUMBER_BYTES > this.buf.length) await this.flush()
@@ -136,13 +146,13 @@ export function unnumbered(): Transform {
 }
 
 /**
- * Writes the object's plain bytes to `file`, each line after its number and a space (numbered; a BOM stays first,
- * before the first number, where DuckDB's reader drops it), and says whether DuckDB's line reader splits its
+ * Writes the object's plain bytes to `file`, each line after its number and a space unless `numbered` is false
+ * (csvFormat: ALB and ELB; a BOM stays first, before the first number, where DuckDB's reader drops it), and says whether DuckDB's line reader splits its
  * lines as scanLines does (`clean`). Counts bytes and lines into `counters` as scanLines would.
  */
-export async function rawPlainFile(source: Readable, file: string, counters: ReadCounters): Promise<RawFile & {clean: boolean}> {
+export async function rawPlainFile(source: Readable, file: string, counters: ReadCounters, numbered = true): Promise<RawFile & {clean: boolean}> {
   const plain = await plainBytes(source, counters)
-  const out = new NumberedWriter(await open(file, 'w'))
+  const out = new NumberedWriter(await open(file, 'w'), numbered)
   let clean = true
   let lines = 0
   let nonBlank = 0
@@ -418,8 +428,13 @@ export function csvRead(format: string, filesLiteral: string, maxLine: number): 
   return `read_csv(${filesLiteral}, columns = {${cols}}, filename = true, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, null_padding = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine + NUMBER_BYTES)})`
 }
 
-/** read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), with the number Node wrote before it as `line`. */
-export function rawRead(fileLiteral: string, maxLine: number): string {
+/**
+ * read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), with the number Node wrote before it
+ * as `line`; a file written without numbers (`numbered` false) is numbered by position, which needs its order
+ * (`preserve_insertion_order`, lineThreads).
+ */
+export function rawRead(fileLiteral: string, maxLine: number, numbered: boolean): string {
   const size = rawSize(maxLine + NUMBER_BYTES)
+  if (!numbered) return `(SELECT row_number() OVER () AS line, l FROM read_csv(${fileLiteral}, columns = {'l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
   return `(SELECT CAST(split_part(seneka_l, ' ', 1) AS BIGINT) AS line, nullif(substr(seneka_l, strpos(seneka_l, ' ') + 1), '') AS l FROM read_csv(${fileLiteral}, columns = {'seneka_l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
 }

@@ -283,15 +283,17 @@ export class LineStager {
  * number line by line as the scanner does is staged from those bytes by stageObject instead.
  */
 export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
-  const raw = await rawPlainFile(source, `${file}.raw`, counters)
+  // ALB and ELB lines are numbered in the file (DuckDB's CSV reader takes them on all its threads), JSON lines not
+  const numbered = csvFormat(format.name)
+  const raw = await rawPlainFile(source, `${file}.raw`, counters, numbered)
   if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && csvFormat(format.name)}}
   try {
     const again = {...counters}
     // the object's bytes again: the file without the line numbers written before each line
     const plain = createReadStream(raw.file)
-    const bytes = unnumbered()
-    plain.on('error', (err) => bytes.destroy(err))
-    const staged = await stageObject(plain.pipe(bytes), format, file, again, {fast: true})
+    const bytes = numbered ? unnumbered() : undefined
+    if (bytes) plain.on('error', (err) => bytes.destroy(err))
+    const staged = await stageObject(bytes ? plain.pipe(bytes) : plain, format, file, again, {fast: true})
     counters.lines = again.lines
     return staged
   } finally {

@@ -38,7 +38,7 @@ import {stageRequest} from './stage-request.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {csvRead, csvSelect, FALLBACK_MARK, lineSelect, rawRead} from './raw.js'
+import {csvFormat, csvRead, csvSelect, FALLBACK_MARK, lineSelect, rawRead} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -778,11 +778,14 @@ class GroupCommitLoader implements ObjectLoader {
     const csv = list.filter((i) => i.raw!.csv)
     const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
     if (rest.length === 0) return
+    // JSON lines are numbered by position (rawRead): in order
     await c.run(`SET threads = ${lineThreads()}`)
+    await c.run('SET preserve_insertion_order = true')
     try {
       await this.insertLines(c, rest, now)
     } finally {
       await c.run(`SET threads = ${Number(this.threads.load)}`)
+      await c.run('SET preserve_insertion_order = false')
     }
   }
 
@@ -845,7 +848,7 @@ class GroupCommitLoader implements ObjectLoader {
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
     const branches = list.map((i, n) => {
       const p = provenanceParams(params, i, n)
-      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM ${from(rawRead(lit(i.file), i.maxLine ?? 0))}`
+      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM ${from(rawRead(lit(i.file), i.maxLine ?? 0, csvFormat(i.raw!.req.format.name)))}`
     })
     const names = this.insertColumns(columns)
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
