@@ -4,14 +4,14 @@ import path from 'node:path'
 import {gzipSync} from 'node:zlib'
 import {describe, expect, it} from 'vitest'
 import {DuckDBInstance} from '@duckdb/node-api'
-import {ordinaryRegex, rawPlainFile} from '../../../src/lib/warehouse/duckdb/raw.js'
+import {ordinaryRegex, rawPlainFile, rawRead, unnumbered} from '../../../src/lib/warehouse/duckdb/raw.js'
 import {newCounters} from '../../../src/lib/loader/read-object.js'
 import {getFormat} from '../../../src/lib/formats/index.js'
 import {KEPT_REJECTS, LineStager} from '../../../src/lib/warehouse/duckdb/stage.js'
 import {albFixture} from '../../helpers/alb-fixtures.js'
 import {gunzipSync} from 'node:zlib'
 import {tempDir} from '../../helpers/tmp.js'
-import {DuckDBWarehouse, loadThreads, rawThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
+import {DuckDBWarehouse, lineThreads, loadThreads} from '../../../src/lib/warehouse/duckdb/warehouse.js'
 
 /** the bytes as a stream of the given chunks */
 const chunks = (...parts: Buffer[]): Readable => Readable.from(parts)
@@ -35,6 +35,59 @@ describe('the raw path takes only objects DuckDB numbers line by line as the sca
     expect(await check(chunks(Buffer.from('abc\n'), Buffer.from([0x63, 0xc3, 0x0a])))).toMatchObject({clean: false})
     expect(await check(chunks(Buffer.from('abc\nlast'), Buffer.from([0xc3])))).toMatchObject({clean: false})
     for (const bad of ['a\r\nb\n', 'a\rb\n', 'a\0b\n', 'a\x01b\n']) expect(await check(chunks(Buffer.from(bad))), JSON.stringify(bad)).toMatchObject({clean: false})
+  })
+})
+
+describe('the raw file numbers each line for DuckDB, and gives the bytes back without the numbers', () => {
+  const inputs: Array<[string, Buffer[]]> = [
+    ['BOM, blank and spaced lines, no final line feed', [Buffer.from('\ufeffab\n\n   \n  cdef\nlast  ')]],
+    ['final line feed', [Buffer.from('one\ntwo\n')]],
+    ['cut inside lines and at line feeds', [Buffer.from('al'), Buffer.from('pha\nbe'), Buffer.from('ta\n'), Buffer.from('\ngamma')]],
+    ['a BOM cut short, CR, NUL', [Buffer.from([0xef, 0xbb]), Buffer.from([0xbf, 0x61, 0x0d, 0x0a, 0x00, 0x0a])]],
+    ['only line feeds', [Buffer.from('\n\n\n')]],
+    ['empty', []],
+  ]
+  it.each(inputs)('%s', async (_name, parts) => {
+    const file = path.join(tempDir(), 'raw')
+    const counters = newCounters()
+    await rawPlainFile(chunks(...parts), file, counters)
+    const original = Buffer.concat(parts)
+    // byte by byte through the stripper, then in one piece: the object's bytes exactly
+    const strip = async (pieces: Buffer[]): Promise<Buffer> => {
+      const out: Buffer[] = []
+      for await (const b of chunks(...pieces).pipe(unnumbered())) out.push(b as Buffer)
+      return Buffer.concat(out)
+    }
+    const written = readFileSync(file)
+    expect(await strip([written])).toEqual(original)
+    expect(await strip([...written].map((b) => Buffer.from([b])))).toEqual(original)
+    // every line (as the scanner counts them) has its number, in order
+    const text = written.toString('latin1').replace(/^\u00ef\u00bb\u00bf/, '')
+    const lines = (s: string): string[] => s.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '')
+    const numbers = lines(text).map((l) => Number(l.slice(0, l.indexOf(' '))))
+    expect(numbers).toEqual(Array.from({length: lines(original.toString('latin1')).length}, (_, i) => i + 1))
+    if (counters.lines > 0) expect(numbers).toHaveLength(counters.lines)
+  })
+
+  it('writes the bytes as they are when not numbered (JSON lines)', async () => {
+    const file = path.join(tempDir(), 'raw')
+    const bytes = Buffer.from('\ufeff{"a":1}\n\n{"b":2}')
+    await rawPlainFile(chunks(bytes.subarray(0, 5), bytes.subarray(5)), file, newCounters(), false)
+    expect(readFileSync(file)).toEqual(bytes)
+  })
+
+  it("DuckDB's line reader gives each line its number and text (a blank line NULL)", async () => {
+    const file = path.join(tempDir(), 'raw')
+    await rawPlainFile(chunks(Buffer.from('\ufeffab\n\n   \n  cdef\nlast  ')), file, newCounters())
+    const inst = await DuckDBInstance.create(':memory:')
+    const c = await inst.connect()
+    try {
+      const rows = (await c.runAndReadAll(`SELECT line, l FROM ${rawRead(`'${file}'`, 10, true)}`)).getRowObjects()
+      expect(rows.map((r) => [Number(r.line), r.l])).toEqual([[1, 'ab'], [2, null], [3, '   '], [4, '  cdef'], [5, 'last  ']])
+    } finally {
+      c.closeSync()
+      inst.closeSync()
+    }
   })
 })
 
@@ -84,11 +137,11 @@ describe("the raw path's ordinary shape", () => {
 })
 
 describe("the raw path's DuckDB threads", () => {
-  it('raw INSERTs take one DuckDB thread unless SENEKA_DUCKDB_THREADS says otherwise; a loader gives the count back on close', async () => {
+  it('loads take SENEKA_DUCKDB_THREADS threads (by default DuckDB\'s own), line-by-line raw INSERTs one unless it says otherwise; a loader gives the count back on close', async () => {
     expect(loadThreads({})).toBeUndefined()
     expect(loadThreads({SENEKA_DUCKDB_THREADS: '3'})).toBe(3)
-    expect(rawThreads({})).toBe(1)
-    expect(rawThreads({SENEKA_DUCKDB_THREADS: '2'})).toBe(2)
+    expect(lineThreads({})).toBe(1)
+    expect(lineThreads({SENEKA_DUCKDB_THREADS: '2'})).toBe(2)
     for (const bad of ['0', '-1', '1.5', 'many']) expect(() => loadThreads({SENEKA_DUCKDB_THREADS: bad})).toThrow(/^SENEKA_DUCKDB_THREADS must be a positive whole number of threads, not "[^"]+"\.$/)
 
     const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'w.duckdb'))

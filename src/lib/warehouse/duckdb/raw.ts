@@ -1,19 +1,20 @@
 import {isUtf8} from 'node:buffer'
-import {createWriteStream} from 'node:fs'
-import {once} from 'node:events'
-import type {Readable} from 'node:stream'
+import {type FileHandle, open} from 'node:fs/promises'
+import {type Readable, Transform} from 'node:stream'
 import {MAX_LINE, plainBytes, type ReadCounters} from '../../loader/read-object.js'
 import type {Column} from '../../formats/types.js'
 import {jsonlRawFormat, jsonlSelect, type JsonlRawOptions} from './jsonl-raw.js'
 
 /**
- * The raw path of ALB and ELB logs (and JSON lines: jsonl-raw.ts) into DuckDB: the object's bytes are decompressed once (zlib) and written as
- * they are to a file that DuckDB reads itself, one line per row, numbered by position (`row_number() OVER ()`
- * over one file keeps its order), and split and typed in SQL (rawSelect). No JavaScript looks at a field: Node
- * only proves the file is one DuckDB numbers exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR,
- * NUL or U+0001, no line over MAX_LINE); an object that is not is staged by the JavaScript path instead. A line
- * SQL cannot prove ordinary (ordinaryRegex and the typed checks) goes to the format's parser in the commit, so
- * rows, values and rejects are the parser's (test/lib/warehouse/duckdb-alb.test.ts).
+ * The raw path of ALB and ELB logs (and JSON lines: jsonl-raw.ts) into DuckDB: the object's bytes are decompressed once (zlib) and written
+ * to a file that DuckDB reads itself, one line per row, each line after its number and a space (rawPlainFile: the
+ * number is a column DuckDB reads, so no statement depends on the order rows come in and DuckDB reads and inserts
+ * on all its threads), and split and typed in SQL (rawSelect). No JavaScript looks at a field: Node only proves
+ * the file is one DuckDB splits into lines exactly as the line scanner does (rawPlainFile: valid UTF-8, no CR,
+ * NUL or U+0001, no line over MAX_LINE); an object that is not is staged by the JavaScript path instead, from the
+ * same file without the numbers (unnumbered). A line SQL cannot prove ordinary (ordinaryRegex and the typed
+ * checks) goes to the format's parser in the commit, so rows, values and rejects are the parser's
+ * (test/lib/warehouse/duckdb-alb.test.ts).
  */
 
 /** the object's plain bytes on disk, and what DuckDB needs to read them */
@@ -29,18 +30,129 @@ export interface RawFile {
 
 const NL = 0x0a
 const CR = 0x0d
+const SP = 0x20
+/** the longest line number Node writes before a line, with its space */
+const NUMBER_BYTES = 17
 
 /**
- * Writes the object's plain bytes to `file` and says whether DuckDB's line reader numbers its lines as scanLines
- * does (`clean`). Counts bytes and lines into `counters` as scanLines would.
+ * Writes a raw file: each line after its number (1-based, blank lines counted) and a space, through one buffer
+ * reused for the whole file (no garbage per chunk in the parse workers).
  */
-export async function rawPlainFile(source: Readable, file: string, counters: ReadCounters): Promise<RawFile & {clean: boolean}> {
-  const plain = await plainBytes(source, counters)
-  const out = createWriteStream(file, {highWaterMark: 1 << 20})
-  const failed = once(out, 'error').then(([err]) => {
-    throw err
+class NumberedWriter {
+  private readonly buf = Buffer.allocUnsafe(1 << 20)
+  private pos = 0
+  private n = 0
+  private atStart = true
+  /** `numbered` false: the bytes as they are (JSON lines: DuckDB numbers them in order, lineThreads) */
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly numbered: boolean,
+  ) {}
+
+  private async writeAll(b: Buffer, start: number, end: number): Promise<void> {
+    for (let off = start; off < end; ) off += (await this.fh.write(b, off, end - off)).bytesWritten
+  }
+
+  private async flush(): Promise<void> {
+    await this.writeAll(this.buf, 0, this.pos)
+    this.pos = 0
+  }
+
+  /** bytes written as they are (a BOM before the first number) */
+  async plain(b: Buffer): Promise<void> {
+    await this.flush()
+    await this.writeAll(b, 0, b.length)
+  }
+
+  /** `chunk` from `from`, each line started in it after its number */
+  async add(chunk: Buffer, from: number): Promise<void> {
+    let start = from
+    if (!this.numbered) {
+      if (this.pos + chunk.length - start > this.buf.length) await this.flush()
+      if (chunk.length - start > this.buf.length) await this.writeAll(chunk, start, chunk.length)
+      else this.pos += chunk.copy(this.buf, this.pos, start, chunk.length)
+      return
+    }
+    while (start < chunk.length) {
+      if (this.atStart) {
+        if (this.pos + NUMBER_BYTES > this.buf.length) await this.flush()
+        this.pos += this.buf.write(String(++this.n), this.pos, 'latin1')
+        this.buf[this.pos++] = SP
+        this.atStart = false
+      }
+      const nl = chunk.indexOf(NL, start)
+      const end = nl < 0 ? chunk.length : nl + 1
+      if (this.pos + end - start > this.buf.length) {
+        await this.flush()
+        if (end - start > this.buf.length) await this.writeAll(chunk, start, end)
+        else this.pos += chunk.copy(this.buf, this.pos, start, end)
+      } else {
+        this.pos += chunk.copy(this.buf, this.pos, start, end)
+      }
+      start = end
+      if (nl >= 0) this.atStart = true
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush()
+    } finally {
+      await this.fh.close()
+    }
+  }
+}
+
+/**
+ * The bytes of a raw file as the object had them: every line's number and space taken off (a BOM the object
+ * started with is written before the first number, and kept).
+ */
+export function unnumbered(): Transform {
+  let first = true
+  let bomLeft = 0
+  let skip = true
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      let i = 0
+      if (first && chunk.length > 0) {
+        first = false
+        if (chunk[0] === 0xef) bomLeft = 3
+      }
+      if (bomLeft > 0) {
+        i = Math.min(bomLeft, chunk.length)
+        this.push(chunk.subarray(0, i))
+        bomLeft -= i
+      }
+      while (i < chunk.length) {
+        if (skip) {
+          const sp = chunk.indexOf(SP, i)
+          if (sp < 0) break
+          i = sp + 1
+          skip = false
+          continue
+        }
+        const nl = chunk.indexOf(NL, i)
+        if (nl < 0) {
+          this.push(chunk.subarray(i))
+          break
+        }
+        this.push(chunk.subarray(i, nl + 1))
+        i = nl + 1
+        skip = true
+      }
+      cb()
+    },
   })
-  failed.catch(() => {})
+}
+
+/**
+ * Writes the object's plain bytes to `file`, each line after its number and a space unless `numbered` is false
+ * (csvFormat: ALB and ELB; a BOM stays first, before the first number, where DuckDB's reader drops it), and says whether DuckDB's line reader splits its
+ * lines as scanLines does (`clean`). Counts bytes and lines into `counters` as scanLines would.
+ */
+export async function rawPlainFile(source: Readable, file: string, counters: ReadCounters, numbered = true): Promise<RawFile & {clean: boolean}> {
+  const plain = await plainBytes(source, counters)
+  const out = new NumberedWriter(await open(file, 'w'), numbered)
   let clean = true
   let lines = 0
   let nonBlank = 0
@@ -54,6 +166,7 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
   try {
     for await (const chunk of plain as AsyncIterable<Buffer>) {
       counters.bytes += chunk.length
+      let from = 0
       if (first) {
         first = false
         // a UTF-8 BOM is not data (both readers drop it): the first line is that much shorter
@@ -61,9 +174,11 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
         else if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
           carry = -3
           bom = true
+          from = 3
+          await out.plain(chunk.subarray(0, 3))
         }
       }
-      if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed])
+      await out.add(chunk, from)
       if (!clean) continue
       // DuckDB's line reader takes a CR for a line break of its own (CRLF too: an extra empty row), NUL and
       // U+0001 (its delimiter) cut a line: objects with any of them are staged by the line scanner
@@ -99,9 +214,7 @@ export async function rawPlainFile(source: Readable, file: string, counters: Rea
     }
     if (maxLine > MAX_LINE) clean = false
   } finally {
-    const closed = Promise.race([once(out, 'close'), failed])
-    out.end()
-    await closed
+    await out.close()
   }
   counters.lines = lines
   return {file, lines: nonBlank, maxLine, clean, csv: !bom && lines > 0 && nonBlank === lines}
@@ -305,17 +418,23 @@ function rawSize(maxLine: number): string {
 }
 
 /**
- * read_csv of a raw file split at spaces and quotes into the format's fields f0.. and up to APPENDED more x0.. as
- * VARCHAR, missing ones NULL (strict: a line with more fields, or quotes out of place, is skipped), numbered
- * `line` by position; an empty field is '' (nullstr is a byte the file cannot hold).
+ * read_csv of raw files (`filesLiteral`: one or a list) split at spaces and quotes into the line's number `line`,
+ * the format's fields f0.. and up to APPENDED more x0.. as VARCHAR, missing ones NULL (strict: a line with more
+ * fields, or quotes out of place, is skipped), with each row's `filename`; an empty field is '' (nullstr is a byte
+ * the file cannot hold). The number is the one Node wrote before the line: no order needed.
  */
-export function csvRead(format: string, fileLiteral: string, maxLine: number): string {
-  const cols = [...LAYOUTS[format].map((_, i) => `'f${i}': 'VARCHAR'`), ...Array.from({length: APPENDED}, (_, i) => `'x${i}': 'VARCHAR'`)].join(', ')
-  return `(SELECT row_number() OVER () AS line, * FROM read_csv(${fileLiteral}, columns = {${cols}}, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, null_padding = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine)}))`
+export function csvRead(format: string, filesLiteral: string, maxLine: number): string {
+  const cols = [`'line': 'BIGINT'`, ...LAYOUTS[format].map((_, i) => `'f${i}': 'VARCHAR'`), ...Array.from({length: APPENDED}, (_, i) => `'x${i}': 'VARCHAR'`)].join(', ')
+  return `read_csv(${filesLiteral}, columns = {${cols}}, filename = true, delim = ' ', quote = '"', escape = '"', header = false, auto_detect = false, ignore_errors = true, null_padding = true, nullstr = '\u0001', new_line = '\\n'${rawSize(maxLine + NUMBER_BYTES)})`
 }
 
-/** read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), numbered `line` by position. */
-export function rawRead(fileLiteral: string, maxLine: number): string {
-  const size = rawSize(maxLine)
-  return `(SELECT row_number() OVER () AS line, l FROM read_csv(${fileLiteral}, columns = {'l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
+/**
+ * read_csv of a raw file as one VARCHAR column `l` per line (blank lines NULL), with the number Node wrote before it
+ * as `line`; a file written without numbers (`numbered` false) is numbered by position, which needs its order
+ * (`preserve_insertion_order`, lineThreads).
+ */
+export function rawRead(fileLiteral: string, maxLine: number, numbered: boolean): string {
+  const size = rawSize(maxLine + NUMBER_BYTES)
+  if (!numbered) return `(SELECT row_number() OVER () AS line, l FROM read_csv(${fileLiteral}, columns = {'l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
+  return `(SELECT CAST(split_part(seneka_l, ' ', 1) AS BIGINT) AS line, nullif(substr(seneka_l, strpos(seneka_l, ' ') + 1), '') AS l FROM read_csv(${fileLiteral}, columns = {'seneka_l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
 }

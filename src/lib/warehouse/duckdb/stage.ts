@@ -7,7 +7,7 @@ import path from 'node:path'
 import type {Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
-import {csvFormat, type RawFile, rawPlainFile} from './raw.js'
+import {csvFormat, type RawFile, rawPlainFile, unnumbered} from './raw.js'
 import {createReadStream} from 'node:fs'
 import {type Batch, type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../loader/read-object.js'
 
@@ -283,11 +283,17 @@ export class LineStager {
  * number line by line as the scanner does is staged from those bytes by stageObject instead.
  */
 export async function stageRaw(source: Readable, format: LogFormat, file: string, counters: ReadCounters): Promise<StageResult> {
-  const raw = await rawPlainFile(source, `${file}.raw`, counters)
+  // ALB and ELB lines are numbered in the file (DuckDB's CSV reader takes them on all its threads), JSON lines not
+  const numbered = csvFormat(format.name)
+  const raw = await rawPlainFile(source, `${file}.raw`, counters, numbered)
   if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && csvFormat(format.name)}}
   try {
     const again = {...counters}
-    const staged = await stageObject(createReadStream(raw.file), format, file, again, {fast: true})
+    // the object's bytes again: the file without the line numbers written before each line
+    const plain = createReadStream(raw.file)
+    const bytes = numbered ? unnumbered() : undefined
+    if (bytes) plain.on('error', (err) => bytes.destroy(err))
+    const staged = await stageObject(bytes ? plain.pipe(bytes) : plain, format, file, again, {fast: true})
     counters.lines = again.lines
     return staged
   } finally {

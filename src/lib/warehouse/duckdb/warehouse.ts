@@ -38,7 +38,7 @@ import {stageRequest} from './stage-request.js'
 import {FileLease, idleReleaseMs, lockWaitMs} from './file-lease.js'
 import {warehouseNotice} from '../notices.js'
 import {LineStager, lineSizeOptions, openStageDir, type StageResult, stagedRejectsRead, stagedSelect} from './stage.js'
-import {csvRead, csvSelect, FALLBACK_MARK, lineSelect, rawRead} from './raw.js'
+import {csvFormat, csvRead, csvSelect, FALLBACK_MARK, lineSelect, rawRead} from './raw.js'
 
 const SQL_TYPES: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -244,7 +244,7 @@ export class DuckDBWarehouse implements Warehouse {
       checkpoint_threshold: LOAD_CHECKPOINT_THRESHOLD,
       // rows carry their order (_source_uri, _line): DuckDB need not keep the staging files' order, which lets its
       // CSV reader and insert run in parallel without reordering (about half its CPU once parsing is cheap)
-      // (the raw path numbers lines by their order: its INSERTs keep it, RAW_SETTINGS)
+      // (the raw path's line numbers are written in its files: no order needed either)
       preserve_insertion_order: 'false',
       ...(threads === undefined ? {} : {threads: String(threads)}),
     })
@@ -442,8 +442,8 @@ export function stagedRowsLimit(env: NodeJS.ProcessEnv = process.env): number {
 export const rawPathCounts = {csv: 0, lines: 0, held: 0}
 
 /**
- * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core). The raw path's
- * INSERTs take that many or one (rawThreads).
+ * DuckDB's threads while loading (SENEKA_DUCKDB_THREADS; by default DuckDB's own, one per core), the raw path's
+ * CSV INSERTs included; its line-by-line INSERTs take that many or one (lineThreads).
  */
 export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const v = env.SENEKA_DUCKDB_THREADS?.trim()
@@ -453,11 +453,11 @@ export function loadThreads(env: NodeJS.ProcessEnv = process.env): number | unde
 }
 
 /**
- * DuckDB's threads for the raw path's INSERTs: one unless SENEKA_DUCKDB_THREADS says otherwise. They number each
- * file's lines in their order (an order-dependent pipeline): with two threads beside the parse workers on two
- * cores they cost about twice the CPU and time of one (docs/performance.md).
+ * DuckDB's threads for the raw path's line-by-line INSERTs (JSON lines, and ALB/ELB objects the CSV reader did not
+ * take): one unless SENEKA_DUCKDB_THREADS says otherwise. Their SQL is heavy per line and the parse workers need
+ * the other core: two threads cost 1.5x the CPU for no less time on two cores (docs/performance.md).
  */
-export function rawThreads(env: NodeJS.ProcessEnv = process.env): number {
+export function lineThreads(env: NodeJS.ProcessEnv = process.env): number {
   return loadThreads(env) ?? 1
 }
 
@@ -768,20 +768,21 @@ class GroupCommitLoader implements ObjectLoader {
   }
 
   /**
-   * Inserts raw objects (raw.ts): DuckDB reads each object's lines in one INSERT (a file per UNION ALL branch, so
-   * `row_number() OVER ()` is its line number) and types the ordinary ones in SQL; the others are stored for the
-   * moment with their text and a mark, then taken out and given to the format's parser (rows and rejects through
-   * the staging files), all in the commit's transaction. Settles each object's rows and rejects, and runs the
-   * reject rule (a failure rolls the transaction back).
+   * Inserts raw objects (raw.ts): DuckDB reads each object's lines in one INSERT (each row's line number is the one
+   * Node wrote before the line, so DuckDB reads and inserts on all its threads in any order) and types the
+   * ordinary ones in SQL; the others are stored for the moment with their text and a mark, then taken out and
+   * given to the format's parser (rows and rejects through the staging files), all in the commit's transaction.
+   * Settles each object's rows and rejects, and runs the reject rule (a failure rolls the transaction back).
    */
   private async insertRaw(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<void> {
-    // row_number() OVER () is a file's line number only in the file's order
-    await c.run(`SET threads = ${rawThreads()}`)
+    const csv = list.filter((i) => i.raw!.csv)
+    const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
+    if (rest.length === 0) return
+    // JSON lines are numbered by position (rawRead): in order
+    await c.run(`SET threads = ${lineThreads()}`)
     await c.run('SET preserve_insertion_order = true')
     try {
-      const csv = list.filter((i) => i.raw!.csv)
-      const rest = [...list.filter((i) => !i.raw!.csv), ...(csv.length > 0 ? await this.insertCsv(c, csv, now) : [])]
-      if (rest.length > 0) await this.insertLines(c, rest, now)
+      await this.insertLines(c, rest, now)
     } finally {
       await c.run(`SET threads = ${Number(this.threads.load)}`)
       await c.run('SET preserve_insertion_order = false')
@@ -790,21 +791,28 @@ class GroupCommitLoader implements ObjectLoader {
 
   /**
    * The raw objects without blank lines first go through DuckDB's CSV reader (csvSelect, csvRead): one INSERT of
-   * their ordinary lines, a UNION ALL branch per file so `row_number() OVER ()` is the line number. An object
-   * whose rows do not add up to its lines (a line skipped by the reader, joined to the next at an unterminated
-   * quote, or not ordinary) has its rows taken out again and is returned, to be loaded line by line.
+   * their ordinary lines, one read_csv of all their files, each row's provenance from its file. An object whose
+   * rows do not add up to its lines (a line skipped by the reader, joined to the next at an unterminated quote, or
+   * not ordinary) has its rows taken out again and is returned, to be loaded line by line.
    */
   private async insertCsv(c: DuckDBConnection, list: PendingInsert[], now: DuckDBTimestampValue): Promise<PendingInsert[]> {
     const {t, columns} = list[0]
     const format = list[0].raw!.req.format.name
     const {select, ordinary} = csvSelect(format, columns, this.dialect.quoteIdent)
     const params: Record<string, DuckDBValue> = {now}
-    const branches = list.map((i, n) => {
+    const values = list.map((i, n) => {
       const p = provenanceParams(params, i, n)
-      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, ${p.path}, ${p.gcs} FROM ${csvRead(format, lit(i.file), i.maxLine ?? 0)} WHERE ${ordinary}`
+      return `(${lit(i.file)}, ${p.uri}, ${p.modified}, ${p.path}, ${p.loadId}, ${p.gcs})`
     })
+    const files = `[${list.map((i) => lit(i.file)).join(', ')}]`
+    const read = csvRead(format, files, Math.max(...list.map((i) => i.maxLine ?? 0)))
     const names = this.insertColumns(columns)
-    const inserted = (await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)).rowsChanged
+    const inserted = (
+      await c.run(
+        `INSERT INTO ${t} (${names}) SELECT ${select}, seneka_f.uri, line, seneka_f.load_id, $now, seneka_f.lm, seneka_f.path, seneka_f.gcs FROM ${read} AS seneka_r JOIN (VALUES ${values.join(', ')}) AS seneka_f(file, uri, lm, path, load_id, gcs) ON seneka_r.filename = seneka_f.file WHERE ${ordinary}`,
+        params,
+      )
+    ).rowsChanged
     const ok = (i: PendingInsert): void => {
       rawPathCounts.csv++
       i.raw!.req.report.parsed(i.raw!.lines, 0)
@@ -840,7 +848,7 @@ class GroupCommitLoader implements ObjectLoader {
     const params: Record<string, DuckDBValue> = {now, mark: FALLBACK_MARK}
     const branches = list.map((i, n) => {
       const p = provenanceParams(params, i, n)
-      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM ${from(rawRead(lit(i.file), i.maxLine ?? 0))}`
+      return `SELECT ${select}, ${p.uri}, line, ${p.loadId}, $now, ${p.modified}, CASE WHEN seneka_ord THEN ${p.path} ELSE $mark END, ${p.gcs} FROM ${from(rawRead(lit(i.file), i.maxLine ?? 0, csvFormat(i.raw!.req.format.name)))}`
     })
     const names = this.insertColumns(columns)
     await c.run(`INSERT INTO ${t} (${names}) ${branches.join(' UNION ALL ')}`, params)
