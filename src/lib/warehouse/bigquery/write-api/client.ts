@@ -8,11 +8,15 @@ import {appendRequestHead, encodeAppendRequest} from './append-request.js'
 /**
  * The Storage Write API calls seneka makes, over the real client (`@google-cloud/bigquery-storage`
  * managedwriter), with ONE owner of retries: this module. The client's own write retries stay off (its default),
- * so a connection error reaches here and the append resumes from the last acknowledged offset.
+ * so a connection error reaches here and the append resumes from the last acknowledged offset. Appends to a
+ * stream of seneka's own go on AppendRows calls opened on the client's channel with requests seneka serializes
+ * (AppendCall, append-request.ts: the rows are protobuf already); the ledger's default-stream appends go through
+ * the client's Writer.
  *
- * How the Node client reports errors: an error in an append's response (ALREADY_EXISTS, OUT_OF_RANGE, row errors)
- * RESOLVES the pending write with `error` set; a connection-level failure REJECTS it (the schema mismatch comes that
- * way, its details in the storage-error trailer).
+ * How errors come back, as the Node client reports them: an error in an append's response (ALREADY_EXISTS,
+ * OUT_OF_RANGE, row errors) RESOLVES the pending write with `error` set, except a transient code, which rejects it;
+ * a connection-level failure REJECTS it (the schema mismatch comes that way, its details in the storage-error
+ * trailer).
  */
 
 type WriteStream = protos.google.cloud.bigquery.storage.v1.IWriteStream
@@ -56,10 +60,15 @@ interface GaxGrpc {
   Metadata: new () => {set(key: string, value: string): void}
 }
 
+let grpcOfGax: GaxGrpc | undefined
+
 /** The gRPC module of the client's own google-gax (credentials and metadata must come from the same grpc-js). */
 function gaxGrpc(): GaxGrpc {
-  const req = createRequire(createRequire(import.meta.url).resolve('@google-cloud/bigquery-storage/package.json'))
-  return (req('google-gax') as {grpc: GaxGrpc}).grpc
+  if (!grpcOfGax) {
+    const req = createRequire(createRequire(import.meta.url).resolve('@google-cloud/bigquery-storage/package.json'))
+    grpcOfGax = (req('google-gax') as {grpc: GaxGrpc}).grpc
+  }
+  return grpcOfGax
 }
 
 /** What seneka uses of the client's gRPC stub (a grpc-js client holding the channel and its credentials). */
