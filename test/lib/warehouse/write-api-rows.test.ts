@@ -77,6 +77,40 @@ describe('Write API rows encoded from parsed columns (row-writer.ts)', () => {
     }
   })
 
+  it('rows written into one sink of small chunks come out whole and in order, refused rows leaving nothing', () => {
+    const fields: BqField[] = [
+      {name: 's', type: 'STRING'},
+      {name: 'i', type: 'INT64'},
+    ]
+    const w = new RowWriter(new RowEncoder(fields).descriptorBytes)
+    // rows shorter and longer than a chunk, and rows protobufjs refuses (they rewind to the row's start)
+    const rows: Array<Array<Value | undefined>> = []
+    for (let k = 0; k < 400; k++) rows.push([k % 7 === 0 ? 'x'.repeat(k * 3) : `row ${k}`, k % 11 === 0 ? 'not a number' : k])
+    const sink = new ByteSink(64)
+    const ends: number[] = []
+    const want: Buffer[] = []
+    for (const values of rows) {
+      const alone = written(w, values)
+      try {
+        w.write(sink, values)
+      } catch {
+        sink.pos = sink.rowStart
+        expect(alone).toBeInstanceOf(Error)
+        continue
+      }
+      ends.push(sink.length)
+      want.push(alone as Buffer)
+    }
+    expect(want.length).toBeGreaterThan(300)
+    const data = Buffer.from(sink.take())
+    expect(data.equals(Buffer.concat(want))).toBe(true)
+    let at = 0
+    want.forEach((row, k) => {
+      at += row.length
+      expect(ends[k]).toBe(at)
+    })
+  })
+
   it('an ALB object: the rows, requests, lines and rejects of the per-row protobufjs path, in this thread and in a parse worker', async () => {
     const fx = albFixture({days: 1, intervalMinutes: 720, linesPerFile: 3000, malformedRate: 0.01})
     const body = fx.files[0].body

@@ -65,22 +65,21 @@ export async function encodeRows(source: Readable, format: LogFormat, task: Rows
       for (let k = 0; k < width; k++) values[k] = cols[k][i]
       const line = batch.lines[i]
       values[task.lineField] = line
-      const start = sink.pos
       try {
         writer.write(sink, values)
       } catch (err) {
-        sink.pos = start
+        sink.pos = sink.rowStart
         encodeRejects.push({line, reason: `cannot be written to BigQuery: ${(err as Error).message}`, raw: ''})
         continue
       }
-      const length = sink.pos - start
+      const length = sink.pos - sink.rowStart
       if (!splitter.fits(length)) {
-        sink.pos = start
+        sink.pos = sink.rowStart
         encodeRejects.push({line, reason: 'the row is larger than a Write API request may be (10 MB)', raw: ''})
         continue
       }
       splitter.add(length)
-      ends.push(sink.pos)
+      ends.push(sink.length)
       lines.push(line)
       if (timeCol >= 0) {
         const t = cols[timeCol][i]

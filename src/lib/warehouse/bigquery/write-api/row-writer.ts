@@ -72,25 +72,57 @@ interface Field {
   tag: number
 }
 
-/** The growing output: rows back to back. */
+/**
+ * The growing output: rows back to back, in chunks that are never copied to grow (a row is never split: the row
+ * being written moves to the next chunk whole), joined once by take(). Growing one buffer by doubling copied each
+ * object's rows about twice more (a tenth of a parse worker's time on ALB objects).
+ */
 export class ByteSink {
   buf: Buffer
   pos = 0
+  /** where the row being written starts in buf */
+  rowStart = 0
+  private readonly done: Buffer[] = []
+  private doneBytes = 0
 
-  constructor(size = 1 << 16) {
-    this.buf = Buffer.allocUnsafe(size)
+  constructor(private readonly chunkBytes = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(chunkBytes)
+  }
+
+  /** A row starts at the current position. */
+  row(): void {
+    this.rowStart = this.pos
+  }
+
+  /** the bytes written so far (the end of the last row, counted from the first byte of the output) */
+  get length(): number {
+    return this.doneBytes + this.pos
   }
 
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n))
-    this.buf.copy(next, 0, 0, this.pos)
+    const partial = this.pos - this.rowStart
+    const next = Buffer.allocUnsafe(Math.max(this.chunkBytes, 2 * (partial + n)))
+    this.buf.copy(next, 0, this.rowStart, this.pos)
+    if (this.rowStart > 0) {
+      this.done.push(this.buf.subarray(0, this.rowStart))
+      this.doneBytes += this.rowStart
+    }
     this.buf = next
+    this.pos = partial
+    this.rowStart = 0
   }
 
   /** the bytes written, in a buffer of their own (transferable) */
   take(): Uint8Array {
-    return new Uint8Array(this.buf.buffer.slice(this.buf.byteOffset, this.buf.byteOffset + this.pos))
+    const out = new Uint8Array(this.length)
+    let at = 0
+    for (const b of this.done) {
+      out.set(b, at)
+      at += b.length
+    }
+    out.set(this.buf.subarray(0, this.pos), at)
+    return out
   }
 }
 
@@ -196,7 +228,7 @@ export class RowWriter {
    * protobufjs refuses a value of an unexpected type.
    */
   write(s: ByteSink, values: ArrayLike<Value | boolean | undefined>): void {
-    const start = s.pos
+    s.row()
     const fields = this.fields
     for (let i = 0; i < fields.length; i++) {
       const v = values[i]
@@ -204,38 +236,38 @@ export class RowWriter {
       const f = fields[i]
       switch (f.kind) {
         case KIND.TYPE_STRING:
-          if (typeof v !== 'string') return this.slow(s, start, values)
+          if (typeof v !== 'string') return this.slow(s, values)
           s.reserve(5)
           writeVarint32(s, f.tag)
           writeString(s, v)
           break
         case KIND.TYPE_INT64:
-          if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.slow(s, start, values)
+          if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.slow(s, values)
           s.reserve(15)
           writeVarint32(s, f.tag)
           writeInt64(s, v)
           break
         case KIND.TYPE_DOUBLE:
-          if (typeof v !== 'number') return this.slow(s, start, values)
+          if (typeof v !== 'number') return this.slow(s, values)
           s.reserve(13)
           writeVarint32(s, f.tag)
           s.pos = s.buf.writeDoubleLE(v, s.pos)
           break
         case KIND.TYPE_BOOL:
-          if (typeof v !== 'boolean') return this.slow(s, start, values)
+          if (typeof v !== 'boolean') return this.slow(s, values)
           s.reserve(6)
           writeVarint32(s, f.tag)
           s.buf[s.pos++] = v ? 1 : 0
           break
         default:
-          return this.slow(s, start, values)
+          return this.slow(s, values)
       }
     }
   }
 
   /** The row through protobufjs (conversions and refusals as it does them), in place of what was written. */
-  private slow(s: ByteSink, start: number, values: ArrayLike<Value | boolean | undefined>): void {
-    s.pos = start
+  private slow(s: ByteSink, values: ArrayLike<Value | boolean | undefined>): void {
+    s.pos = s.rowStart
     const o: Record<string, unknown> = {}
     for (let i = 0; i < this.fields.length; i++) {
       const v = values[i]
