@@ -381,8 +381,10 @@ describe('push mode under its platform: deadlines, slots, stop, scope', () => {
     const answers = objects.map((o, i) =>
       post(`${w.url}/`, pushBody(gcsNotification(o), {messageId: `9${i}`})).then((a) => ({name: o.name, status: a.status})),
     )
-    // one load under way (reading its object, held); the others wait for a load or staging slot
+    // one load under way (reading its object, held); the others wait for a load or staging slot: all twelve
+    // received before the stop (on a busy machine the last requests could arrive after it)
     await until(() => mediaReads(objects.map((o) => o.name)) === 1)
+    await until(async () => (await (await fetch(`${w.url}/metrics`)).text()).includes('seneka_stream_messages_total{result="received"} 12\n'))
     const result = w.stop()
     const settled: Array<{name: string; status: number}> = []
     for (const a of answers) void a.then((x) => settled.push(x))
