@@ -218,7 +218,9 @@ export function hostPort(v: string | undefined, name: string): [string | null, n
   const port = Number(s.slice(c + 1))
   if (!Number.isInteger(port)) throw new FieldError(`${name} "${s}" is not ip:port`)
   if (port < INT_MIN || port > INT_MAX) throw new FieldError(`${name} "${s}" has a port out of range`)
-  return [s.slice(0, c).replace(/^\[(.*)\]$/, '$1'), port]
+  const host = s.slice(0, c)
+  // "[v6]:port": the brackets go (only such a host starts with one: no pattern run for the others)
+  return [host.charCodeAt(0) === 0x5b ? host.replace(/^\[(.*)\]$/, '$1') : host, port]
 }
 
 /** Splits the quoted request field "VERB URL PROTO" into its three parts ("- - - " for TCP listeners). */

@@ -87,6 +87,11 @@ describe('alb format', () => {
     const line = DOC_HTTP.replace('192.168.131.39:2817', '2001:db8::1:2817')
     const r = parse(line)
     expect([r.client_ip, r.client_port]).toEqual(['2001:db8::1', 2817])
+    // in brackets: the brackets go; a host with a bracket elsewhere stays as it is
+    const bracketed = parse(DOC_HTTP.replace('192.168.131.39:2817', '[2001:db8::1]:2817'))
+    expect([bracketed.client_ip, bracketed.client_port]).toEqual(['2001:db8::1', 2817])
+    const odd = parse(DOC_HTTP.replace('192.168.131.39:2817', 'host]:2817'))
+    expect([odd.client_ip, odd.client_port]).toEqual(['host]', 2817])
   })
 
   it.each([
