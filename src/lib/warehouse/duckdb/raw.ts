@@ -434,7 +434,8 @@ export function csvRead(format: string, filesLiteral: string, maxLine: number): 
  * (`preserve_insertion_order`, lineThreads).
  */
 export function rawRead(fileLiteral: string, maxLine: number, numbered: boolean): string {
-  const size = rawSize(maxLine + NUMBER_BYTES)
-  if (!numbered) return `(SELECT row_number() OVER () AS line, l FROM read_csv(${fileLiteral}, columns = {'l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
-  return `(SELECT CAST(split_part(seneka_l, ' ', 1) AS BIGINT) AS line, nullif(substr(seneka_l, strpos(seneka_l, ' ') + 1), '') AS l FROM read_csv(${fileLiteral}, columns = {'seneka_l': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${size}))`
+  // each line whole, as one VARCHAR column (U+0001, the delimiter, is a byte the file cannot hold)
+  const lines = (column: string) => `read_csv(${fileLiteral}, columns = {'${column}': 'VARCHAR'}, delim = '\u0001', quote = '', escape = '', header = false, auto_detect = false, strict_mode = false, new_line = '\\n'${rawSize(maxLine + NUMBER_BYTES)})`
+  if (!numbered) return `(SELECT row_number() OVER () AS line, l FROM ${lines('l')})`
+  return `(SELECT CAST(split_part(seneka_l, ' ', 1) AS BIGINT) AS line, nullif(substr(seneka_l, strpos(seneka_l, ' ') + 1), '') AS l FROM ${lines('seneka_l')})`
 }

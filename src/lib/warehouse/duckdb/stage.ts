@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import {once} from 'node:events'
 import os from 'node:os'
 import path from 'node:path'
-import type {Readable} from 'node:stream'
+import {pipeline, type Readable} from 'node:stream'
 import type {ColumnType, LogFormat, Value} from '../../formats/types.js'
 import {ByteWriter, stageAlbLine} from './alb.js'
 import {csvFormat, type RawFile, rawPlainFile, unnumbered} from './raw.js'
@@ -286,14 +286,12 @@ export async function stageRaw(source: Readable, format: LogFormat, file: string
   // ALB and ELB lines are numbered in the file (DuckDB's CSV reader takes them on all its threads), JSON lines not
   const numbered = csvFormat(format.name)
   const raw = await rawPlainFile(source, `${file}.raw`, counters, numbered)
-  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && csvFormat(format.name)}}
+  if (raw.clean) return {rows: raw.lines, rejects: [], rejected: 0, raw: {file: raw.file, lines: raw.lines, maxLine: raw.maxLine, csv: raw.csv && numbered}}
   try {
     const again = {...counters}
     // the object's bytes again: the file without the line numbers written before each line
-    const plain = createReadStream(raw.file)
-    const bytes = numbered ? unnumbered() : undefined
-    if (bytes) plain.on('error', (err) => bytes.destroy(err))
-    const staged = await stageObject(bytes ? plain.pipe(bytes) : plain, format, file, again, {fast: true})
+    const plain = numbered ? pipeline(createReadStream(raw.file), unnumbered(), () => {}) : createReadStream(raw.file)
+    const staged = await stageObject(plain, format, file, again, {fast: true})
     counters.lines = again.lines
     return staged
   } finally {
