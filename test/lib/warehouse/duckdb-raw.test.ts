@@ -158,4 +158,21 @@ describe("the raw path's DuckDB threads", () => {
       await wh.close()
     }
   })
+
+  it("a backfill's loader turns DuckDB's row-group merging off while it loads and gives the setting back on close; a stream's leaves it on", async () => {
+    const wh = await DuckDBWarehouse.open(path.join(tempDir(), 'w.duckdb'))
+    const vacuum = async (): Promise<number> => Number((await wh.query(`SELECT current_setting('max_vacuum_tasks') AS n`))[0].n)
+    try {
+      await wh.query('SET max_vacuum_tasks = 7')
+      const stream = await wh.openLoader({concurrency: 1})
+      expect(await vacuum()).toBe(7)
+      await stream.close()
+      const bulk = await wh.openLoader({concurrency: 1, bulk: true})
+      expect(await vacuum()).toBe(0)
+      await bulk.close()
+      expect(await vacuum()).toBe(7)
+    } finally {
+      await wh.close()
+    }
+  })
 })

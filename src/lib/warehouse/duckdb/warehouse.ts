@@ -231,10 +231,11 @@ export class DuckDBWarehouse implements Warehouse {
     if (this.readOnly) throw new Error('cannot load into a read-only warehouse')
     const maxQueuedRows = stagedRowsLimit()
     const threads = loadThreads()
-    const restore = await this.lease.use(async ({conn}) => {
+    const before = await this.lease.use(async ({conn}) => {
       await this.ensureMeta(conn)
-      return String((await runQuery(conn, `SELECT current_setting('threads') AS n`))[0].n)
+      return (await runQuery(conn, `SELECT current_setting('threads') AS threads, current_setting('max_vacuum_tasks') AS vacuum`))[0]
     })
+    const restore = String(before.threads)
     // settings of the loading instance, kept for every later open of the file (a writer opens it again after
     // letting another process in)
     await this.lease.configure({
@@ -247,11 +248,15 @@ export class DuckDBWarehouse implements Warehouse {
       // (the raw path's line numbers are written in its files: no order needed either)
       preserve_insertion_order: 'false',
       ...(threads === undefined ? {} : {threads: String(threads)}),
+      // a backfill's checkpoints do not merge row groups: each group commit ends in a part-filled row group per
+      // DuckDB thread, and merging them rewrote most of the table at the final checkpoint (10x: 4.8-10 s of a
+      // 25 s load, docs/performance.md); the table keeps those row groups until a later checkpoint vacuums it
+      ...(opts.bulk ? {max_vacuum_tasks: '0'} : {}),
     })
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {before: restore, load: threads === undefined ? restore : String(threads)})
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {before: restore, load: threads === undefined ? restore : String(threads)}, opts.bulk ? String(before.vacuum) : undefined)
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -484,6 +489,8 @@ class GroupCommitLoader implements ObjectLoader {
     private readonly maxQueuedRows: number,
     /** DuckDB's threads before the loader (given back on close) and while it loads (between raw INSERTs) */
     private readonly threads: {before: string; load: string},
+    /** DuckDB's max_vacuum_tasks before a bulk loader turned vacuuming off (given back on close, after a checkpoint) */
+    private readonly vacuumBefore?: string,
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -888,7 +895,11 @@ class GroupCommitLoader implements ObjectLoader {
 
   async close(): Promise<void> {
     await this.writing
-    await this.lease.configure({preserve_insertion_order: 'true', threads: this.threads.before}).catch(() => {})
+    // the load's checkpoint while vacuuming is still off (the file's close would otherwise run it with it on)
+    if (this.vacuumBefore !== undefined) await this.lease.use(({conn}) => conn.run('CHECKPOINT')).catch(() => {})
+    await this.lease
+      .configure({preserve_insertion_order: 'true', threads: this.threads.before, ...(this.vacuumBefore === undefined ? {} : {max_vacuum_tasks: this.vacuumBefore})})
+      .catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
 }
