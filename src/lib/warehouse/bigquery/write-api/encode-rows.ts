@@ -1,7 +1,8 @@
 import type {Readable} from 'node:stream'
 import type {LogFormat, Value} from '../../../formats/types.js'
-import {readBatches, type ReadCounters, type Reject} from '../../../loader/read-object.js'
+import {type OnBadLine, type ReadCounters, type Reject, rejectOf, scanLines} from '../../../loader/read-object.js'
 import {ByteSink, RequestSplitter, RowWriter} from './row-writer.js'
+import {LbRowWriter} from './lb-rows.js'
 
 /**
  * One object's bytes -> its Write API rows, encoded back to back in one buffer and cut into requests: gunzip,
@@ -43,7 +44,7 @@ export interface EncodedRows {
   parsed: number
 }
 
-export async function encodeRows(source: Readable, format: LogFormat, task: RowsTask, counters: ReadCounters): Promise<EncodedRows> {
+export async function encodeRows(source: Readable, format: LogFormat, task: RowsTask, counters: ReadCounters, opts: {bytes?: boolean} = {}): Promise<EncodedRows> {
   const writer = new RowWriter(task.descriptor)
   const width = format.columns.length
   const values: Array<Value | undefined> = [...Array(width).fill(null), ...task.fixed]
@@ -58,40 +59,56 @@ export async function encodeRows(source: Readable, format: LogFormat, task: Rows
   let max = -Infinity
   let untimed = timeCol < 0
   let parsed = 0
-  for await (const batch of readBatches(source, format, counters)) {
-    const cols = batch.columns
-    parsed += batch.count
-    for (let i = 0; i < batch.count; i++) {
-      for (let k = 0; k < width; k++) values[k] = cols[k][i]
-      const line = batch.lines[i]
-      values[task.lineField] = line
-      try {
-        writer.write(sink, values)
-      } catch (err) {
-        sink.pos = sink.rowStart
-        encodeRejects.push({line, reason: `cannot be written to BigQuery: ${(err as Error).message}`, raw: ''})
-        continue
-      }
-      const length = sink.pos - sink.rowStart
-      if (!splitter.fits(length)) {
-        sink.pos = sink.rowStart
-        encodeRejects.push({line, reason: 'the row is larger than a Write API request may be (10 MB)', raw: ''})
-        continue
-      }
-      splitter.add(length)
-      ends.push(sink.length)
-      lines.push(line)
-      if (timeCol >= 0) {
-        const t = cols[timeCol][i]
-        if (t === null) untimed = true
-        else {
-          min = Math.min(min, Number(t))
-          max = Math.max(max, Number(t))
-        }
+  /** the row just written to the sink, of line `line` with event time `t`: kept, or refused when too large */
+  const written = (line: number, t: Value | undefined): void => {
+    const length = sink.pos - sink.rowStart
+    if (!splitter.fits(length)) {
+      sink.pos = sink.rowStart
+      encodeRejects.push({line, reason: 'the row is larger than a Write API request may be (10 MB)', raw: ''})
+      return
+    }
+    splitter.add(length)
+    ends.push(sink.length)
+    lines.push(line)
+    if (timeCol >= 0) {
+      if (t === null || t === undefined) untimed = true
+      else {
+        min = Math.min(min, Number(t))
+        max = Math.max(max, Number(t))
       }
     }
-    for (const r of batch.rejects) parseRejects.push(r)
   }
+  const onLine = (text: string, line: number): void => {
+    const r = format.parse(text)
+    if (!r.ok) {
+      parseRejects.push(rejectOf(text, line, r.reason))
+      return
+    }
+    parsed++
+    for (let k = 0; k < width; k++) values[k] = r.values[k] ?? null
+    values[task.lineField] = line
+    try {
+      writer.write(sink, values)
+    } catch (err) {
+      sink.pos = sink.rowStart
+      encodeRejects.push({line, reason: `cannot be written to BigQuery: ${(err as Error).message}`, raw: ''})
+      return
+    }
+    written(line, timeCol >= 0 ? values[timeCol] : null)
+  }
+  // ALB and ELB lines the byte scanner proves ordinary are written from their bytes (lb-rows.ts), the rest parsed
+  const lb = opts.bytes === false ? undefined : LbRowWriter.for(format.name, writer, width, timeCol)
+  const onBytes = lb
+    ? (b: Buffer, start: number, end: number, line: number): boolean => {
+        values[task.lineField] = line
+        if (!lb.write(sink, b, start, end, values)) return false
+        parsed++
+        written(line, lb.time)
+        return true
+      }
+    : undefined
+  const onBad: OnBadLine = (line, reason, raw) => parseRejects.push(rejectOf(raw, line, reason))
+  for await (const _ of scanLines(source, counters, onLine, onBad, onBytes));
   return {
     data: sink.take(),
     ends: Float64Array.from(ends),

@@ -62,7 +62,7 @@ export class RequestSplitter {
 }
 
 /** protobuf wire types and the field kinds seneka's schemas use (descriptor.proto FieldDescriptorProto.Type) */
-const KIND = {TYPE_DOUBLE: 1, TYPE_INT64: 3, TYPE_BOOL: 8, TYPE_STRING: 9} as const
+export const KIND = {TYPE_DOUBLE: 1, TYPE_INT64: 3, TYPE_BOOL: 8, TYPE_STRING: 9} as const
 type Kind = (typeof KIND)[keyof typeof KIND] | 0
 
 interface Field {
@@ -229,40 +229,78 @@ export class RowWriter {
    */
   write(s: ByteSink, values: ArrayLike<Value | boolean | undefined>): void {
     s.row()
+    if (!this.writeFrom(s, values, 0)) this.slow(s, values)
+  }
+
+  /**
+   * Appends the fields from `from` on to the row being written; false (part of them written) when a value is of
+   * another type than its field's, which only protobufjs converts (RowWriter.write then writes the whole row so).
+   */
+  writeFrom(s: ByteSink, values: ArrayLike<Value | boolean | undefined>, from: number): boolean {
     const fields = this.fields
-    for (let i = 0; i < fields.length; i++) {
+    for (let i = from; i < fields.length; i++) {
       const v = values[i]
       if (v === null || v === undefined) continue
       const f = fields[i]
       switch (f.kind) {
         case KIND.TYPE_STRING:
-          if (typeof v !== 'string') return this.slow(s, values)
+          if (typeof v !== 'string') return false
           s.reserve(5)
           writeVarint32(s, f.tag)
           writeString(s, v)
           break
         case KIND.TYPE_INT64:
-          if (typeof v !== 'number' || !Number.isSafeInteger(v)) return this.slow(s, values)
+          if (typeof v !== 'number' || !Number.isSafeInteger(v)) return false
           s.reserve(15)
           writeVarint32(s, f.tag)
           writeInt64(s, v)
           break
         case KIND.TYPE_DOUBLE:
-          if (typeof v !== 'number') return this.slow(s, values)
+          if (typeof v !== 'number') return false
           s.reserve(13)
           writeVarint32(s, f.tag)
           s.pos = s.buf.writeDoubleLE(v, s.pos)
           break
         case KIND.TYPE_BOOL:
-          if (typeof v !== 'boolean') return this.slow(s, values)
+          if (typeof v !== 'boolean') return false
           s.reserve(6)
           writeVarint32(s, f.tag)
           s.buf[s.pos++] = v ? 1 : 0
           break
         default:
-          return this.slow(s, values)
+          return false
       }
     }
+    return true
+  }
+
+  /** Field i (a STRING) of the row being written: the UTF-8 bytes b[start..end), as they are. */
+  bytesField(s: ByteSink, i: number, b: Buffer, start: number, end: number): void {
+    const n = end - start
+    s.reserve(10 + n)
+    writeVarint32(s, this.fields[i].tag)
+    writeVarint32(s, n)
+    // a short field copied here: a call into C++ per field costs more than the copy (as writeString)
+    if (n < 32) {
+      const out = s.buf
+      let at = s.pos
+      for (let k = start; k < end; k++) out[at++] = b[k]
+      s.pos = at
+    } else s.pos += b.copy(s.buf, s.pos, start, end)
+  }
+
+  /** Field i (an INT64) of the row being written: a safe integer. */
+  int64Field(s: ByteSink, i: number, v: number): void {
+    s.reserve(15)
+    writeVarint32(s, this.fields[i].tag)
+    writeInt64(s, v)
+  }
+
+  /** Field i (a DOUBLE) of the row being written. */
+  doubleField(s: ByteSink, i: number, v: number): void {
+    s.reserve(13)
+    writeVarint32(s, this.fields[i].tag)
+    s.pos = s.buf.writeDoubleLE(v, s.pos)
   }
 
   /** The row through protobufjs (conversions and refusals as it does them), in place of what was written. */
