@@ -194,6 +194,23 @@ describe("DuckDB's group-commit loader", () => {
     expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(20 * 200)
   })
 
+  it("checks and records a group's objects with one ledger SELECT and one ledger INSERT, however many objects it has", async () => {
+    const {wh, loader} = await setup({concurrency: 8, bulk: true})
+    const reads = new Reads()
+    const statements = ledgerStatements()
+    // all of them staged at once, so they are committed together
+    const all = gate()
+    const loads = Array.from({length: 8}, (_, i) => loader.load(reads.request(i, {gate: all.gate})))
+    await vi.waitFor(() => expect(reads.opened).toBe(8))
+    all.open()
+    expect((await Promise.all(loads)).every((o) => o.status === 'loaded')).toBe(true)
+    // a group's ledger rows share their loaded_at: the size of each group committed
+    const groups = (await wh.query('SELECT count(*) AS n FROM _seneka_ledger GROUP BY loaded_at')).map((r) => Number(r.n))
+    expect(groups.reduce((a, b) => a + b)).toBe(8)
+    expect(Math.max(...groups)).toBeGreaterThan(1)
+    expect(statements()).toEqual(groups.map(() => ['SELECT', 'INSERT']))
+  })
+
   it('a group of fresh, current, changed and repeated objects gives what committing them one by one would', async () => {
     const {wh, loader} = await setup({concurrency: 8, bulk: true, idleReleaseMs: 50})
     const reads = new Reads()
