@@ -19,7 +19,7 @@ class Reads {
   max = 0
   opened = 0
 
-  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal; rows?: number; version?: number} = {}): ObjectLoadRequest {
+  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal; rows?: number; version?: number; table?: string} = {}): ObjectLoadRequest {
     // a later version of an object: other lines (tagged with it) and another ETag
     const v = opts.version && opts.version > 1 ? `v${opts.version}` : ''
     const body = lines(opts.rows ?? 200, `o${i}${v}`)
@@ -44,7 +44,7 @@ class Reads {
       )
     }
     const object = {uri: `file:///src/o${i}.jsonl`, key: `o${i}.jsonl`, size: body.length, etag: `e${i}${v}`, lastModified: new Date('2024-05-01T00:00:00Z')}
-    return {table: 't', format, object, loadId: 'L', path: 'backfill', open, report: new ObjectParseReport(object.uri, format, newCounters(), {keep: 50, rule: true}), ...(opts.signal ? {signal: opts.signal} : {})}
+    return {table: opts.table ?? 't', format, object, loadId: 'L', path: 'backfill', open, report: new ObjectParseReport(object.uri, format, newCounters(), {keep: 50, rule: true}), ...(opts.signal ? {signal: opts.signal} : {})}
   }
 }
 
@@ -247,6 +247,25 @@ describe("DuckDB's group-commit loader", () => {
       newest.map((r) => ({uri: r.object.uri, n: 200, v2: r.object.etag.endsWith('v2') ? 200 : 0})),
     )
     expect(await rows(wh, 'SELECT count(*) FROM _seneka_ledger WHERE load_id IS NULL')).toBe(0)
+  })
+
+  it("a group's ledger check tells tables apart: an object loaded into one table is still fresh for another", async () => {
+    const {wh, loader} = await setup({concurrency: 4, bulk: true, idleReleaseMs: 50})
+    await wh.ensureTable('u', format)
+    const reads = new Reads()
+    expect(await loader.load(reads.request(0))).toMatchObject({status: 'loaded'})
+    await vi.waitFor(() => expect(wh.fileLease.held).toBe(false))
+    const statements = ledgerStatements()
+    const all = gate()
+    const reqs = [reads.request(0, {gate: all.gate}), reads.request(0, {gate: all.gate, table: 'u'}), reads.request(1, {gate: all.gate, table: 'u'})]
+    const loads = reqs.map((r) => loader.load(r))
+    await vi.waitFor(() => expect(reads.opened).toBe(1 + reqs.length))
+    all.open()
+    expect((await Promise.all(loads)).map((o) => o.status)).toEqual(['skipped', 'loaded', 'loaded'])
+    expect(statements()).toEqual([['SELECT', 'INSERT']])
+    // reqs are in the query's order: by table, then URI
+    expect(await wh.query('SELECT target_table, object_uri FROM _seneka_ledger ORDER BY ALL')).toEqual(reqs.map((r) => ({target_table: r.table, object_uri: r.object.uri})))
+    expect(await rows(wh, 'SELECT count(*) FROM u')).toBe(2 * 200)
   })
 
   it('refuses a SENEKA_DUCKDB_STAGED_ROWS that is not a row count, in one sentence', () => {
