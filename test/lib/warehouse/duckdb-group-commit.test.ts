@@ -1,3 +1,4 @@
+import {DuckDBConnection} from '@duckdb/node-api'
 import path from 'node:path'
 import {Readable} from 'node:stream'
 import {describe, expect, it, onTestFinished, vi} from 'vitest'
@@ -18,8 +19,10 @@ class Reads {
   max = 0
   opened = 0
 
-  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal; rows?: number} = {}): ObjectLoadRequest {
-    const body = lines(opts.rows ?? 200, `o${i}`)
+  request(i: number, opts: {delayMs?: number; gate?: Promise<void>; signal?: AbortSignal; rows?: number; version?: number; table?: string} = {}): ObjectLoadRequest {
+    // a later version of an object: other lines (tagged with it) and another ETag
+    const v = opts.version && opts.version > 1 ? `v${opts.version}` : ''
+    const body = lines(opts.rows ?? 200, `o${i}${v}`)
     const open = async (): Promise<Readable> => {
       this.opened++
       this.open++
@@ -40,8 +43,8 @@ class Reads {
         })(),
       )
     }
-    const object = {uri: `file:///src/o${i}.jsonl`, key: `o${i}.jsonl`, size: body.length, etag: `e${i}`, lastModified: new Date('2024-05-01T00:00:00Z')}
-    return {table: 't', format, object, loadId: 'L', path: 'backfill', open, report: new ObjectParseReport(object.uri, format, newCounters(), {keep: 50, rule: true}), ...(opts.signal ? {signal: opts.signal} : {})}
+    const object = {uri: `file:///src/o${i}.jsonl`, key: `o${i}.jsonl`, size: body.length, etag: `e${i}${v}`, lastModified: new Date('2024-05-01T00:00:00Z')}
+    return {table: opts.table ?? 't', format, object, loadId: 'L', path: 'backfill', open, report: new ObjectParseReport(object.uri, format, newCounters(), {keep: 50, rule: true}), ...(opts.signal ? {signal: opts.signal} : {})}
   }
 }
 
@@ -55,6 +58,33 @@ async function setup(opts: {concurrency: number; bulk?: boolean; idleReleaseMs?:
     await wh.close()
   })
   return {wh, loader, file}
+}
+
+/**
+ * The ledger statements (SELECT, INSERT, DELETE...) of each transaction committed from now on, in order: every
+ * statement DuckDB is sent is seen, and each connection's statements from BEGIN to COMMIT make one transaction.
+ */
+function ledgerStatements(): () => string[][] {
+  const run = vi.spyOn(DuckDBConnection.prototype, 'run')
+  onTestFinished(() => run.mockRestore())
+  return () => {
+    const open = new Map<DuckDBConnection, string[]>()
+    const committed: string[][] = []
+    run.mock.calls.forEach(([sql], n) => {
+      const conn = run.mock.contexts[n] as DuckDBConnection
+      if (sql === 'BEGIN TRANSACTION') open.set(conn, [])
+      else if (sql === 'COMMIT') committed.push(open.get(conn)!)
+      else if (sql.includes('_seneka_ledger')) open.get(conn)?.push(sql.split(' ')[0])
+      if (sql === 'COMMIT' || sql === 'ROLLBACK') open.delete(conn)
+    })
+    return committed
+  }
+}
+
+/** A gate for Reads.request: its reads stay open until `open()`. */
+function gate(): {gate: Promise<void>; open: () => void} {
+  let open!: () => void
+  return {gate: new Promise<void>((r) => (open = r)), open}
 }
 
 const rows = async (wh: DuckDBWarehouse, sql: string): Promise<number> => Number(Object.values((await wh.query(sql))[0])[0])
@@ -162,6 +192,80 @@ describe("DuckDB's group-commit loader", () => {
     expect(outcomes.every((o) => o.status === 'loaded')).toBe(true)
     expect(reads.opened).toBe(20)
     expect(await rows(wh, 'SELECT count(*) FROM t')).toBe(20 * 200)
+  })
+
+  it("checks and records a group's objects with one ledger SELECT and one ledger INSERT, however many objects it has", async () => {
+    const {wh, loader} = await setup({concurrency: 8, bulk: true})
+    const reads = new Reads()
+    const statements = ledgerStatements()
+    // all of them staged at once, so they are committed together
+    const all = gate()
+    const loads = Array.from({length: 8}, (_, i) => loader.load(reads.request(i, {gate: all.gate})))
+    await vi.waitFor(() => expect(reads.opened).toBe(8))
+    all.open()
+    expect((await Promise.all(loads)).every((o) => o.status === 'loaded')).toBe(true)
+    // a group's ledger rows share their loaded_at: the size of each group committed
+    const groups = (await wh.query('SELECT count(*) AS n FROM _seneka_ledger GROUP BY loaded_at')).map((r) => Number(r.n))
+    expect(groups.reduce((a, b) => a + b)).toBe(8)
+    expect(Math.max(...groups)).toBeGreaterThan(1)
+    expect(statements()).toEqual(groups.map(() => ['SELECT', 'INSERT']))
+  })
+
+  it('a group of fresh, current, changed and repeated objects gives what committing them one by one would', async () => {
+    const {wh, loader} = await setup({concurrency: 8, bulk: true, idleReleaseMs: 50})
+    const reads = new Reads()
+    const before = [reads.request(0), reads.request(1)]
+    expect((await Promise.all(before.map((r) => loader.load(r)))).map((o) => o.status)).toEqual(['loaded', 'loaded'])
+    // with the file let go, loads skip their pre-check: the group commit's own ledger check decides
+    await vi.waitFor(() => expect(wh.fileLease.held).toBe(false))
+    const statements = ledgerStatements()
+    const first = gate()
+    const then = gate()
+    const reqs = [
+      reads.request(0, {gate: first.gate}),
+      reads.request(1, {gate: first.gate, version: 2}),
+      reads.request(2, {gate: first.gate}),
+      reads.request(3, {gate: first.gate, rows: 50}),
+      // staged after the others: an object already in the group, a new version of one and the same one again
+      reads.request(3, {gate: then.gate, version: 2}),
+      reads.request(2, {gate: then.gate}),
+    ]
+    const loads = reqs.map((r) => loader.load(r))
+    await vi.waitFor(() => expect(reads.opened).toBe(before.length + reqs.length))
+    first.open()
+    const backlog = (loader as unknown as {backlog(): {staging: number}}).backlog.bind(loader)
+    await vi.waitFor(() => expect(backlog().staging).toBe(2), {interval: 5})
+    then.open()
+    const outcomes = await Promise.all(loads)
+    expect(statements()).toHaveLength(1)
+    expect(outcomes.map((o) => o.status)).toEqual(['skipped', 'replaced', 'loaded', 'loaded', 'replaced', 'skipped'])
+    // the ledger: the newest version of each object, with its rows
+    const newest = [before[0], reqs[1], reqs[2], reqs[4]]
+    expect(await wh.query('SELECT object_uri, etag, rows FROM _seneka_ledger ORDER BY object_uri')).toEqual(newest.map((r) => ({object_uri: r.object.uri, etag: r.object.etag, rows: 200})))
+    // each object's rows are its newest version's, once: a replaced version's rows are gone
+    expect(await wh.query("SELECT _source_uri AS uri, count(*) AS n, count(*) FILTER (WHERE record LIKE '%v2-%') AS v2 FROM t GROUP BY ALL ORDER BY ALL")).toEqual(
+      newest.map((r) => ({uri: r.object.uri, n: 200, v2: r.object.etag.endsWith('v2') ? 200 : 0})),
+    )
+    expect(await rows(wh, 'SELECT count(*) FROM _seneka_ledger WHERE load_id IS NULL')).toBe(0)
+  })
+
+  it("a group's ledger check tells tables apart: an object loaded into one table is still fresh for another", async () => {
+    const {wh, loader} = await setup({concurrency: 4, bulk: true, idleReleaseMs: 50})
+    await wh.ensureTable('u', format)
+    const reads = new Reads()
+    expect(await loader.load(reads.request(0))).toMatchObject({status: 'loaded'})
+    await vi.waitFor(() => expect(wh.fileLease.held).toBe(false))
+    const statements = ledgerStatements()
+    const all = gate()
+    const reqs = [reads.request(0, {gate: all.gate}), reads.request(0, {gate: all.gate, table: 'u'}), reads.request(1, {gate: all.gate, table: 'u'})]
+    const loads = reqs.map((r) => loader.load(r))
+    await vi.waitFor(() => expect(reads.opened).toBe(1 + reqs.length))
+    all.open()
+    expect((await Promise.all(loads)).map((o) => o.status)).toEqual(['skipped', 'loaded', 'loaded'])
+    expect(statements()).toEqual([['SELECT', 'INSERT']])
+    // reqs are in the query's order: by table, then URI
+    expect(await wh.query('SELECT target_table, object_uri FROM _seneka_ledger ORDER BY ALL')).toEqual(reqs.map((r) => ({target_table: r.table, object_uri: r.object.uri})))
+    expect(await rows(wh, 'SELECT count(*) FROM u')).toBe(2 * 200)
   })
 
   it('refuses a SENEKA_DUCKDB_STAGED_ROWS that is not a row count, in one sentence', () => {
