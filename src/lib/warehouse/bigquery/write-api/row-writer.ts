@@ -251,15 +251,11 @@ export class RowWriter {
           break
         case KIND.TYPE_INT64:
           if (typeof v !== 'number' || !Number.isSafeInteger(v)) return false
-          s.reserve(15)
-          writeVarint32(s, f.tag)
-          writeInt64(s, v)
+          this.int64Field(s, i, v)
           break
         case KIND.TYPE_DOUBLE:
           if (typeof v !== 'number') return false
-          s.reserve(13)
-          writeVarint32(s, f.tag)
-          s.pos = s.buf.writeDoubleLE(v, s.pos)
+          this.doubleField(s, i, v)
           break
         case KIND.TYPE_BOOL:
           if (typeof v !== 'boolean') return false
