@@ -27,6 +27,8 @@ export interface LbLayout {
   minFields: number
   /** the timestamp field a row must have ("-" there: the parser's reject) */
   required: number
+  /** the fields AWS writes in double quotes (the ordinary shape of a line for DuckDB's reader: duckdb/raw.ts) */
+  quotedFields: readonly number[]
 }
 
 /** columns each field kind gives */
@@ -41,11 +43,12 @@ while (ALB_KINDS.length < alb.columns.length - 4) ALB_KINDS.push('str')
 
 /** The layouts of the formats read on their bytes (alb.ts, elb.ts: the same order). */
 export const LB_LAYOUTS: Record<string, LbLayout> = {
-  alb: {kinds: ALB_KINDS, minFields: 17, required: 1},
+  alb: {kinds: ALB_KINDS, minFields: 17, required: 1, quotedFields: [12, 13, 17, 18, 19, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32]},
   elb: {
     kinds: ['ts', 'str', 'hostport', 'hostport', 'double', 'double', 'double', 'int', 'int', 'bigint', 'bigint', 'request', 'str', 'str', 'str'],
     minFields: 11,
     required: 0,
+    quotedFields: [11, 12],
   },
 }
 

@@ -2,6 +2,7 @@ import {isUtf8} from 'node:buffer'
 import {type FileHandle, open} from 'node:fs/promises'
 import {type Readable, Transform} from 'node:stream'
 import {MAX_LINE, plainBytes, type ReadCounters} from '../../loader/read-object.js'
+import {LB_LAYOUTS} from '../../formats/lb-bytes.js'
 import type {Column} from '../../formats/types.js'
 import {jsonlRawFormat, jsonlSelect, type JsonlRawOptions} from './jsonl-raw.js'
 
@@ -259,21 +260,16 @@ const PLAIN: Record<FieldKind, string> = {
   request: `${REQ_END}${REQ_MID} ${REQ_MID} ${REQ_MID}${REQ_END}`,
 }
 
-const bare = (kind: FieldKind): Field => ({kind, quoted: false})
-const quoted = (kind: FieldKind): Field => ({kind, quoted: true})
-
-/** The fields of an ordinary line per format, as AWS writes them (alb.ts, elb.ts: the same order). */
-const LAYOUTS: Record<string, Field[]> = {
-  alb: [
-    bare('type'), bare('ts'), bare('text'), bare('hostport'), bare('hostport'), bare('double'), bare('double'), bare('double'), bare('int'), bare('int'),
-    bare('bigint'), bare('bigint'), quoted('request'), quoted('text'), bare('text'), bare('text'), bare('text'), quoted('text'), quoted('text'), quoted('text'),
-    bare('int'), bare('tsOrDash'), ...Array.from({length: 7}, () => quoted('text')), bare('text'), quoted('text'), quoted('text'), quoted('text'),
-  ],
-  elb: [
-    bare('ts'), bare('text'), bare('hostport'), bare('hostport'), bare('double'), bare('double'), bare('double'), bare('int'), bare('int'), bare('bigint'),
-    bare('bigint'), quoted('request'), quoted('text'), bare('text'), bare('text'),
-  ],
-}
+/**
+ * The fields of an ordinary line per format, from the byte scanner's layouts (formats/lb-bytes.ts): text is `text`,
+ * the timestamp a row must have `ts` and any other `tsOrDash`, quoted where AWS quotes.
+ */
+const LAYOUTS: Record<string, Field[]> = Object.fromEntries(
+  Object.entries(LB_LAYOUTS).map(([name, layout]) => [
+    name,
+    layout.kinds.map((k, i): Field => ({kind: k === 'str' ? 'text' : k === 'ts' && i !== layout.required ? 'tsOrDash' : k, quoted: layout.quotedFields.includes(i)})),
+  ]),
+)
 
 /** what the raw path needs to know of a format */
 export type RawFormat = {name: string; columns: readonly Column[]; options?: Record<string, unknown>}
