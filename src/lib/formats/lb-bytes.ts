@@ -131,11 +131,14 @@ function plainDouble(b: Buffer, s: number, e: number): boolean {
 
 const num2 = (b: Buffer, i: number): number => (b[i] - 0x30) * 10 + (b[i + 1] - 0x30)
 
+/** where a timestamp's date and time digits are (YYYY-MM-DDTHH:MM:SS) */
+const TS_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+
 /** YYYY-MM-DDTHH:MM:SS(.f{1,6})?Z with a real date and a second below 60 */
 function plainTimestamp(b: Buffer, s: number, e: number): boolean {
   const n = e - s
   if (n !== 20 && (n < 22 || n > 27)) return false
-  for (const k of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (!isDigit(b[s + k])) return false
+  for (const k of TS_DIGITS) if (!isDigit(b[s + k])) return false
   if (b[s + 4] !== DASH || b[s + 7] !== DASH || b[s + 10] !== 0x54 || b[s + 13] !== COLON || b[s + 16] !== COLON || b[e - 1] !== 0x5a) return false
   if (n > 20) {
     if (b[s + 19] !== DOT) return false

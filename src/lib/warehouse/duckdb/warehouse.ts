@@ -256,7 +256,11 @@ export class DuckDBWarehouse implements Warehouse {
     // staging files live next to the database (same disk, removed after each commit and on close); folders
     // left by killed runs are removed first
     const stageDir = await openStageDir(this.file === ':memory:' ? os.tmpdir() : path.dirname(path.resolve(this.file)))
-    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {before: restore, load: threads === undefined ? restore : String(threads)}, opts.bulk ? String(before.vacuum) : undefined)
+    return new GroupCommitLoader(this.lease, this.dialect, stageDir, opts, maxQueuedRows, {
+      threadsBefore: restore,
+      threadsLoad: threads === undefined ? restore : String(threads),
+      ...(opts.bulk ? {vacuumBefore: String(before.vacuum)} : {}),
+    })
   }
 
   async query(sql: string, params?: QueryParams): Promise<Row[]> {
@@ -498,10 +502,11 @@ class GroupCommitLoader implements ObjectLoader {
     {concurrency, bulk}: LoaderOptions,
     /** staged rows that may wait for a commit */
     private readonly maxQueuedRows: number,
-    /** DuckDB's threads before the loader (given back on close) and while it loads (between raw INSERTs) */
-    private readonly threads: {before: string; load: string},
-    /** DuckDB's max_vacuum_tasks before a bulk loader turned vacuuming off (given back on close, after a checkpoint) */
-    private readonly vacuumBefore?: string,
+    /**
+     * DuckDB's settings around the loader: its threads before (given back on close) and while it loads (between
+     * raw INSERTs); max_vacuum_tasks before a bulk loader turned vacuuming off (given back on close, after a checkpoint)
+     */
+    private readonly settings: {threadsBefore: string; threadsLoad: string; vacuumBefore?: string},
   ) {
     // objects are staged `concurrency` at a time; staged ones wait on disk (not in memory) for their commit, and
     // enough of them may wait that staging goes on while a group commits: with too few, the group after a
@@ -599,8 +604,7 @@ class GroupCommitLoader implements ObjectLoader {
   }
 
   private async ledgerEntry(c: DuckDBConnection, req: ObjectLoadRequest): Promise<LedgerEntry | undefined> {
-    const rows = await runQuery(c, `SELECT * FROM ${LEDGER_TABLE} WHERE target_table = $table AND object_uri = $uri`, {table: req.table, uri: req.object.uri})
-    return rows[0] ? ledgerFromRow(rows[0]) : undefined
+    return (await this.ledgerEntries(c, [req])).get(ledgerKey(req.table, req.object.uri))
   }
 
   /** The ledger entries of a group's objects (by ledgerKey), in one SELECT: one per object cost the writer as much as its INSERTs. */
@@ -620,7 +624,7 @@ class GroupCommitLoader implements ObjectLoader {
     for (const row of await runQuery(c, `SELECT * FROM ${LEDGER_TABLE} WHERE ${where.join(' OR ')}`, params)) {
       const entry = ledgerFromRow(row)
       const key = ledgerKey(entry.table, entry.objectUri)
-      // the first row of an object counts, as in ledgerEntry
+      // the first row of an object counts
       if (!entries.has(key)) entries.set(key, entry)
     }
     return entries
@@ -844,7 +848,7 @@ class GroupCommitLoader implements ObjectLoader {
     try {
       await this.insertLines(c, rest, now)
     } finally {
-      await c.run(`SET threads = ${Number(this.threads.load)}`)
+      await c.run(`SET threads = ${Number(this.settings.threadsLoad)}`)
       await c.run('SET preserve_insertion_order = false')
     }
   }
@@ -949,9 +953,10 @@ class GroupCommitLoader implements ObjectLoader {
   async close(): Promise<void> {
     await this.writing
     // the load's checkpoint while vacuuming is still off (the file's close would otherwise run it with it on)
-    if (this.vacuumBefore !== undefined) await this.lease.use(({conn}) => conn.run('CHECKPOINT')).catch(() => {})
+    const {threadsBefore, vacuumBefore} = this.settings
+    if (vacuumBefore !== undefined) await this.lease.use(({conn}) => conn.run('CHECKPOINT')).catch(() => {})
     await this.lease
-      .configure({preserve_insertion_order: 'true', threads: this.threads.before, ...(this.vacuumBefore === undefined ? {} : {max_vacuum_tasks: this.vacuumBefore})})
+      .configure({preserve_insertion_order: 'true', threads: threadsBefore, ...(vacuumBefore === undefined ? {} : {max_vacuum_tasks: vacuumBefore})})
       .catch(() => {})
     await fs.rm(this.stageDir, {recursive: true, force: true})
   }
